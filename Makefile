@@ -1,0 +1,40 @@
+# The README's commands. `make demo` and `make test` set everything up on a fresh machine.
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV   := .venv
+BIN    := $(VENV)/bin
+export FLASK_APP := backend
+
+.PHONY: demo test lint bench install install-dev clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+$(VENV)/.installed: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet -e .
+	touch $@
+
+$(VENV)/.installed-dev: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $(VENV)/.installed $@
+
+install: $(VENV)/.installed
+install-dev: $(VENV)/.installed-dev
+
+demo: install
+	$(BIN)/flask db upgrade
+	$(BIN)/flask demo seed
+	@echo "随时评 demo: http://127.0.0.1:5000  (API docs: http://127.0.0.1:5000/api/docs)"
+	$(BIN)/flask run --host 127.0.0.1 --port 5000
+
+test: install-dev
+	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
+
+lint: install-dev
+	$(BIN)/ruff check .
+
+bench: install-dev
+	$(BIN)/python -m tests.perf $(BENCH_ARGS)
+
+clean:
+	rm -rf $(VENV) instance .pytest_cache .ruff_cache .hypothesis

@@ -1,0 +1,105 @@
+"""随时评 (Suishiping): the application factory."""
+
+from __future__ import annotations
+
+import logging
+import os
+from typing import Any
+
+from flask import Flask
+from werkzeug.middleware.proxy_fix import ProxyFix
+
+from backend.config import load_config
+
+API_TITLE = "随时评 Suishiping API"
+API_VERSION = "v1"
+
+
+def openapi_settings() -> dict[str, Any]:
+    """Return flask-smorest settings: spec at /api/openapi.json, docs at /api/docs."""
+    from backend.api.ops import DOCS_ASSETS
+
+    return {
+        "API_TITLE": API_TITLE,
+        "API_VERSION": API_VERSION,
+        "OPENAPI_VERSION": "3.0.3",
+        "OPENAPI_URL_PREFIX": "/api",
+        "OPENAPI_JSON_PATH": "openapi.json",
+        "OPENAPI_SWAGGER_UI_PATH": "docs",
+        "OPENAPI_SWAGGER_UI_URL": DOCS_ASSETS,
+        "API_SPEC_OPTIONS": {
+            "info": {"description": "随时评：服务事项评价与民主测评数据采集平台的对外接口。"},
+            "components": {"securitySchemes": {"bearerAuth": {"type": "http",
+                                                              "scheme": "bearer"}}},
+        },
+    }
+
+
+def create_app(config: dict[str, Any] | None = None) -> Flask:
+    """Create the application: configuration, extensions, blueprints, errors, CLI."""
+    app = Flask(__name__, instance_relative_config=True,
+                template_folder="web/templates", static_folder="web/static")
+    os.makedirs(app.instance_path, exist_ok=True)
+    app.config.update(load_config(os.environ, app.instance_path))
+    app.config.update(openapi_settings())
+    app.config.update(config or {})
+    logging.basicConfig(level=app.config["LOG_LEVEL"])
+    if app.config["TRUSTED_PROXIES"]:
+        n = app.config["TRUSTED_PROXIES"]
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n)
+    init_extensions(app)
+    register_blueprints(app)
+    from backend import cli
+
+    cli.init_app(app)
+    start_embedded_scheduler(app)
+    return app
+
+
+def init_extensions(app: Flask) -> None:
+    """Bind the unbound extensions and load the survey templates."""
+    from backend import metrics, models, sqlite  # noqa: F401  (models registers the tables)
+    from backend.api import errors
+    from backend.extensions import api, db, limiter, migrate
+    from backend.services.templates import load_catalogue
+
+    db.init_app(app)
+    with app.app_context():
+        for engine in db.engines.values():
+            sqlite.configure(engine)
+    migrate.init_app(app, db, directory=os.path.join(os.path.dirname(__file__), "migrations"),
+                     render_as_batch=True)
+    limiter.init_app(app)
+    api.init_app(app)
+    errors.init_app(app)
+    metrics.init_app(app)
+    app.extensions["catalogue"] = load_catalogue(app.config["SURVEY_TEMPLATES_DIR"])
+
+
+def register_blueprints(app: Flask) -> None:
+    """Register the API blueprints (documented) and the plain ones."""
+    from backend.api import directory, ops, templates
+    from backend.extensions import api
+
+    for module in (directory, templates):
+        api.register_blueprint(module.blp)
+    app.register_blueprint(ops.bp)
+
+
+def start_embedded_scheduler(app: Flask) -> None:
+    """In embedded mode, run periodic jobs in the serving process from its first request."""
+    if app.config["REDIS_URL"] or app.testing or not app.config["EMBEDDED_SCHEDULER"]:
+        return
+    import threading
+
+    lock = threading.Lock()
+
+    @app.before_request
+    def ensure_cron() -> None:
+        if "cron_stop" in app.extensions:
+            return
+        with lock:
+            if "cron_stop" not in app.extensions:
+                from workers.cron import start_embedded
+
+                app.extensions["cron_stop"] = start_embedded(app)

@@ -1,0 +1,126 @@
+"""Flask commands of CONTRACT.md and more: `flask --app backend <group> <command>`."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+from flask import Flask, current_app
+from flask.cli import AppGroup
+
+from backend.errors import DomainError
+from backend.extensions import db
+
+api_client_cli = AppGroup("api-client", help="机器客户端密钥")
+admin_cli = AppGroup("admin", help="控制台用户")
+directory_cli = AppGroup("directory", help="单位与干部名录")
+templates_cli = AppGroup("templates", help="问卷模板与计分方案")
+demo_cli = AppGroup("demo", help="演示数据")
+
+
+def fail(exc: DomainError) -> None:
+    """Print a domain error in Chinese and exit with status 1."""
+    detail = "; ".join(f"{k}: {v}" for k, v in exc.errors.items())
+    click.echo(f"错误：{exc.message}" + (f"（{detail}）" if detail else ""), err=True)
+    sys.exit(1)
+
+
+@api_client_cli.command("create")
+@click.argument("name")
+@click.option("--scopes", required=True, help="逗号分隔，如 events:write,directory:write")
+def create_api_client(name: str, scopes: str) -> None:
+    """Create an API client; the new secret key is the last line of output."""
+    from backend.services import api_clients
+
+    try:
+        client, key = api_clients.create_client(db.session, name,
+                                                api_clients.parse_scopes(scopes))
+    except DomainError as exc:
+        fail(exc)
+    click.echo(f"已创建客户端 {client.name}，权限：{client.scopes}")
+    click.echo("密钥只显示这一次，请妥善保存：")
+    click.echo(key)
+
+
+@admin_cli.command("create")
+@click.argument("username")
+@click.option("--role", required=True, type=click.Choice(["org_admin", "unit_admin", "auditor",
+                                                          "viewer"]))
+@click.option("--unit", "unit_code", default=None, help="unit_admin 管理的单位编码")
+@click.option("--password", default=None, help="不提供则随机生成并显示")
+def create_admin(username: str, role: str, unit_code: str | None, password: str | None) -> None:
+    """Create a console user; the password is the last line of output."""
+    from backend.services.console_users import create_user
+
+    try:
+        user, secret = create_user(db.session, username, role, unit_code, password)
+    except DomainError as exc:
+        fail(exc)
+    click.echo(f"已创建控制台用户 {user.username}（{user.role}）")
+    click.echo(secret)
+
+
+@directory_cli.command("import")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--kind", type=click.Choice(["units", "cadres"]), default=None,
+              help="不指定则按表头识别")
+@click.option("--skip-invalid", is_flag=True, help="跳过有错误的行，导入其余行")
+@click.option("--dry-run", is_flag=True, help="只检查并显示报告，不写入")
+def import_directory(file: Path, kind: str | None, skip_invalid: bool, dry_run: bool) -> None:
+    """Import a CSV or XLSX roster of units or cadres."""
+    from backend.services.directory_import import import_roster
+
+    try:
+        report = import_roster(db.session, file, kind, skip_invalid, dry_run)
+    except DomainError as exc:
+        fail(exc)
+    for e in report.errors:
+        where = f"{e.sheet} " if e.sheet and file.suffix.lower() == ".xlsx" else ""
+        click.echo(f"{where}第 {e.row} 行，列 {e.column}：{e.reason}")
+    state = "已写入" if report.applied else ("试运行，未写入" if dry_run else "有错误，未写入")
+    click.echo(f"共 {report.total} 行：新建 {report.created}，更新 {report.updated}，"
+               f"错误 {len(report.errors)}；{state}")
+    if report.errors and not report.applied and not dry_run:
+        sys.exit(1)
+
+
+@templates_cli.command("check")
+@click.option("--dir", "folder", default=None, help="模板目录，默认 SURVEY_TEMPLATES_DIR")
+def check_templates(folder: str | None) -> None:
+    """Validate every template and scheme file; exit 1 naming file, path and reason."""
+    from backend.services.templates import load_catalogue
+
+    try:
+        catalogue = load_catalogue(folder or current_app.config["SURVEY_TEMPLATES_DIR"])
+    except DomainError as exc:
+        click.echo(f"模板无效：{exc.message}", err=True)
+        sys.exit(1)
+    for f in [*catalogue.templates.values(), *catalogue.schemes.values()]:
+        click.echo(f"正确 {f.source}（{f.kind} {f.key}，{f.digest[:19]}）")
+
+
+@templates_cli.command("sync")
+def sync_templates() -> None:
+    """Register the current templates and schemes, creating new versions for changes."""
+    from backend.services.templates import register_all
+
+    for row in register_all(db.session, current_app.extensions["catalogue"]):
+        click.echo(f"{row.kind} {row.key} 版本 {row.version}")
+
+
+@demo_cli.command("seed")
+def seed_demo() -> None:
+    """Seed the demo county (idempotent) and print the demo admin login."""
+    from backend.services.demo import seed
+    from backend.services.templates import register_all
+
+    register_all(db.session, current_app.extensions["catalogue"])
+    username, password = seed(db.session)
+    click.echo(f"演示数据已就绪。控制台登录：用户名 {username}，密码 {password}")
+
+
+def init_app(app: Flask) -> None:
+    """Register the command groups."""
+    for group in (api_client_cli, admin_cli, directory_cli, templates_cli, demo_cli):
+        app.cli.add_command(group)

@@ -1,0 +1,71 @@
+"""Configuration: defaults plus the environment variables of CONTRACT.md.
+
+Nothing here runs at import time; `load_config` reads a given environment mapping.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+DEFAULT_PUBLIC_BASE_URL = "http://127.0.0.1:5000"
+DEFAULT_WECHAT_API_BASE = "https://api.weixin.qq.com"
+
+
+def load_config(environ: Mapping[str, str], instance_path: str) -> dict[str, Any]:
+    """Build the application configuration from an environment mapping."""
+    redis_url = environ.get("REDIS_URL") or None
+    return {
+        "SQLALCHEMY_DATABASE_URI": database_url(environ, instance_path),
+        "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
+        "REDIS_URL": redis_url,
+        "SECRET_KEYS": secret_keys(environ, instance_path),
+        "PUBLIC_BASE_URL": environ.get("PUBLIC_BASE_URL", DEFAULT_PUBLIC_BASE_URL).rstrip("/"),
+        "ASSESSMENT_CORE_URL": environ.get("ASSESSMENT_CORE_URL") or None,
+        "ASSESSMENT_CORE_SECRET": environ.get("ASSESSMENT_CORE_SECRET") or None,
+        "WECHAT_API_BASE": environ.get("WECHAT_API_BASE", DEFAULT_WECHAT_API_BASE).rstrip("/"),
+        "WECHAT_APPID": environ.get("WECHAT_APPID") or None,
+        "WECHAT_SECRET": environ.get("WECHAT_SECRET") or None,
+        "SMS_GATEWAY_URL": environ.get("SMS_GATEWAY_URL") or None,
+        "TIMEZONE": environ.get("TIMEZONE", "Asia/Shanghai"),
+        "RATELIMIT_PUBLIC": environ.get("RATELIMIT_PUBLIC", "60/minute"),
+        "RATELIMIT_STORAGE_URI": redis_url or "memory://",
+        "TRUSTED_PROXIES": int(environ.get("TRUSTED_PROXIES", "0")),
+        "MAX_CONTENT_LENGTH": int(environ.get("MAX_CONTENT_LENGTH", str(2 * 1024 * 1024))),
+        "SURVEY_TEMPLATES_DIR": environ.get("SURVEY_TEMPLATES_DIR", default_templates_dir()),
+        "EMBEDDED_SCHEDULER": environ.get("EMBEDDED_SCHEDULER", "1") == "1",
+        "LOG_LEVEL": environ.get("LOG_LEVEL", "INFO"),
+    }
+
+
+def database_url(environ: Mapping[str, str], instance_path: str) -> str:
+    """Return the SQLAlchemy URL, normalising PostgreSQL URLs to the psycopg 3 driver."""
+    url = environ.get("DATABASE_URL")
+    if not url:
+        return "sqlite:///" + str(Path(instance_path) / "suishiping.db")
+    for prefix in ("postgres://", "postgresql://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix):]
+    return url
+
+
+def secret_keys(environ: Mapping[str, str], instance_path: str) -> list[str]:
+    """Return signing keys, newest first; without SECRET_KEYS generate one into instance/."""
+    raw = environ.get("SECRET_KEYS", "")
+    keys = [k.strip() for k in raw.split(",") if k.strip()]
+    if keys:
+        return keys
+    path = Path(instance_path) / "secret_keys"
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(secrets.token_urlsafe(48) + "\n", encoding="utf-8")
+        os.chmod(path, 0o600)
+    return [k.strip() for k in path.read_text(encoding="utf-8").split(",") if k.strip()]
+
+
+def default_templates_dir() -> str:
+    """Return the survey_templates folder next to the backend package."""
+    return str(Path(__file__).resolve().parent.parent / "survey_templates")

@@ -1,0 +1,66 @@
+"""Flask extensions, created unbound and attached in create_app."""
+
+from __future__ import annotations
+
+import threading
+
+from flask import request
+from flask_limiter import Limiter
+from flask_migrate import Migrate
+from flask_smorest import Api
+from flask_sqlalchemy import SQLAlchemy
+from sqlalchemy import MetaData
+from sqlalchemy.orm import DeclarativeBase
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    """Declarative base with a naming convention so migrations stay stable on SQLite."""
+
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+def client_address() -> str:
+    """Return the client address (ProxyFix has already applied TRUSTED_PROXIES)."""
+    return request.remote_addr or "unknown"
+
+
+db = SQLAlchemy(model_class=Base)
+migrate = Migrate()
+api = Api()
+_jobs_lock = threading.Lock()
+limiter = Limiter(key_func=client_address, default_limits=[], headers_enabled=True)
+
+
+def redis_connection(app):
+    """Return the app's Redis client (created on first use), or None in embedded mode."""
+    url = app.config.get("REDIS_URL")
+    if not url:
+        return None
+    if "redis" not in app.extensions:
+        import redis
+
+        app.extensions["redis"] = redis.Redis.from_url(url, socket_timeout=5,
+                                                       socket_connect_timeout=2,
+                                                       health_check_interval=30)
+    return app.extensions["redis"]
+
+
+def job_queue(app=None):
+    """Return the app's job queue (RQ or embedded), created on first use."""
+    from flask import current_app
+
+    from workers.queues import make_job_queue
+
+    app = app or current_app._get_current_object()
+    with _jobs_lock:
+        if "jobs" not in app.extensions:
+            app.extensions["jobs"] = make_job_queue(app)
+    return app.extensions["jobs"]

@@ -1,0 +1,49 @@
+"""Who may call the platform: machine API clients and console users."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import Boolean, ForeignKey, Integer, String
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from backend.extensions import db
+from backend.models.directory import Unit
+from backend.models.types import UTCDateTime, utcnow
+
+SCOPES = ("events:write", "directory:write", "campaigns:write", "scores:read", "scores:publish")
+ROLES = ("org_admin", "unit_admin", "auditor", "viewer")
+
+
+class ApiClient(db.Model):
+    __tablename__ = "api_clients"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(100), unique=True)
+    key_id: Mapped[str] = mapped_column(String(16), unique=True)
+    key_hash: Mapped[str] = mapped_column(String(64))
+    scopes: Mapped[str] = mapped_column(String(500))
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+    @property
+    def scope_set(self) -> frozenset[str]:
+        """Return the granted scopes as a set."""
+        return frozenset(s for s in self.scopes.split(",") if s)
+
+
+class ConsoleUser(db.Model):
+    __tablename__ = "console_users"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    username: Mapped[str] = mapped_column(String(64), unique=True)
+    password_hash: Mapped[str] = mapped_column(String(255))
+    role: Mapped[str] = mapped_column(String(20))
+    unit_id: Mapped[int | None] = mapped_column(ForeignKey("units.id"), index=True)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    failed_logins: Mapped[int] = mapped_column(Integer, default=0)
+    locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+    unit: Mapped[Unit | None] = relationship()

@@ -1,0 +1,37 @@
+"""Schemas of the directory API."""
+
+from marshmallow import Schema, fields, validate
+
+from backend.models.directory import UNIT_CATEGORIES
+
+CODE_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"
+CODE = validate.Regexp(CODE_PATTERN,
+                       error="编码只能包含字母、数字、点、横线和下划线，且不超过 64 个字符")
+PRINTABLE = validate.Regexp(r"^[^\x00-\x1f\x7f]*\S[^\x00-\x1f\x7f]*$",
+                            error="不能为空，也不能包含控制字符")
+CODE_PATH = [{"in": "path", "name": "code", "required": True,
+              "schema": {"type": "string", "pattern": CODE_PATTERN}}]
+
+
+def text(maximum: int, **kwargs) -> fields.String:
+    """Return a required printable text field of at most `maximum` characters."""
+    return fields.String(required=True, validate=[validate.Length(1, maximum), PRINTABLE],
+                         **kwargs)
+
+
+class UnitSchema(Schema):
+    code = fields.String(dump_only=True)
+    name = text(200)
+    category = fields.String(required=True, validate=validate.OneOf(list(UNIT_CATEGORIES)),
+                             metadata={"description": "、".join(
+                                 f"{k}={v}" for k, v in UNIT_CATEGORIES.items())})
+    parent_code = fields.String(load_default=None, allow_none=True, validate=CODE)
+
+
+class CadreSchema(Schema):
+    code = fields.String(dump_only=True)
+    name = text(100)
+    unit_code = fields.String(required=True, validate=CODE)
+    position = text(200)
+    active = fields.Boolean(load_default=True)
+

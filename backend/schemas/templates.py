@@ -1,0 +1,132 @@
+"""Schemas that validate survey template files and render them for the API."""
+
+from marshmallow import (
+    RAISE,
+    Schema,
+    ValidationError,
+    fields,
+    validate,
+    validates_schema,
+)
+
+RATER_GROUPS = ("recipient", "representative", "superior", "peer", "subordinate")
+TAG = fields.String(validate=validate.Length(1, 12))
+
+
+class StrictSchema(Schema):
+    class Meta:
+        unknown = RAISE
+
+
+class ScaleSchema(StrictSchema):
+    min = fields.Integer(required=True, strict=True)
+    max = fields.Integer(required=True, strict=True)
+    low_label = fields.String(load_default="")
+    high_label = fields.String(load_default="")
+
+    @validates_schema
+    def check_range(self, data, **kwargs):
+        if not 0 <= data["min"] < data["max"] <= 100:
+            raise ValidationError("需满足 0 <= min < max <= 100", "max")
+
+
+class TagsSchema(StrictSchema):
+    positive = fields.List(TAG, required=True, validate=validate.Length(min=1))
+    negative = fields.List(TAG, required=True, validate=validate.Length(min=1))
+
+    @validates_schema
+    def check_unique(self, data, **kwargs):
+        every = data["positive"] + data["negative"]
+        if len(set(every)) != len(every):
+            raise ValidationError("标签不能重复", "positive")
+
+
+class TagDisplaySchema(StrictSchema):
+    negative_max = fields.Integer(required=True, strict=True)
+    positive_min = fields.Integer(required=True, strict=True)
+
+
+class CommentSchema(StrictSchema):
+    enabled = fields.Boolean(required=True)
+    max_length = fields.Integer(load_default=500, strict=True, validate=validate.Range(1, 500))
+
+
+class FollowupSchema(StrictSchema):
+    enabled = fields.Boolean(required=True)
+
+
+class InvitationRulesSchema(StrictSchema):
+    expires_days = fields.Integer(load_default=7, strict=True, validate=validate.Range(1, 90))
+    throttle_hours = fields.Integer(load_default=24, strict=True, validate=validate.Range(0, 720))
+    max_event_age_days = fields.Integer(load_default=30, strict=True,
+                                        validate=validate.Range(1, 365))
+    delivery_deadline_hours = fields.Integer(load_default=24, strict=True,
+                                             validate=validate.Range(1, 168))
+
+
+class EventTypeSchema(StrictSchema):
+    name = fields.String(required=True, validate=validate.Length(1, 40))
+
+
+class TextsSchema(StrictSchema):
+    title = fields.String(required=True, validate=validate.Length(1, 60))
+    intro = fields.String(load_default="")
+    thanks = fields.String(load_default="感谢您的评价！")
+
+
+class TemplateFileSchema(StrictSchema):
+    """The shape of one survey_templates/*.yaml file."""
+
+    key = fields.String(required=True, validate=validate.Regexp(r"^[a-z][a-z0-9_]{1,63}$"))
+    name = fields.String(required=True, validate=validate.Length(1, 60))
+    kind = fields.String(required=True, validate=validate.OneOf(["event", "ballot"]))
+    group = fields.String(validate=validate.OneOf(RATER_GROUPS))
+    groups = fields.List(fields.String(validate=validate.OneOf(RATER_GROUPS)),
+                         validate=validate.Length(min=1))
+    event_types = fields.Dict(keys=fields.String(validate=validate.Regexp(r"^[a-z][a-z0-9_]*$")),
+                              values=fields.Nested(EventTypeSchema))
+    scale = fields.Nested(ScaleSchema, required=True)
+    tags = fields.Nested(TagsSchema, required=True)
+    tag_display = fields.Nested(TagDisplaySchema, required=True)
+    max_tags = fields.Integer(load_default=5, strict=True, validate=validate.Range(1, 10))
+    comment = fields.Nested(CommentSchema, required=True)
+    followup = fields.Nested(FollowupSchema, required=True)
+    allow_abstain = fields.Boolean(load_default=False)
+    invitation = fields.Nested(InvitationRulesSchema,
+                               load_default=lambda: InvitationRulesSchema().load({}))
+    texts = fields.Nested(TextsSchema, required=True)
+
+    @validates_schema
+    def check_kind(self, data, **kwargs):
+        if data["kind"] == "event":
+            if not data.get("event_types"):
+                raise ValidationError("事件类模板必须声明 event_types", "event_types")
+            if "group" not in data:
+                raise ValidationError("事件类模板必须声明评价人群体 group", "group")
+        elif not data.get("groups"):
+            raise ValidationError("测评票模板必须声明 groups", "groups")
+
+    @validates_schema
+    def check_tag_display(self, data, **kwargs):
+        scale, display = data.get("scale"), data.get("tag_display")
+        if not scale or not display:
+            return
+        for name in ("negative_max", "positive_min"):
+            if not scale["min"] <= display[name] <= scale["max"]:
+                raise ValidationError("须在评分范围之内", f"tag_display.{name}")
+
+
+class TemplateSummarySchema(Schema):
+    key = fields.String()
+    version = fields.Integer()
+    name = fields.String()
+    kind = fields.String()
+    digest = fields.String()
+
+
+class TemplateListSchema(Schema):
+    items = fields.List(fields.Nested(TemplateSummarySchema))
+
+
+class TemplateDetailSchema(TemplateSummarySchema):
+    definition = fields.Dict(metadata={"description": "模板内容（与 YAML 文件一致）"})

@@ -1,0 +1,69 @@
+"""Pure scoring: histograms, trimmed means, intervals, composite and flags (SCORING.md).
+
+Standard library only; nothing here knows of Flask, the database or YAML.
+"""
+
+from .compute import (
+    FLAG_ORDER,
+    INSUFFICIENT,
+    OK,
+    Composite,
+    GroupScore,
+    composite,
+    round_half_up,
+    score_flags,
+    score_group,
+)
+from .digest import canonical_histograms, histogram_digest
+from .document import composite_document, group_document, score_document
+from .errors import SchemeError
+from .histogram import Histogram, histogram_from_scores, merge_histograms, sample_size
+from .interval import tukey_mclaughlin_ci
+from .rates import dissatisfaction, satisfaction
+from .scheme import DEFAULT_SCHEME_DICT, GroupRule, Scheme, scheme_from_dict
+from .tdist import t_ppf, t_sf
+from .trim import (
+    exact_proportion,
+    trim_count,
+    trimmed_histogram,
+    trimmed_mean,
+    winsorized_histogram,
+    winsorized_variance,
+)
+
+__all__ = [
+    "DEFAULT_SCHEME_DICT",
+    "FLAG_ORDER",
+    "INSUFFICIENT",
+    "OK",
+    "Composite",
+    "GroupRule",
+    "GroupScore",
+    "Histogram",
+    "Scheme",
+    "SchemeError",
+    "canonical_histograms",
+    "composite",
+    "composite_document",
+    "dissatisfaction",
+    "exact_proportion",
+    "group_document",
+    "histogram_digest",
+    "histogram_from_scores",
+    "merge_histograms",
+    "round_half_up",
+    "sample_size",
+    "satisfaction",
+    "scheme_from_dict",
+    "score_document",
+    "score_flags",
+    "score_group",
+    "t_ppf",
+    "t_sf",
+    "trim_count",
+    "trimmed_histogram",
+    "trimmed_mean",
+    "tukey_mclaughlin_ci",
+    "winsorized_histogram",
+    "winsorized_variance",
+]

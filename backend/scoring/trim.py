@@ -1,0 +1,80 @@
+"""Symmetric trimming and winsorizing, exact, straight from a histogram."""
+
+from __future__ import annotations
+
+import math
+from decimal import Decimal
+from fractions import Fraction
+
+from .histogram import Histogram, sorted_counts
+
+Proportion = Decimal | str | Fraction | int
+
+
+def exact_proportion(p: Proportion) -> Fraction:
+    """Convert a trim proportion to an exact Fraction in [0, 1/2), refusing binary floats."""
+    # A float has already lost the decimal the scheme author wrote (0.35 is 0.34999...).
+    if isinstance(p, float | bool):
+        raise TypeError(f"proportion must be a Decimal or str, not {type(p).__name__}")
+    try:
+        value = Fraction(p)
+    except (ValueError, ArithmeticError) as exc:
+        raise ValueError(f"not a finite decimal proportion: {p!r}") from exc
+    if not 0 <= value < Fraction(1, 2):
+        raise ValueError(f"proportion must be >= 0 and < 0.5, got {p}")
+    return value
+
+
+def trim_count(n: int, p: Proportion, min_each_side: int = 0) -> int:
+    """Return k, the scores dropped at each end: floor(n * p), raised to m when n >= 2m + 1."""
+    if n < 0 or min_each_side < 0:
+        raise ValueError("n and min_each_side must be >= 0")
+    k = math.floor(n * exact_proportion(p))
+    if n >= 2 * min_each_side + 1:
+        k = max(k, min_each_side)
+    return k
+
+
+def trimmed_histogram(hist: Histogram, k: int) -> list[tuple[int, int]]:
+    """Return the (score, count) pairs left after dropping k scores at each end."""
+    pairs = sorted_counts(hist)
+    n = sum(count for _, count in pairs)
+    if k < 0 or n - 2 * k < 1:
+        raise ValueError(f"cannot trim {k} from each end of {n} scores")
+    kept, start = [], 0
+    for score, count in pairs:
+        overlap = min(start + count, n - k) - max(start, k)
+        if overlap > 0:
+            kept.append((score, overlap))
+        start += count
+    return kept
+
+
+def winsorized_histogram(hist: Histogram, k: int) -> list[tuple[int, int]]:
+    """Return the (score, count) pairs after replacing k scores at each end by the nearest kept."""
+    kept = trimmed_histogram(hist, k)
+    counts = dict(kept)
+    counts[kept[0][0]] += k
+    counts[kept[-1][0]] += k
+    return sorted(counts.items())
+
+
+def trimmed_mean(hist: Histogram, k: int) -> Fraction:
+    """Return the exact mean of x(k+1) .. x(n-k)."""
+    return _mean(trimmed_histogram(hist, k))
+
+
+def winsorized_variance(hist: Histogram, k: int) -> Fraction:
+    """Return the exact sample variance (n - 1 denominator) of the sample winsorized at k."""
+    pairs = winsorized_histogram(hist, k)
+    n = sum(count for _, count in pairs)
+    if n < 2:
+        raise ValueError("variance needs at least 2 scores")
+    mean = _mean(pairs)
+    squares = sum(count * (score - mean) ** 2 for score, count in pairs)
+    return Fraction(squares) / (n - 1)
+
+
+def _mean(pairs: list[tuple[int, int]]) -> Fraction:
+    n = sum(count for _, count in pairs)
+    return Fraction(sum(score * count for score, count in pairs), n)

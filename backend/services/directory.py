@@ -1,0 +1,125 @@
+"""The directory of units and cadres: upserts with validation shared by API and import."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from backend.errors import InvalidInput
+from backend.models import Cadre, Unit
+from backend.models.directory import UNIT_CATEGORIES
+
+CODE_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+CATEGORY_ALIASES = {label: key for key, label in UNIT_CATEGORIES.items()} | {
+    "乡镇": "township", "街道": "township", "部门": "department", "村": "village",
+    "社区": "village", "国企": "enterprise",
+}
+
+
+@dataclass(frozen=True)
+class UnitInput:
+    code: str
+    name: str
+    category: str
+    parent_code: str | None = None
+
+
+@dataclass(frozen=True)
+class CadreInput:
+    code: str
+    name: str
+    unit_code: str
+    position: str
+    active: bool = True
+
+
+def normalise_category(value: str) -> str:
+    """Map a category code or its Chinese label to the code."""
+    value = value.strip()
+    return value if value in UNIT_CATEGORIES else CATEGORY_ALIASES.get(value, value)
+
+
+def code_error(code: str) -> str | None:
+    """Return why a code is not acceptable, or None."""
+    if not CODE_PATTERN.match(code or ""):
+        return "编码只能包含字母、数字、点、横线和下划线，且不超过 64 个字符"
+    return None
+
+
+def unit_errors(data: UnitInput) -> dict[str, str]:
+    """Check a unit's own fields (not its parent's existence)."""
+    found = {}
+    if err := code_error(data.code):
+        found["code"] = err
+    if not data.name.strip() or len(data.name) > 200:
+        found["name"] = "名称不能为空且不超过 200 个字符"
+    if data.category not in UNIT_CATEGORIES:
+        found["category"] = "未知类别；可选：" + "、".join(UNIT_CATEGORIES)
+    if data.parent_code is not None and data.parent_code == data.code:
+        found["parent_code"] = "单位不能以自身为上级"
+    return found
+
+
+def cadre_errors(data: CadreInput) -> dict[str, str]:
+    """Check a cadre's own fields (not the unit's existence)."""
+    found = {}
+    if err := code_error(data.code):
+        found["code"] = err
+    if not data.name.strip() or len(data.name) > 100:
+        found["name"] = "姓名不能为空且不超过 100 个字符"
+    if not data.position.strip() or len(data.position) > 200:
+        found["position"] = "职务不能为空且不超过 200 个字符"
+    return found
+
+
+def creates_cycle(session: Session, unit: Unit | None, parent: Unit) -> bool:
+    """Tell whether making `parent` the parent of `unit` would close a loop."""
+    node, seen = parent, set()
+    while node is not None and node.id not in seen:
+        if unit is not None and node.id == unit.id:
+            return True
+        seen.add(node.id)
+        node = node.parent
+    return False
+
+
+def upsert_unit(session: Session, data: UnitInput) -> tuple[Unit, bool]:
+    """Create or update a unit; return it and whether it was created. Does not commit."""
+    if errs := unit_errors(data):
+        raise InvalidInput(errors=errs)
+    unit = session.scalar(select(Unit).where(Unit.code == data.code))
+    parent = None
+    if data.parent_code:
+        parent = session.scalar(select(Unit).where(Unit.code == data.parent_code))
+        if parent is None:
+            raise InvalidInput(errors={"parent_code": f"上级单位不存在：{data.parent_code}"})
+        if creates_cycle(session, unit, parent):
+            raise InvalidInput(errors={"parent_code": "上级关系会形成循环"})
+    created = unit is None
+    if created:
+        unit = Unit(code=data.code)
+        session.add(unit)
+    unit.name, unit.category, unit.parent = data.name.strip(), data.category, parent
+    session.flush()
+    return unit, created
+
+
+def upsert_cadre(session: Session, data: CadreInput) -> tuple[Cadre, bool]:
+    """Create or update a cadre; return it and whether it was created. Does not commit."""
+    if errs := cadre_errors(data):
+        raise InvalidInput(errors=errs)
+    unit = session.scalar(select(Unit).where(Unit.code == data.unit_code))
+    if unit is None:
+        raise InvalidInput(errors={"unit_code": f"单位不存在：{data.unit_code}"})
+    cadre = session.scalar(select(Cadre).where(Cadre.code == data.code))
+    created = cadre is None
+    if created:
+        cadre = Cadre(code=data.code)
+        session.add(cadre)
+    cadre.name, cadre.unit, cadre.position = data.name.strip(), unit, data.position.strip()
+    cadre.active = data.active
+    session.flush()
+    return cadre, created

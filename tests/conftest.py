@@ -1,0 +1,198 @@
+"""Shared fixtures: apps on SQLite and on the real PostgreSQL, clients, keys, services.
+
+Under CI (CI=true) a missing PostgreSQL or Redis fails the test; locally it is skipped.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+IN_CI = os.environ.get("CI") == "true"
+ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_PG = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+DEFAULT_REDIS = "redis://127.0.0.1:6379/0"
+TEST_KEYS = ["test-signing-key-new-0123456789abcdef", "test-signing-key-old-0123456789abcdef"]
+
+
+def missing(service: str, reason: str) -> None:
+    """Fail under CI, skip elsewhere: a missing service never hides silently in CI."""
+    message = f"{service} unavailable: {reason}"
+    if IN_CI:
+        pytest.fail(message)
+    pytest.skip(message)
+
+
+def postgres_url() -> str:
+    """Return the PostgreSQL URL the tests use (CI points DATABASE_URL at a fresh database)."""
+    url = os.environ.get("TEST_DATABASE_URL") or os.environ.get("DATABASE_URL") or DEFAULT_PG
+    from backend.config import database_url
+
+    return database_url({"DATABASE_URL": url}, "")
+
+
+def redis_test_url() -> str:
+    """Return the Redis URL for tests (database 9 unless TEST_REDIS_URL says otherwise)."""
+    if url := os.environ.get("TEST_REDIS_URL"):
+        return url
+    base = os.environ.get("REDIS_URL") or DEFAULT_REDIS
+    return base.rsplit("/", 1)[0] + "/9" if base.count("/") >= 3 else base + "/9"
+
+
+def check_postgres(url: str) -> None:
+    """Skip or fail when PostgreSQL cannot be reached."""
+    try:
+        engine = sa.create_engine(url)
+        with engine.connect() as conn:
+            conn.execute(sa.text("SELECT 1"))
+        engine.dispose()
+    except Exception as exc:
+        missing("PostgreSQL", str(exc).splitlines()[0])
+
+
+def base_config(database_uri: str) -> dict:
+    """Return the configuration every test app starts from."""
+    return {
+        "TESTING": True,
+        "SQLALCHEMY_DATABASE_URI": database_uri,
+        "REDIS_URL": None,
+        "RATELIMIT_STORAGE_URI": "memory://",
+        "SECRET_KEYS": list(TEST_KEYS),
+        "PUBLIC_BASE_URL": "https://ssp.example.cn",
+        "EMBEDDED_JOBS": "sync",
+        "EMBEDDED_SCHEDULER": False,
+        "ASSESSMENT_CORE_URL": None,
+        "SMS_GATEWAY_URL": None,
+    }
+
+
+@pytest.fixture(scope="session")
+def database_uris(tmp_path_factory) -> dict[str, str]:
+    """Return one database URI per backend."""
+    return {
+        "sqlite": "sqlite:///" + str(tmp_path_factory.mktemp("db") / "test.db"),
+        "postgresql": postgres_url(),
+    }
+
+
+@pytest.fixture(scope="session", params=["sqlite", "postgresql"])
+def backend_name(request) -> str:
+    """Parametrise database tests over SQLite and PostgreSQL."""
+    return request.param
+
+
+@pytest.fixture(scope="session")
+def base_app(backend_name, database_uris):
+    """Build one app per backend with a fresh schema."""
+    from backend import create_app
+    from backend.extensions import db
+
+    uri = database_uris[backend_name]
+    if backend_name == "postgresql":
+        check_postgres(uri)
+    app = create_app(base_config(uri))
+    with app.app_context():
+        db.drop_all()
+        db.create_all()
+    yield app
+    with app.app_context():
+        db.session.remove()
+        db.engine.dispose()
+
+
+def clear_tables(app) -> None:
+    """Delete every row so each test starts empty."""
+    from backend.extensions import db
+
+    with app.app_context():
+        tables = list(reversed(db.metadata.sorted_tables))
+        with db.engine.begin() as conn:
+            if conn.dialect.name == "postgresql":
+                names = ", ".join(f'"{t.name}"' for t in tables)
+                conn.execute(sa.text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
+            else:
+                for table in tables:
+                    conn.execute(table.delete())
+
+
+@pytest.fixture
+def app(base_app):
+    """An app with empty tables, on each backend in turn."""
+    clear_tables(base_app)
+    base_app.extensions.pop("jobs", None)
+    with base_app.app_context():
+        yield base_app
+    base_app.extensions.pop("jobs", None)
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def runner(app):
+    return app.test_cli_runner()
+
+
+@pytest.fixture
+def session(app):
+    from backend.extensions import db
+
+    return db.session
+
+
+@pytest.fixture
+def make_key(app) -> Callable[..., dict[str, str]]:
+    """Create an API client with the given scopes and return its Authorization header."""
+    from backend.extensions import db
+    from backend.services.api_clients import create_client
+
+    def make(*scopes: str) -> dict[str, str]:
+        _, key = create_client(db.session, f"test-{uuid.uuid4().hex[:8]}", list(scopes))
+        return {"Authorization": f"Bearer {key}"}
+
+    return make
+
+
+@pytest.fixture(scope="session")
+def redis_url() -> Iterator[str]:
+    """Return the test Redis URL after flushing its database; fail in CI when it is down."""
+    import redis
+
+    url = redis_test_url()
+    try:
+        connection = redis.Redis.from_url(url, socket_connect_timeout=2)
+        connection.ping()
+    except Exception as exc:
+        missing("Redis", str(exc))
+    connection.flushdb()
+    yield url
+    connection.flushdb()
+    connection.close()
+
+
+@pytest.fixture
+def make_app(app):
+    """Build extra apps on the same database with config overrides; dispose them after."""
+    from backend import create_app
+    from backend.extensions import db
+
+    made = []
+
+    def make(**overrides):
+        extra = create_app({**app.config, **overrides})
+        made.append(extra)
+        return extra
+
+    yield make
+    for extra in made:
+        with extra.app_context():
+            db.session.remove()
+            for engine in db.engines.values():
+                engine.dispose()

@@ -1,0 +1,51 @@
+"""Operator commands: API clients, console users, demo seed."""
+
+from sqlalchemy import func, select
+
+from backend.models import ApiClient, Cadre, ConsoleUser, Unit
+
+
+def test_api_client_create_prints_a_working_key_last(app, runner, client):
+    result = runner.invoke(args=["api-client", "create", "approval-system",
+                                 "--scopes", "directory:write,events:write"])
+    assert result.exit_code == 0, result.output
+    key = result.output.strip().splitlines()[-1]
+    response = client.put("/api/v1/units/U1", json={"name": "甲", "category": "township"},
+                          headers={"Authorization": f"Bearer {key}"})
+    assert response.status_code == 201
+
+
+def test_api_client_key_is_stored_only_hashed(app, runner, session):
+    result = runner.invoke(args=["api-client", "create", "core", "--scopes", "scores:read"])
+    key = result.output.strip().splitlines()[-1]
+    stored = session.scalar(select(ApiClient).where(ApiClient.name == "core"))
+    assert key.split("_")[-1] not in stored.key_hash
+    assert stored.scope_set == {"scores:read"}
+
+
+def test_api_client_with_unknown_scope_is_refused(app, runner):
+    result = runner.invoke(args=["api-client", "create", "x", "--scopes", "everything"])
+    assert result.exit_code == 1
+    assert "everything" in result.output
+
+
+def test_admin_create_needs_a_unit_for_unit_admins(app, runner, session):
+    refused = runner.invoke(args=["admin", "create", "li", "--role", "unit_admin"])
+    assert refused.exit_code == 1
+    runner.invoke(args=["demo", "seed"])
+    made = runner.invoke(args=["admin", "create", "li", "--role", "unit_admin", "--unit", "XZ100"])
+    assert made.exit_code == 0, made.output
+    user = session.scalar(select(ConsoleUser).where(ConsoleUser.username == "li"))
+    password = made.output.strip().splitlines()[-1]
+    assert user.unit.code == "XZ100" and password not in user.password_hash
+
+
+def test_demo_seed_is_idempotent(app, runner, session):
+    first = runner.invoke(args=["demo", "seed"])
+    assert first.exit_code == 0 and "admin" in first.output
+    counts = [session.scalar(select(func.count()).select_from(m)) for m in (Unit, Cadre)]
+    assert runner.invoke(args=["demo", "seed"]).exit_code == 0
+    assert counts == [session.scalar(select(func.count()).select_from(m)) for m in (Unit, Cadre)]
+    assert counts[0] >= 8 and counts[1] >= 40
+    categories = set(session.scalars(select(Unit.category)))
+    assert len(categories) >= 3

@@ -1,0 +1,1 @@
+"""Background work: RQ queues in production, an in-process runner in embedded mode."""

@@ -1,0 +1,58 @@
+"""Job functions: small, importable, taking ids; grouped by domain in submodules.
+
+Every job is enqueued as `execute("module:function", *args)` so that the same entry point
+gives it an application context under RQ and in embedded mode.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import os
+from collections.abc import Callable
+from typing import Any
+
+log = logging.getLogger(__name__)
+_state: dict[str, Any] = {"app": None, "pid": None}
+
+
+def job_path(func: Callable | str) -> str:
+    """Return the importable "module:function" name of a job."""
+    if isinstance(func, str):
+        return func
+    return f"{func.__module__}:{func.__qualname__}"
+
+
+def resolve(path: str) -> Callable:
+    """Import a job function from its "module:function" name."""
+    module, _, name = path.partition(":")
+    return getattr(importlib.import_module(module), name)
+
+
+def worker_app():
+    """Return the app of this worker process, safe to use after RQ forks a child."""
+    from backend import create_app
+    from backend.extensions import db
+
+    if _state["app"] is None:
+        _state["app"], _state["pid"] = create_app(), os.getpid()
+    elif _state["pid"] != os.getpid():
+        with _state["app"].app_context():
+            db.engine.dispose(close=False)  # never share the parent's sockets with a fork
+        _state["pid"] = os.getpid()
+    return _state["app"]
+
+
+def use_app(app) -> None:
+    """Make `app` the one jobs of this process run in (the worker entry point calls this)."""
+    _state["app"], _state["pid"] = app, os.getpid()
+
+
+def execute(path: str, *args: Any) -> Any:
+    """Run a job inside an application context; exceptions propagate so the job is retried."""
+    from flask import current_app, has_app_context
+
+    func = resolve(path)
+    app = current_app._get_current_object() if has_app_context() else worker_app()
+    with app.app_context():  # a fresh context: each job gets its own database session
+        return func(*args)

@@ -1,0 +1,33 @@
+"""The periodic jobs and when they are due, in the deployment's time zone."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+
+@dataclass(frozen=True)
+class PeriodicJob:
+    """A job run every `interval`, or daily at `at` local time."""
+
+    name: str
+    func: str
+    interval: timedelta | None = None
+    at: time | None = None
+    queue: str = "low"
+
+    def slot(self, now: datetime, tz: ZoneInfo) -> datetime:
+        """Return the start of the latest slot at or before `now` (aware)."""
+        if self.interval is not None:
+            step = int(self.interval.total_seconds())
+            epoch = int(now.timestamp()) // step * step
+            return datetime.fromtimestamp(epoch, tz)
+        local = now.astimezone(tz)
+        today = datetime.combine(local.date(), self.at, tz)
+        return today if today <= local else today - timedelta(days=1)
+
+
+PERIODIC_JOBS: tuple[PeriodicJob, ...] = (
+    PeriodicJob("heartbeat", "workers.jobs.ops:heartbeat", interval=timedelta(minutes=1)),
+)
