@@ -1,0 +1,79 @@
+"""Build the injected dependencies of services from an app's configuration, once per app.
+
+Views, commands and jobs call these; services receive the results as parameters.
+"""
+
+from __future__ import annotations
+
+import threading
+from datetime import datetime
+from typing import Any
+
+from flask import Flask, current_app
+
+from backend.models.types import utcnow
+from backend.services.personal_data import Vault
+from backend.services.tokens import TokenCodec
+
+_lock = threading.Lock()
+
+
+def _cached(app: Flask | None, name: str, build) -> Any:
+    app = app or current_app._get_current_object()
+    cache = app.extensions.setdefault("wiring", {})
+    if name not in cache:
+        with _lock:
+            if name not in cache:
+                cache[name] = build(app)
+    return cache[name]
+
+
+def token_codec(app: Flask | None = None) -> TokenCodec:
+    """Return the signer/verifier of invitation tokens."""
+    return _cached(app, "codec", lambda a: TokenCodec(a.config["SECRET_KEYS"]))
+
+
+def vault(app: Flask | None = None) -> Vault:
+    """Return the personal-data vault."""
+    return _cached(app, "vault", lambda a: Vault(a.config["SECRET_KEYS"]))
+
+
+def token_cache(app: Flask | None = None):
+    """Return the cache for upstream access tokens: Redis when configured, else memory."""
+    from backend.extensions import redis_connection
+    from backend.integrations import MemoryTokenCache, RedisTokenCache
+
+    def build(a: Flask):
+        connection = redis_connection(a)
+        return RedisTokenCache(connection) if connection is not None else MemoryTokenCache()
+
+    return _cached(app, "token_cache", build)
+
+
+def wechat_client(app: Flask | None = None):
+    """Return the WeChat client (None when no app id and secret are configured)."""
+    from backend.integrations import WeChatClient
+
+    def build(a: Flask):
+        if not (a.config["WECHAT_APPID"] and a.config["WECHAT_SECRET"]):
+            return None
+        return WeChatClient(a.config["WECHAT_API_BASE"], a.config["WECHAT_APPID"],
+                            a.config["WECHAT_SECRET"], token_cache(a))
+
+    return _cached(app, "wechat", build)
+
+
+def sms_client(app: Flask | None = None):
+    """Return the SMS client (None without SMS_GATEWAY_URL: messages are recorded instead)."""
+    from backend.integrations import SmsClient
+
+    def build(a: Flask):
+        url = a.config["SMS_GATEWAY_URL"]
+        return SmsClient(url) if url else None
+
+    return _cached(app, "sms", build)
+
+
+def now() -> datetime:
+    """Return the current time (aware UTC); the one clock services are given."""
+    return utcnow()
