@@ -43,6 +43,11 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app.config.update(load_config(os.environ, app.instance_path))
     app.config.update(openapi_settings())
     app.config.update(config or {})
+    if config and "SECRET_KEYS" in config:
+        app.config["SECRET_KEYS_GENERATED"] = False
+    if app.config["REDIS_URL"] and app.config["SECRET_KEYS_GENERATED"]:
+        raise RuntimeError("REDIS_URL 已设置（生产模式）但缺少 SECRET_KEYS：各进程会生成"
+                           "不同的签名密钥。请设置 SECRET_KEYS（逗号分隔，最新的在前）")
     logging.basicConfig(level=app.config["LOG_LEVEL"])
     if app.config["TRUSTED_PROXIES"]:
         n = app.config["TRUSTED_PROXIES"]
@@ -78,12 +83,14 @@ def init_extensions(app: Flask) -> None:
 
 def register_blueprints(app: Flask) -> None:
     """Register the API blueprints (documented) and the plain ones."""
-    from backend.api import directory, ops, templates
+    from backend.api import directory, events, invitations, mp, ops, templates
     from backend.extensions import api
+    from backend.web import qr
 
-    for module in (directory, templates):
+    for module in (directory, events, invitations, mp, templates):
         api.register_blueprint(module.blp)
     app.register_blueprint(ops.bp)
+    app.register_blueprint(qr.bp)
 
 
 def start_embedded_scheduler(app: Flask) -> None:

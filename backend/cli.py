@@ -17,6 +17,7 @@ admin_cli = AppGroup("admin", help="控制台用户")
 directory_cli = AppGroup("directory", help="单位与干部名录")
 templates_cli = AppGroup("templates", help="问卷模板与计分方案")
 demo_cli = AppGroup("demo", help="演示数据")
+invitations_cli = AppGroup("invitations", help="评价邀请")
 
 
 def fail(exc: DomainError) -> None:
@@ -120,7 +121,22 @@ def seed_demo() -> None:
     click.echo(f"演示数据已就绪。控制台登录：用户名 {username}，密码 {password}")
 
 
+@invitations_cli.command("revoke")
+@click.argument("token")
+def revoke_invitation(token: str) -> None:
+    """Revoke an invitation by its link token or mini-program scene."""
+    from backend.services.invitations import revoke
+    from backend.wiring import now, token_codec
+
+    try:
+        invitation = revoke(db.session, token_codec(), token, now())
+    except DomainError as exc:
+        fail(exc)
+    click.echo(f"已撤销邀请 #{invitation.id}（{invitation.revoked_at.isoformat()}）")
+
+
 def init_app(app: Flask) -> None:
     """Register the command groups."""
-    for group in (api_client_cli, admin_cli, directory_cli, templates_cli, demo_cli):
+    for group in (api_client_cli, admin_cli, directory_cli, templates_cli, demo_cli,
+                  invitations_cli):
         app.cli.add_command(group)

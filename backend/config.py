@@ -23,6 +23,7 @@ def load_config(environ: Mapping[str, str], instance_path: str) -> dict[str, Any
         "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
         "REDIS_URL": redis_url,
         "SECRET_KEYS": secret_keys(environ, instance_path),
+        "SECRET_KEYS_GENERATED": not environ.get("SECRET_KEYS", "").strip(),
         "PUBLIC_BASE_URL": environ.get("PUBLIC_BASE_URL", DEFAULT_PUBLIC_BASE_URL).rstrip("/"),
         "ASSESSMENT_CORE_URL": environ.get("ASSESSMENT_CORE_URL") or None,
         "ASSESSMENT_CORE_SECRET": environ.get("ASSESSMENT_CORE_SECRET") or None,

@@ -67,6 +67,12 @@ class TooLarge(DomainError):
     default_message = "请求内容过大"
 
 
+class Unavailable(DomainError):
+    """A service the request depends on cannot be reached now (503)."""
+
+    default_message = "服务暂不可用，请稍后再试"
+
+
 class TemplateError(DomainError):
     """A survey template or scheme file is invalid: names file, path and reason."""
 

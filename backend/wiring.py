@@ -15,7 +15,7 @@ from backend.models.types import utcnow
 from backend.services.personal_data import Vault
 from backend.services.tokens import TokenCodec
 
-_lock = threading.Lock()
+_lock = threading.RLock()  # builders call other builders (wechat -> token cache)
 
 
 def _cached(app: Flask | None, name: str, build) -> Any:

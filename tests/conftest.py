@@ -5,6 +5,7 @@ Under CI (CI=true) a missing PostgreSQL or Redis fails the test; locally it is s
 
 from __future__ import annotations
 
+import contextlib
 import os
 import uuid
 from collections.abc import Callable, Iterator
@@ -62,6 +63,7 @@ def base_config(database_uri: str) -> dict:
         "SQLALCHEMY_DATABASE_URI": database_uri,
         "REDIS_URL": None,
         "RATELIMIT_STORAGE_URI": "memory://",
+        "RATELIMIT_PUBLIC": "100000/minute",
         "SECRET_KEYS": list(TEST_KEYS),
         "PUBLIC_BASE_URL": "https://ssp.example.cn",
         "EMBEDDED_JOBS": "sync",
@@ -71,13 +73,31 @@ def base_config(database_uri: str) -> dict:
     }
 
 
+@contextlib.contextmanager
+def private_postgres_database(prefix: str) -> Iterator[str]:
+    """Create a database of our own on the test server; drop it afterwards.
+
+    Each test session (and each racing or migration test) gets its own, so concurrent runs
+    on one server never see each other's tables.
+    """
+    url = sa.engine.make_url(postgres_url())
+    check_postgres(url.render_as_string(hide_password=False))
+    name = f"{prefix}_{uuid.uuid4().hex[:10]}"
+    admin = sa.create_engine(url.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield url.set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as conn:
+            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
 @pytest.fixture(scope="session")
 def database_uris(tmp_path_factory) -> dict[str, str]:
-    """Return one database URI per backend."""
-    return {
-        "sqlite": "sqlite:///" + str(tmp_path_factory.mktemp("db") / "test.db"),
-        "postgresql": postgres_url(),
-    }
+    """Return one database URI per backend (the PostgreSQL one is created on first use)."""
+    return {"sqlite": "sqlite:///" + str(tmp_path_factory.mktemp("db") / "test.db")}
 
 
 @pytest.fixture(scope="session", params=["sqlite", "postgresql"])
@@ -92,17 +112,16 @@ def base_app(backend_name, database_uris):
     from backend import create_app
     from backend.extensions import db
 
-    uri = database_uris[backend_name]
-    if backend_name == "postgresql":
-        check_postgres(uri)
-    app = create_app(base_config(uri))
-    with app.app_context():
-        db.drop_all()
-        db.create_all()
-    yield app
-    with app.app_context():
-        db.session.remove()
-        db.engine.dispose()
+    with contextlib.ExitStack() as stack:
+        uri = database_uris.get(backend_name) or stack.enter_context(
+            private_postgres_database("ssp_test"))
+        app = create_app(base_config(uri))
+        with app.app_context():
+            db.create_all()
+        yield app
+        with app.app_context():
+            db.session.remove()
+            db.engine.dispose()
 
 
 def clear_tables(app) -> None:

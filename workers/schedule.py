@@ -30,4 +30,11 @@ class PeriodicJob:
 
 PERIODIC_JOBS: tuple[PeriodicJob, ...] = (
     PeriodicJob("heartbeat", "workers.jobs.ops:heartbeat", interval=timedelta(minutes=1)),
+    # The outbox is the source of truth: this sweep sends whatever a lost job left behind.
+    PeriodicJob("deliveries-relay", "workers.jobs.deliveries:relay_deliveries",
+                interval=timedelta(minutes=1), queue="default"),
+    PeriodicJob("delivery-deadlines", "workers.jobs.deliveries:check_delivery_deadlines",
+                interval=timedelta(minutes=10)),
+    PeriodicJob("personal-data-purge", "workers.jobs.deliveries:purge_personal_data",
+                at=time(3, 30)),
 )

@@ -37,6 +37,7 @@ DOMAIN_STATUS = {
     errors.Unauthorized: 401,
     errors.Forbidden: 403,
     errors.TooLarge: 413,
+    errors.Unavailable: 503,
 }
 
 

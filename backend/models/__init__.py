@@ -6,7 +6,16 @@ from backend.models.directory import Cadre, Unit
 from backend.models.invitations import Invitation, ServiceEvent
 from backend.models.mp import MpSession, MpSubscription
 from backend.models.outbox import Delivery
+from backend.models.ratings import (
+    AbuseSignal,
+    FollowupContact,
+    InvitationUse,
+    Rating,
+    RatingCount,
+    RatingTagCount,
+)
 from backend.models.templates import SurveyTemplate
 
-__all__ = ["Alert", "ApiClient", "Cadre", "ConsoleUser", "Delivery", "Invitation", "MpSession",
-           "MpSubscription", "ServiceEvent", "SurveyTemplate", "Unit"]
+__all__ = ["AbuseSignal", "Alert", "ApiClient", "Cadre", "ConsoleUser", "Delivery",
+           "FollowupContact", "Invitation", "InvitationUse", "MpSession", "MpSubscription",
+           "Rating", "RatingCount", "RatingTagCount", "ServiceEvent", "SurveyTemplate", "Unit"]

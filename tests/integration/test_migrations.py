@@ -1,16 +1,13 @@
 """Migrations build exactly the models' schema, on SQLite and on PostgreSQL."""
 
-import uuid
-
 import pytest
-import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from flask_migrate import upgrade
 
 from backend import create_app
 from backend.extensions import db
-from tests.conftest import base_config, check_postgres, postgres_url
+from tests.conftest import base_config, private_postgres_database
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -19,16 +16,8 @@ def empty_database(request, tmp_path):
     if request.param == "sqlite":
         yield "sqlite:///" + str(tmp_path / "migrations.db")
         return
-    url = sa.engine.make_url(postgres_url())
-    check_postgres(url.render_as_string(hide_password=False))
-    name = f"ssp_migrations_{uuid.uuid4().hex[:8]}"
-    admin = sa.create_engine(url.set(database="postgres"), isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    yield url.set(database=name).render_as_string(hide_password=False)
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    admin.dispose()
+    with private_postgres_database("ssp_migrations") as url:
+        yield url
 
 
 def test_migrations_build_exactly_the_models_schema(empty_database):

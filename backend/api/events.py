@@ -1,0 +1,110 @@
+"""Service-event API: business systems report events and get one-time invitations back."""
+
+from __future__ import annotations
+
+from zoneinfo import ZoneInfo
+
+from flask import current_app
+from flask.views import MethodView
+from flask_smorest import Blueprint
+from marshmallow import ValidationError
+
+from backend.api.auth import BEARER_SECURITY, require_scope
+from backend.errors import Conflict, InvalidInput, TooLarge
+from backend.extensions import db, job_queue
+from backend.schemas.events import (
+    MAX_BATCH,
+    EventBatchResultSchema,
+    EventBatchSchema,
+    EventResultSchema,
+    EventSchema,
+)
+from backend.services.events import EventInput, IngestContext, Outcome
+from backend.services.ingestion import ingest_events
+from backend.wiring import now, token_codec, vault
+
+blp = Blueprint("events", __name__, url_prefix="/api/v1", description="服务事件与评价邀请")
+EVENT_SCHEMA = EventSchema()  # schemas are reusable; building one per batch item is costly
+
+
+def ingest_context() -> IngestContext:
+    """Build the ingestion context from the app's configuration."""
+    config = current_app.config
+    return IngestContext(codec=token_codec(), vault=vault(),
+                         catalogue=current_app.extensions["catalogue"],
+                         base_url=config["PUBLIC_BASE_URL"], tz=ZoneInfo(config["TIMEZONE"]),
+                         now=now())
+
+
+def to_input(data: dict) -> EventInput:
+    """Turn a loaded EventSchema payload into the service's input."""
+    recipient = data.get("recipient") or {}
+    return EventInput(source=data["source"], external_id=data["external_id"],
+                      cadre_code=data["cadre_code"], event_type=data["event_type"],
+                      occurred_at=data["occurred_at"], phone=recipient.get("phone"),
+                      openid=recipient.get("openid"), channels=tuple(data["channels"]))
+
+
+def run(items: list[EventInput]) -> list[Outcome]:
+    """Ingest events, then wake the delivery relay if anything is to be sent."""
+    outcomes, to_send = ingest_events(db.session, ingest_context(), items)
+    if to_send:
+        from workers.jobs.deliveries import RELAY_JOB_ID, relay_deliveries
+
+        job_queue().enqueue(relay_deliveries, queue="high", job_id=RELAY_JOB_ID)
+    return outcomes
+
+
+@blp.route("/events")
+class Events(MethodView):
+    @require_scope("events:write")
+    @blp.doc(security=BEARER_SECURITY)
+    @blp.arguments(EventSchema)
+    @blp.response(201, EventResultSchema, description="已创建邀请")
+    @blp.alt_response(200, schema=EventResultSchema, description="重复提交（内容相同）")
+    @blp.alt_response(409, description="重复提交（内容不同）")
+    def post(self, data):
+        """Report a service event and get its one-time invitation."""
+        (outcome,) = run([to_input(data)])
+        if outcome.status == 422:
+            raise InvalidInput(errors=outcome.errors)
+        if outcome.status == 409:
+            raise Conflict(outcome.message)
+        return outcome.body, outcome.status
+
+
+def batch_item(index: int, raw) -> EventInput | Outcome:
+    """Validate one raw batch item on its own."""
+    if not isinstance(raw, dict):
+        return Outcome(422, errors={"_schema": "每个事件必须是 JSON 对象"}, message="请求内容无效")
+    try:
+        return to_input(EVENT_SCHEMA.load(raw))
+    except ValidationError as exc:
+        return Outcome(422, errors=exc.normalized_messages(), message="请求内容无效")
+
+
+def item_body(index: int, outcome: Outcome) -> dict:
+    """Render one batch result."""
+    if outcome.body is not None:
+        return {"index": index, "status": outcome.status, **outcome.body}
+    body = {"index": index, "status": outcome.status, "message": outcome.message}
+    return body | ({"errors": outcome.errors} if outcome.errors else {})
+
+
+@blp.route("/events/batch")
+class EventBatch(MethodView):
+    @require_scope("events:write")
+    @blp.doc(security=BEARER_SECURITY)
+    @blp.arguments(EventBatchSchema)
+    @blp.response(200, EventBatchResultSchema)
+    @blp.alt_response(413, description=f"超过 {MAX_BATCH} 个事件")
+    def post(self, data):
+        """Report up to 1,000 events; each item gets its own status."""
+        raw = data["events"]
+        if len(raw) > MAX_BATCH:
+            raise TooLarge(f"一批最多 {MAX_BATCH} 个事件，本批 {len(raw)} 个")
+        parsed = [batch_item(i, item) for i, item in enumerate(raw)]
+        valid = [p for p in parsed if isinstance(p, EventInput)]
+        written = iter(run(valid) if valid else [])
+        outcomes = [p if isinstance(p, Outcome) else next(written) for p in parsed]
+        return {"results": [item_body(i, o) for i, o in enumerate(outcomes)]}

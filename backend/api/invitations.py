@@ -1,0 +1,95 @@
+"""Public rating API: read an invitation and submit a rating (the token is the capability)."""
+
+from __future__ import annotations
+
+from zoneinfo import ZoneInfo
+
+from flask import current_app, request
+from flask.views import MethodView
+from flask_smorest import Blueprint
+
+from backend.api.mp_auth import current_mp_session
+from backend.extensions import db, limiter
+from backend.schemas.ratings import (
+    TOKEN_PATH,
+    ClosedInvitationSchema,
+    InvitationViewSchema,
+    RatingSubmissionSchema,
+    ReceiptSchema,
+)
+from backend.services import ratings
+from backend.services.rating_rules import RatedTarget, Submission
+from backend.services.rating_views import invitation_view
+from backend.wiring import now, token_codec, vault
+
+blp = Blueprint("invitations", __name__, url_prefix="/api/v1",
+                description="评价：凭链接令牌或小程序 scene 读取邀请并提交评价")
+
+
+def public_limit() -> str:
+    """Return the per-address limit on public endpoints (RATELIMIT_PUBLIC)."""
+    return current_app.config["RATELIMIT_PUBLIC"]
+
+
+def submit_context() -> ratings.SubmitContext:
+    """Build the submission context from the app's configuration."""
+    return ratings.SubmitContext(codec=token_codec(), vault=vault(),
+                                 tz=ZoneInfo(current_app.config["TIMEZONE"]), now=now())
+
+
+def signals(opened_at_ms: int | None, ctx: ratings.SubmitContext) -> ratings.ClientSignals:
+    """Collect abuse signals of the request (the openid comes from the mini-program session)."""
+    mp_session = current_mp_session()
+    seconds = None
+    if opened_at_ms:
+        seconds = max(0, int(ctx.now.timestamp() - opened_at_ms / 1000))
+    return ratings.ClientSignals(ip=request.remote_addr, agent=request.user_agent.string or None,
+                                 openid_hash=mp_session.openid_hash if mp_session else None,
+                                 seconds_on_page=seconds)
+
+
+def to_submission(data: dict) -> Submission:
+    """Turn the JSON body (event or ballot form) into a Submission."""
+    if data.get("ratings"):
+        rated = [RatedTarget(r["target"], r["score"], tuple(r["tags"])) for r in data["ratings"]]
+    else:
+        rated = [RatedTarget(None, data.get("score"), tuple(data.get("tags") or ()))]
+    followup = data.get("followup") or {}
+    phone = followup.get("phone") if followup.get("consent") else None
+    if followup.get("consent") and not phone:
+        phone = ""
+    return Submission(ratings=rated, comment=data.get("comment"), followup_phone=phone)
+
+
+@blp.route("/invitations/<string:token>", parameters=TOKEN_PATH)
+class InvitationResource(MethodView):
+    decorators = (limiter.limit(public_limit),)
+
+    @blp.response(200, InvitationViewSchema)
+    @blp.alt_response(404, description="链接无效")
+    @blp.alt_response(409, schema=ClosedInvitationSchema, description="已评价")
+    @blp.alt_response(410, schema=ClosedInvitationSchema, description="已过期或已撤销")
+    def get(self, token):
+        """Show an invitation: who is rated, for what, with which scale and tags."""
+        current_mp_session()
+        ctx = submit_context()
+        invitation = ratings.lookup(db.session, ctx, token)
+        ratings.raise_for_status(ratings.status_of(invitation, ctx.now))
+        return invitation_view(invitation, ctx.now, ctx.tz)
+
+
+@blp.route("/invitations/<string:token>/rating", parameters=TOKEN_PATH)
+class RatingResource(MethodView):
+    decorators = (limiter.limit(public_limit),)
+
+    @blp.arguments(RatingSubmissionSchema)
+    @blp.response(201, ReceiptSchema)
+    @blp.alt_response(404, description="链接无效")
+    @blp.alt_response(409, schema=ClosedInvitationSchema, description="已评价")
+    @blp.alt_response(410, schema=ClosedInvitationSchema, description="已过期或已撤销")
+    def post(self, data, token):
+        """Submit the rating; the link is used up by the first successful submission."""
+        ctx = submit_context()
+        receipt = ratings.submit(db.session, ctx, token, to_submission(data),
+                                 signals(data.get("opened_at"), ctx))
+        return {"receipt": receipt}

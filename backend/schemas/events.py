@@ -1,0 +1,63 @@
+"""Schemas of the service-event API."""
+
+from marshmallow import Schema, fields, validate
+
+from backend.schemas.directory import CODE, PRINTABLE
+
+CHANNELS = ("sms", "wechat", "qr")
+MAX_BATCH = 1000
+
+
+class RecipientSchema(Schema):
+    phone = fields.String(validate=validate.Length(1, 20),
+                          metadata={"description": "手机号（中国大陆），用于短信发送",
+                                    "example": "13800138000"})
+    openid = fields.String(validate=[validate.Length(1, 128),
+                                     validate.Regexp(r"^[A-Za-z0-9_-]+$")],
+                           metadata={"description": "小程序 openid，用于订阅消息"})
+
+
+class EventSchema(Schema):
+    source = fields.String(required=True, validate=[validate.Length(1, 64), CODE],
+                           metadata={"example": "approval-system"})
+    external_id = fields.String(required=True, validate=[validate.Length(1, 128), PRINTABLE],
+                                metadata={"example": "SP-2026-000123"})
+    cadre_code = fields.String(required=True, validate=CODE, metadata={"example": "C001"})
+    event_type = fields.String(required=True, validate=validate.Length(1, 40),
+                               metadata={"example": "approval"})
+    occurred_at = fields.AwareDateTime(required=True, format="iso",
+                                       metadata={"example": "2026-11-21T09:30:00+08:00"})
+    recipient = fields.Nested(RecipientSchema, load_default=dict)
+    channels = fields.List(fields.String(validate=validate.OneOf(CHANNELS)), required=True,
+                           validate=validate.Length(1, 3), metadata={"example": ["sms", "qr"]})
+
+
+class InvitationLinkSchema(Schema):
+    token = fields.String()
+    url = fields.String()
+    mp_scene = fields.String()
+    qr_svg = fields.String()
+    qr_png = fields.String()
+    expires_at = fields.String()
+
+
+class EventResultSchema(Schema):
+    event_id = fields.String()
+    throttled = fields.Boolean()
+    invitation = fields.Nested(InvitationLinkSchema)
+
+
+class EventBatchSchema(Schema):
+    events = fields.List(fields.Raw(), required=True,
+                         metadata={"description": f"至多 {MAX_BATCH} 个事件，格式同单个事件"})
+
+
+class BatchItemSchema(EventResultSchema):
+    index = fields.Integer()
+    status = fields.Integer()
+    message = fields.String()
+    errors = fields.Dict()
+
+
+class EventBatchResultSchema(Schema):
+    results = fields.List(fields.Nested(BatchItemSchema))

@@ -1,0 +1,16 @@
+"""Transaction helpers shared by services."""
+
+from __future__ import annotations
+
+from sqlalchemy.orm import Session
+
+
+def begin_write(session: Session) -> None:
+    """Commit, then begin a transaction that takes SQLite's write lock up front.
+
+    On SQLite a deferred transaction that reads and then writes can fail to upgrade its lock
+    under concurrency; BEGIN IMMEDIATE (see backend/sqlite.py) avoids that. On PostgreSQL
+    this only starts a transaction.
+    """
+    session.commit()
+    session.connection(execution_options={"sqlite_immediate": True})

@@ -1,0 +1,1 @@
+"""Server-rendered pages and images: the rating page, QR codes, the console."""

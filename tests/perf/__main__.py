@@ -1,0 +1,36 @@
+"""`python -m tests.perf [--only NAME] [--quick]`: run the benchmarks, write the report."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import pkgutil
+import sys
+from pathlib import Path
+
+from tests.perf import report
+
+HERE = Path(__file__).resolve().parent
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run each bench_*.py module's run() and write bench-report/report.{json,md}."""
+    parser = argparse.ArgumentParser(prog="python -m tests.perf")
+    parser.add_argument("--only", action="append", default=[], help="bench module name part")
+    parser.add_argument("--quick", action="store_true", help="fewer repetitions")
+    parser.add_argument("--out", default="bench-report")
+    args = parser.parse_args(argv)
+    names = sorted(m.name for m in pkgutil.iter_modules([str(HERE)])
+                   if m.name.startswith("bench_"))
+    names = [n for n in names if not args.only or any(o in n for o in args.only)]
+    results: list[report.Result] = []
+    for name in names:
+        print(f"== {name}", flush=True)
+        module = importlib.import_module(f"tests.perf.{name}")
+        results.extend(module.run(quick=args.quick))
+    print(report.write(results, Path(args.out)))
+    return 0 if all(r.met is not False for r in results) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,30 @@
+"""Helpers that issue invitations through the real ingestion service."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from flask import current_app
+
+from backend.extensions import db
+from backend.services.demo import seed
+from backend.services.events import EventInput, IngestContext
+from backend.services.ingestion import ingest_events
+from backend.wiring import token_codec, vault
+
+
+def issue(count: int = 1, cadre_code: str = "C001", prefix: str = "T",
+          phone: str | None = None) -> list[dict]:
+    """Seed the demo directory (idempotent) and return `count` invitation bodies."""
+    seed(db.session)
+    ctx = IngestContext(codec=token_codec(), vault=vault(),
+                        catalogue=current_app.extensions["catalogue"],
+                        base_url=current_app.config["PUBLIC_BASE_URL"],
+                        tz=ZoneInfo("Asia/Shanghai"), now=datetime.now(UTC))
+    occurred = datetime.now(UTC) - timedelta(minutes=30)
+    items = [EventInput("test", f"{prefix}-{n}", cadre_code, "approval", occurred,
+                        phone=phone, channels=("qr",)) for n in range(count)]
+    outcomes, _ = ingest_events(db.session, ctx, items)
+    assert {o.status for o in outcomes} == {201}
+    return [o.body["invitation"] for o in outcomes]
