@@ -1,6 +1,7 @@
 """Models by aggregate; importing this package registers every table on the metadata."""
 
 from backend.models.alerts import Alert
+from backend.models.campaigns import BallotTarget, Campaign, CampaignRater
 from backend.models.clients import ApiClient, ConsoleUser
 from backend.models.directory import Cadre, Unit
 from backend.models.invitations import Invitation, ServiceEvent
@@ -14,8 +15,11 @@ from backend.models.ratings import (
     RatingCount,
     RatingTagCount,
 )
+from backend.models.scores import ScoreSnapshot, WebhookMessage
 from backend.models.templates import SurveyTemplate
 
-__all__ = ["AbuseSignal", "Alert", "ApiClient", "Cadre", "ConsoleUser", "Delivery",
-           "FollowupContact", "Invitation", "InvitationUse", "MpSession", "MpSubscription",
-           "Rating", "RatingCount", "RatingTagCount", "ServiceEvent", "SurveyTemplate", "Unit"]
+__all__ = ["AbuseSignal", "Alert", "ApiClient", "BallotTarget", "Cadre", "Campaign",
+           "CampaignRater", "ConsoleUser", "Delivery", "FollowupContact", "Invitation",
+           "InvitationUse", "MpSession", "MpSubscription", "Rating", "RatingCount",
+           "RatingTagCount", "ScoreSnapshot", "ServiceEvent", "SurveyTemplate", "Unit",
+           "WebhookMessage"]

@@ -30,11 +30,12 @@ class Invitation(db.Model):
     template_id: Mapped[int] = mapped_column(ForeignKey("survey_templates.id"))
     cadre_id: Mapped[int | None] = mapped_column(ForeignKey("cadres.id"))
     event_type: Mapped[str | None] = mapped_column(String(40))
+    campaign_id: Mapped[int | None] = mapped_column(ForeignKey("campaigns.id"), index=True)
     phone_hash: Mapped[str | None] = mapped_column(String(64))
     openid_hash: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
-    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), index=True)
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
     template: Mapped[SurveyTemplate] = relationship()

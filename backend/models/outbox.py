@@ -23,6 +23,8 @@ class Delivery(db.Model):
     id: Mapped[int] = mapped_column(ID, primary_key=True)
     invitation_id: Mapped[int] = mapped_column(ForeignKey("invitations.id"), index=True)
     event_id: Mapped[int | None] = mapped_column(ForeignKey("service_events.id"), index=True)
+    campaign_rater_id: Mapped[int | None] = mapped_column(ForeignKey("campaign_raters.id"),
+                                                          index=True)
     channel: Mapped[str] = mapped_column(String(10))
     status: Mapped[str] = mapped_column(String(10), default=PENDING)
     contact_enc: Mapped[str | None] = mapped_column(Text)
@@ -30,7 +32,7 @@ class Delivery(db.Model):
     message: Mapped[str | None] = mapped_column(Text)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
-    due_by: Mapped[datetime] = mapped_column(UTCDateTime())
+    due_by: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
     last_error: Mapped[str | None] = mapped_column(String(500))
     provider_ref: Mapped[str | None] = mapped_column(String(100))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
