@@ -78,6 +78,8 @@ def init_extensions(app: Flask) -> None:
     api.init_app(app)
     errors.init_app(app)
     metrics.init_app(app)
+    from backend.web import security
+    security.init_app(app)
     app.extensions["catalogue"] = load_catalogue(app.config["SURVEY_TEMPLATES_DIR"])
 
 
@@ -85,12 +87,13 @@ def register_blueprints(app: Flask) -> None:
     """Register the API blueprints (documented) and the plain ones."""
     from backend.api import directory, events, invitations, mp, ops, templates
     from backend.extensions import api
-    from backend.web import qr
+    from backend.web import qr, rating
 
     for module in (directory, events, invitations, mp, templates):
         api.register_blueprint(module.blp)
     app.register_blueprint(ops.bp)
     app.register_blueprint(qr.bp)
+    app.register_blueprint(rating.bp)
 
 
 def start_embedded_scheduler(app: Flask) -> None:

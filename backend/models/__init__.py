@@ -1,6 +1,7 @@
 """Models by aggregate; importing this package registers every table on the metadata."""
 
 from backend.models.alerts import Alert
+from backend.models.audit import AuditEntry
 from backend.models.campaigns import BallotTarget, Campaign, CampaignRater
 from backend.models.clients import ApiClient, ConsoleUser
 from backend.models.directory import Cadre, Unit
@@ -18,7 +19,7 @@ from backend.models.ratings import (
 from backend.models.scores import ScoreSnapshot, WebhookMessage
 from backend.models.templates import SurveyTemplate
 
-__all__ = ["AbuseSignal", "Alert", "ApiClient", "BallotTarget", "Cadre", "Campaign",
+__all__ = ["AbuseSignal", "Alert", "ApiClient", "AuditEntry", "BallotTarget", "Cadre", "Campaign",
            "CampaignRater", "ConsoleUser", "Delivery", "FollowupContact", "Invitation",
            "InvitationUse", "MpSession", "MpSubscription", "Rating", "RatingCount",
            "RatingTagCount", "ScoreSnapshot", "ServiceEvent", "SurveyTemplate", "Unit",

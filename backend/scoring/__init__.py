@@ -19,6 +19,15 @@ from .document import composite_document, group_document, score_document
 from .errors import SchemeError
 from .histogram import Histogram, histogram_from_scores, merge_histograms, sample_size
 from .interval import tukey_mclaughlin_ci
+from .periods import (
+    Period,
+    PeriodError,
+    current_period,
+    month_label,
+    parse_period,
+    shift_month,
+    trailing_months,
+)
 from .rates import dissatisfaction, satisfaction
 from .scheme import DEFAULT_SCHEME_DICT, GroupRule, Scheme, scheme_from_dict
 from .tdist import t_ppf, t_sf
@@ -40,17 +49,22 @@ __all__ = [
     "GroupRule",
     "GroupScore",
     "Histogram",
+    "Period",
+    "PeriodError",
     "Scheme",
     "SchemeError",
     "canonical_histograms",
     "composite",
     "composite_document",
+    "current_period",
     "dissatisfaction",
     "exact_proportion",
     "group_document",
     "histogram_digest",
     "histogram_from_scores",
     "merge_histograms",
+    "month_label",
+    "parse_period",
     "round_half_up",
     "sample_size",
     "satisfaction",
@@ -58,8 +72,10 @@ __all__ = [
     "score_document",
     "score_flags",
     "score_group",
+    "shift_month",
     "t_ppf",
     "t_sf",
+    "trailing_months",
     "trim_count",
     "trimmed_histogram",
     "trimmed_mean",

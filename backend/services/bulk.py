@@ -8,9 +8,10 @@ RETURNING rows come back keyed by a unique column, so their order does not matte
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 
-from sqlalchemy import Table, insert, text
+from sqlalchemy import JSON, Table, insert, text
 from sqlalchemy.orm import Session
 
 
@@ -51,7 +52,11 @@ def column_arrays(table: Table, columns: Sequence[str], rows: list[dict], dialec
     """Return one list per column, each value bind-processed by its column type."""
     arrays = {}
     for column in columns:
-        process = table.c[column].type.bind_processor(dialect)
         values = [row[column] for row in rows]
+        if isinstance(table.c[column].type, JSON):  # sent as text, cast to json[] by SQL
+            arrays[column] = [None if v is None else json.dumps(v, ensure_ascii=False)
+                              for v in values]
+            continue
+        process = table.c[column].type.bind_processor(dialect)
         arrays[column] = [process(v) for v in values] if process else values
     return arrays

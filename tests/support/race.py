@@ -20,5 +20,6 @@ def race(database_uri: str, config: dict, tokens: list[str], barrier, seed: int)
         status = client.post(f"/api/v1/invitations/{token}/rating", json={"score": 8}).status_code
         statuses[status] = statuses.get(status, 0) + 1
     with app.app_context():
+        db.session.remove()
         db.engine.dispose()
     return statuses

@@ -1,0 +1,39 @@
+"""Exclude a rating from scoring (or include it again), with a reason; never delete it."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy.orm import Session
+
+from backend.errors import Conflict, InvalidInput, NotFound
+from backend.models import Rating
+from backend.models.ratings import EXCLUDED, VALID
+from backend.services import audit, counts
+from backend.services.transactions import begin_write
+
+
+def change_status(session: Session, rating_id: int, excluded: bool, reason: str, actor: str,
+                  now: datetime, address: str | None = None) -> Rating:
+    """Exclude or re-include a rating: counts follow at once, the action is audited; commit."""
+    reason = (reason or "").strip()
+    if not reason or len(reason) > 500:
+        raise InvalidInput(errors={"reason": "请填写原因（不超过 500 字）"})
+    begin_write(session)
+    rating = session.get(Rating, rating_id)
+    if rating is None:
+        raise NotFound(f"评价不存在：{rating_id}")
+    wanted = EXCLUDED if excluded else VALID
+    if rating.status == wanted:
+        raise Conflict("该评价已被排除" if excluded else "该评价本就有效")
+    rating.status = wanted
+    rating.excluded_reason = reason if excluded else None
+    rating.excluded_by = actor if excluded else None
+    rating.excluded_at = now if excluded else None
+    counts.add_rating(session, rating.cadre_id, rating.month, rating.rater_group, rating.score,
+                      rating.tags or [], delta=-1 if excluded else 1)
+    audit.record(session, actor, "rating.exclude" if excluded else "rating.include",
+                 f"rating:{rating.id}", now, {"reason": reason, "cadre_id": rating.cadre_id,
+                                               "month": rating.month}, address)
+    session.commit()
+    return rating

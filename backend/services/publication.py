@@ -1,0 +1,132 @@
+"""Publish a period: recompute every official, store changed snapshots, raise alerts, queue pushes.
+
+Only changed documents are written: a snapshot is new when its document hash (everything but
+the computation time and ledger checkpoint) differs from the official's current one. Each
+changed snapshot and each newly raised alert becomes a webhook message in the same
+transaction, through the injected `queue` side effect.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import datetime, tzinfo
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from backend.models import ScoreSnapshot, SurveyTemplate
+from backend.scoring import Period, month_label, parse_period
+from backend.services.bulk import insert_rows
+from backend.services.score_alerts import AlertBatch
+from backend.services.scores import Computed, compute, official_counts, scheme_of
+
+FLUSH_EVERY = 1000
+QueueMany = Callable[[Session, list[tuple[str, dict, str, str | None]], datetime], object]
+Progress = Callable[[int], None]
+
+
+@dataclass
+class PublicationReport:
+    period: str
+    scheme: str
+    officials: int = 0
+    changed: int = 0
+    alerts_raised: int = 0
+    changed_codes: list[str] = field(default_factory=list)
+
+
+def current_hashes(session: Session, period: str, scheme_id: int) -> dict[int, tuple[int, str]]:
+    """Return each official's current snapshot (id, document hash) for the period."""
+    rows = session.execute(
+        select(ScoreSnapshot.cadre_id, ScoreSnapshot.id, ScoreSnapshot.document_hash)
+        .where(ScoreSnapshot.period == period, ScoreSnapshot.scheme_id == scheme_id,
+               ScoreSnapshot.superseded_at.is_(None)))
+    return {cadre_id: (snapshot_id, digest) for cadre_id, snapshot_id, digest in rows}
+
+
+def low_sample_end(period: Period, now: datetime, tz: tzinfo) -> str:
+    """Return the last month of the six-month window: the period's end, or now if sooner."""
+    return min(period.months[-1], month_label(now, tz))
+
+
+@dataclass
+class Publisher:
+    """Carries one publication through its batches."""
+
+    session: Session
+    scheme_row: SurveyTemplate
+    period: Period
+    now: datetime
+    queue: QueueMany
+    report: PublicationReport
+    current: dict[int, tuple[int, str]]
+    alerts: AlertBatch
+    pending: list[Computed] = field(default_factory=list)
+
+    def consider(self, computed: Computed) -> None:
+        """Keep a computed score if it differs from the current snapshot; flush in batches."""
+        self.report.officials += 1
+        self.alerts.consider(computed)
+        previous = self.current.get(computed.cadre_id)
+        if previous is None or previous[1] != computed.document_hash:
+            self.pending.append(computed)
+        if len(self.pending) >= FLUSH_EVERY:
+            self.flush()
+
+    def flush(self) -> None:
+        """Write the pending snapshots, supersede the old ones, queue their pushes."""
+        if not self.pending:
+            return
+        superseded = [self.current[c.cadre_id][0] for c in self.pending
+                      if c.cadre_id in self.current]
+        if superseded:
+            self.session.execute(update(ScoreSnapshot).where(ScoreSnapshot.id.in_(superseded))
+                                 .values(superseded_at=self.now))
+        insert_rows(self.session, ScoreSnapshot.__table__, [self.row(c) for c in self.pending])
+        self.queue(self.session, [self.message(c) for c in self.pending], self.now)
+        self.report.changed += len(self.pending)
+        self.report.changed_codes.extend(c.code for c in self.pending[:100])
+        self.pending = []
+
+    def row(self, c: Computed) -> dict:
+        """Return the snapshot row of a computed score."""
+        return {"cadre_id": c.cadre_id, "period": self.period.label,
+                "scheme_id": self.scheme_row.id, "digest": c.document["digest"],
+                "document_hash": c.document_hash, "document": c.document,
+                "computed_at": self.now, "superseded_at": None}
+
+    def message(self, c: Computed) -> tuple[str, dict, str, str | None]:
+        """Return the push of a changed score; its identity includes the state it replaces."""
+        previous = self.current.get(c.cadre_id, (None, "-"))[1]
+        identity = (f"{c.code}:{self.period.label}:{self.scheme_row.key}:"
+                    f"{self.scheme_row.version}:{previous}>{c.document_hash}")
+        return ("score.published", c.document, identity, self.period.label)
+
+
+def publish_period(session: Session, label: str, scheme_row: SurveyTemplate, now: datetime,
+                   tz: tzinfo, queue: QueueMany, checkpoint: str | None = None,
+                   progress: Progress | None = None) -> PublicationReport:
+    """Recompute every official's score for a period and publish what changed; commit."""
+    period = parse_period(label)
+    scheme = scheme_of(scheme_row)
+    report = PublicationReport(period=label, scheme=f"{scheme_row.key}@{scheme_row.version}")
+    end = low_sample_end(period, now, tz)
+    publisher = Publisher(session, scheme_row, period, now, queue, report,
+                          current_hashes(session, label, scheme_row.id),
+                          AlertBatch(session, period, end, now, queue))
+    for counts in iterate(official_counts(session, period, end, scheme.low_sample_months),
+                          progress):
+        publisher.consider(compute(counts, period, scheme, now, checkpoint))
+    publisher.flush()
+    report.alerts_raised = publisher.alerts.flush()
+    session.commit()
+    return report
+
+
+def iterate(items: Iterator, progress: Progress | None) -> Iterator:
+    """Pass items through, reporting progress every thousand."""
+    for count, item in enumerate(items, start=1):
+        if progress and count % 1000 == 0:
+            progress(count)
+        yield item

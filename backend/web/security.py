@@ -1,0 +1,150 @@
+"""Security of the served pages: headers, CSRF on forms, cookie flags, tokens masked in logs.
+
+The JSON API under /api authenticates with tokens and bearer keys, never with cookies, so it
+is outside CSRF protection; every other state-changing request must carry the form's token.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import secrets
+
+from flask import Flask, Response, current_app, g, request
+from flask_wtf.csrf import CSRFProtect
+
+csrf = CSRFProtect()
+
+POLICY = {
+    "default-src": "'self'",
+    "img-src": "'self' data:",
+    "style-src": "'self'",
+    "script-src": "'self'",
+    "object-src": "'none'",
+    "frame-ancestors": "'none'",
+    "form-action": "'self'",
+    "base-uri": "'none'",
+}
+# flask-smorest's Swagger UI page boots with an inline script and inline styles (its assets
+# are served locally, so still no external source).
+DOCS_POLICY = {**POLICY, "script-src": "'self' 'unsafe-inline'",
+               "style-src": "'self' 'unsafe-inline'"}
+UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+
+# A token is a capability: /r/<token>, /r/<token>/qr.svg, /api/v1/invitations/<token>/rating.
+TOKEN_PATH = re.compile(r"(/r/|/api/v1/invitations/)[^/?#\s\"']+")
+
+
+def mask_tokens(text: str) -> str:
+    """Replace the token segment of rating paths with ***, keeping any suffix."""
+    return TOKEN_PATH.sub(r"\1***", text)
+
+
+def carries_token(path: str) -> bool:
+    """Tell whether a request path holds an invitation token."""
+    return TOKEN_PATH.match(path) is not None
+
+
+class TokenMaskingFilter(logging.Filter):
+    """Rewrite log records so that no invitation token reaches a log line."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        """Mask tokens in the record's message; always keep the record."""
+        try:
+            message = record.getMessage()
+        except Exception:  # a malformed record is logging's business, not ours
+            return True
+        masked = mask_tokens(message)
+        if masked != message:
+            record.msg, record.args = masked, None
+        return True
+
+
+MASKING_FILTER = TokenMaskingFilter()
+
+
+def mask_tokens_in_logs(logger_names: tuple[str, ...] = ("werkzeug", "")) -> None:
+    """Install the filter on the werkzeug and root loggers and on the root's handlers."""
+    root = logging.getLogger()
+    # Filters on a logger only see records logged there; handlers also see propagated ones.
+    targets = [logging.getLogger(name) for name in logger_names] + list(root.handlers)
+    for target in targets:
+        if MASKING_FILTER not in target.filters:
+            target.addFilter(MASKING_FILTER)
+
+
+def csp_nonce() -> str:
+    """Return this response's nonce for an inline <script> or <style> (adds it to the CSP)."""
+    if "csp_nonce" not in g:
+        g.csp_nonce = secrets.token_urlsafe(16)
+    return g.csp_nonce
+
+
+def content_security_policy() -> str:
+    """Return the CSP of the current response."""
+    docs = "/" + "/".join(filter(None, (current_app.config.get("OPENAPI_URL_PREFIX", "").strip(
+        "/"), current_app.config.get("OPENAPI_SWAGGER_UI_PATH", "").strip("/"))))
+    policy = dict(DOCS_POLICY if request.path == docs else POLICY)
+    if nonce := g.get("csp_nonce"):
+        for directive in ("script-src", "style-src"):
+            policy[directive] += f" 'nonce-{nonce}'"
+    return "; ".join(f"{name} {value}" for name, value in policy.items())
+
+
+def add_security_headers(response: Response) -> Response:
+    """Add the security headers, keeping any a view has set for itself."""
+    headers = response.headers
+    headers.setdefault("Content-Security-Policy", content_security_policy())
+    headers.setdefault("X-Content-Type-Options", "nosniff")
+    headers.setdefault("X-Frame-Options", "DENY")
+    headers.setdefault("Referrer-Policy", "no-referrer")
+    if carries_token(request.path):
+        headers.setdefault("Cache-Control", "no-store")
+    return response
+
+
+def forget_request_state() -> None:
+    """Drop per-request security state that an outer app context (tests, CLI) would share."""
+    for name in ("csp_nonce", "csrf_valid", current_app.config["WTF_CSRF_FIELD_NAME"]):
+        g.pop(name, None)
+
+
+def protect_forms() -> None:
+    """Require the CSRF token on state-changing requests outside the JSON API."""
+    if request.method not in UNSAFE_METHODS or request.path.startswith("/api/"):
+        return
+    if current_app.config["WTF_CSRF_ENABLED"]:
+        csrf.protect(apply_exemptions=True)
+
+
+def configure_cookies(app: Flask) -> None:
+    """Derive the session secret from SECRET_KEYS and harden the session cookie."""
+    keys = app.config["SECRET_KEYS"]
+    if not app.secret_key:
+        app.secret_key = keys[0]
+        app.config["SECRET_KEY_FALLBACKS"] = list(keys[1:])
+    app.config["SESSION_COOKIE_SECURE"] = app.config["PUBLIC_BASE_URL"].startswith("https://")
+    app.config["SESSION_COOKIE_HTTPONLY"] = True
+    app.config["SESSION_COOKIE_SAMESITE"] = "Lax"
+
+
+def configure_csrf(app: Flask) -> None:
+    """Protect forms through our own hook so that /api stays exempt whatever its blueprints."""
+    app.config["WTF_CSRF_CHECK_DEFAULT"] = False
+    # Pages carry Referrer-Policy: no-referrer, so the Referer check of HTTPS requests would
+    # refuse every form; the session-bound token and SameSite cookies do the work.
+    app.config.setdefault("WTF_CSRF_SSL_STRICT", False)
+    # A rater may leave the page open for a while; an expired token only costs a resubmit.
+    app.config.setdefault("WTF_CSRF_TIME_LIMIT", 24 * 3600)
+    csrf.init_app(app)
+    app.before_request(forget_request_state)
+    app.before_request(protect_forms)
+
+
+def init_app(app: Flask) -> None:
+    """Install security headers, CSRF protection, cookie flags and log masking."""
+    configure_cookies(app)
+    configure_csrf(app)
+    app.after_request(add_security_headers)
+    app.jinja_env.globals["csp_nonce"] = csp_nonce
+    mask_tokens_in_logs()
