@@ -85,11 +85,21 @@ def init_extensions(app: Flask) -> None:
 
 def register_blueprints(app: Flask) -> None:
     """Register the API blueprints (documented) and the plain ones."""
-    from backend.api import directory, events, invitations, mp, ops, templates
+    from backend.api import (
+        campaigns,
+        directory,
+        events,
+        invitations,
+        mp,
+        ops,
+        push,
+        scores,
+        templates,
+    )
     from backend.extensions import api
     from backend.web import qr, rating
 
-    for module in (directory, events, invitations, mp, templates):
+    for module in (directory, events, invitations, mp, templates, scores, campaigns, push):
         api.register_blueprint(module.blp)
     app.register_blueprint(ops.bp)
     app.register_blueprint(qr.bp)

@@ -35,6 +35,8 @@ def load_config(environ: Mapping[str, str], instance_path: str) -> dict[str, Any
         "WECHAT_MP_PAGE": environ.get("WECHAT_MP_PAGE", "pages/rate/index"),
         "WECHAT_ENV_VERSION": environ.get("WECHAT_ENV_VERSION", "release"),
         "WECHAT_SUBSCRIBE_TEMPLATE_ID": environ.get("WECHAT_SUBSCRIBE_TEMPLATE_ID") or None,
+        "SCORES_NIGHTLY": [k.strip() for k in environ.get("SCORES_NIGHTLY", "month,quarter")
+                           .split(",") if k.strip()],
         "PERSONAL_DATA_RETENTION_DAYS": int(environ.get("PERSONAL_DATA_RETENTION_DAYS", "30")),
         "TIMEZONE": environ.get("TIMEZONE", "Asia/Shanghai"),
         "RATELIMIT_PUBLIC": environ.get("RATELIMIT_PUBLIC", "60/minute"),

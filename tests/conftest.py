@@ -173,6 +173,9 @@ def make_key(app) -> Callable[..., dict[str, str]]:
     from backend.services.api_clients import create_client
 
     def make(*scopes: str) -> dict[str, str]:
+        # End the test's read transaction first: on SQLite (WAL) a snapshot older than a
+        # job's commit cannot be upgraded to a write.
+        db.session.commit()
         _, key = create_client(db.session, f"test-{uuid.uuid4().hex[:8]}", list(scopes))
         return {"Authorization": f"Bearer {key}"}
 

@@ -37,4 +37,10 @@ PERIODIC_JOBS: tuple[PeriodicJob, ...] = (
                 interval=timedelta(minutes=10)),
     PeriodicJob("personal-data-purge", "workers.jobs.deliveries:purge_personal_data",
                 at=time(3, 30)),
+    # The webhook outbox likewise: the sweep relays what lost or killed jobs left behind.
+    PeriodicJob("push-relay", "workers.jobs.push:sweep_webhooks",
+                interval=timedelta(minutes=1), queue="default"),
+    PeriodicJob("push-checkpoint", "workers.jobs.push:send_checkpoint", at=time(0, 30)),
+    PeriodicJob("campaign-reminders", "workers.jobs.campaigns:send_campaign_reminders",
+                interval=timedelta(hours=1)),
 )

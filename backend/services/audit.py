@@ -48,11 +48,13 @@ def record(session: Session, actor: str, action: str, target: str, now: datetime
 def verify(session: Session) -> int | None:
     """Return the id of the first entry that does not verify, or None when the chain holds."""
     previous = GENESIS
-    for entry in session.scalars(select(AuditEntry).order_by(AuditEntry.id),
-                                 execution_options={"yield_per": 1000}):
-        expected = entry_hash(previous, entry.at, entry.actor, entry.action, entry.target,
-                              entry.details, entry.address)
-        if entry.prev_hash != previous or entry.hash != expected:
-            return entry.id
-        previous = entry.hash
+    entries = session.scalars(select(AuditEntry).order_by(AuditEntry.id),
+                              execution_options={"yield_per": 1000})
+    with entries:  # closes the server-side cursor even when we stop early
+        for entry in entries:
+            expected = entry_hash(previous, entry.at, entry.actor, entry.action, entry.target,
+                                  entry.details, entry.address)
+            if entry.prev_hash != previous or entry.hash != expected:
+                return entry.id
+            previous = entry.hash
     return None

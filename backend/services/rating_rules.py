@@ -5,10 +5,11 @@ from __future__ import annotations
 import unicodedata
 from dataclasses import dataclass, field
 
-from sqlalchemy.orm import Session
+from sqlalchemy import select
+from sqlalchemy.orm import Session, joinedload, object_session
 
 from backend.errors import InvalidInput
-from backend.models import Cadre, Invitation
+from backend.models import BallotTarget, Cadre, Invitation
 from backend.services.personal_data import normalise_phone
 
 ABSTAIN_LABEL = "无法评价"
@@ -50,8 +51,19 @@ def clean_comment(text: str | None) -> str | None:
 
 
 def targets_of(invitation: Invitation) -> list[tuple[Cadre, str]]:
-    """Return (official, rater group) pairs the invitation covers."""
+    """Return (official, rater group) pairs the invitation covers, a ballot's in its order."""
+    if invitation.kind == "ballot":
+        return ballot_targets(invitation)
     return [(invitation.cadre, invitation.template.definition["group"])]
+
+
+def ballot_targets(invitation: Invitation) -> list[tuple[Cadre, str]]:
+    """Return a ballot's officials with the rater's group, ordered by position."""
+    rows = object_session(invitation).scalars(
+        select(BallotTarget).where(BallotTarget.invitation_id == invitation.id)
+        .order_by(BallotTarget.position)
+        .options(joinedload(BallotTarget.cadre).joinedload(Cadre.unit)))
+    return [(row.cadre, row.rater_group) for row in rows]
 
 
 def score_error(definition: dict, score: object) -> str | None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import secrets
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, tzinfo
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import update
@@ -20,12 +20,14 @@ from sqlalchemy.orm import Session
 from backend.errors import Conflict, Gone, NotFound
 from backend.models import (
     AbuseSignal,
+    Campaign,
     FollowupContact,
     Invitation,
     InvitationUse,
     Rating,
 )
 from backend.services import counts
+from backend.services.campaigns import ballot_month
 from backend.services.invitations import find_invitation
 from backend.services.personal_data import Vault, normalise_phone
 from backend.services.rating_rules import (
@@ -61,6 +63,11 @@ def to_hour(moment: datetime) -> datetime:
     return moment.replace(minute=0, second=0, microsecond=0)
 
 
+def to_day(moment: datetime, tz: tzinfo) -> datetime:
+    """Coarsen a time to the start of its local day (ballots: no order within a day)."""
+    return moment.astimezone(tz).replace(hour=0, minute=0, second=0, microsecond=0)
+
+
 def status_of(invitation: Invitation, now: datetime) -> str:
     """Return open, used, revoked or expired."""
     if invitation.revoked_at is not None:
@@ -86,13 +93,15 @@ def open_invitation(session: Session, ctx: SubmitContext, presented: str) -> Inv
     return invitation
 
 
-def consume(session: Session, invitation: Invitation, now: datetime) -> None:
+def consume(session: Session, invitation: Invitation, now: datetime,
+            tz: tzinfo = UTC) -> None:
     """Mark the invitation used with one atomic statement; raise if someone was first."""
+    used_at = to_day(now, tz) if invitation.kind == "ballot" else to_hour(now)
     used = session.execute(
         update(Invitation)
         .where(Invitation.id == invitation.id, Invitation.used_at.is_(None),
                Invitation.revoked_at.is_(None), Invitation.expires_at > now)
-        .values(used_at=to_hour(now), phone_hash=None, openid_hash=None)
+        .values(used_at=used_at, phone_hash=None, openid_hash=None)
         .returning(Invitation.id)
         .execution_options(synchronize_session=False)).first()
     if used is None:
@@ -103,13 +112,22 @@ def consume(session: Session, invitation: Invitation, now: datetime) -> None:
     session.add(InvitationUse(invitation_id=invitation.id, used_on=now.date()))
 
 
+def stored_time(session: Session, ctx: SubmitContext,
+                invitation: Invitation) -> tuple[str, datetime]:
+    """Return a rating's month and hour; a ballot gets its campaign's constants (no order)."""
+    if invitation.kind == "ballot":
+        campaign = session.get(Campaign, invitation.campaign_id)
+        return ballot_month(campaign, ctx.tz), to_day(campaign.created_at, ctx.tz)
+    return ctx.now.astimezone(ctx.tz).strftime("%Y-%m"), to_hour(ctx.now)
+
+
 def store_rating(session: Session, ctx: SubmitContext, invitation: Invitation,
                  item: RatingInput, comment: str | None, receipt_hash: str) -> Rating:
     """Insert one rating and count it."""
-    month = ctx.now.astimezone(ctx.tz).strftime("%Y-%m")
+    month, hour = stored_time(session, ctx, invitation)
     rating = Rating(cadre_id=item.cadre_id, rater_group=item.group, score=item.score,
                     tags=list(item.tags), comment=comment, template_id=invitation.template_id,
-                    event_type=invitation.event_type, submitted_hour=to_hour(ctx.now),
+                    event_type=invitation.event_type, submitted_hour=hour,
                     month=month, receipt_hash=receipt_hash)
     session.add(rating)
     counts.add_rating(session, item.cadre_id, month, item.group, item.score, item.tags)
@@ -129,7 +147,7 @@ def submit(session: Session, ctx: SubmitContext, presented: str, submission: Sub
     begin_write(session)
     invitation = open_invitation(session, ctx, presented)
     items = check_submission(session, invitation, submission)
-    consume(session, invitation, ctx.now)
+    consume(session, invitation, ctx.now, ctx.tz)
     receipt = secrets.token_hex(16)
     comment = clean_comment(submission.comment)
     ratings = [store_rating(session, ctx, invitation, item, comment if n == 0 else None,

@@ -60,32 +60,32 @@ def scheme_of(row: SurveyTemplate) -> Scheme:
     return scheme_from_dict({**row.definition, "version": row.version}, f"schemes/{row.key}")
 
 
-def histogram_rows(session: Session, months: Sequence[str]) -> Iterator:
+def histogram_rows(session: Session, months: Sequence[str]):
     """Stream (cadre_id, group, score, count) summed over the months, ordered by official."""
     query = (select(RatingCount.cadre_id, RatingCount.rater_group, RatingCount.score,
                     func.sum(RatingCount.count))
              .where(RatingCount.month.in_(months))
              .group_by(RatingCount.cadre_id, RatingCount.rater_group, RatingCount.score)
              .order_by(RatingCount.cadre_id))
-    return iter(session.execute(query, execution_options=STREAM))
+    return session.execute(query, execution_options=STREAM)
 
 
-def tag_rows(session: Session, months: Sequence[str]) -> Iterator:
+def tag_rows(session: Session, months: Sequence[str]):
     """Stream (cadre_id, group, tag, count) summed over the months, ordered by official."""
     query = (select(RatingTagCount.cadre_id, RatingTagCount.rater_group, RatingTagCount.tag,
                     func.sum(RatingTagCount.count))
              .where(RatingTagCount.month.in_(months))
              .group_by(RatingTagCount.cadre_id, RatingTagCount.rater_group, RatingTagCount.tag)
              .order_by(RatingTagCount.cadre_id))
-    return iter(session.execute(query, execution_options=STREAM))
+    return session.execute(query, execution_options=STREAM)
 
 
-def total_rows(session: Session, months: Sequence[str]) -> Iterator:
+def total_rows(session: Session, months: Sequence[str]):
     """Stream (cadre_id, total valid ratings) over the months, ordered by official."""
     query = (select(RatingCount.cadre_id, func.sum(RatingCount.count))
              .where(RatingCount.month.in_(months))
              .group_by(RatingCount.cadre_id).order_by(RatingCount.cadre_id))
-    return iter(session.execute(query, execution_options=STREAM))
+    return session.execute(query, execution_options=STREAM)
 
 
 def grouped(rows: Iterator) -> Iterator[tuple[int, list]]:
@@ -113,14 +113,23 @@ class Merger:
 def official_counts(session: Session, period: Period, six_months_end: str,
                     low_sample_months: int) -> Iterator[OfficialCounts]:
     """Yield every active official (and any official rated in the period) with counts."""
-    histograms = Merger(grouped(histogram_rows(session, period.months)))
-    tags = Merger(grouped(tag_rows(session, period.months)))
-    totals = Merger(grouped(total_rows(session, trailing_months(six_months_end,
-                                                                low_sample_months))))
     rated = select(RatingCount.cadre_id).where(RatingCount.month.in_(period.months))
-    cadres = session.execute(
-        select(Cadre.id, Cadre.code).where(Cadre.active.is_(True) | Cadre.id.in_(rated))
-        .order_by(Cadre.id), execution_options=STREAM)
+    results = [histogram_rows(session, period.months), tag_rows(session, period.months),
+               total_rows(session, trailing_months(six_months_end, low_sample_months)),
+               session.execute(select(Cadre.id, Cadre.code)
+                               .where(Cadre.active.is_(True) | Cadre.id.in_(rated))
+                               .order_by(Cadre.id), execution_options=STREAM)]
+    try:
+        yield from merge(*results)
+    finally:
+        for result in results:  # an unfinished cursor would keep SQLite's read lock
+            result.close()
+
+
+def merge(histogram_result, tag_result, total_result, cadres) -> Iterator[OfficialCounts]:
+    """Merge the ordered count streams into one OfficialCounts per official."""
+    histograms = Merger(grouped(iter(histogram_result)))
+    tags, totals = Merger(grouped(iter(tag_result))), Merger(grouped(iter(total_result)))
     for cadre_id, code in cadres:
         counts = OfficialCounts(cadre_id, code)
         for _, group, score, count in histograms.take(cadre_id):

@@ -43,4 +43,5 @@ def test_racing_processes_rate_each_token_exactly_once(race_database):
         assert db.session.scalar(select(func.count()).select_from(Rating)) == TOKENS
         assert db.session.scalar(select(func.count()).select_from(InvitationUse)) == TOKENS
         assert db.session.scalar(select(func.sum(RatingCount.count))) == TOKENS
+        db.session.remove()  # return the session's connection before the pool goes
         db.engine.dispose()

@@ -1,4 +1,4 @@
-"""Publication: known ratings give exactly SCORING.md's numbers; unchanged data publishes nothing."""
+"""Publication: known ratings give SCORING.md's numbers exactly; unchanged data stays put."""
 
 import statistics
 import uuid

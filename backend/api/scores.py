@@ -1,0 +1,50 @@
+"""Scores API: publish a period (asynchronously) and read what was published."""
+
+from __future__ import annotations
+
+from flask import current_app
+from flask.views import MethodView
+from flask_smorest import Blueprint
+
+from backend.api.auth import BEARER_SECURITY, require_scope
+from backend.extensions import db, job_queue
+from backend.schemas.scores import JobSchema, PublishSchema, ScoreListSchema, ScoreQueryArgsSchema
+from backend.services.score_queries import current_scores
+from backend.services.templates import register
+
+blp = Blueprint("scores", __name__, url_prefix="/api/v1", description="评分发布与查询")
+
+
+def default_scheme():
+    """Return the registered current version of the default scheme."""
+    return register(db.session, current_app.extensions["catalogue"].schemes["default"])
+
+
+@blp.route("/scores/publish")
+class Publish(MethodView):
+    @require_scope("scores:publish")
+    @blp.doc(security=BEARER_SECURITY)
+    @blp.arguments(PublishSchema)
+    @blp.response(202, JobSchema)
+    def post(self, data):
+        """Recompute every official's score for the period and push what changed."""
+        from workers.jobs.scores import publish_scores
+
+        job_id = job_queue().enqueue(publish_scores, data["period"], queue="low",
+                                     job_id=f"scores-publish-{data['period']}")
+        return {"job_id": job_id}
+
+
+@blp.route("/scores")
+class Scores(MethodView):
+    @require_scope("scores:read")
+    @blp.doc(security=BEARER_SECURITY)
+    @blp.arguments(ScoreQueryArgsSchema, location="query")
+    @blp.response(200, ScoreListSchema)
+    def get(self, args):
+        """List the current published scores of a period (with digests for reconciliation)."""
+        scheme = default_scheme()
+        db.session.commit()
+        items, after = current_scores(db.session, args["period"], scheme,
+                                      args.get("cadre_code"), args.get("after"), args["limit"])
+        return {"items": items, "next": after}

@@ -1,0 +1,128 @@
+"""Schemas of the multi-rater campaign API (民主测评)."""
+
+from marshmallow import Schema, fields, validate
+
+from backend.schemas.directory import CODE, text
+
+MAX_ASSIGNMENTS = 5000
+MAX_TARGETS = 200
+STATUSES = ("open", "closed", "cancelled")
+
+
+class RaterSchema(Schema):
+    code = fields.String(required=True, validate=CODE, metadata={"example": "R01"})
+    name = text(100, metadata={"example": "王建国"})
+    phone = fields.String(load_default=None, allow_none=True, validate=validate.Length(1, 20),
+                          metadata={"description": "手机号（可选），用于短信提醒",
+                                    "example": "13800138000"})
+
+
+class AssignmentSchema(Schema):
+    rater = fields.Nested(RaterSchema, required=True)
+    group = fields.String(required=True, validate=validate.Length(1, 20),
+                          metadata={"description": "superior、peer、subordinate、"
+                                                   "representative 或 recipient（须为模板允许的）",
+                                    "example": "peer"})
+    targets = fields.List(fields.String(validate=CODE), required=True,
+                          validate=validate.Length(1, MAX_TARGETS),
+                          metadata={"description": "被评价干部编码；评价人本人会被自动去除",
+                                    "example": ["C001", "C002"]})
+
+
+class CampaignCreateSchema(Schema):
+    code = fields.String(required=True, validate=CODE, metadata={"example": "2026-Q4-XZ"})
+    name = text(200, metadata={"example": "2026年第四季度领导班子民主测评"})
+    template = fields.String(required=True, validate=validate.Length(1, 64),
+                             metadata={"example": "democratic_appraisal"})
+    period = fields.String(required=True, validate=validate.Length(1, 10),
+                           metadata={"example": "2026-Q4"})
+    closes_at = fields.AwareDateTime(required=True, format="iso",
+                                     metadata={"example": "2026-12-31T18:00:00+08:00"})
+    max_reminders = fields.Integer(strict=True, validate=validate.Range(0, 10),
+                                   metadata={"description": "每人最多短信提醒次数（默认 2）"})
+    assignments = fields.List(fields.Nested(AssignmentSchema), required=True,
+                              validate=validate.Length(1, MAX_ASSIGNMENTS,
+                                                       error="测评名单不能为空，且至多 "
+                                                             f"{MAX_ASSIGNMENTS} 人"))
+
+
+class BallotLinkSchema(Schema):
+    rater_code = fields.String()
+    token = fields.String()
+    url = fields.String()
+
+
+class CampaignCreatedSchema(Schema):
+    code = fields.String()
+    ballots = fields.List(fields.Nested(BallotLinkSchema))
+
+
+class CampaignQueryArgsSchema(Schema):
+    status = fields.String(validate=validate.OneOf(STATUSES))
+
+
+class CampaignSummarySchema(Schema):
+    code = fields.String()
+    name = fields.String()
+    template = fields.String()
+    period = fields.String()
+    status = fields.String()
+    accepting = fields.Boolean(metadata={"description": "是否仍可提交（进行中且未过截止时间）"})
+    closes_at = fields.String()
+    created_at = fields.String()
+    closed_at = fields.String(allow_none=True)
+    max_reminders = fields.Integer()
+    invited = fields.Integer()
+    responded = fields.Integer()
+    rate = fields.Float()
+
+
+class CampaignListSchema(Schema):
+    items = fields.List(fields.Nested(CampaignSummarySchema))
+
+
+class CampaignDetailSchema(CampaignSummarySchema):
+    groups = fields.Dict(metadata={
+        "description": "各评价人群体的参评情况；不足最小样本的群体只给人数"})
+
+
+class CampaignChangedSchema(CampaignSummarySchema):
+    revoked = fields.Integer(metadata={"description": "作废的未使用测评票数"})
+
+
+class ExtendSchema(Schema):
+    closes_at = fields.AwareDateTime(required=True, format="iso")
+
+
+class NonResponderSchema(Schema):
+    rater_code = fields.String()
+    name = fields.String()
+    group = fields.String()
+
+
+class NonResponderListSchema(Schema):
+    items = fields.List(fields.Nested(NonResponderSchema))
+
+
+class RosterUploadSchema(Schema):
+    file = fields.Raw(required=True, metadata={"type": "string", "format": "binary",
+                                               "description": "CSV 或 XLSX 名单"})
+
+
+class RosterOptionsSchema(Schema):
+    dry_run = fields.Boolean(load_default=False)
+    skip_invalid = fields.Boolean(load_default=False)
+
+
+class RowErrorSchema(Schema):
+    row = fields.Integer()
+    column = fields.String()
+    reason = fields.String()
+
+
+class RosterReportSchema(Schema):
+    total = fields.Integer()
+    created = fields.Integer()
+    applied = fields.Boolean()
+    errors = fields.List(fields.Nested(RowErrorSchema))
+    ballots = fields.List(fields.Nested(BallotLinkSchema))

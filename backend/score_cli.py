@@ -1,0 +1,75 @@
+"""Commands for scores, rating review and the audit trail."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+from flask.cli import AppGroup
+
+from backend.errors import DomainError
+from backend.extensions import db
+
+scores_cli = AppGroup("scores", help="评分发布")
+ratings_cli = AppGroup("ratings", help="评价复核：排除或恢复（不删除）")
+audit_cli = AppGroup("audit", help="查询留痕")
+
+
+@scores_cli.command("publish")
+@click.argument("period")
+def publish(period: str) -> None:
+    """Recompute every official's score for PERIOD (2026-11, 2026-Q4, 2026-H2, 2026)."""
+    from backend.scoring import PeriodError
+    from workers.jobs.scores import run_publication
+
+    try:
+        report = run_publication(period, progress=lambda n: click.echo(f"已计算 {n} 名干部…"))
+    except PeriodError as exc:
+        click.echo(f"错误：{exc}", err=True)
+        sys.exit(1)
+    click.echo(f"{period}（方案 {report.scheme}）：共 {report.officials} 名干部，"
+               f"变化 {report.changed} 个，新预警 {report.alerts_raised} 条")
+
+
+def change(rating_id: int, excluded: bool, reason: str, actor: str) -> None:
+    """Exclude or include a rating and report the outcome."""
+    from backend.cli import fail
+    from backend.services.exclusions import change_status
+    from backend.wiring import now
+
+    try:
+        rating = change_status(db.session, rating_id, excluded, reason, actor, now())
+    except DomainError as exc:
+        fail(exc)
+    state = "已排除" if excluded else "已恢复"
+    click.echo(f"评价 #{rating.id} {state}（{rating.month}）；重新发布该期间后评分随之更新")
+
+
+@ratings_cli.command("exclude")
+@click.argument("rating_id", type=int)
+@click.option("--reason", required=True, help="排除原因（记入留痕）")
+@click.option("--by", "actor", required=True, help="操作人")
+def exclude(rating_id: int, reason: str, actor: str) -> None:
+    """Exclude a rating from scoring, with a reason."""
+    change(rating_id, True, reason, actor)
+
+
+@ratings_cli.command("include")
+@click.argument("rating_id", type=int)
+@click.option("--reason", required=True, help="恢复原因（记入留痕）")
+@click.option("--by", "actor", required=True, help="操作人")
+def include(rating_id: int, reason: str, actor: str) -> None:
+    """Count an excluded rating again, with a reason."""
+    change(rating_id, False, reason, actor)
+
+
+@audit_cli.command("verify")
+def verify() -> None:
+    """Recompute the audit trail's hash chain; exit 1 naming the first bad entry."""
+    from backend.services.audit import verify as verify_chain
+
+    bad = verify_chain(db.session)
+    if bad is not None:
+        click.echo(f"留痕链校验失败：第一个不一致的条目是 #{bad}", err=True)
+        sys.exit(1)
+    click.echo("留痕链完整")

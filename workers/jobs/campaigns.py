@@ -1,0 +1,50 @@
+"""Campaign jobs: SMS reminders to raters who have not answered yet.
+
+Reminders go into the delivery outbox (one row per rater, with the rater's encrypted phone);
+the relay composes the ballot SMS and sends it, so reminders share its retries and records.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from flask import current_app
+
+from backend import wiring
+from backend.extensions import db, job_queue
+from backend.services.campaign_progress import send_reminders
+from workers.jobs.deliveries import RELAY_JOB_ID, logged, relay_deliveries
+
+log = logging.getLogger(__name__)
+
+
+def reminder_interval() -> timedelta:
+    """Return the least time between two reminders to one rater (default 24 hours)."""
+    hours = current_app.config.get("CAMPAIGN_REMINDER_INTERVAL_HOURS", 24)
+    return timedelta(hours=float(hours))
+
+
+def within_hours(moment: datetime) -> bool:
+    """Tell whether reminders may go out now (local hours, default 09:00 to 20:00)."""
+    first, last = current_app.config.get("CAMPAIGN_REMINDER_HOURS", (9, 20))
+    return first <= moment.astimezone(ZoneInfo(current_app.config["TIMEZONE"])).hour < last
+
+
+def queue_reminders(any_hour: bool = False) -> int:
+    """Queue due reminders for open campaigns, then wake the delivery relay; return how many."""
+    now = wiring.now()
+    if not (any_hour or within_hours(now)):
+        return 0  # no texts at night: the next hourly run inside the window sends them
+    queued = send_reminders(db.session, now, reminder_interval())
+    if queued:
+        log.info("campaign reminders queued: %d", queued)
+        job_queue().enqueue(relay_deliveries, queue="high", job_id=RELAY_JOB_ID)
+    return queued
+
+
+@logged
+def send_campaign_reminders() -> None:
+    """Remind non-responders of open campaigns by SMS (hourly; at most N per rater)."""
+    queue_reminders()

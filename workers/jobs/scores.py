@@ -1,0 +1,44 @@
+"""Score jobs: publish a period, and the nightly publication of the current periods."""
+
+from __future__ import annotations
+
+import logging
+from zoneinfo import ZoneInfo
+
+from flask import current_app
+
+from backend.extensions import db
+from backend.scoring import current_period
+from backend.services.publication import PublicationReport, publish_period
+from backend.services.push import queue_messages
+from backend.services.templates import register
+from backend.wiring import now
+
+log = logging.getLogger(__name__)
+
+
+def run_publication(period: str, progress=None) -> PublicationReport:
+    """Publish one period with the current default scheme, then wake the push relay."""
+    scheme = register(db.session, current_app.extensions["catalogue"].schemes["default"])
+    report = publish_period(db.session, period, scheme, now(),
+                            ZoneInfo(current_app.config["TIMEZONE"]), queue_messages,
+                            progress=progress)
+    log.info("published %s: %d officials, %d changed, %d alerts", period, report.officials,
+             report.changed, report.alerts_raised)
+    if report.changed or report.alerts_raised:
+        from workers.jobs.push import start_relay
+
+        start_relay(queue="high")
+    return report
+
+
+def publish_scores(period: str) -> None:
+    """Publish a period (the job behind POST /api/v1/scores/publish)."""
+    run_publication(period)
+
+
+def publish_current_periods() -> None:
+    """Publish the current month and quarter (or the kinds in SCORES_NIGHTLY)."""
+    tz = ZoneInfo(current_app.config["TIMEZONE"])
+    for kind in current_app.config["SCORES_NIGHTLY"]:
+        run_publication(current_period(kind, now(), tz))
