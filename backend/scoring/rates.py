@@ -20,7 +20,11 @@ def dissatisfaction(hist: Histogram, dissatisfied_max: int = 4) -> Fraction:
 
 def _share(hist: Histogram, selected: Callable[[int], bool]) -> Fraction:
     pairs = sorted_counts(hist)
-    n = sum(count for _, count in pairs)
+    return share_of(pairs, sum(count for _, count in pairs), selected)
+
+
+def share_of(pairs: list[tuple[int, int]], n: int, selected: Callable[[int], bool]) -> Fraction:
+    """Return the share of n scores (validated, sorted pairs) that are selected."""
     if n == 0:
         raise ValueError("a rate needs at least one score")
     return Fraction(sum(count for score, count in pairs if selected(score)), n)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import math
 from statistics import NormalDist
 
@@ -14,6 +15,7 @@ _NEWTON_MAX_ITER = 200
 _STIRLING = (1 / 12, -1 / 360, 1 / 1260, -1 / 1680, 1 / 1188, -691 / 360360)
 
 
+@functools.lru_cache(maxsize=4096)  # publication asks for the same few df again and again
 def t_ppf(q: float, df: int) -> float:
     """Return the q-quantile of Student's t distribution with df degrees of freedom."""
     if not 0.0 < q < 1.0:

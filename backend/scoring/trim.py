@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import math
 from decimal import Decimal
 from fractions import Fraction
@@ -11,6 +12,7 @@ from .histogram import Histogram, sorted_counts
 Proportion = Decimal | str | Fraction | int
 
 
+@functools.lru_cache(maxsize=256)  # schemes use a handful of proportions, asked for per group
 def exact_proportion(p: Proportion) -> Fraction:
     """Convert a trim proportion to an exact Fraction in [0, 1/2), refusing binary floats."""
     # A float has already lost the decimal the scheme author wrote (0.35 is 0.34999...).
@@ -38,7 +40,11 @@ def trim_count(n: int, p: Proportion, min_each_side: int = 0) -> int:
 def trimmed_histogram(hist: Histogram, k: int) -> list[tuple[int, int]]:
     """Return the (score, count) pairs left after dropping k scores at each end."""
     pairs = sorted_counts(hist)
-    n = sum(count for _, count in pairs)
+    return trim_pairs(pairs, sum(count for _, count in pairs), k)
+
+
+def trim_pairs(pairs: list[tuple[int, int]], n: int, k: int) -> list[tuple[int, int]]:
+    """Trim validated, sorted (score, count) pairs of n scores by k at each end."""
     if k < 0 or n - 2 * k < 1:
         raise ValueError(f"cannot trim {k} from each end of {n} scores")
     kept, start = [], 0
@@ -52,7 +58,11 @@ def trimmed_histogram(hist: Histogram, k: int) -> list[tuple[int, int]]:
 
 def winsorized_histogram(hist: Histogram, k: int) -> list[tuple[int, int]]:
     """Return the (score, count) pairs after replacing k scores at each end by the nearest kept."""
-    kept = trimmed_histogram(hist, k)
+    return winsorize_kept(trimmed_histogram(hist, k), k)
+
+
+def winsorize_kept(kept: list[tuple[int, int]], k: int) -> list[tuple[int, int]]:
+    """Put the k trimmed scores at each end back as the nearest kept score."""
     counts = dict(kept)
     counts[kept[0][0]] += k
     counts[kept[-1][0]] += k
@@ -66,13 +76,18 @@ def trimmed_mean(hist: Histogram, k: int) -> Fraction:
 
 def winsorized_variance(hist: Histogram, k: int) -> Fraction:
     """Return the exact sample variance (n - 1 denominator) of the sample winsorized at k."""
-    pairs = winsorized_histogram(hist, k)
+    return pairs_variance(winsorized_histogram(hist, k))
+
+
+def pairs_variance(pairs: list[tuple[int, int]]) -> Fraction:
+    """Return the exact sample variance of (score, count) pairs, in integer arithmetic."""
     n = sum(count for _, count in pairs)
     if n < 2:
         raise ValueError("variance needs at least 2 scores")
-    mean = _mean(pairs)
-    squares = sum(count * (score - mean) ** 2 for score, count in pairs)
-    return Fraction(squares) / (n - 1)
+    total = sum(score * count for score, count in pairs)
+    squares = sum(score * score * count for score, count in pairs)
+    # sum((x - mean)^2) / (n - 1) == (n * sum(x^2) - (sum x)^2) / (n * (n - 1)), exactly.
+    return Fraction(n * squares - total * total, n * (n - 1))
 
 
 def _mean(pairs: list[tuple[int, int]]) -> Fraction:

@@ -20,15 +20,14 @@ from datetime import datetime, timedelta, tzinfo
 from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import exists, func, select, text, update
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy import exists, func, select, update
 from sqlalchemy.orm import Session
 
 from backend.integrations.assessment_core import GONE, SendResult
 from backend.models import Alert, Cadre, ScoreSnapshot, SurveyTemplate, WebhookMessage
 from backend.models.alerts import RESOLVED
 from backend.services.alerts import month_period, raise_alert
-from backend.services.bulk import array_sql, column_arrays
+from backend.services.bulk import insert_rows
 from backend.services.transactions import begin_write
 
 STATUSES = PENDING, DELIVERED, DEAD = "pending", "delivered", "dead"
@@ -103,15 +102,7 @@ def queue_messages(session: Session, messages: Sequence[tuple[str, Mapping[str, 
 
 def insert_new(session: Session, rows: list[dict[str, Any]]) -> None:
     """Insert outbox rows; a webhook id already queued (same content) is left as it is."""
-    table, dialect = SM.__table__, session.get_bind().dialect
-    if dialect.name != "postgresql":
-        session.execute(sqlite_insert(table).on_conflict_do_nothing(), rows)
-        return
-    columns = list(rows[0])  # names from the model's own table; values are parameters
-    sql = (f"INSERT INTO {table.name} ({', '.join(columns)}) "  # noqa: S608
-           f"SELECT * FROM {array_sql(table, columns, dialect)} "
-           "ON CONFLICT (webhook_id) DO NOTHING")
-    session.execute(text(sql), column_arrays(table, columns, rows, dialect))
+    insert_rows(session, SM.__table__, rows, skip_conflicts_on="webhook_id")
 
 
 def relay_due(session: Session, sender: Sender, now: datetime, batch_size: int = 500,

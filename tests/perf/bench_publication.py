@@ -1,0 +1,128 @@
+"""Publication at scale: 20,000 officials with 1 million, then 10 million ratings (PostgreSQL).
+
+Data is generated in the database with a fixed seed (setseed), rating rows first and the
+count tables aggregated from them, as the submission path would have left them. Publication
+of a quarter reads only the count tables, so its time must follow officials, not ratings.
+Baseline, same run and data: `SELECT count(*) FROM ratings`.
+Targets: under 10 s at 10 million, and at most 1.5 times the 1-million time.
+"""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
+
+import sqlalchemy as sa
+
+from tests.perf.report import Result
+from tests.perf.support import bench_app, fresh_database
+
+OFFICIALS = 20_000
+PERIOD = "2026-Q3"
+MONTHS = ["2026-04", "2026-05", "2026-06", "2026-07", "2026-08", "2026-09"]
+GROUPS = ["recipient", "recipient", "recipient", "peer", "superior", "subordinate",
+          "representative"]
+
+
+def seed_directory(session, template_id: int) -> None:
+    """Create units and officials with set-based SQL."""
+    session.execute(sa.text(
+        "INSERT INTO units (code, name, category, created_at, updated_at) "
+        "SELECT 'U' || g, '单位' || g, 'township', now(), now() FROM generate_series(1, 200) g"))
+    session.execute(sa.text(
+        "INSERT INTO cadres (code, name, unit_id, position, active, created_at, updated_at) "
+        "SELECT 'C' || lpad(g::text, 6, '0'), '干部' || g, 1 + (g % 200), '科长', true, now(), "
+        "now() FROM generate_series(1, :n) g"), {"n": OFFICIALS})
+    session.commit()
+
+
+def add_ratings(session, template_id: int, count: int, seed: float) -> None:
+    """Insert `count` ratings (deterministic) and rebuild the count tables from them."""
+    session.execute(sa.text("SELECT setseed(:s)"), {"s": seed})
+    session.execute(sa.text(
+        "INSERT INTO ratings (cadre_id, rater_group, score, tags, template_id, submitted_hour, "
+        "month, receipt_hash, status) SELECT 1 + floor(random() * :officials)::int, "
+        "(CAST(:groups AS text[]))[1 + floor(random() * :ngroups)::int], "
+        "greatest(1, least(10, round(7.5 + random() * 3 - random() * 4)))::smallint, "
+        "'[]'::json, :template, now(), "
+        "(CAST(:months AS text[]))[1 + floor(random() * :nmonths)::int], "
+        "md5(g::text || :seed), 'valid' FROM generate_series(1, :count) g"),
+        {"officials": OFFICIALS, "template": template_id, "count": count, "seed": str(seed),
+         "groups": GROUPS, "ngroups": len(GROUPS), "months": MONTHS, "nmonths": len(MONTHS)})
+    session.execute(sa.text("TRUNCATE rating_counts"))
+    session.execute(sa.text(
+        "INSERT INTO rating_counts (cadre_id, month, rater_group, score, count) "
+        "SELECT cadre_id, month, rater_group, score, count(*) FROM ratings "
+        "WHERE status = 'valid' GROUP BY cadre_id, month, rater_group, score"))
+    session.commit()
+    session.execute(sa.text("ANALYZE"))
+
+
+def timed_publication(app) -> float:
+    """Publish the quarter from scratch (no earlier snapshots) and return the seconds."""
+    from backend.extensions import db
+    from backend.services.publication import publish_period
+    from backend.services.push import queue_messages
+    from backend.services.templates import register
+
+    with app.app_context():
+        db.session.execute(sa.text("TRUNCATE score_snapshots, webhook_outbox, alerts"))
+        db.session.commit()
+        scheme = register(db.session, app.extensions["catalogue"].schemes["default"])
+        db.session.commit()
+        started = time.perf_counter()
+        report = publish_period(db.session, PERIOD, scheme, datetime(2026, 10, 5, tzinfo=UTC),
+                                ZoneInfo("Asia/Shanghai"), queue_messages)
+        elapsed = time.perf_counter() - started
+        assert report.officials == OFFICIALS, report
+        return elapsed
+
+
+def timed_count(app) -> float:
+    """Return the seconds of a plain count(*) over the ratings table."""
+    from backend.extensions import db
+
+    with app.app_context():
+        started = time.perf_counter()
+        db.session.execute(sa.text("SELECT count(*) FROM ratings")).scalar()
+        return time.perf_counter() - started
+
+
+def measure(app, total: int, template_id: int, already: int) -> tuple[float, float]:
+    """Grow the ratings table to `total` and time publication and the count baseline."""
+    from backend.extensions import db
+
+    with app.app_context():
+        add_ratings(db.session, template_id, total - already, seed=0.42 + total / 1e9)
+    publication = min(timed_publication(app) for _ in range(2))
+    return publication, min(timed_count(app) for _ in range(3))
+
+
+def run(quick: bool = False) -> list[Result]:
+    """Publish a quarter at 1 M and 10 M ratings (0.1 M and 1 M with --quick)."""
+    small, large = (100_000, 1_000_000) if quick else (1_000_000, 10_000_000)
+    with fresh_database() as url:
+        app = bench_app(url)
+        from backend.extensions import db
+        from backend.services.templates import register
+
+        with app.app_context():
+            template_id = register(db.session,
+                                   app.extensions["catalogue"].templates["service_event"]).id
+            db.session.commit()
+            seed_directory(db.session, template_id)
+        pub_small, count_small = measure(app, small, template_id, 0)
+        pub_large, count_large = measure(app, large, template_id, small)
+        with app.app_context():
+            db.session.remove()
+            db.engine.dispose()
+    return [
+        Result("publication", f"quarter, {OFFICIALS:,} officials, {small:,} ratings", pub_small,
+               "s", baseline=count_small, baseline_label="count(*) of ratings, s",
+               ratio=pub_small / count_small, samples=[pub_small]),
+        Result("publication", f"quarter, {OFFICIALS:,} officials, {large:,} ratings", pub_large,
+               "s", baseline=count_large, baseline_label="count(*) of ratings, s",
+               ratio=pub_large / count_large, target="< 10 s and <= 1.5x the smaller size",
+               met=pub_large < 10 and pub_large <= 1.5 * pub_small, samples=[pub_large]),
+    ]

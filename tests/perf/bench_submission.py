@@ -1,0 +1,151 @@
+"""Rating submission under gunicorn on PostgreSQL with Redis, 32 concurrent clients (wrk).
+
+Baseline, same run, same gunicorn settings: an endpoint doing only the SQL of a submission
+(UPDATE ... RETURNING plus INSERT, tests/perf/bare_submission.py). Every request uses a token
+of its own. Targets: throughput at least 0.8 of the baseline, p99 under 100 ms.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import httpx
+
+from tests.perf.report import Result
+from tests.perf.support import bench_app, fresh_database
+
+ROOT = Path(__file__).resolve().parents[2]
+HERE = Path(__file__).resolve().parent
+CONNECTIONS, THREADS, WORKERS, WORKER_THREADS = 32, 2, 4, 8
+KEYS = "bench-submission-key-0123456789abcdef"
+
+
+def free_port() -> int:
+    """Return a free TCP port on 127.0.0.1."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def issue_tokens(app, count: int) -> list[str]:
+    """Issue `count` invitations through the real ingestion; return raw tokens."""
+    from backend.extensions import db
+    from backend.services.demo import seed
+    from backend.services.events import EventInput, IngestContext
+    from backend.services.ingestion import ingest_events
+    from backend.wiring import token_codec, vault
+
+    tokens = []
+    with app.app_context():
+        seed(db.session)
+        for start in range(0, count, 1000):
+            ctx = IngestContext(token_codec(), vault(), app.extensions["catalogue"],
+                                app.config["PUBLIC_BASE_URL"], ZoneInfo("Asia/Shanghai"),
+                                datetime.now(UTC))
+            items = [EventInput("bench", f"S{start + n}", f"C{1 + (start + n) % 40:03d}",
+                                "approval", datetime.now(UTC) - timedelta(minutes=5),
+                                channels=("qr",)) for n in range(min(1000, count - start))]
+            outcomes, _ = ingest_events(db.session, ctx, items)
+            tokens += [o.body["invitation"]["token"] for o in outcomes]
+    return tokens
+
+
+def serve(target: str, env: dict, port: int) -> subprocess.Popen:
+    """Start gunicorn on `target` and wait until it answers."""
+    command = [sys.executable, "-m", "gunicorn", "-b", f"127.0.0.1:{port}", "-w", str(WORKERS),
+               "-k", "gthread", "--threads", str(WORKER_THREADS), "--log-level", "warning",
+               target]
+    process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
+                               stderr=subprocess.DEVNULL, start_new_session=True)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1)
+            return process
+        except httpx.HTTPError:
+            time.sleep(0.2)
+    stop(process)
+    raise RuntimeError(f"gunicorn for {target} did not start")
+
+
+def stop(process: subprocess.Popen) -> None:
+    """Stop a gunicorn process group."""
+    os.killpg(process.pid, signal.SIGTERM)
+    try:
+        process.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
+
+
+def load(port: int, paths: list[str], seconds: int, folder: Path) -> dict:
+    """Run wrk with one token per request; return throughput and latency percentiles."""
+    tokens_file = folder / f"paths-{port}.txt"
+    tokens_file.write_text("\n".join(paths) + "\n")
+    env = {**os.environ, "TOKENS_FILE": str(tokens_file), "WRK_THREADS": str(THREADS)}
+    out = subprocess.run(["wrk", "-t", str(THREADS), "-c", str(CONNECTIONS), "-d", f"{seconds}s",
+                          "-s", str(HERE / "assets" / "submit.lua"),
+                          f"http://127.0.0.1:{port}"], env=env, capture_output=True, text=True,
+                         timeout=seconds + 60, check=True).stdout
+    requests, micros, p50, p99, bad = re.search(r"RESULT (\d+) (\d+) ([\d.]+) ([\d.]+) (\d+)",
+                                                out).groups()
+    return {"rps": int(requests) / (int(micros) / 1e6), "p50": float(p50), "p99": float(p99),
+            "requests": int(requests), "errors": int(bad)}
+
+
+def run(quick: bool = False) -> list[Result]:
+    """Measure the real submission endpoint against the bare-SQL endpoint."""
+    if shutil.which("wrk") is None:
+        raise RuntimeError("wrk 未安装：apt-get install wrk")
+    seconds = 5 if quick else 10
+    with fresh_database() as url:
+        app = bench_app(url, PUBLIC_BASE_URL="http://127.0.0.1", SECRET_KEYS=[KEYS])
+        tokens = issue_tokens(app, 60_000 if not quick else 30_000)
+        half = len(tokens) // 2
+        env = {**os.environ, "DATABASE_URL": url, "REDIS_URL": "redis://127.0.0.1:6379/14",
+               "SECRET_KEYS": KEYS, "RATELIMIT_PUBLIC": "100000000/minute",
+               "LOG_LEVEL": "WARNING", "BARE_DSN": url.replace("postgresql+psycopg", "postgresql"),
+               "PYTHONPATH": str(ROOT)}
+        from backend.services.tokens import TokenCodec
+
+        codec = TokenCodec([KEYS])
+        real = [f"/api/v1/invitations/{codec.url_token(t)}/rating" for t in tokens[:half]]
+        bare = [f"/bare/{t}" for t in tokens[half:]]
+        results = {}
+        folder = Path(os.environ.get("TMPDIR", "/tmp"))
+        for name, target, paths in (("bare", "tests.perf.bare_submission:app", bare),
+                                    ("app", "backend:create_app()", real)):
+            port = free_port()
+            process = serve(target, env, port)
+            try:
+                results[name] = load(port, paths, seconds, folder)
+            finally:
+                stop(process)
+        from backend.extensions import db
+
+        with app.app_context():
+            db.session.remove()
+            db.engine.dispose()
+    app_r, bare_r = results["app"], results["bare"]
+    return [
+        Result("submission", "ratings/s at 32 clients (gunicorn, PostgreSQL)", app_r["rps"],
+               "req/s", baseline=bare_r["rps"], baseline_label="bare SQL endpoint, req/s",
+               ratio=app_r["rps"] / bare_r["rps"], target=">= 0.8 of bare",
+               met=app_r["rps"] >= 0.8 * bare_r["rps"] and app_r["errors"] == 0,
+               samples=[app_r["requests"], app_r["errors"]]),
+        Result("submission", "p50 latency", app_r["p50"], "ms", baseline=bare_r["p50"],
+               baseline_label="bare, ms", ratio=app_r["p50"] / bare_r["p50"]),
+        Result("submission", "p99 latency", app_r["p99"], "ms", baseline=bare_r["p99"],
+               baseline_label="bare, ms", ratio=app_r["p99"] / bare_r["p99"],
+               target="< 100 ms", met=app_r["p99"] < 100),
+    ]
