@@ -34,6 +34,8 @@ lint: install-dev
 	$(BIN)/ruff check .
 
 bench: install-dev
+	@command -v wrk >/dev/null || { echo "installing wrk (Debian) for the submission benchmark"; \
+		apt-get install -y -qq wrk >/dev/null; }
 	$(BIN)/python -m tests.perf $(BENCH_ARGS)
 
 clean:

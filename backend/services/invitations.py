@@ -5,10 +5,10 @@ from __future__ import annotations
 from datetime import datetime
 
 from sqlalchemy import select, update
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, joinedload
 
 from backend.errors import Conflict, NotFound
-from backend.models import Delivery, Invitation
+from backend.models import Cadre, Delivery, Invitation
 from backend.services.tokens import TokenCodec
 
 
@@ -17,7 +17,11 @@ def find_invitation(session: Session, codec: TokenCodec, presented: str) -> Invi
     token = codec.verify(presented)
     if token is None:
         raise NotFound("链接无效")
-    invitation = session.scalar(select(Invitation).where(Invitation.token == token))
+    # One query brings what rating needs: the template version and the official with unit.
+    invitation = session.scalar(
+        select(Invitation).where(Invitation.token == token)
+        .options(joinedload(Invitation.template),
+                 joinedload(Invitation.cadre).joinedload(Cadre.unit)))
     if invitation is None:
         raise NotFound("链接无效")
     return invitation
