@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import os
 from typing import Any
 
@@ -48,7 +47,6 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     if app.config["REDIS_URL"] and app.config["SECRET_KEYS_GENERATED"]:
         raise RuntimeError("REDIS_URL 已设置（生产模式）但缺少 SECRET_KEYS：各进程会生成"
                            "不同的签名密钥。请设置 SECRET_KEYS（逗号分隔，最新的在前）")
-    logging.basicConfig(level=app.config["LOG_LEVEL"])
     if app.config["TRUSTED_PROXIES"]:
         n = app.config["TRUSTED_PROXIES"]
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n)
@@ -63,11 +61,13 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
 
 def init_extensions(app: Flask) -> None:
     """Bind the unbound extensions and load the survey templates."""
+    from backend import logging as app_logging
     from backend import metrics, models, sqlite  # noqa: F401  (models registers the tables)
     from backend.api import errors
     from backend.extensions import api, db, limiter, migrate
     from backend.services.templates import load_catalogue
 
+    app_logging.init_app(app)
     db.init_app(app)
     with app.app_context():
         for engine in db.engines.values():

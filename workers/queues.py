@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any, Protocol
 
+from backend.logging import bound, current_request_id
 from workers.jobs import execute, job_path
 
 log = logging.getLogger(__name__)
@@ -55,11 +56,15 @@ class RQJobQueue:
                 pass
         q = Queue(queue, connection=self.connection)
         options = {"job_id": job_id, "failure_ttl": 7 * 86400, "result_ttl": 3600,
-                   "retry": Retry(max=len(retry), interval=list(retry)) if retry else None}
+                   "retry": Retry(max=len(retry), interval=list(retry)) if retry else None,
+                   "meta": {"request_id": current_request_id()}}
         target = (job_path(func), *args)
         if delay:
-            return q.enqueue_in(delay, execute, *target, **options).id
-        return q.enqueue(execute, *target, **options).id
+            job = q.enqueue_in(delay, execute, *target, **options)
+        else:
+            job = q.enqueue(execute, *target, **options)
+        log.info("job %s queued on %s: %s", job.id, queue, target[0])
+        return job.id
 
 
 @dataclass(order=True)
@@ -71,6 +76,7 @@ class _Pending:
     args: tuple = field(compare=False)
     retry: tuple[int, ...] = field(compare=False)
     attempt: int = field(default=0, compare=False)
+    request_id: str | None = field(default=None, compare=False)
 
 
 class EmbeddedJobQueue:
@@ -96,7 +102,8 @@ class EmbeddedJobQueue:
                 return job_id
             self._ids.add(job_id)
             heapq.heappush(self._heap, _Pending(due, seq, job_id, job_path(func), args,
-                                                tuple(retry or ())))
+                                                tuple(retry or ()),
+                                                request_id=current_request_id()))
             self._cv.notify_all()
         if self.threaded:
             self._ensure_thread()
@@ -135,12 +142,13 @@ class EmbeddedJobQueue:
             return job
 
     def _run(self, job: _Pending) -> None:
-        try:
-            with self.app.app_context():
-                execute(job.func, *job.args)
-            self._finish(job)
-        except Exception as exc:  # jobs raise to ask for a retry, as under RQ
-            self._retry_or_fail(job, exc)
+        with bound(job.request_id, job.job_id):
+            try:
+                with self.app.app_context():
+                    execute(job.func, *job.args)
+                self._finish(job)
+            except Exception as exc:  # jobs raise to ask for a retry, as under RQ
+                self._retry_or_fail(job, exc)
 
     def _finish(self, job: _Pending, requeue: _Pending | None = None) -> None:
         with self._cv:
@@ -156,7 +164,7 @@ class EmbeddedJobQueue:
             delay = job.retry[job.attempt]
             log.warning("job %s failed (%s); retry in %ss", job.job_id, exc, delay)
             again = _Pending(self.clock() + delay, next(self._seq), job.job_id, job.func,
-                             job.args, job.retry, job.attempt + 1)
+                             job.args, job.retry, job.attempt + 1, job.request_id)
             self._finish(job, again)
             return
         log.error("job %s failed for good: %s", job.job_id, exc)

@@ -48,6 +48,7 @@ def to_input(data: dict) -> EventInput:
 def run(items: list[EventInput]) -> list[Outcome]:
     """Ingest events, then wake the delivery relay if anything is to be sent."""
     outcomes, to_send = ingest_events(db.session, ingest_context(), items)
+    current_app.extensions["metrics"].count_invitations(items, outcomes)
     if to_send:
         from workers.jobs.deliveries import RELAY_JOB_ID, relay_deliveries
 

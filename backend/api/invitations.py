@@ -92,4 +92,5 @@ class RatingResource(MethodView):
         ctx = submit_context()
         receipt = ratings.submit(db.session, ctx, token, to_submission(data),
                                  signals(data.get("opened_at"), ctx))
+        current_app.extensions["metrics"].count_rating("ballot" if data.get("ratings") else "event")
         return {"receipt": receipt}

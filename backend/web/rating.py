@@ -196,6 +196,7 @@ def submit(token: str) -> ResponseReturnValue:
         db.session.rollback()  # release the write lock before rendering
         found = field_errors(exc.errors, target_codes(view), state)
         return render_form(view, state, ctx, found, 422)
+    current_app.extensions["metrics"].count_rating(view["kind"])
     return render_template("rating/thanks.html", view=view, receipt=receipt)
 
 

@@ -48,11 +48,25 @@ def use_app(app) -> None:
     _state["app"], _state["pid"] = app, os.getpid()
 
 
+def log_context() -> tuple[str | None, str | None]:
+    """Return the (request id, job id) of the running RQ job, else those already bound."""
+    from rq import get_current_job
+
+    from backend.logging import current_request_id, job_id_var
+
+    job = get_current_job()
+    if job is None:  # embedded mode: the queue has bound them
+        return current_request_id(), job_id_var.get()
+    return (job.meta or {}).get("request_id"), job.id
+
+
 def execute(path: str, *args: Any) -> Any:
     """Run a job inside an application context; exceptions propagate so the job is retried."""
     from flask import current_app, has_app_context
 
+    from backend.logging import bound
+
     func = resolve(path)
     app = current_app._get_current_object() if has_app_context() else worker_app()
-    with app.app_context():  # a fresh context: each job gets its own database session
+    with app.app_context(), bound(*log_context()):  # a fresh context: its own db session
         return func(*args)
