@@ -93,13 +93,15 @@ def register_blueprints(app: Flask) -> None:
         mp,
         ops,
         push,
+        receipts,
         scores,
         templates,
     )
     from backend.extensions import api
     from backend.web import qr, rating
 
-    for module in (directory, events, invitations, mp, templates, scores, campaigns, push):
+    for module in (directory, events, invitations, mp, templates, scores, campaigns, push,
+                   receipts):
         api.register_blueprint(module.blp)
     app.register_blueprint(ops.bp)
     app.register_blueprint(qr.bp)

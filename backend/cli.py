@@ -138,9 +138,11 @@ def revoke_invitation(token: str) -> None:
 def init_app(app: Flask) -> None:
     """Register the command groups (the feature groups import this module: import them here)."""
     from backend.campaign_cli import campaigns_cli
+    from backend.ledger_cli import ledger_cli, review_cli
     from backend.push_cli import push_cli
     from backend.score_cli import audit_cli, ratings_cli, scores_cli
 
     for group in (api_client_cli, admin_cli, directory_cli, templates_cli, demo_cli,
-                  invitations_cli, campaigns_cli, push_cli, scores_cli, ratings_cli, audit_cli):
+                  invitations_cli, campaigns_cli, push_cli, scores_cli, ratings_cli, audit_cli,
+                  ledger_cli, review_cli):
         app.cli.add_command(group)

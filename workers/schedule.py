@@ -43,4 +43,14 @@ PERIODIC_JOBS: tuple[PeriodicJob, ...] = (
     PeriodicJob("push-checkpoint", "workers.jobs.push:send_checkpoint", at=time(0, 30)),
     PeriodicJob("campaign-reminders", "workers.jobs.campaigns:send_campaign_reminders",
                 interval=timedelta(hours=1)),
+    PeriodicJob("ledger-sequencer", "workers.jobs.ledger:sequence_ratings",
+                interval=timedelta(minutes=1), queue="default"),
+    # Before push-checkpoint (00:30), so that the night's pushes carry yesterday's root.
+    PeriodicJob("ledger-checkpoint", "workers.jobs.ledger:checkpoint_ledger", at=time(0, 10)),
+    PeriodicJob("fraud-detection", "workers.jobs.ledger:detect_fraud",
+                interval=timedelta(hours=1)),
+    PeriodicJob("retention-purge", "workers.jobs.ledger:purge_retained", at=time(3, 40)),
+    # After the ledger checkpoint, so the night's scores carry yesterday's anchor.
+    PeriodicJob("scores-nightly", "workers.jobs.scores:publish_current_periods",
+                at=time(1, 30)),
 )

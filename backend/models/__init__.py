@@ -6,6 +6,7 @@ from backend.models.campaigns import BallotTarget, Campaign, CampaignRater
 from backend.models.clients import ApiClient, ConsoleUser
 from backend.models.directory import Cadre, Unit
 from backend.models.invitations import Invitation, ServiceEvent
+from backend.models.ledger import LedgerCheckpoint, LedgerEntry, ReviewItem
 from backend.models.mp import MpSession, MpSubscription
 from backend.models.outbox import Delivery
 from backend.models.ratings import (
@@ -19,8 +20,8 @@ from backend.models.ratings import (
 from backend.models.scores import ScoreSnapshot, WebhookMessage
 from backend.models.templates import SurveyTemplate
 
-__all__ = ["AbuseSignal", "Alert", "ApiClient", "AuditEntry", "BallotTarget", "Cadre", "Campaign",
-           "CampaignRater", "ConsoleUser", "Delivery", "FollowupContact", "Invitation",
-           "InvitationUse", "MpSession", "MpSubscription", "Rating", "RatingCount",
-           "RatingTagCount", "ScoreSnapshot", "ServiceEvent", "SurveyTemplate", "Unit",
-           "WebhookMessage"]
+__all__ = ["AbuseSignal", "Alert", "ApiClient", "AuditEntry", "BallotTarget", "Cadre",
+           "Campaign", "CampaignRater", "ConsoleUser", "Delivery", "FollowupContact", "Invitation",
+           "InvitationUse", "LedgerCheckpoint", "LedgerEntry", "MpSession", "MpSubscription",
+           "Rating", "RatingCount", "RatingTagCount", "ReviewItem", "ScoreSnapshot",
+           "ServiceEvent", "SurveyTemplate", "Unit", "WebhookMessage"]

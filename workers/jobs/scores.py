@@ -9,6 +9,7 @@ from flask import current_app
 
 from backend.extensions import db
 from backend.scoring import current_period
+from backend.services.ledger import anchor, latest_checkpoint
 from backend.services.publication import PublicationReport, publish_period
 from backend.services.push import queue_messages
 from backend.services.templates import register
@@ -20,9 +21,10 @@ log = logging.getLogger(__name__)
 def run_publication(period: str, progress=None) -> PublicationReport:
     """Publish one period with the current default scheme, then wake the push relay."""
     scheme = register(db.session, current_app.extensions["catalogue"].schemes["default"])
+    checkpoint = anchor(latest_checkpoint(db.session))  # the latest closed day's root
     report = publish_period(db.session, period, scheme, now(),
                             ZoneInfo(current_app.config["TIMEZONE"]), queue_messages,
-                            progress=progress)
+                            checkpoint=checkpoint, progress=progress)
     log.info("published %s: %d officials, %d changed, %d alerts", period, report.officials,
              report.changed, report.alerts_raised)
     if report.changed or report.alerts_raised:

@@ -1,0 +1,42 @@
+"""Public ledger API: check a receipt, list the daily checkpoints (no credentials needed)."""
+
+from __future__ import annotations
+
+from flask.views import MethodView
+from flask_smorest import Blueprint
+
+from backend.api.invitations import public_limit
+from backend.extensions import db, limiter
+from backend.schemas.ledger import (
+    RECEIPT_PATH,
+    CheckpointListSchema,
+    CheckpointQueryArgsSchema,
+    ReceiptStatusSchema,
+)
+from backend.services.ledger import list_checkpoints
+from backend.services.receipts import check_receipt
+
+blp = Blueprint("ledger", __name__, url_prefix="/api/v1",
+                description="账本：凭评价凭证核验是否已记入账本；每日检查点")
+
+
+@blp.route("/receipts/<string:receipt>", parameters=RECEIPT_PATH)
+class ReceiptResource(MethodView):
+    decorators = (limiter.limit(public_limit),)
+
+    @blp.response(200, ReceiptStatusSchema)
+    @blp.alt_response(404, description="凭证不存在")
+    def get(self, receipt):
+        """Tell whether the ratings under a receipt are in a checkpoint, with their proofs."""
+        return check_receipt(db.session, receipt)
+
+
+@blp.route("/ledger/checkpoints")
+class CheckpointList(MethodView):
+    decorators = (limiter.limit(public_limit),)
+
+    @blp.arguments(CheckpointQueryArgsSchema, location="query")
+    @blp.response(200, CheckpointListSchema)
+    def get(self, args):
+        """List the daily checkpoints, newest first."""
+        return {"items": list_checkpoints(db.session, args["limit"], args.get("before"))}

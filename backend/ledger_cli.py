@@ -1,0 +1,135 @@
+"""Commands for the rating ledger and the review of fraud signals."""
+
+from __future__ import annotations
+
+import json
+import sys
+from zoneinfo import ZoneInfo
+
+import click
+from flask import current_app
+from flask.cli import AppGroup
+
+from backend.errors import DomainError
+from backend.extensions import db
+
+ledger_cli = AppGroup("ledger", help="评价账本：入账、检查点、校验")
+review_cli = AppGroup("review", help="防刷复核：列出、排除或放行可疑评价")
+
+
+def timezone() -> ZoneInfo:
+    """Return the deployment's time zone."""
+    return ZoneInfo(current_app.config["TIMEZONE"])
+
+
+@ledger_cli.command("verify")
+def verify() -> None:
+    """Recompute the ledger; exit 1 naming the first entry that does not verify."""
+    from backend.services.ledger import verify as verify_ledger
+    from backend.wiring import now
+
+    result = verify_ledger(db.session, now())
+    if not result.ok:
+        click.echo(result.message(), err=True)
+        sys.exit(1)
+    click.echo(result.message())
+
+
+@ledger_cli.command("append")
+def append() -> None:
+    """Append every pending rating to the ledger now."""
+    from backend.services.ledger import append_pending
+    from backend.wiring import now
+
+    click.echo(f"已入账 {append_pending(db.session, now(), timezone())} 条评价")
+
+
+@ledger_cli.command("checkpoint")
+def checkpoint() -> None:
+    """Append pending ratings, then checkpoint every day that is over."""
+    from backend.services.ledger import append_pending, checkpoint_days
+    from backend.wiring import now
+
+    append_pending(db.session, now(), timezone())
+    made = checkpoint_days(db.session, now(), timezone())
+    for cp in made:
+        click.echo(f"{cp.day.isoformat()}：{cp.count} 条，根 {cp.root}")
+    click.echo(f"新建检查点 {len(made)} 个")
+
+
+@review_cli.command("list")
+@click.option("--state", default="open", type=click.Choice(["open", "cleared", "excluded",
+                                                             "all"]))
+@click.option("--kind", default=None, help="burst、address、openid、fast、campaign_run、"
+                                           "source_share")
+@click.option("--limit", default=100, type=int)
+def list_items(state: str, kind: str | None, limit: int) -> None:
+    """List review items with their evidence."""
+    from backend.services.review import list_items as items
+
+    found = items(db.session, None if state == "all" else state, kind, limit)
+    for item in found:
+        evidence = json.dumps(item.evidence, ensure_ascii=False, sort_keys=True)
+        click.echo(f"#{item.id} [{item.state}] {item.kind} {item.subject} {item.window}："
+                   f"{len(item.rating_ids or [])} 条评价 {evidence}")
+    click.echo(f"共 {len(found)} 条")
+
+
+@review_cli.command("detect")
+def detect() -> None:
+    """Run the fraud detectors now."""
+    from backend.services.fraud import FraudSettings
+    from backend.services.fraud import detect as run
+    from backend.wiring import now
+
+    report = run(db.session, now(), timezone(), FraudSettings.from_config(current_app.config))
+    click.echo(f"新增复核条目 {report.created} 条，更新 {report.refreshed} 条")
+
+
+def decide(item_id: int, action: str, reason: str, actor: str) -> None:
+    """Decide an item and report the outcome."""
+    from backend.cli import fail
+    from backend.services.review import decide as take
+    from backend.services.review import stale_periods
+    from backend.wiring import now
+
+    try:
+        decision = take(db.session, item_id, action, reason, actor, now())
+    except DomainError as exc:
+        fail(exc)
+    if action == "clear":
+        click.echo(f"复核条目 #{item_id} 已放行")
+        return
+    click.echo(f"复核条目 #{item_id} 已排除 {decision.excluded} 条评价"
+               f"（跳过 {decision.skipped} 条）")
+    republish(stale_periods(db.session, decision.months))
+
+
+def republish(periods: list[str]) -> None:
+    """Queue the publication of periods whose published scores counted excluded ratings."""
+    from backend.extensions import job_queue
+    from workers.jobs.scores import publish_scores
+
+    for period in periods:
+        job_queue().enqueue(publish_scores, period, queue="low",
+                            job_id=f"scores-publish-{period}")
+    if periods:
+        click.echo(f"已安排重新发布：{'、'.join(periods)}（评分与预警随之更新）")
+
+
+@review_cli.command("exclude")
+@click.argument("item_id", type=int)
+@click.option("--reason", required=True, help="排除原因（记入留痕）")
+@click.option("--by", "actor", required=True, help="操作人")
+def exclude(item_id: int, reason: str, actor: str) -> None:
+    """Exclude every rating of a review item, with a reason."""
+    decide(item_id, "exclude", reason, actor)
+
+
+@review_cli.command("clear")
+@click.argument("item_id", type=int)
+@click.option("--reason", required=True, help="放行原因（记入留痕）")
+@click.option("--by", "actor", required=True, help="操作人")
+def clear(item_id: int, reason: str, actor: str) -> None:
+    """Clear a review item: its ratings stay valid."""
+    decide(item_id, "clear", reason, actor)

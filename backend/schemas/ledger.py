@@ -1,0 +1,52 @@
+"""Schemas of the public ledger API: receipt checks and daily checkpoints."""
+
+from marshmallow import Schema, fields, validate
+
+RECEIPT_PATH = [{"in": "path", "name": "receipt", "required": True,
+                 "schema": {"type": "string", "pattern": "^[0-9a-f]{32}$"},
+                 "description": "提交评价时得到的凭证（32 位十六进制）"}]
+
+
+class CheckpointRefSchema(Schema):
+    day = fields.String(metadata={"description": "检查点日期（本地日）"})
+    root = fields.String(metadata={"description": "当日默克尔根（RFC 6962）"})
+    size = fields.Integer(metadata={"description": "当日条目数"})
+
+
+class ProofStepSchema(Schema):
+    side = fields.String(metadata={"description": "兄弟节点在左（left）还是右（right）"})
+    hash = fields.String()
+
+
+class InclusionSchema(Schema):
+    checkpoint = fields.Nested(CheckpointRefSchema)
+    index = fields.Integer(metadata={"description": "叶子在当日的位置（从 0 起）"})
+    leaf_hash = fields.String(metadata={"description": "评价内容的哈希（不含评价内容本身）"})
+    proof = fields.List(fields.Nested(ProofStepSchema),
+                        metadata={"description": "自下而上的审计路径"})
+
+
+class ReceiptStatusSchema(InclusionSchema):
+    status = fields.String(validate=validate.OneOf(["pending", "included"]),
+                           metadata={"description": "pending：尚未记入检查点；included：已记入"})
+    entries = fields.List(fields.Nested(InclusionSchema),
+                          metadata={"description": "凭证下每条评价的证明（测评票可有多条）"})
+
+
+class CheckpointSchema(Schema):
+    day = fields.Date()
+    root = fields.String()
+    first_seq = fields.Integer()
+    last_seq = fields.Integer()
+    count = fields.Integer()
+    chain_hash = fields.String(metadata={"description": "当日最后一个条目的链哈希"})
+    created_at = fields.DateTime()
+
+
+class CheckpointListSchema(Schema):
+    items = fields.List(fields.Nested(CheckpointSchema))
+
+
+class CheckpointQueryArgsSchema(Schema):
+    limit = fields.Integer(load_default=30, validate=validate.Range(1, 366))
+    before = fields.Date(metadata={"description": "分页：只列出此日期之前的检查点"})

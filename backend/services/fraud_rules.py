@@ -1,0 +1,200 @@
+"""The fraud detectors: each takes (session, now, tz, settings) and returns findings.
+
+- burst: an official's ratings in one hour against the median of that official's own active
+  hours over the preceding baseline days (event ratings; ballots share one stored time);
+- address / openid: one keyed address or openid rating many events or officials in a day;
+- fast: ratings submitted after fewer seconds on the page than anyone needs to read it;
+- campaign_run: long runs of consecutive identical top or bottom scores in a campaign;
+- source_share: an official whose events come from one source far more than usual.
+Rating ids are included where ratings can be named; the source share concerns events, which
+ratings are by design not linked to, so its items carry event counts only.
+"""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from datetime import datetime, timedelta, tzinfo
+from statistics import median
+
+from sqlalchemy import func, or_, select
+from sqlalchemy.orm import Session
+
+from backend.models import (
+    AbuseSignal,
+    BallotTarget,
+    Campaign,
+    Invitation,
+    Rating,
+    ServiceEvent,
+)
+from backend.models.campaigns import OPEN
+from backend.models.ratings import VALID
+from backend.services.fraud import Finding, FraudSettings, id_floor, short
+from backend.services.ratings import to_day
+
+
+def bursts(session: Session, now: datetime, tz: tzinfo, s: FraudSettings) -> list[Finding]:
+    """Flag hours in which an official got far more ratings than their own baseline."""
+    since = now - timedelta(days=s.lookback_days)
+    start = since - timedelta(days=s.baseline_days)
+    floor = id_floor(session, start.astimezone(tz).date())
+    event = (Rating.id > floor, Rating.status == VALID, Rating.event_type.is_not(None))
+    busy = session.execute(  # only officials with a busy hour need their baseline
+        select(Rating.cadre_id, Rating.submitted_hour, func.count())
+        .where(*event, Rating.submitted_hour >= since)
+        .group_by(Rating.cadre_id, Rating.submitted_hour)
+        .having(func.count() >= s.burst_min)).all()
+    findings, baselines = [], {}
+    for cadre_id, hour, count in sorted(busy):
+        if cadre_id not in baselines:
+            baselines[cadre_id] = session.scalars(
+                select(func.count()).where(*event, Rating.cadre_id == cadre_id,
+                                           Rating.submitted_hour >= start,
+                                           Rating.submitted_hour < since)
+                .group_by(Rating.submitted_hour)).all()
+        active = baselines[cadre_id]
+        base = median(active) if active else 0
+        if count >= s.burst_factor * max(base, 1):
+            findings.append(burst(session, floor, cadre_id, hour, count, base, len(active), tz))
+    return findings
+
+
+def burst(session: Session, floor: int, cadre_id: int, hour: datetime, count: int,
+          base: float, active: int, tz: tzinfo) -> Finding:
+    """Build the finding of one burst hour."""
+    ids = session.scalars(select(Rating.id).where(
+        Rating.id > floor, Rating.cadre_id == cadre_id, Rating.submitted_hour == hour,
+        Rating.status == VALID, Rating.event_type.is_not(None))).all()
+    local = hour.astimezone(tz).isoformat(timespec="minutes")
+    return Finding("burst", f"cadre:{cadre_id}", local,
+                   {"hour": local, "ratings": count, "baseline_median": base,
+                    "baseline_active_hours": active}, list(ids), cadre_id=cadre_id)
+
+
+def shared_sources(session: Session, now: datetime, tz: tzinfo,
+                   s: FraudSettings) -> list[Finding]:
+    """Flag one address or openid rating many events or officials in a day."""
+    return [*shared_source(session, now, tz, s, "address", AbuseSignal.ip_hash),
+            *shared_source(session, now, tz, s, "openid", AbuseSignal.openid_hash)]
+
+
+def shared_source(session: Session, now: datetime, tz: tzinfo, s: FraudSettings, kind: str,
+                  column) -> list[Finding]:
+    """Flag, per local day, one keyed value behind many event ratings or officials."""
+    since = now - timedelta(days=s.lookback_days)
+    busy = (select(column).where(AbuseSignal.created_at >= since, column.is_not(None))
+            .group_by(column)
+            .having(func.count() >= min(s.source_max_ratings, s.source_max_officials)))
+    rows = session.execute(
+        select(column, AbuseSignal.agent_hash, AbuseSignal.created_at, Rating.id,
+               Rating.cadre_id)
+        .join(Rating, Rating.id == AbuseSignal.rating_id)
+        .where(AbuseSignal.created_at >= since, column.in_(busy), Rating.status == VALID,
+               Rating.event_type.is_not(None)))
+    days: dict[tuple[str, str], list[tuple[str | None, int, int]]] = defaultdict(list)
+    for value, agent, created_at, rating_id, cadre_id in rows:
+        days[(value, created_at.astimezone(tz).date().isoformat())].append(
+            (agent, rating_id, cadre_id))
+    findings = []
+    for (value, day), seen in days.items():
+        officials = {cadre for _, _, cadre in seen}
+        if len(seen) >= s.source_max_ratings or len(officials) >= s.source_max_officials:
+            evidence = {"hash": short(value), "day": day, "ratings": len(seen),
+                        "officials": len(officials), "devices": len({a for a, _, _ in seen})}
+            findings.append(Finding(kind, f"{kind}:{short(value)}", day, evidence,
+                                    [r for _, r, _ in seen],
+                                    cadre_id=next(iter(officials)) if len(officials) == 1
+                                    else None))
+    return findings
+
+
+def fast(session: Session, now: datetime, tz: tzinfo, s: FraudSettings) -> list[Finding]:
+    """Flag officials with several ratings a day sent faster than the page can be read."""
+    rows = session.execute(
+        select(Rating.id, Rating.cadre_id, AbuseSignal.created_at, AbuseSignal.seconds_on_page)
+        .join(Rating, Rating.id == AbuseSignal.rating_id)
+        .where(AbuseSignal.created_at >= now - timedelta(days=s.lookback_days),
+               AbuseSignal.seconds_on_page < s.fast_seconds, Rating.status == VALID))
+    days: dict[tuple[int, str], list[tuple[int, int]]] = defaultdict(list)
+    for rating_id, cadre_id, created_at, seconds in rows:
+        days[(cadre_id, created_at.astimezone(tz).date().isoformat())].append(
+            (rating_id, seconds))
+    return [Finding("fast", f"cadre:{cadre_id}", day,
+                    {"day": day, "ratings": len(seen), "below_seconds": s.fast_seconds,
+                     "fastest_seconds": min(sec for _, sec in seen)},
+                    [r for r, _ in seen], cadre_id=cadre_id)
+            for (cadre_id, day), seen in days.items() if len(seen) >= s.fast_min]
+
+
+def campaign_runs(session: Session, now: datetime, tz: tzinfo,
+                  s: FraudSettings) -> list[Finding]:
+    """Flag campaigns with long runs of ballots all at the top or all at the bottom."""
+    since = now - timedelta(days=s.lookback_days)
+    campaigns = session.scalars(select(Campaign).where(
+        or_(Campaign.status == OPEN, Campaign.closed_at >= since, Campaign.closes_at >= since)))
+    findings = []
+    for campaign in campaigns:
+        runs = extreme_runs(session, campaign, tz, s.run_min)
+        if runs:
+            ids = [i for _, run in runs for i in run]
+            evidence = {"campaign": campaign.code, "ratings_in_runs": len(ids),
+                        "runs": [{"score": score, "length": len(run)} for score, run in runs]}
+            findings.append(Finding("campaign_run", f"campaign:{campaign.id}", campaign.period,
+                                    evidence, ids, campaign_id=campaign.id))
+    return findings
+
+
+def extreme_runs(session: Session, campaign: Campaign, tz: tzinfo,
+                 run_min: int) -> list[tuple[int, list[int]]]:
+    """Return (score, rating ids) of each run of at least run_min top or bottom scores."""
+    scale = (campaign.template.definition or {}).get("scale") or {}
+    extremes = {scale.get("min", 1), scale.get("max", 10)}
+    day = to_day(campaign.created_at, tz)
+    targets = (select(BallotTarget.cadre_id).join(Invitation,
+                                                  Invitation.id == BallotTarget.invitation_id)
+               .where(Invitation.campaign_id == campaign.id))
+    rows = session.execute(
+        select(Rating.id, Rating.score)
+        .where(Rating.id > id_floor(session, day.date()), Rating.template_id ==
+               campaign.template_id, Rating.event_type.is_(None), Rating.submitted_hour == day,
+               Rating.cadre_id.in_(targets), Rating.status == VALID)
+        .order_by(Rating.id).execution_options(yield_per=5000))
+    runs, current, score = [], [], None
+    for rating_id, value in [*rows, (None, None)]:
+        if value == score and value in extremes:
+            current.append(rating_id)
+            continue
+        if score in extremes and len(current) >= run_min:
+            runs.append((score, current))
+        current, score = [rating_id], value
+    return runs
+
+
+def source_shares(session: Session, now: datetime, tz: tzinfo,
+                  s: FraudSettings) -> list[Finding]:
+    """Flag officials whose events this month come from one source far more than usual."""
+    local = now.astimezone(tz)
+    start = local.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+    rows = session.execute(
+        select(ServiceEvent.cadre_id, ServiceEvent.source, func.count())
+        .where(ServiceEvent.created_at >= start)
+        .group_by(ServiceEvent.cadre_id, ServiceEvent.source)).all()
+    overall, per_cadre = Counter(), defaultdict(Counter)
+    for cadre_id, source, count in rows:
+        overall[source] += count
+        per_cadre[cadre_id][source] += count
+    total, month = sum(overall.values()), local.strftime("%Y-%m")
+    findings = []
+    for cadre_id, sources in per_cadre.items():
+        (source, top), n = sources.most_common(1)[0], sum(sources.values())
+        share, usual = top / n, overall[source] / total
+        if n >= s.share_min_events and share >= s.share_threshold and \
+                share - usual >= s.share_excess:
+            findings.append(Finding("source_share", f"cadre:{cadre_id}", month,
+                                    {"month": month, "source": source, "events": n,
+                                     "from_source": top, "share": round(share, 3),
+                                     "usual_share": round(usual, 3)}, cadre_id=cadre_id))
+    return findings
+
+
+DETECTORS = (bursts, shared_sources, fast, campaign_runs, source_shares)

@@ -1,0 +1,148 @@
+"""Receipt checks: pending, then included with a proof anyone can fold; nothing else shows."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import secrets
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import pytest
+from sqlalchemy import select
+
+from backend.extensions import db
+from backend.models import Cadre, Rating
+from backend.services import ledger
+from backend.services.ratings import receipt_hash
+from tests.support.invitations import issue
+from tests.support.ledger import fold, make_ratings
+
+TZ = ZoneInfo("Asia/Shanghai")
+
+
+@pytest.fixture(scope="session")
+def ledger_apps():
+    """Apps with the ledger blueprint, one per database, until the factory registers it."""
+    made: dict = {}
+    yield made
+    for extra in made.values():
+        with extra.app_context():
+            db.session.remove()
+            db.engine.dispose()
+
+
+@pytest.fixture
+def app(app, ledger_apps):
+    """The test app, with the ledger API registered (a private app until it is wired in)."""
+    if "ledger" in app.blueprints:
+        yield app
+        return
+    key = app.config["SQLALCHEMY_DATABASE_URI"]
+    if key not in ledger_apps:
+        from backend import create_app
+        from backend.api import receipts
+        from backend.extensions import api
+
+        extra = create_app(dict(app.config))
+        api.register_blueprint(receipts.blp)  # registers on the app created last
+        ledger_apps[key] = extra
+    extra = ledger_apps[key]
+    extra.extensions.pop("jobs", None)
+    with extra.app_context():
+        yield extra
+    extra.extensions.pop("jobs", None)
+
+
+def rate(client) -> str:
+    """Rate a fresh invitation through the API; return the receipt."""
+    token = issue(prefix=secrets.token_hex(4))[0]["token"]
+    response = client.post(f"/api/v1/invitations/{token}/rating",
+                           json={"score": 3, "tags": ["推诿扯皮"], "comment": "拖了三天"})
+    assert response.status_code == 201
+    return response.json["receipt"]
+
+
+def close_today(session) -> None:
+    """Sequence what is pending and checkpoint today, as the 00:10 job will tomorrow."""
+    now = datetime.now(UTC)
+    ledger.append_pending(session, now, TZ)
+    ledger.checkpoint_days(session, now + timedelta(days=1), TZ)
+
+
+def test_a_receipt_is_pending_until_its_day_is_checkpointed(client, session):
+    receipt = rate(client)
+    assert client.get(f"/api/v1/receipts/{receipt}").json == {"status": "pending"}
+    ledger.append_pending(session, datetime.now(UTC), TZ)
+    assert client.get(f"/api/v1/receipts/{receipt}").json == {"status": "pending"}
+    close_today(session)
+    body = client.get(f"/api/v1/receipts/{receipt}").json
+    assert body["status"] == "included" and body["index"] == 0
+    assert fold(body["leaf_hash"], body["proof"]) == body["checkpoint"]["root"]
+    listed = client.get("/api/v1/ledger/checkpoints").json["items"]
+    assert [(c["day"], c["root"]) for c in listed] == [(body["checkpoint"]["day"],
+                                                        body["checkpoint"]["root"])]
+
+
+def test_the_answer_reveals_nothing_about_the_rating(client, session):
+    receipt = rate(client)
+    rate(client)
+    close_today(session)
+    response = client.get(f"/api/v1/receipts/{receipt}")
+    assert set(response.json) == {"status", "checkpoint", "index", "leaf_hash", "proof",
+                                  "entries"}
+    cadre = session.scalar(select(Cadre).where(Cadre.code == "C001"))
+    rating = session.scalar(select(Rating))
+    raw = response.get_data(as_text=True)
+    for secret in ("score", "cadre", "C001", cadre.name, "推诿扯皮", "拖了三天",
+                   rating.receipt_hash, '"3"'):
+        assert secret not in raw
+    assert set(response.json["checkpoint"]) == {"day", "root", "size"}
+
+
+def test_a_ballot_receipt_proves_each_of_its_ratings(client, session):
+    receipt = secrets.token_hex(16)
+    ids = make_ratings(session, 4)
+    for rating_id, index in zip(ids[:3], (0, 1, 3), strict=True):  # index 2 abstained
+        session.get(Rating, rating_id).receipt_hash = receipt_hash(receipt, index)
+    session.commit()
+    close_today(session)
+    body = client.get(f"/api/v1/receipts/{receipt.upper()}").json
+    assert body["status"] == "included" and len(body["entries"]) == 3
+    for entry in body["entries"]:
+        assert fold(entry["leaf_hash"], entry["proof"]) == entry["checkpoint"]["root"]
+
+
+@pytest.mark.parametrize("receipt", ["5f0c1e9a2b7d4c3e8a6f1b0d9c2e7a41", "0" * 31, "g" * 32, "x"])
+def test_unknown_or_malformed_receipts_are_404(client, receipt):
+    response = client.get(f"/api/v1/receipts/{receipt}")
+    assert response.status_code == 404
+    assert response.json["code"] == 404 and response.json["message"]
+
+
+def test_checkpoints_are_listed_newest_first(client, session):
+    make_ratings(session, 2)
+    start = datetime(2026, 11, 1, 2, tzinfo=UTC)
+    for day in range(3):
+        make_ratings(session, 1)
+        ledger.append_pending(session, start + timedelta(days=day), TZ)
+    ledger.checkpoint_days(session, start + timedelta(days=3), TZ)
+    days = [c["day"] for c in client.get("/api/v1/ledger/checkpoints?limit=2").json["items"]]
+    assert days == ["2026-11-03", "2026-11-02"]
+    older = client.get("/api/v1/ledger/checkpoints?before=2026-11-02").json["items"]
+    assert [c["day"] for c in older] == ["2026-11-01"] and older[0]["count"] == 3
+    assert client.get("/api/v1/ledger/checkpoints?limit=0").status_code == 422
+
+
+def test_the_thanks_page_links_to_the_receipt_check(client, session):
+    token = issue()[0]["token"]
+    page = client.get(f"/r/{token}").get_data(as_text=True)
+    hidden = dict(re.findall(r'<input type="hidden" name="([^"]+)"[^>]*?value="([^"]*)"', page))
+    thanks = client.post(f"/r/{token}", data={**hidden, "score-C001": "8"})
+    html = thanks.get_data(as_text=True)
+    link = re.search(r'href="(/api/v1/receipts/([0-9a-f]{32}))"[^>]*>核验我的评价是否已记入账本',
+                     html)
+    assert link is not None
+    assert client.get(link.group(1)).json == {"status": "pending"}
+    assert hashlib.sha256(f"{link.group(2)}:0".encode()).hexdigest() == \
+        session.scalar(select(Rating.receipt_hash))

@@ -1,0 +1,52 @@
+"""Helpers for ledger tests: ratings inserted directly, and an independent Merkle check."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from datetime import UTC, datetime
+
+from flask import current_app
+from sqlalchemy import select
+
+from backend.models import Cadre, Rating
+from backend.services.demo import seed
+from backend.services.ratings import receipt_hash
+from backend.services.templates import current_template
+
+DAY1 = datetime(2026, 11, 18, 2, tzinfo=UTC)  # 10:00 in Shanghai
+
+
+def make_ratings(session, count: int, score: int = 9, ids: list[int] | None = None) -> list[int]:
+    """Insert event ratings for C001 directly; return their ids."""
+    seed(session)
+    template = current_template(session, current_app.extensions["catalogue"], "service_event")
+    cadre = session.scalar(select(Cadre).where(Cadre.code == "C001"))
+    rows = [Rating(cadre_id=cadre.id, rater_group="recipient", score=score,
+                   tags=["热情周到", "办事高效"][: n % 3], comment="很好" if n % 2 else None,
+                   template_id=template.id, event_type="approval", submitted_hour=DAY1,
+                   month="2026-11", receipt_hash=receipt_hash(secrets.token_hex(16), 0))
+            for n in range(count)]
+    for row, rating_id in zip(rows, ids or [], strict=False):
+        row.id = rating_id
+    session.add_all(rows)
+    session.commit()
+    return [row.id for row in rows]
+
+
+def mth(leaves: list[str]) -> bytes:
+    """RFC 6962 Merkle tree hash, written independently of the service."""
+    if len(leaves) == 1:
+        return hashlib.sha256(b"\x00" + bytes.fromhex(leaves[0])).digest()
+    k = 2 ** ((len(leaves) - 1).bit_length() - 1)
+    return hashlib.sha256(b"\x01" + mth(leaves[:k]) + mth(leaves[k:])).digest()
+
+
+def fold(leaf: str, proof: list[dict]) -> str:
+    """Walk an audit path up to the root."""
+    node = hashlib.sha256(b"\x00" + bytes.fromhex(leaf)).digest()
+    for step in proof:
+        pair = (bytes.fromhex(step["hash"]), node) if step["side"] == "left" else \
+            (node, bytes.fromhex(step["hash"]))
+        node = hashlib.sha256(b"\x01" + pair[0] + pair[1]).digest()
+    return node.hex()

@@ -1,0 +1,68 @@
+"""Ledger and integrity jobs: sequence ratings, close days, detect fraud, purge old signals.
+
+All are idempotent: the sequencer and the checkpoint take the ledger's own lock, detection
+refreshes review items by their unique key, and purges delete what is past its limit.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from zoneinfo import ZoneInfo
+
+from flask import current_app
+
+from backend import wiring
+from backend.extensions import db
+from backend.services.fraud import FraudSettings, detect
+from backend.services.ledger import append_pending, checkpoint_days
+from backend.services.retention import purge
+from workers.jobs.push import logged
+
+log = logging.getLogger(__name__)
+
+
+def timezone() -> ZoneInfo:
+    """Return the deployment's time zone."""
+    return ZoneInfo(current_app.config["TIMEZONE"])
+
+
+def setting(name: str, default: int) -> int:
+    """Return an integer knob from the app's configuration, else the environment."""
+    value = current_app.config.get(name, os.environ.get(name))
+    return int(value) if value not in (None, "") else default
+
+
+@logged
+def sequence_ratings() -> None:
+    """Append the ratings submitted since the last run to the ledger."""
+    appended = append_pending(db.session, wiring.now(), timezone(),
+                              setting("LEDGER_BATCH_SIZE", 5000))
+    if appended:
+        log.info("ledger: %d ratings appended", appended)
+
+
+@logged
+def checkpoint_ledger() -> None:
+    """Sequence what is pending, then give every finished day its Merkle root."""
+    append_pending(db.session, wiring.now(), timezone(), setting("LEDGER_BATCH_SIZE", 5000))
+    for cp in checkpoint_days(db.session, wiring.now(), timezone()):
+        log.info("ledger checkpoint %s: %d entries, root %s", cp.day, cp.count, cp.root)
+
+
+@logged
+def detect_fraud() -> None:
+    """Run the fraud detectors over the recent ratings."""
+    settings = FraudSettings.from_config(current_app.config)
+    report = detect(db.session, wiring.now(), timezone(), settings)
+    if report.created:
+        log.warning("fraud review: %d new items %s", report.created, report.kinds)
+
+
+@logged
+def purge_retained() -> None:
+    """Delete abuse signals and follow-up contacts past their retention periods."""
+    report = purge(db.session, wiring.now(), setting("ABUSE_SIGNAL_RETENTION_DAYS", 90),
+                   setting("FOLLOWUP_RETENTION_DAYS", 180))
+    log.info("retention: %d abuse signals, %d follow-up contacts deleted",
+             report.abuse_signals, report.followup_contacts)
