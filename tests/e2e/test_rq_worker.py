@@ -16,10 +16,16 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture
-def rq_queue(redis_url):
+def worker_redis(redis_url) -> str:
+    """A Redis database of these tests' own: other tests flush the shared one."""
+    return redis_url.rsplit("/", 1)[0] + "/10"
+
+
+@pytest.fixture
+def rq_queue(worker_redis):
     import redis
 
-    connection = redis.Redis.from_url(redis_url)
+    connection = redis.Redis.from_url(worker_redis)
     connection.flushdb()
     yield RQJobQueue(connection)
     connection.flushdb()
@@ -27,9 +33,9 @@ def rq_queue(redis_url):
 
 
 @pytest.fixture
-def worker(redis_url, tmp_path):
+def worker(worker_redis, tmp_path):
     """Start `python -m workers` as a real process; stop it after the test."""
-    env = {**os.environ, "REDIS_URL": redis_url, "PYTHONPATH": str(ROOT),
+    env = {**os.environ, "REDIS_URL": worker_redis, "PYTHONPATH": str(ROOT),
            "DATABASE_URL": "sqlite:///" + str(tmp_path / "worker.db"),
            "SECRET_KEYS": "worker-test-key-0123456789abcdef"}
     log = (tmp_path / "worker.log").open("w")
