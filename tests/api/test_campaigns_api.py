@@ -13,14 +13,7 @@ from backend.models import Campaign, CampaignRater, Delivery, Invitation, Rating
 from backend.services.campaign_progress import send_reminders
 from backend.services.deliveries import MessageSettings, Senders, relay_due
 from backend.wiring import token_codec, vault
-from tests.integration.test_campaigns import (  # noqa: F401  (fixtures)
-    PHONES,
-    TEAM,
-    RecordingSms,
-    app,
-    campaign_apps,
-    team,
-)
+from tests.integration.test_campaigns import PHONES, TEAM, RecordingSms, team
 
 TZ = ZoneInfo("Asia/Shanghai")
 SCOPE = "campaigns:write"

@@ -11,7 +11,6 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import select
 
-from backend.extensions import db
 from backend.models import Cadre, Rating
 from backend.services import ledger
 from backend.services.ratings import receipt_hash
@@ -19,39 +18,6 @@ from tests.support.invitations import issue
 from tests.support.ledger import fold, make_ratings
 
 TZ = ZoneInfo("Asia/Shanghai")
-
-
-@pytest.fixture(scope="session")
-def ledger_apps():
-    """Apps with the ledger blueprint, one per database, until the factory registers it."""
-    made: dict = {}
-    yield made
-    for extra in made.values():
-        with extra.app_context():
-            db.session.remove()
-            db.engine.dispose()
-
-
-@pytest.fixture
-def app(app, ledger_apps):
-    """The test app, with the ledger API registered (a private app until it is wired in)."""
-    if "ledger" in app.blueprints:
-        yield app
-        return
-    key = app.config["SQLALCHEMY_DATABASE_URI"]
-    if key not in ledger_apps:
-        from backend import create_app
-        from backend.api import receipts
-        from backend.extensions import api
-
-        extra = create_app(dict(app.config))
-        api.register_blueprint(receipts.blp)  # registers on the app created last
-        ledger_apps[key] = extra
-    extra = ledger_apps[key]
-    extra.extensions.pop("jobs", None)
-    with extra.app_context():
-        yield extra
-    extra.extensions.pop("jobs", None)
 
 
 def rate(client) -> str:

@@ -16,7 +16,7 @@ from sqlalchemy import func, select
 
 from backend.campaign_cli import campaigns_cli
 from backend.errors import Conflict, Gone, ImportFileError, InvalidInput
-from backend.extensions import db, job_queue
+from backend.extensions import job_queue
 from backend.models import (
     BallotTarget,
     Cadre,
@@ -38,39 +38,6 @@ from tests.conftest import missing
 TZ = ZoneInfo("Asia/Shanghai")
 TEAM = ("L1", "L2", "L3", "L4", "L5")
 PHONES = {"S1": "13900000001", "B2": "13900000002"}
-
-
-@pytest.fixture(scope="session")
-def campaign_apps():
-    """Apps with the campaign blueprint, one per database, until the factory registers it."""
-    made: dict = {}
-    yield made
-    for extra in made.values():
-        with extra.app_context():
-            db.session.remove()
-            db.engine.dispose()
-
-
-@pytest.fixture
-def app(app, campaign_apps):
-    """The test app, with the campaign API registered (a private app until it is wired in)."""
-    if "campaigns" in app.blueprints:
-        yield app
-        return
-    key = app.config["SQLALCHEMY_DATABASE_URI"]
-    if key not in campaign_apps:
-        from backend import create_app
-        from backend.api import campaigns as campaigns_api
-        from backend.extensions import api
-
-        extra = create_app(dict(app.config))
-        api.register_blueprint(campaigns_api.blp)  # registers on the app created last
-        campaign_apps[key] = extra
-    extra = campaign_apps[key]
-    extra.extensions.pop("jobs", None)
-    with extra.app_context():
-        yield extra
-    extra.extensions.pop("jobs", None)
 
 
 def team(session) -> list[Cadre]:
