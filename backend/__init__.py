@@ -106,6 +106,9 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(ops.bp)
     app.register_blueprint(qr.bp)
     app.register_blueprint(rating.bp)
+    from backend.console import bp as console_bp
+
+    app.register_blueprint(console_bp)
 
 
 def start_embedded_scheduler(app: Flask) -> None:

@@ -53,4 +53,7 @@ PERIODIC_JOBS: tuple[PeriodicJob, ...] = (
     # After the ledger checkpoint, so the night's scores carry yesterday's anchor.
     PeriodicJob("scores-nightly", "workers.jobs.scores:publish_current_periods",
                 at=time(1, 30)),
+    # The console reads rollups only; this keeps them a minute behind at most.
+    PeriodicJob("console-rollups", "workers.jobs.rollups:refresh_rollups",
+                interval=timedelta(minutes=1)),
 )

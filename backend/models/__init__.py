@@ -17,11 +17,21 @@ from backend.models.ratings import (
     RatingCount,
     RatingTagCount,
 )
+from backend.models.rollups import (
+    CadreDaily,
+    CadreMonthly,
+    DayTotal,
+    InvitationOpen,
+    RollupState,
+    UnitDaily,
+    UnitDay,
+)
 from backend.models.scores import ScoreSnapshot, WebhookMessage
 from backend.models.templates import SurveyTemplate
 
 __all__ = ["AbuseSignal", "Alert", "ApiClient", "AuditEntry", "BallotTarget", "Cadre",
-           "Campaign", "CampaignRater", "ConsoleUser", "Delivery", "FollowupContact", "Invitation",
-           "InvitationUse", "LedgerCheckpoint", "LedgerEntry", "MpSession", "MpSubscription",
-           "Rating", "RatingCount", "RatingTagCount", "ReviewItem", "ScoreSnapshot",
-           "ServiceEvent", "SurveyTemplate", "Unit", "WebhookMessage"]
+           "CadreDaily", "CadreMonthly", "Campaign", "CampaignRater", "ConsoleUser", "DayTotal",
+           "Delivery", "FollowupContact", "Invitation", "InvitationOpen", "InvitationUse",
+           "LedgerCheckpoint", "LedgerEntry", "MpSession", "MpSubscription", "Rating",
+           "RatingCount", "RatingTagCount", "ReviewItem", "RollupState", "ScoreSnapshot",
+           "ServiceEvent", "SurveyTemplate", "Unit", "UnitDaily", "UnitDay", "WebhookMessage"]

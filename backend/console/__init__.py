@@ -1,0 +1,94 @@
+"""The administrator console (管理后台): monitoring pages, alerts, exports, audit trail.
+
+Pages read the rollup tables (see backend/models/rollups.py), never the rating or invitation
+tables at large; every read of rating-level or personal data is written to the audit trail.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, Response, jsonify, render_template, request
+from flask_wtf.csrf import CSRFError
+from werkzeug.exceptions import HTTPException
+
+bp = Blueprint("console", __name__, url_prefix="/console", template_folder="templates")
+
+NAV = (
+    ("console.overview", "监测总览"),
+    ("console.units", "按单位"),
+    ("console.officials", "按干部"),
+    ("console.breakdown", "按事项与渠道"),
+    ("console.funnel", "送达漏斗"),
+    ("console.campaigns", "民主测评"),
+    ("console.alerts", "告警"),
+    ("console.push", "推送状态"),
+    ("console.audit_trail", "查询留痕"),
+    ("console.ledger", "评价账本"),
+)
+
+from . import auth, templating, views  # noqa: E402  (routes and helpers register on bp)
+
+__all__ = ["bp", "templating", "views"]
+
+
+@bp.record_once
+def configure(state) -> None:
+    """Harden the session cookie of the app the console is registered on."""
+    auth.configure_session(state.app)
+
+
+@bp.before_app_request
+def forget_user() -> None:
+    """Drop the cached user and scope: an outer app context (tests, CLI) spans requests."""
+    from flask import g
+
+    for name in ("console_user", "console_scope", "console_exporting"):
+        g.pop(name, None)
+
+
+@bp.app_template_global()
+def console_nav() -> list[dict[str, Any]]:
+    """Return the navigation entries the signed-in user may open."""
+    from flask import current_app, url_for
+
+    user = auth.current_user()
+    if user is None:
+        return []
+    entries = []
+    for endpoint, label in NAV:
+        roles = getattr(current_app.view_functions.get(endpoint), "console_roles", ())
+        if user.role in roles:
+            entries.append({"endpoint": endpoint, "label": label, "url": url_for(endpoint),
+                            "active": request.endpoint in (endpoint, endpoint + "_export")})
+    return entries
+
+
+@bp.context_processor
+def inject_user() -> dict[str, Any]:
+    """Make the signed-in user and role names available to templates."""
+    from .labels import ROLE_NAMES
+
+    return {"console_user": auth.current_user(), "role_names": ROLE_NAMES}
+
+
+@bp.errorhandler(CSRFError)
+def csrf_failed(exc: CSRFError) -> tuple[Response | str, int]:
+    """Explain an expired or missing form token."""
+    if auth.is_api():
+        return jsonify({"code": 400, "message": "CSRF 令牌缺失或已过期"}), 400
+    return render_template("console/message.html", title="页面已过期",
+                           message="表单已过期或来源无法验证，请返回刷新页面后重试。"), 400
+
+
+@bp.errorhandler(HTTPException)
+def http_error(exc: HTTPException):
+    """Answer JSON under /console/api and the plain error page elsewhere."""
+    if auth.is_api():
+        from backend.api.errors import STATUS_MESSAGES
+
+        status = exc.code or 500
+        return jsonify({"code": status, "message": STATUS_MESSAGES.get(status, "错误")}), status
+    from backend.api.errors import handle_http_exception
+
+    return handle_http_exception(exc)

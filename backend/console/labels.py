@@ -1,0 +1,72 @@
+"""Chinese names of the codes the console shows."""
+
+from __future__ import annotations
+
+from flask import current_app
+
+from backend.services.campaign_rules import GROUP_NAMES
+
+ROLE_NAMES = {"org_admin": "组织部管理员", "unit_admin": "单位管理员", "auditor": "审计员",
+              "viewer": "只读用户"}
+CHANNEL_NAMES = {"sms": "短信", "wechat": "微信", "qr": "现场扫码"}
+ALERT_TYPES = {
+    "delivery_overdue": "邀请超时未送达",
+    "low_sample": "有效评价不足（组织提醒）",
+    "not_excellent_eligible": "满意度低于 75%",
+    "warning_talk": "不满意率超过 20%（诫勉谈话）",
+    "reassignment_review": "不满意率超过 50%（调整岗位）",
+    "push_endpoint_gone": "评估核心推送地址失效",
+    "push_dead_letters": "推送多次失败",
+}
+SYSTEM_ALERTS = frozenset({"push_endpoint_gone", "push_dead_letters"})  # of no official
+ALERT_STATES = {"open": "待处理", "acknowledged": "已确认", "resolved": "已解决"}
+PUSH_STATUSES = {"pending": "待推送", "delivered": "已送达", "dead": "失败（死信）"}
+CAMPAIGN_STATUSES = {"open": "进行中", "closed": "已结束", "cancelled": "已取消"}
+RATING_STATUSES = {"valid": "有效", "excluded": "已排除"}
+DETAIL_NAMES = {
+    "overdue": "超时消息", "events": "涉及事件", "late": "迟送达", "channels": "渠道",
+    "oldest_due_by": "最早截止", "flag": "标记", "period": "期间", "cadre_code": "干部编码",
+    "score_period": "计分期间", "message": "说明", "dead": "死信数", "error": "错误",
+}
+AUDIT_ACTIONS = {
+    "login": "登录", "login.locked": "账户锁定", "view.comments": "查看评价意见",
+    "view.non_responders": "查看未参评名单", "view.audit": "查看查询留痕",
+    "unmask.phone": "查看完整手机号", "alert.acknowledge": "确认告警",
+    "alert.resolve": "解决告警", "push.replay": "重新推送", "audit.verify": "校验留痕链",
+    "ledger.verify": "校验评价账本", "rating.exclude": "排除评价", "rating.include": "恢复评价",
+    "view.ledger": "查看评价账本",
+}
+
+
+def group_name(code: str) -> str:
+    """Return the Chinese name of a rater group."""
+    return GROUP_NAMES.get(code, code)
+
+
+def event_type_names() -> dict[str, str]:
+    """Return the event types the templates declare, with their Chinese names."""
+    names: dict[str, str] = {}
+    catalogue = current_app.extensions.get("catalogue")
+    for loaded in (catalogue.templates.values() if catalogue else ()):
+        for code, spec in (loaded.definition.get("event_types") or {}).items():
+            names.setdefault(code, (spec or {}).get("name", code))
+    return names
+
+
+def audit_action_name(action: str) -> str:
+    """Return the Chinese name of an audited action (exports by page)."""
+    if action.startswith("export."):
+        return "导出：" + action.split(".", 1)[1]
+    return AUDIT_ACTIONS.get(action, action)
+
+
+def alert_summary(details: dict | None) -> str:
+    """Return an alert's details as one short line."""
+    parts = []
+    for key, value in (details or {}).items():
+        if key in ("digest", "cadre_code"):
+            continue
+        if isinstance(value, dict):
+            value = "，".join(f"{CHANNEL_NAMES.get(k, k)} {v}" for k, v in value.items())
+        parts.append(f"{DETAIL_NAMES.get(key, key)}：{value}")
+    return "；".join(parts)[:300]

@@ -1,0 +1,72 @@
+"""Rating-level and personal data: comments, follow-up requests, non-responders.
+
+Every caller audits the read. Nothing here returns who gave a rating: ratings carry no rater,
+and a follow-up phone is only there because the rater asked to be called back.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from backend.models import CampaignRater, FollowupContact, Invitation, Rating
+from backend.services.personal_data import Vault, mask_phone
+
+LIMIT = 200
+
+
+def masked(vault: Vault, token: str | None) -> str:
+    """Return a stored phone number masked (138****8000), or a dash."""
+    phone = vault.decrypt(token) if token else None
+    return mask_phone(phone) if phone else "—"
+
+
+def comments(session: Session, cadre_id: int, limit: int = LIMIT) -> list[dict[str, Any]]:
+    """Return an official's newest ratings that carry a comment."""
+    rows = session.scalars(select(Rating).where(
+        Rating.cadre_id == cadre_id, Rating.comment.is_not(None),
+        func.length(Rating.comment) > 0).order_by(Rating.id.desc()).limit(limit))
+    return [{"id": r.id, "date": r.submitted_hour.date(), "group": r.rater_group,
+             "score": r.score, "tags": list(r.tags or []), "comment": r.comment,
+             "status": r.status} for r in rows]
+
+
+def followups(session: Session, vault: Vault, cadre_id: int,
+              limit: int = LIMIT) -> list[dict[str, Any]]:
+    """Return an official's ratings whose rater asked for a call back, phones masked."""
+    rows = session.execute(
+        select(FollowupContact.id, FollowupContact.phone_enc, FollowupContact.created_at,
+               Rating.score, Rating.tags, Rating.comment)
+        .join(Rating, Rating.id == FollowupContact.rating_id)
+        .where(Rating.cadre_id == cadre_id).order_by(FollowupContact.id.desc()).limit(limit))
+    return [{"id": r.id, "date": r.created_at.date(), "score": r.score,
+             "tags": list(r.tags or []), "comment": r.comment or "",
+             "phone": masked(vault, r.phone_enc)} for r in rows]
+
+
+def non_responders(session: Session, vault: Vault, campaign_id: int,
+                   limit: int = 5000) -> list[dict[str, Any]]:
+    """Return a campaign's raters who have not answered, phones masked."""
+    rows = session.execute(
+        select(CampaignRater.id, CampaignRater.code, CampaignRater.name,
+               CampaignRater.rater_group, CampaignRater.phone_enc,
+               CampaignRater.reminders_sent, CampaignRater.last_reminded_at)
+        .join(Invitation, Invitation.id == CampaignRater.invitation_id)
+        .where(CampaignRater.campaign_id == campaign_id, Invitation.used_at.is_(None))
+        .order_by(CampaignRater.rater_group, CampaignRater.code).limit(limit))
+    return [{"id": r.id, "code": r.code, "name": r.name, "group": r.rater_group,
+             "phone": masked(vault, r.phone_enc), "reminders": r.reminders_sent,
+             "last_reminded_at": r.last_reminded_at} for r in rows]
+
+
+def phone_token(session: Session, kind: str, row_id: int) -> tuple[str, str | None] | None:
+    """Return (audit target, encrypted phone) of a follow-up or rater; None if unknown."""
+    if kind == "followup":
+        row = session.get(FollowupContact, row_id)
+        return (f"followup:{row.id}", row.phone_enc) if row else None
+    if kind == "rater":
+        row = session.get(CampaignRater, row_id)
+        return (f"campaign_rater:{row.id}", row.phone_enc) if row else None
+    return None

@@ -1,0 +1,113 @@
+"""Template helpers of the console: links that keep the filters, times, number formats."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from flask import current_app, request, url_for
+
+from backend.extensions import db
+from backend.models import RollupState
+
+from . import bp
+from .auth import scope
+from .labels import (
+    ALERT_STATES,
+    ALERT_TYPES,
+    CAMPAIGN_STATUSES,
+    PUSH_STATUSES,
+    SYSTEM_ALERTS,
+)
+from .rollups import STATE
+from .scope import visible_units
+
+NUMERIC = frozenset({"int", "pct", "score", "progress"})
+
+
+@bp.app_template_global()
+def console_units() -> list[dict[str, Any]]:
+    """Return the units the user may filter on."""
+    return [{"id": u.id, "name": u.name, "code": u.code}
+            for u in visible_units(db.session, scope())]
+
+
+@bp.app_template_global()
+def rollup_refreshed_at() -> str | None:
+    """Return when the rollups were last refreshed, as local time."""
+    state = db.session.get(RollupState, STATE)
+    if state is None:
+        return None
+    return state.refreshed_at.astimezone(ZoneInfo(current_app.config["TIMEZONE"])).strftime(
+        "%m-%d %H:%M")
+
+
+@bp.app_template_global()
+def alert_types() -> dict[str, str]:
+    """Return the alert types the user may filter on (system alerts: unscoped users only)."""
+    if scope().units is None:
+        return ALERT_TYPES
+    return {k: v for k, v in ALERT_TYPES.items() if k not in SYSTEM_ALERTS}
+
+
+@bp.app_template_global()
+def same_page(**changes: Any) -> str:
+    """Return this page's URL with some query arguments changed (None drops one)."""
+    args = {**request.args.to_dict(flat=True), **changes}
+    args = {k: v for k, v in args.items() if v not in (None, "")}
+    return url_for(request.endpoint, **(request.view_args or {}), **args)
+
+
+@bp.app_template_global()
+def export_url(fmt: str) -> str:
+    """Return the export of this page in a format, with the same filters."""
+    args = {k: v for k, v in request.args.to_dict(flat=True).items() if k != "page"}
+    return url_for(request.endpoint + "_export", fmt=fmt, **(request.view_args or {}), **args)
+
+
+@bp.app_template_filter("local_time")
+def local_time(value: datetime | date | None, with_time: bool = True) -> str:
+    """Format a time in the deployment's zone."""
+    if value is None:
+        return "—"
+    if isinstance(value, datetime):
+        if value.tzinfo is not None:
+            value = value.astimezone(ZoneInfo(current_app.config["TIMEZONE"]))
+        return value.strftime("%Y-%m-%d %H:%M" if with_time else "%Y-%m-%d")
+    return value.isoformat()
+
+
+@bp.app_template_filter("cell_text")
+def cell_text(value: Any, kind: str) -> str:
+    """Format a table value for display."""
+    if value is None or value == "":
+        return "—"
+    if isinstance(value, list | tuple):
+        return "、".join(str(v) for v in value) or "—"
+    if kind == "pct":
+        return f"{value * 100:.1f}%"
+    if kind == "int" and isinstance(value, int):
+        return f"{value:,}"
+    if kind == "score" and isinstance(value, int | float):
+        return f"{value:.1f}"
+    if kind in ("date", "datetime"):
+        return local_time(value, kind == "datetime")
+    return str(value)
+
+
+@bp.app_template_filter("sort_value")
+def sort_value(value: Any, kind: str) -> str:
+    """Return the value a column sorts on."""
+    if kind in NUMERIC:
+        return str(value) if isinstance(value, int | float) else "-1"
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    return "" if value is None else str(value)
+
+
+@bp.context_processor
+def names() -> dict[str, Any]:
+    """Make code names and the numeric kinds available to templates."""
+    return {"NUMERIC": NUMERIC, "ALERT_STATES": ALERT_STATES, "ALERT_TYPES": ALERT_TYPES,
+            "CAMPAIGN_STATUSES": CAMPAIGN_STATUSES, "PUSH_STATUSES": PUSH_STATUSES}

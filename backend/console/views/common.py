@@ -1,0 +1,108 @@
+"""Helpers of the console views: query arguments, the clock, number formats, chart data."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, tzinfo
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from flask import abort, current_app, request
+
+from backend import wiring
+from backend.extensions import db
+from backend.models import Unit
+
+from ..auth import scope
+from ..pages import Column
+from ..queries.common import Scope, today
+from ..scope import narrowed
+
+WINDOWS = {7: "近 7 天", 30: "近 30 天"}
+PAGE_SIZE = 50
+
+
+def tz() -> tzinfo:
+    """Return the deployment's time zone."""
+    return ZoneInfo(current_app.config["TIMEZONE"])
+
+
+def now() -> datetime:
+    """Return the current time."""
+    return wiring.now()
+
+
+def local_today() -> date:
+    """Return today's local date."""
+    return today(now(), tz())
+
+
+def days_arg(default: int = 30) -> int:
+    """Return the window asked for (7 or 30 days)."""
+    days = request.args.get("days", type=int)
+    return days if days in WINDOWS else default
+
+
+def page_arg() -> int:
+    """Return the 1-based page number asked for."""
+    return max(1, min(request.args.get("page", 1, type=int), 10_000))
+
+
+def unit_arg() -> tuple[Scope, Unit | None]:
+    """Return the scope narrowed to ?unit= (404 when that unit is not visible) and the unit."""
+    unit_id = request.args.get("unit", type=int)
+    if not unit_id:
+        return scope(), None
+    return scoped_unit(unit_id)
+
+
+def scoped_unit(unit_id: int) -> tuple[Scope, Unit]:
+    """Return a visible unit's subtree scope and the unit; 404 otherwise."""
+    narrow = narrowed(db.session, scope(), unit_id)
+    if narrow is None:
+        abort(404)
+    return narrow, db.session.get(Unit, unit_id)
+
+
+def subtitle(unit: Unit | None, days: int | None = None) -> str:
+    """Return a page subtitle: the unit filtered on (or all units) and the window."""
+    name = unit.name if unit else "全部单位"
+    return f"{name} · {WINDOWS[days]}" if days else name
+
+
+def pct(value: float | None) -> str:
+    """Format a ratio as a percentage, or a dash."""
+    return "—" if value is None else f"{value * 100:.1f}%"
+
+
+def number(value: int | None) -> str:
+    """Format a count with thousands separators."""
+    return f"{int(value or 0):,}"
+
+
+def rate_tone(value: float | None, good: float = 0.5, bad: float = 0.3) -> str:
+    """Return the tone of a rate: ok, warn or bad."""
+    if value is None:
+        return ""
+    return "ok" if value >= good else ("bad" if value < bad else "warn")
+
+
+ACTIVITY_COLUMNS = [
+    Column("invited", "邀请", "int"), Column("reached", "送达", "int"),
+    Column("on_time", "24小时送达率", "pct"), Column("opened", "打开", "int"),
+    Column("rated", "评价", "int"), Column("rate", "参评率", "pct"),
+]
+
+
+def trend_chart_data(series: list[dict[str, Any]]) -> dict[str, Any]:
+    """Return the data of a daily trend chart: invitations and ratings, response rate."""
+    return {"x": [row["day"].strftime("%m-%d") for row in series],
+            "bars": [{"name": "邀请", "values": [row["invited"] for row in series]},
+                     {"name": "送达", "values": [row["reached"] for row in series]},
+                     {"name": "评价", "values": [row["rated"] for row in series]}],
+            "lines": [{"name": "参评率", "values": [row["rate"] for row in series]}]}
+
+
+def ranking_chart_data(rows: list[dict[str, Any]], label: str, value: str) -> dict[str, Any]:
+    """Return the data of a horizontal bar chart of rates, lowest first."""
+    return {"labels": [r[label] for r in rows], "values": [r[value] for r in rows],
+            "pct": True}

@@ -1,0 +1,217 @@
+"""Every console route for every role: the allowed and the denied set, and unit scope.
+
+The routes come from the app's url_map, so a new route without an entry in EXPECTED fails.
+"""
+
+from __future__ import annotations
+
+import pytest
+from flask import url_for
+
+from tests.console.world import USERS, World, csrf_of, https_client, sign_in
+
+READERS = {"org_admin", "unit_admin", "viewer"}
+ORG = {"org_admin"}
+ORG_READERS = {"org_admin", "viewer"}
+WRITERS = {"org_admin", "unit_admin"}
+AUDITORS = {"auditor"}
+PUBLIC = {"anonymous", "org_admin", "unit_admin", "viewer", "auditor"}
+
+
+def page(roles: set[str], *names: str) -> dict[str, set[str]]:
+    """Give a page, its export and its JSON twin the same roles."""
+    table = {}
+    for name in names:
+        table.update({f"console.{name}": roles, f"console.{name}_export": roles,
+                      f"console.api_{name}": roles})
+    return table
+
+
+EXPECTED: dict[str, set[str]] = {
+    "console.login": PUBLIC, "console.logout": PUBLIC,
+    **page(READERS, "overview", "units", "unit", "officials", "official", "breakdown",
+           "funnel", "campaigns", "campaign", "alerts"),
+    **page(ORG, "feedback", "non_responders"), "console.unmask": ORG,
+    **page(ORG_READERS, "push"), "console.replay": ORG,
+    "console.act": WRITERS, "console.api_act": WRITERS,
+    **page(AUDITORS, "audit_trail", "ledger"), "console.audit_verify": AUDITORS,
+    "console.ledger_verify": AUDITORS,
+}
+
+
+def console_rules(app) -> list:
+    """Return every console rule of the app."""
+    return [r for r in app.url_map.iter_rules() if r.endpoint.startswith("console.")]
+
+
+def url_args(rule, world: World) -> dict:
+    """Return values for a rule's arguments, all inside the unit admin's own unit."""
+    values = {"unit_id": world.units["XZ100"], "cadre_id": world.cadres["C001"],
+              "campaign_id": world.campaign_id, "alert_id": world.alerts["C001"],
+              "fmt": "csv", "action": "acknowledge"}
+    return {name: values[name] for name in rule.arguments}
+
+
+def form_for(endpoint: str, world: World) -> dict:
+    """Return a valid form for a POST route."""
+    return {"console.unmask": {"kind": "followup", "id": world.followup_id, "reason": "回访"},
+            "console.replay": {"webhook_id": world.dead_webhook}}.get(endpoint, {})
+
+
+def client_for(app, role: str):
+    """Return a client signed in as the role (anonymous: only a CSRF token in session)."""
+    client = https_client(app)
+    if role != "anonymous":
+        assert sign_in(client, USERS[role]).status_code == 302
+    return client
+
+
+def token_of(client) -> str:
+    """Return a CSRF token of the client's session from the first page showing a form."""
+    for path in ("/console/login", "/console/", "/console/audit"):
+        response = client.get(path)
+        if response.status_code == 200:
+            return csrf_of(response.get_data(as_text=True))
+    raise AssertionError("no page with a form")
+
+
+def call(client, rule, world: World, method: str):
+    """Request a rule with valid arguments (and a form token for POST)."""
+    with client.application.test_request_context():
+        path = url_for(rule.endpoint, **url_args(rule, world))
+    if method == "GET":
+        return client.get(path)
+    token = token_of(client)
+    return client.post(path, data={"csrf_token": token, **form_for(rule.endpoint, world)},
+                       headers={"X-CSRFToken": token})
+
+
+def outcome(response, rule) -> str:
+    """Classify a response: allowed, denied (403), login (redirect or 401), missing."""
+    if response.status_code == 403:
+        return "denied"
+    if rule.endpoint == "console.login":  # a refused sign-in (401) is the route working
+        return "allowed" if response.status_code < 500 else "error"
+    if response.status_code == 401 or (response.status_code == 302 and "/console/login" in
+                                       response.headers["Location"]
+                                       and rule.endpoint != "console.logout"):
+        return "login"
+    assert response.status_code < 500, response.get_data(as_text=True)[:500]
+    return "missing" if response.status_code == 404 else "allowed"
+
+
+def test_every_console_route_has_an_expected_access_entry(app):
+    assert {r.endpoint for r in console_rules(app)} == set(EXPECTED)
+
+
+def test_the_view_guards_match_the_expected_table(app):
+    from backend.console.access import access_table
+
+    for endpoint, roles in access_table(app).items():
+        if roles is None:
+            assert EXPECTED[endpoint] == PUBLIC
+        else:
+            assert set(roles) == EXPECTED[endpoint], endpoint
+
+
+@pytest.mark.parametrize("role", ["anonymous", "org_admin", "unit_admin", "viewer", "auditor"])
+def test_each_role_reaches_exactly_its_routes(app, world, role):
+    client = client_for(app, role)
+    seen = {}
+    for rule in console_rules(app):
+        for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
+            if rule.endpoint == "console.logout":
+                continue  # it would end the session the walk uses; checked below
+            seen[(rule.endpoint, method)] = outcome(call(client, rule, world, method), rule)
+    for (endpoint, method), result in seen.items():
+        allowed = role in EXPECTED[endpoint]
+        expected = "allowed" if allowed else ("login" if role == "anonymous" else "denied")
+        assert result == expected, (endpoint, method, role)
+
+
+def test_signing_out_ends_the_session(app, world):
+    client = client_for(app, "org_admin")
+    token = csrf_of(client.get("/console/").get_data(as_text=True))
+    assert client.post("/console/logout", data={"csrf_token": token}).status_code == 302
+    assert client.get("/console/").status_code == 302
+
+
+def other_unit_urls(world: World) -> list[str]:
+    """Return URLs of everything belonging to 青山乡 (not the unit admin's subtree)."""
+    unit, cadre = world.units["XZ101"], world.cadres["C002"]
+    return [f"/console/units/{unit}", f"/console/units/{unit}/export.csv",
+            f"/console/api/units/{unit}", f"/console/officials/{cadre}",
+            f"/console/officials/{cadre}/export.xlsx", f"/console/api/officials/{cadre}",
+            f"/console/?unit={unit}", f"/console/units?unit={unit}",
+            f"/console/officials?unit={unit}", f"/console/breakdown?unit={unit}",
+            f"/console/funnel?unit={unit}", f"/console/alerts?unit={unit}",
+            f"/console/export.xlsx?unit={unit}", f"/console/api/overview?unit={unit}",
+            f"/console/units/{world.units['XZ000']}", "/console/units/999999"]
+
+
+def test_unit_admin_gets_404_for_another_units_pages(signed_in, world):
+    client = signed_in("unit_admin")
+    for url in other_unit_urls(world):
+        assert client.get(url).status_code == 404, url
+
+
+def test_unit_admin_cannot_act_on_another_units_or_system_alerts(signed_in, world):
+    client = signed_in("unit_admin")
+    token = csrf_of(client.get("/console/alerts").get_data(as_text=True))
+    for alert in (world.alerts["C002"], world.alerts["system"]):
+        response = client.post(f"/console/alerts/{alert}/acknowledge",
+                               data={"csrf_token": token})
+        assert response.status_code == 404
+        response = client.post(f"/console/api/alerts/{alert}/resolve",
+                               headers={"X-CSRFToken": token})
+        assert response.status_code == 404
+        assert response.get_json()["code"] == 404
+
+
+def test_unit_admin_pages_never_name_another_unit_or_its_officials(signed_in, world):
+    client = signed_in("unit_admin")
+    for url in ("/console/", "/console/units", "/console/officials", "/console/breakdown",
+                "/console/funnel", "/console/campaigns", "/console/alerts?state=",
+                "/console/api/overview", "/console/units/export.csv",
+                "/console/alerts/export.csv?state="):
+        text = client.get(url).get_data(as_text=True)
+        for name in ("青山乡", "县行政审批服务局", "李国华", "推送多次失败"):
+            assert name not in text, (url, name)
+    own = client.get("/console/units").get_data(as_text=True)
+    assert "城关镇人民政府" in own and "城关镇东街社区" in own
+
+
+def test_unit_admin_sees_only_campaigns_rating_its_officials(app, world):
+    village = client_for(app, "anonymous")
+    assert sign_in(village, "village").status_code == 302
+    assert "城关镇班子民主测评" not in village.get("/console/campaigns").get_data(as_text=True)
+    assert village.get(f"/console/campaigns/{world.campaign_id}").status_code == 404
+    town = client_for(app, "unit_admin")
+    assert "城关镇班子民主测评" in town.get("/console/campaigns").get_data(as_text=True)
+
+
+def test_auditor_sees_only_the_audit_pages_in_the_navigation(signed_in):
+    text = signed_in("auditor").get("/console/audit").get_data(as_text=True)
+    assert "查询留痕" in text and "评价账本" in text
+    assert "监测总览" not in text and "告警" not in text
+
+
+def test_api_without_session_answers_401_json(app, world):
+    response = https_client(app).get("/console/api/overview")
+    assert response.status_code == 401
+    assert response.get_json() == {"code": 401, "message": "请先登录"}
+
+
+def test_unit_admin_scope_is_its_unit_and_everything_below(world):
+    from sqlalchemy import select
+
+    from backend.console.scope import user_scope
+    from backend.extensions import db
+    from backend.models import ConsoleUser
+
+    def scope_of(name: str):
+        user = db.session.scalar(select(ConsoleUser).filter_by(username=name))
+        return user_scope(db.session, user).units
+
+    assert scope_of(USERS["unit_admin"]) == {world.units["XZ100"], world.units["XZ400"]}
+    assert scope_of(USERS["org_admin"]) is None and scope_of(USERS["viewer"]) is None

@@ -1,0 +1,225 @@
+"""Generate console benchmark data straight in PostgreSQL with generate_series.
+
+Base tables get the real volumes (invitations, ratings and their counts); the rollups are
+filled in the same shape the rollup job writes, for every day the base data spans. Secondary
+indexes of the two big tables are dropped during the load and rebuilt after it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from dataclasses import dataclass
+
+import sqlalchemy as sa
+
+
+@dataclass(frozen=True)
+class Sizes:
+    """How much to generate."""
+
+    ratings: int
+    invitations: int
+    cadres: int = 6000
+    units: int = 600
+    days: int = 400
+    event_days: int = 3  # service events and deliveries: what the rollup job recomputes
+
+    @classmethod
+    def from_env(cls, quick: bool) -> Sizes:
+        """Return the sizes: full 10M ratings / 30M invitations, quick a tenth; env wins."""
+        env = os.environ.get
+        return cls(ratings=int(env("BENCH_CONSOLE_RATINGS", 1_000_000 if quick else 10_000_000)),
+                   invitations=int(env("BENCH_CONSOLE_INVITATIONS",
+                                       3_000_000 if quick else 30_000_000)),
+                   cadres=int(env("BENCH_CONSOLE_CADRES", 6000)),
+                   units=int(env("BENCH_CONSOLE_UNITS", 600)))
+
+
+@contextlib.contextmanager
+def without_indexes(conn, table: str):
+    """Drop a table's secondary indexes for a bulk load and rebuild them afterwards."""
+    rows = conn.execute(sa.text(
+        "SELECT i.indexname, i.indexdef FROM pg_indexes i WHERE i.tablename = :t AND NOT EXISTS"
+        " (SELECT 1 FROM pg_constraint c WHERE c.conname = i.indexname)"), {"t": table}).all()
+    for name, _ in rows:
+        conn.execute(sa.text(f'DROP INDEX "{name}"'))
+    yield
+    for _, ddl in rows:
+        conn.execute(sa.text(ddl))
+
+
+def directory(conn, s: Sizes) -> None:
+    """Create a city: one organisation department, 30 counties/districts, units below."""
+    conn.execute(sa.text(
+        "INSERT INTO units (id, code, name, category, parent_id, created_at, updated_at) "
+        "SELECT g, 'U' || lpad(g::text, 5, '0'), CASE WHEN g = 1 THEN '市委组织部' "
+        "WHEN g <= 31 THEN '区县' || g ELSE '单位' || g END, 'department', "
+        "CASE WHEN g = 1 THEN NULL WHEN g <= 31 THEN 1 ELSE 2 + g % 30 END, now(), now() "
+        "FROM generate_series(1, :n) g"), {"n": s.units})
+    conn.execute(sa.text(
+        "INSERT INTO cadres (id, code, name, unit_id, position, active, created_at, updated_at)"
+        " SELECT g, 'C' || lpad(g::text, 6, '0'), '干部' || g, 32 + g % (:u - 31), '科长', true,"
+        " now(), now() FROM generate_series(1, :n) g"), {"n": s.cadres, "u": s.units})
+    conn.execute(sa.text("SELECT setval(pg_get_serial_sequence('units', 'id'), :n)"),
+                 {"n": s.units})
+    conn.execute(sa.text("SELECT setval(pg_get_serial_sequence('cadres', 'id'), :n)"),
+                 {"n": s.cadres})
+
+
+def invitations(conn, s: Sizes, template_id: int) -> None:
+    """Insert event invitations spread over the period, newest first by id; 35% used."""
+    with without_indexes(conn, "invitations"):
+        conn.execute(sa.text(
+            "INSERT INTO invitations (id, token, kind, template_id, cadre_id, event_type, "
+            "created_at, expires_at, used_at) SELECT g, md5(g::text), 'event', :t, "
+            "1 + g % :c, (ARRAY['approval','village_visit','enterprise_reception'])[1 + g % 3], "
+            "ts, ts + interval '7 days', "
+            "CASE WHEN g % 100 < 35 THEN date_trunc('hour', ts + interval '3 hours') END "
+            "FROM (SELECT g, now() - (g::float8 / :n) * (:d * interval '1 day') AS ts "
+            "FROM generate_series(1, :n) g) s"),
+            {"t": template_id, "c": s.cadres, "n": s.invitations, "d": s.days - 35})
+
+
+def ratings(conn, s: Sizes, template_id: int) -> None:
+    """Insert ratings (a fifth with a comment) and their per-month counts."""
+    with without_indexes(conn, "ratings"):
+        conn.execute(sa.text(
+            "INSERT INTO ratings (id, cadre_id, rater_group, score, tags, comment, template_id,"
+            " event_type, submitted_hour, month, receipt_hash, status) SELECT g, 1 + g % :c, "
+            "'recipient', 1 + (g * 7) % 10, '[\"热情周到\"]'::json, CASE WHEN g % 5 = 0 THEN "
+            "'窗口服务很好，办事效率高' END, :t, "
+            "(ARRAY['approval','village_visit','enterprise_reception'])[1 + g % 3], "
+            "date_trunc('hour', ts), to_char(ts AT TIME ZONE 'Asia/Shanghai', 'YYYY-MM'), "
+            "md5(g::text) || md5((-g)::text), 'valid' FROM (SELECT g, now() - (g::float8 / :n)"
+            " * (:d * interval '1 day') AS ts FROM generate_series(1, :n) g) s"),
+            {"t": template_id, "c": s.cadres, "n": s.ratings, "d": s.days - 35})
+    conn.execute(sa.text(
+        "INSERT INTO rating_counts SELECT cadre_id, month, rater_group, score, count(*) "
+        "FROM ratings GROUP BY cadre_id, month, rater_group, score"))
+
+
+def followups(conn, phone_enc: str) -> None:
+    """Give one rating in a thousand a follow-up phone (one ciphertext reused)."""
+    conn.execute(sa.text(
+        "INSERT INTO followup_contacts (rating_id, phone_enc, created_at) "
+        "SELECT id, :p, now() FROM ratings WHERE id % 1000 = 0"), {"p": phone_enc})
+
+
+def events(conn, s: Sizes) -> None:
+    """Give the invitations of the last days their service events and SMS deliveries."""
+    recent = int(s.invitations * s.event_days / (s.days - 35)) + 1
+    conn.execute(sa.text(
+        "INSERT INTO service_events (id, source, external_id, cadre_id, event_type, "
+        "occurred_at, channels, content_hash, invitation_id, throttled, created_at) "
+        "SELECT id, 'bench', 'E' || id, cadre_id, event_type, created_at - interval '1 hour',"
+        " (ARRAY['sms','wechat','qr'])[1 + id % 3], md5(id::text), id, false, created_at "
+        "FROM invitations WHERE id <= :r"), {"r": recent})
+    conn.execute(sa.text(
+        "INSERT INTO deliveries (invitation_id, event_id, channel, status, attempts, "
+        "next_attempt_at, due_by, created_at, delivered_at) SELECT id, id, channels, "
+        "CASE WHEN id % 20 = 0 THEN 'failed' ELSE 'sent' END, 1, created_at, "
+        "occurred_at + interval '24 hours', created_at, CASE WHEN id % 20 <> 0 THEN "
+        "created_at + interval '5 minutes' END FROM service_events WHERE channels <> 'qr'"))
+
+
+def rollups(conn, s: Sizes) -> None:
+    """Fill the daily, unit and monthly rollups for every day of the period."""
+    # Four (event type, channel) rows per official and day, about 3.5 invitations each.
+    conn.execute(sa.text(
+        "INSERT INTO rollup_cadre_daily SELECT day, c.id, "
+        "(ARRAY['approval','village_visit','enterprise_reception'])[1 + k % 3], "
+        "(ARRAY['sms','wechat','qr'])[1 + (c.id + k / 3) % 3], c.unit_id, "
+        "1 + (c.id + k + dn) % 6, 1 + (c.id + k + dn) % 6, 1 + (c.id + k + dn) % 6, "
+        "(c.id + k + dn) % 6, (c.id + dn) % 2, ((c.id * 7 + k + dn) % 6) / 2, "
+        "1 + (c.id + k + dn) % 6, (c.id + dn) % 9 / 8 FROM cadres c, generate_series(0, 3) k,"
+        " LATERAL (SELECT d::date AS day, current_date - d::date AS dn FROM generate_series("
+        "current_date - :days, current_date, interval '1 day') d) days"), {"days": s.days})
+    conn.execute(sa.text(
+        "INSERT INTO rollup_unit_daily SELECT day, unit_id, event_type, channel, sum(invited),"
+        " sum(to_deliver), sum(reached), sum(reached_on_time), sum(opened), sum(rated), "
+        "sum(messages), sum(messages_failed) FROM rollup_cadre_daily "
+        "GROUP BY day, unit_id, event_type, channel"))
+    conn.execute(sa.text(
+        "INSERT INTO rollup_unit_day SELECT day, unit_id, sum(invited), sum(to_deliver), "
+        "sum(reached), sum(reached_on_time), sum(opened), sum(rated), sum(messages), "
+        "sum(messages_failed) FROM rollup_unit_daily GROUP BY day, unit_id"))
+    conn.execute(sa.text(
+        "INSERT INTO rollup_daily SELECT day, event_type, channel, sum(invited), "
+        "sum(to_deliver), sum(reached), sum(reached_on_time), sum(opened), sum(rated), "
+        "sum(messages), sum(messages_failed) FROM rollup_unit_daily "
+        "GROUP BY day, event_type, channel"))
+    conn.execute(sa.text(
+        "INSERT INTO rollup_cadre_monthly SELECT to_char(day, 'YYYY-MM'), cadre_id, "
+        "max(unit_id), sum(invited), sum(to_deliver), sum(reached), sum(reached_on_time), "
+        "sum(opened), sum(rated), 0 FROM rollup_cadre_daily GROUP BY 1, 2"))
+    conn.execute(sa.text(
+        "UPDATE rollup_cadre_monthly m SET valid_ratings = v.n FROM (SELECT month, cadre_id, "
+        "sum(count) n FROM rating_counts GROUP BY 1, 2) v WHERE v.month = m.month AND "
+        "v.cadre_id = m.cadre_id"))
+    conn.execute(sa.text("INSERT INTO rollup_state VALUES ('console', current_date - 2, now())"))
+
+
+def side_tables(conn, s: Sizes, scheme_id: int) -> None:
+    """Add alerts, score snapshots, webhook messages and audit entries at plausible sizes."""
+    conn.execute(sa.text(
+        "INSERT INTO alerts (key, type, cadre_id, period, state, details, raised_at, "
+        "updated_at) SELECT 'a' || g, (ARRAY['delivery_overdue','low_sample'])[1 + g % 2], "
+        "1 + g % :c, to_char(now() - (g % 12) * interval '1 month', 'YYYY-MM'), "
+        "(ARRAY['open','acknowledged','resolved'])[1 + g % 3], '{\"overdue\": 2}'::json, "
+        "now() - g * interval '1 minute', now() FROM generate_series(1, :c * 4) g"),
+        {"c": s.cadres})
+    conn.execute(sa.text(
+        "INSERT INTO score_snapshots (cadre_id, period, scheme_id, digest, document_hash, "
+        "document, computed_at) SELECT c.id, p, :s, 'sha256:' || md5(c.id || p), "
+        "md5(p || c.id), json_build_object('composite', json_build_object('status', 'ok', "
+        "'score_100', 70 + c.id % 30), 'flags', '[]'::json), now() FROM cadres c, "
+        "unnest(ARRAY['2026-09','2026-10','2026-Q3']) p"), {"s": scheme_id})
+    conn.execute(sa.text(
+        "INSERT INTO webhook_outbox (webhook_id, type, period, payload, status, attempts, "
+        "next_attempt_at, created_at) SELECT 'msg_' || md5(g::text), 'score.published', "
+        "'2026-10', '{}'::json, CASE WHEN g % 500 = 0 THEN 'dead' WHEN g % 50 = 0 THEN "
+        "'pending' ELSE 'delivered' END, 1, now(), now() FROM generate_series(1, 50000) g"))
+    conn.execute(sa.text(
+        "INSERT INTO audit_log (at, actor, action, target, details, address, prev_hash, hash)"
+        " SELECT now() - g * interval '1 second', 'admin', 'view.comments', 'cadre:C' || g, "
+        "'{}'::json, '10.0.0.1', md5((g - 1)::text) || md5(g::text), md5(g::text) || "
+        "md5((g + 1)::text) FROM generate_series(1, 200000) g"))
+
+
+def campaigns(conn, template_id: int) -> None:
+    """Add twenty campaigns of 500 raters each, rating officials of the first unit."""
+    conn.execute(sa.text(
+        "INSERT INTO campaigns (id, code, name, template_id, period, status, closes_at, "
+        "max_reminders, created_at) SELECT g, 'CP' || g, '民主测评' || g, :t, '2026-Q4', "
+        "'open', now() + interval '7 days', 2, now() - g * interval '1 day' "
+        "FROM generate_series(1, 20) g"), {"t": template_id})
+    conn.execute(sa.text(
+        "INSERT INTO invitations (id, token, kind, template_id, campaign_id, created_at, "
+        "expires_at, used_at) SELECT 2000000000 + g, md5('b' || g), 'ballot', :t, "
+        "1 + g % 20, now(), now() + interval '7 days', CASE WHEN g % 3 = 0 THEN "
+        "date_trunc('day', now()) END FROM generate_series(1, 10000) g"), {"t": template_id})
+    conn.execute(sa.text(
+        "INSERT INTO campaign_raters (campaign_id, code, name, rater_group, invitation_id, "
+        "reminders_sent) SELECT 1 + g % 20, 'R' || g, '评价人' || g, (ARRAY['peer',"
+        "'subordinate','superior'])[1 + g % 3], 2000000000 + g, 0 "
+        "FROM generate_series(1, 10000) g"))
+    conn.execute(sa.text(
+        "INSERT INTO ballot_targets (invitation_id, cadre_id, rater_group, position) "
+        "SELECT 2000000000 + g, 32, (ARRAY['peer','subordinate','superior'])[1 + g % 3], 0 "
+        "FROM generate_series(1, 10000) g"))
+
+
+def generate(engine, s: Sizes, template_id: int, scheme_id: int, phone_enc: str) -> None:
+    """Fill a fresh database; VACUUM ANALYZE at the end so plans see real statistics."""
+    with engine.begin() as conn:
+        directory(conn, s)
+        invitations(conn, s, template_id)
+        ratings(conn, s, template_id)
+        followups(conn, phone_enc)
+        events(conn, s)
+        rollups(conn, s)
+        side_tables(conn, s, scheme_id)
+        campaigns(conn, template_id)
+    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        conn.execute(sa.text("VACUUM ANALYZE"))
