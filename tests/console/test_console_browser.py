@@ -7,24 +7,18 @@ Chromium comes from Debian (/usr/bin/chromium); missing, it fails under CI and s
 from __future__ import annotations
 
 import re
-import threading
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 from openpyxl import load_workbook
-from werkzeug.serving import make_server
 
-from backend import create_app
 from backend.extensions import db
-from tests.conftest import ROOT, base_config, missing
 from tests.console.world import PASSWORD, USERS, World, build_world
+from tests.support.browser import ARTIFACTS, chromium, require_chromium, served_app
 
 pytestmark = pytest.mark.browser
 
-CHROMIUM = "/usr/bin/chromium"
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking"]
-ARTIFACTS = ROOT / "test-artifacts"
 DESKTOP = {"width": 1440, "height": 1000}
 CANVAS_HAS_INK = """(selector) => {
   const canvas = document.querySelector(selector);
@@ -38,35 +32,18 @@ CANVAS_HAS_INK = """(selector) => {
 @pytest.fixture(scope="module")
 def served(tmp_path_factory):
     """Serve an app with the test county over real HTTP; yield (base URL, world)."""
-    if not Path(CHROMIUM).exists():
-        missing("Chromium", f"{CHROMIUM} not found")
-    database = tmp_path_factory.mktemp("console") / "console.db"
-    app = create_app({**base_config(f"sqlite:///{database}"),
-                      "PUBLIC_BASE_URL": "http://127.0.0.1"})
-    with app.app_context():
-        db.create_all()
-        world = build_world(datetime.now(UTC), history=True)
-        db.session.remove()
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_port}", world
-    server.shutdown()
-    server.server_close()
-    thread.join(timeout=5)
-    with app.app_context():
-        db.session.remove()
-        db.engine.dispose()
+    require_chromium()
+    with served_app(tmp_path_factory.mktemp("console") / "console.db") as (app, base):
+        with app.app_context():
+            world = build_world(datetime.now(UTC), history=True)
+            db.session.remove()
+        yield base, world
 
 
 @pytest.fixture(scope="module")
 def browser(served):
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        yield chromium
-        chromium.close()
+    with chromium() as launched:
+        yield launched
 
 
 def open_signed_in(browser, base: str, role: str, problems: list[str]):

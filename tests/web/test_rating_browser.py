@@ -4,58 +4,32 @@ Chromium comes from Debian (/usr/bin/chromium); missing, it fails under CI and s
 """
 
 import re
-import threading
-from pathlib import Path
 
 import pytest
 from sqlalchemy import select
-from werkzeug.serving import make_server
 
-from backend import create_app
 from backend.extensions import db
 from backend.models import Rating
-from tests.conftest import ROOT, base_config, missing
+from tests.support.browser import ARTIFACTS, chromium, require_chromium, served_app
 from tests.support.invitations import issue
 
 pytestmark = pytest.mark.browser
 
-CHROMIUM = "/usr/bin/chromium"
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking"]
-ARTIFACTS = ROOT / "test-artifacts"
 PHONE = {"width": 375, "height": 667}
 
 
 @pytest.fixture(scope="module")
 def served(tmp_path_factory):
-    """Serve an app on a temporary SQLite file over real HTTP; yield (app, base URL)."""
-    if not Path(CHROMIUM).exists():
-        missing("Chromium", f"{CHROMIUM} not found")
-    database = tmp_path_factory.mktemp("browser") / "rating.db"
-    app = create_app({**base_config(f"sqlite:///{database}"),
-                      "PUBLIC_BASE_URL": "http://127.0.0.1"})
-    with app.app_context():
-        db.create_all()
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    app.config["PUBLIC_BASE_URL"] = f"http://127.0.0.1:{server.server_port}"
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield app
-    server.shutdown()
-    server.server_close()
-    thread.join(timeout=5)
-    with app.app_context():
-        db.session.remove()
-        db.engine.dispose()
+    """Serve an app on a temporary SQLite file over real HTTP; yield the app."""
+    require_chromium()
+    with served_app(tmp_path_factory.mktemp("browser") / "rating.db") as (app, _base):
+        yield app
 
 
 @pytest.fixture(scope="module")
 def browser(served):
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        yield chromium
-        chromium.close()
+    with chromium() as launched:
+        yield launched
 
 
 def new_link(app, prefix: str) -> str:

@@ -1,0 +1,60 @@
+"""Browser tests' shared pieces: Debian's Chromium, and an app served over real HTTP."""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+from werkzeug.serving import make_server
+
+from backend import create_app
+from backend.extensions import db
+from tests.conftest import ROOT, base_config, missing
+
+CHROMIUM = "/usr/bin/chromium"
+ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking"]
+ARTIFACTS = ROOT / "test-artifacts"
+
+
+def require_chromium() -> None:
+    """Fail under CI, skip elsewhere, when Debian's Chromium is missing."""
+    if not Path(CHROMIUM).exists():
+        missing("Chromium", f"{CHROMIUM} not found")
+
+
+@contextlib.contextmanager
+def served_app(database: Path) -> Iterator[tuple]:
+    """Serve a fresh app on a SQLite file over HTTP; yield (app, base URL)."""
+    app = create_app({**base_config(f"sqlite:///{database}"),
+                      "PUBLIC_BASE_URL": "http://127.0.0.1"})
+    with app.app_context():
+        db.create_all()
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    base = f"http://127.0.0.1:{server.server_port}"
+    app.config["PUBLIC_BASE_URL"] = base
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield app, base
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)
+        with app.app_context():
+            db.session.remove()
+            db.engine.dispose()
+
+
+@contextlib.contextmanager
+def chromium() -> Iterator:
+    """Launch Debian's Chromium through Playwright."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        try:
+            yield browser
+        finally:
+            browser.close()
