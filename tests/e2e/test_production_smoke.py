@@ -294,9 +294,13 @@ def test_the_whole_flow_runs_on_gunicorn_rq_and_cron_and_stops_cleanly(stack, co
     assert web_lines, stack.output("web")
     assert {"time", "level", "logger", "message"} <= set(web_lines[0])
     assert token not in (stack.logs / "web.log").read_text(encoding="utf-8")
-    published = [r for r in with_request_id(stack.log_lines("worker"), publish_id)
-                 if r["logger"] == "workers.jobs.scores"]
-    assert published, stack.output("worker")
+    def publish_lines() -> list[dict]:
+        return [r for r in with_request_id(stack.log_lines("worker"), publish_id)
+                if r["logger"] == "workers.jobs.scores"]
+
+    # The nightly publication the cron starts may push the score first; wait for our job.
+    assert wait_until(lambda: bool(publish_lines()), 60), stack.output("worker")
+    published = publish_lines()
     assert published[0]["job_id"] == f"scores-publish-{period}"
 
     codes = {name: stop(process) for name, process in stack.processes.items()}
