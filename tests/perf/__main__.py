@@ -6,11 +6,23 @@ import argparse
 import importlib
 import pkgutil
 import sys
+import traceback
 from pathlib import Path
 
 from tests.perf import report
 
 HERE = Path(__file__).resolve().parent
+
+
+def run_one(name: str, quick: bool) -> list[report.Result]:
+    """Run one bench module; a failure becomes an ERROR row instead of ending the run."""
+    try:
+        module = importlib.import_module(f"tests.perf.{name}")
+        return list(module.run(quick=quick))
+    except Exception as exc:
+        traceback.print_exc()
+        print(f"   {name} did not complete; the report marks it ERROR", flush=True)
+        return [report.failure(name.removeprefix("bench_"), exc)]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -26,10 +38,9 @@ def main(argv: list[str] | None = None) -> int:
     results: list[report.Result] = []
     for name in names:
         print(f"== {name}", flush=True)
-        module = importlib.import_module(f"tests.perf.{name}")
-        results.extend(module.run(quick=args.quick))
+        results.extend(run_one(name, args.quick))
     print(report.write(results, Path(args.out)))
-    return 0 if all(r.met is not False for r in results) else 1
+    return 0 if all(r.met is not False and not r.error for r in results) else 1
 
 
 if __name__ == "__main__":
