@@ -17,7 +17,7 @@ from backend.schemas.ratings import (
     RatingSubmissionSchema,
     ReceiptSchema,
 )
-from backend.services import ratings
+from backend.services import opens, ratings
 from backend.services.rating_rules import RatedTarget, Submission
 from backend.services.rating_views import invitation_view
 from backend.wiring import now, token_codec, vault
@@ -75,14 +75,18 @@ class InvitationResource(MethodView):
         ctx = submit_context()
         invitation = ratings.lookup(db.session, ctx, token)
         ratings.raise_for_status(ratings.status_of(invitation, ctx.now))
-        return invitation_view(invitation, ctx.now, ctx.tz)
+        view = invitation_view(invitation, ctx.now, ctx.tz)
+        # The mini-program reads this when a person opens it (scanners do not call the API):
+        # record the first opening. Reading never consumes the token.
+        opens.note_open(db.session, invitation, ctx.now, ctx.tz)
+        return view
 
 
 @blp.route("/invitations/<string:token>/rating", parameters=TOKEN_PATH)
 class RatingResource(MethodView):
     decorators = (limiter.limit(public_limit),)
 
-    @blp.arguments(RatingSubmissionSchema)
+    @blp.arguments(RatingSubmissionSchema())  # an instance: webargs would build one per request
     @blp.response(201, ReceiptSchema)
     @blp.alt_response(404, description="链接无效")
     @blp.alt_response(409, schema=ClosedInvitationSchema, description="已评价")

@@ -2,6 +2,9 @@
 
 Same rules as the JSON API (backend.api.invitations): the token is verified by its signature
 before any query, opening never consumes it, and a successful submission consumes it once.
+The page's script reports the first opening with a beacon (POST /r/<token>/opened, carrying
+the form's CSRF token): link scanners and prefetchers fetch the page but run no script, so
+the GET itself records nothing.
 """
 
 from __future__ import annotations
@@ -17,9 +20,10 @@ from werkzeug.datastructures import MultiDict
 from backend import errors
 from backend.api.invitations import public_limit, submit_context
 from backend.extensions import db, limiter
-from backend.services import ratings
+from backend.services import opens, ratings
 from backend.services.rating_rules import ABSTAIN_LABEL, RatedTarget, Submission
 from backend.services.rating_views import invitation_view
+from backend.wiring import token_codec
 
 bp = Blueprint("rating", __name__)
 
@@ -159,11 +163,13 @@ def render_form(view: dict, state: FormState, ctx: ratings.SubmitContext,
     template = view["template"]
     by_polarity = {p: [t["label"] for t in template["tags"] if t["polarity"] == p]
                    for p in ("positive", "negative")}
+    token = request.view_args["token"]
     return render_template("rating/form.html", view=view, t=template, state=state,
                            errors=errors_found or {}, tags=by_polarity,
                            stamp=state.stamp or render_stamp(ctx), abstain=ABSTAIN,
                            abstain_label=ABSTAIN_LABEL,
-                           action=url_for("rating.submit", token=request.view_args["token"]),
+                           action=url_for("rating.submit", token=token),
+                           beacon=url_for("rating.opened", token=token),
                            ), status
 
 
@@ -200,6 +206,22 @@ def submit(token: str) -> ResponseReturnValue:
     return render_template("rating/thanks.html", view=view, receipt=receipt)
 
 
+@bp.post("/r/<token>/opened")
+@limiter.limit(public_limit)
+def opened(token: str) -> ResponseReturnValue:
+    """Record the first opening of the page by a person (the page's script sends this)."""
+    ctx = submit_context()
+    invitation = ratings.lookup(db.session, ctx, token)
+    ratings.raise_for_status(ratings.status_of(invitation, ctx.now))
+    opens.note_open(db.session, invitation, ctx.now, ctx.tz)
+    return "", 204
+
+
+def beacon_refused(token: str) -> ResponseReturnValue:
+    """Answer a beacon without a valid CSRF token: 404 when forged, else 400 (no query)."""
+    return ("", 404) if token_codec().verify(token) is None else ("", 400)
+
+
 @bp.errorhandler(errors.NotFound)
 def invalid_link(_exc: errors.NotFound) -> ResponseReturnValue:
     """Answer an unknown or forged link."""
@@ -227,6 +249,8 @@ def too_many(_exc: Exception) -> ResponseReturnValue:
 @bp.errorhandler(CSRFError)
 def csrf_refused(_exc: CSRFError) -> ResponseReturnValue:
     """Refuse the submission (400) but give the form back with the choices kept."""
+    if request.endpoint == "rating.opened":
+        return beacon_refused(request.view_args["token"])
     ctx = submit_context()
     try:
         view = open_view(request.view_args["token"], ctx)

@@ -79,9 +79,7 @@ def build_funnel() -> Page:
     stages = [{"name": name, "value": total[key]} for key, name in (
         ("invited", "邀请"), ("reached", "送达"), ("opened", "打开"), ("rated", "评价"))]
     notes = ["送达：短信或微信发送成功；现场扫码的邀请在现场即送达。",
-             "打开：评价页被本人首次打开（链接扫描不计）。"]
-    if total["invited"] and not total["opened"]:
-        notes.append("当前没有打开记录：评价页尚未上报首次打开时，打开数显示为 0。")
+             "打开：评价页或小程序被本人首次打开（链接扫描不计；提交评价即视为已打开）。"]
     return Page("送达漏斗", "funnel", subtitle=subtitle(unit, days),
                 cards=funnel_cards(total),
                 charts=[Chart("funnel", "funnel", "邀请 → 送达 → 打开 → 评价", {"stages": stages})],

@@ -99,6 +99,29 @@
     });
   }
 
+  /* Report the first opening to the server. Link scanners and prefetchers fetch the page but
+     run no script, so only a person's browser sends this; a prerendered (hidden) page waits
+     until it is shown. The server keeps the first report only. */
+  function reportOpened(form) {
+    var url = form.getAttribute("data-opened-url");
+    var csrf = form.querySelector("input[name=csrf_token]");
+    var sent = false;
+    if (!url || !csrf || !window.URLSearchParams) { return; }
+    function send() {
+      if (sent || document.visibilityState === "hidden") { return; }
+      sent = true;
+      var body = new URLSearchParams();
+      body.append("csrf_token", csrf.value);
+      if (navigator.sendBeacon && navigator.sendBeacon(url, body)) { return; }
+      if (window.fetch) {
+        window.fetch(url, {method: "POST", body: body, keepalive: true,
+                           credentials: "same-origin"}).catch(function () {});
+      }
+    }
+    document.addEventListener("visibilitychange", send);
+    send();
+  }
+
   function initForm(form) {
     var opened = form.querySelector("#opened-at");
     if (opened && !opened.value) { opened.value = String(Date.now()); }
@@ -111,6 +134,7 @@
     initCounter(form);
     initFollowup(form);
     initSubmit(form);
+    reportOpened(form);
     var alert = document.getElementById("form-errors");
     if (alert && !alert.hidden) { alert.scrollIntoView(); }
   }
