@@ -64,7 +64,7 @@ def init_extensions(app: Flask) -> None:
     from backend import logging as app_logging
     from backend import metrics, models, sqlite  # noqa: F401  (models registers the tables)
     from backend.api import errors
-    from backend.extensions import api, db, limiter, migrate
+    from backend.extensions import add_retry_after, api, db, limiter, migrate
     from backend.services.templates import load_catalogue
 
     app_logging.init_app(app)
@@ -75,6 +75,7 @@ def init_extensions(app: Flask) -> None:
     migrate.init_app(app, db, directory=os.path.join(os.path.dirname(__file__), "migrations"),
                      render_as_batch=True)
     limiter.init_app(app)
+    app.after_request(add_retry_after)
     api.init_app(app)
     errors.init_app(app)
     metrics.init_app(app)

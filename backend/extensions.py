@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
+import math
 import threading
+import time
 
 from flask import request
 from flask_limiter import Limiter
@@ -36,7 +39,23 @@ db = SQLAlchemy(model_class=Base)
 migrate = Migrate()
 api = Api()
 _jobs_lock = threading.Lock()
-limiter = Limiter(key_func=client_address, default_limits=[], headers_enabled=True)
+# X-RateLimit headers would cost two more storage reads on every public request; a refused
+# request gets Retry-After (add_retry_after). If Redis fails, limits fall back to memory
+# rather than refusing raters.
+limiter = Limiter(key_func=client_address, default_limits=[], headers_enabled=False,
+                  in_memory_fallback_enabled=True, swallow_errors=True)
+
+
+def add_retry_after(response):
+    """Tell a rate-limited client when to come back (Retry-After, in seconds)."""
+    if response.status_code == 429 and "Retry-After" not in response.headers:
+        seconds = 60
+        current = limiter.current_limit
+        if current is not None:
+            with contextlib.suppress(Exception):  # storage trouble: keep the default
+                seconds = max(1, math.ceil(current.reset_at - time.time()))
+        response.headers["Retry-After"] = str(seconds)
+    return response
 
 
 def redis_connection(app):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import unicodedata
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, joinedload, object_session
@@ -31,6 +32,14 @@ class Submission:
     followup_phone: str | None = None
 
 
+class Target(NamedTuple):
+    """An official a submission must rate, with the rater's group."""
+
+    cadre_id: int
+    code: str
+    group: str
+
+
 @dataclass(frozen=True)
 class RatingInput:
     """A validated rating of one official."""
@@ -55,6 +64,18 @@ def targets_of(invitation: Invitation) -> list[tuple[Cadre, str]]:
     if invitation.kind == "ballot":
         return ballot_targets(invitation)
     return [(invitation.cadre, invitation.template.definition["group"])]
+
+
+def submission_targets(session: Session, invitation_id: int, kind: str,
+                       event_target: Target | None) -> list[Target]:
+    """Return the officials a submission covers: the event's one, or a ballot's in order."""
+    if kind != "ballot":
+        return [event_target]
+    rows = session.execute(
+        select(BallotTarget.cadre_id, Cadre.code, BallotTarget.rater_group)
+        .join(Cadre, Cadre.id == BallotTarget.cadre_id)
+        .where(BallotTarget.invitation_id == invitation_id).order_by(BallotTarget.position))
+    return [Target(*row) for row in rows]
 
 
 def ballot_targets(invitation: Invitation) -> list[tuple[Cadre, str]]:
@@ -101,12 +122,12 @@ def item_errors(definition: dict, rated: RatedTarget) -> dict:
     return errors
 
 
-def coverage_errors(targets: list[tuple[Cadre, str]], ratings: list[RatedTarget]) -> dict:
+def coverage_errors(targets: list[Target], ratings: list[RatedTarget]) -> dict:
     """Check that a ballot rates each target exactly once."""
     if len(targets) == 1 and len(ratings) == 1 and ratings[0].target in (None,
-                                                                          targets[0][0].code):
+                                                                          targets[0].code):
         return {}
-    expected = {cadre.code for cadre, _ in targets}
+    expected = {target.code for target in targets}
     given = [r.target for r in ratings]
     missing = sorted(expected - set(given))
     if missing:
@@ -133,11 +154,9 @@ def extras_errors(definition: dict, submission: Submission) -> dict:
     return errors
 
 
-def check_submission(session: Session, invitation: Invitation,
+def check_submission(definition: dict, targets: list[Target],
                      submission: Submission) -> list[RatingInput]:
-    """Validate a submission against the invitation's template; return ratings to store."""
-    definition = invitation.template.definition
-    targets = targets_of(invitation)
+    """Validate a submission against its template and targets; return ratings to store."""
     errors = coverage_errors(targets, submission.ratings) | extras_errors(definition, submission)
     per_item = {str(n): e for n, r in enumerate(submission.ratings)
                 if (e := item_errors(definition, r))}
@@ -145,6 +164,6 @@ def check_submission(session: Session, invitation: Invitation,
         errors = errors | (per_item["0"] if len(targets) == 1 else {"ratings": per_item})
     if errors:
         raise InvalidInput(errors=errors)
-    by_code = {r.target or targets[0][0].code: r for r in submission.ratings}
-    return [RatingInput(cadre.id, group, by_code[cadre.code].score,
-                        tuple(by_code[cadre.code].tags)) for cadre, group in targets]
+    by_code = {r.target or targets[0].code: r for r in submission.ratings}
+    return [RatingInput(t.cadre_id, t.group, by_code[t.code].score, tuple(by_code[t.code].tags))
+            for t in targets]
