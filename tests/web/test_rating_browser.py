@@ -4,12 +4,14 @@ Chromium comes from Debian (/usr/bin/chromium); missing, it fails under CI and s
 """
 
 import re
+import time
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from backend.extensions import db
-from backend.models import Rating
+from backend.models import Invitation, InvitationOpen, Rating
+from backend.wiring import token_codec
 from tests.support.browser import ARTIFACTS, chromium, require_chromium, served_app
 from tests.support.invitations import issue
 
@@ -45,6 +47,23 @@ def open_page(browser, url: str, problems: list[str], **options):
             and not m.text.startswith("Failed to load resource") else None)  # 409 is expected
     page.goto(url)
     return page
+
+
+def openings(app, link: str) -> int:
+    """Return how many first-opening rows the link's invitation has (0 or 1)."""
+    with app.app_context():
+        token = token_codec(app).verify(link.rsplit("/", 1)[-1])
+        return db.session.scalar(select(func.count()).select_from(InvitationOpen)
+                                 .join(Invitation, Invitation.id == InvitationOpen.invitation_id)
+                                 .where(Invitation.token == token))
+
+
+def wait_for_openings(app, link: str, expected: int, seconds: float = 5) -> int:
+    """Poll until the (asynchronous) beacon has been stored; return the last count."""
+    deadline = time.monotonic() + seconds
+    while (found := openings(app, link)) != expected and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return found
 
 
 def pick(page, label: str) -> None:
@@ -118,16 +137,30 @@ def test_page_fits_320_px_with_large_targets(served, browser):
     assert problems == []
 
 
+def test_opening_the_page_reports_the_first_opening_once(served, browser):
+    link, problems = new_link(served, "B5"), []
+    assert openings(served, link) == 0
+    page = open_page(browser, link, problems)
+    assert wait_for_openings(served, link, 1) == 1
+    page.reload()
+    page.wait_for_load_state("networkidle")
+    assert openings(served, link) == 1
+    page.close()
+    assert problems == []
+
+
 def test_form_works_without_javascript(served, browser):
     from playwright.sync_api import expect
 
-    problems = []
-    page = open_page(browser, new_link(served, "B4"), problems, java_script_enabled=False)
+    problems, link = [], new_link(served, "B4")
+    page = open_page(browser, link, problems, java_script_enabled=False)
     expect(page.locator(".tag-group-positive")).to_be_visible()
     expect(page.locator(".tag-group-negative")).to_be_visible()
     page.locator("label[for=score-0-3]").click()
     pick(page, "办事拖拉")
+    assert openings(served, link) == 0  # no script, no beacon: as for a link scanner
     page.locator("#submit-button").click()
     expect(page.locator("#receipt")).to_have_text(re.compile(r"^[0-9a-f]{32}$"))
+    assert openings(served, link) == 1  # the submission implies the opening
     page.close()
     assert problems == []

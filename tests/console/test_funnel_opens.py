@@ -1,0 +1,50 @@
+"""The funnel's opened stage counts first openings reported by the page, the API and submissions."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime
+
+from sqlalchemy import select
+
+from backend.console.rollups import refresh
+from backend.extensions import db
+from backend.models import Invitation, InvitationOpen
+from backend.wiring import token_codec
+from tests.console.world import TZ
+
+
+def unopened_links(count: int) -> list[str]:
+    """Return signed links of unused event invitations nobody has opened yet."""
+    opened = select(InvitationOpen.invitation_id)
+    tokens = db.session.scalars(
+        select(Invitation.token).where(Invitation.kind == "event", Invitation.used_at.is_(None),
+                                       Invitation.id.not_in(opened))
+        .order_by(Invitation.id).limit(count)).all()
+    db.session.commit()
+    return [token_codec().url_token(token) for token in tokens]
+
+
+def funnel_stages(client) -> list[int]:
+    """Return the funnel's stage values after the rollups caught up."""
+    refresh(db.session, datetime.now(UTC), TZ)
+    return [s["value"] for s in client.get("/console/api/funnel").get_json()
+            ["charts"][0]["data"]["stages"]]
+
+
+def test_openings_by_page_beacon_api_and_submission_reach_the_funnel(app, signed_in, world):
+    console = signed_in("org_admin")
+    assert funnel_stages(console) == [24, 21, 12, 8]
+    by_page, by_api, by_rating, scanned = unopened_links(4)
+    rater = app.test_client()
+    html = rater.get(f"/r/{by_page}").get_data(as_text=True)
+    csrf = re.search(r'name="csrf_token" value="([^"]+)"', html)[1]
+    assert rater.post(f"/r/{by_page}/opened", data={"csrf_token": csrf}).status_code == 204
+    assert rater.get(f"/api/v1/invitations/{by_api}").status_code == 200
+    rated = rater.post(f"/api/v1/invitations/{by_rating}/rating", json={"score": 9})
+    assert rated.status_code == 201
+    assert rater.get(f"/r/{scanned}").status_code == 200  # a scanner's fetch: not counted
+    assert funnel_stages(console) == [24, 21, 15, 9]
+    funnel = console.get("/console/api/funnel").get_json()
+    assert funnel["cards"][2]["value"] == "15"
+    assert not any("没有打开记录" in note for note in funnel["notes"])
