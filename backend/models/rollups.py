@@ -27,7 +27,25 @@ def _count() -> Mapped[int]:
     return mapped_column(Integer, default=0)
 
 
-class CadreDaily(db.Model):
+class InvitationMeasures:
+    """The invitation funnel's counts (MONTHLY_MEASURES), shared by every rollup table."""
+
+    invited: Mapped[int] = _count()
+    to_deliver: Mapped[int] = _count()
+    reached: Mapped[int] = _count()
+    reached_on_time: Mapped[int] = _count()
+    opened: Mapped[int] = _count()
+    rated: Mapped[int] = _count()
+
+
+class DailyMeasures(InvitationMeasures):
+    """The funnel's counts and the messages sent (MEASURES), for the daily rollups."""
+
+    messages: Mapped[int] = _count()
+    messages_failed: Mapped[int] = _count()
+
+
+class CadreDaily(DailyMeasures, db.Model):
     """Counts per (local day, official, event type, channel)."""
 
     __tablename__ = "rollup_cadre_daily"
@@ -39,17 +57,9 @@ class CadreDaily(db.Model):
     event_type: Mapped[str] = mapped_column(String(40))
     channel: Mapped[str] = mapped_column(String(10))
     unit_id: Mapped[int] = mapped_column(ForeignKey("units.id"))
-    invited: Mapped[int] = _count()
-    to_deliver: Mapped[int] = _count()
-    reached: Mapped[int] = _count()
-    reached_on_time: Mapped[int] = _count()
-    opened: Mapped[int] = _count()
-    rated: Mapped[int] = _count()
-    messages: Mapped[int] = _count()
-    messages_failed: Mapped[int] = _count()
 
 
-class UnitDaily(db.Model):
+class UnitDaily(DailyMeasures, db.Model):
     """Counts per (local day, unit, event type, channel): the sum of the unit's officials."""
 
     __tablename__ = "rollup_unit_daily"
@@ -60,17 +70,9 @@ class UnitDaily(db.Model):
     unit_id: Mapped[int] = mapped_column(ForeignKey("units.id"))
     event_type: Mapped[str] = mapped_column(String(40))
     channel: Mapped[str] = mapped_column(String(10))
-    invited: Mapped[int] = _count()
-    to_deliver: Mapped[int] = _count()
-    reached: Mapped[int] = _count()
-    reached_on_time: Mapped[int] = _count()
-    opened: Mapped[int] = _count()
-    rated: Mapped[int] = _count()
-    messages: Mapped[int] = _count()
-    messages_failed: Mapped[int] = _count()
 
 
-class UnitDay(db.Model):
+class UnitDay(DailyMeasures, db.Model):
     """Counts per (local day, unit), all event types and channels together."""
 
     __tablename__ = "rollup_unit_day"
@@ -79,17 +81,9 @@ class UnitDay(db.Model):
 
     day: Mapped[date] = mapped_column(Date)
     unit_id: Mapped[int] = mapped_column(ForeignKey("units.id"))
-    invited: Mapped[int] = _count()
-    to_deliver: Mapped[int] = _count()
-    reached: Mapped[int] = _count()
-    reached_on_time: Mapped[int] = _count()
-    opened: Mapped[int] = _count()
-    rated: Mapped[int] = _count()
-    messages: Mapped[int] = _count()
-    messages_failed: Mapped[int] = _count()
 
 
-class DayTotal(db.Model):
+class DayTotal(DailyMeasures, db.Model):
     """Counts per (local day, event type, channel) over every unit: what org-wide pages read."""
 
     __tablename__ = "rollup_daily"
@@ -98,17 +92,9 @@ class DayTotal(db.Model):
     day: Mapped[date] = mapped_column(Date)
     event_type: Mapped[str] = mapped_column(String(40))
     channel: Mapped[str] = mapped_column(String(10))
-    invited: Mapped[int] = _count()
-    to_deliver: Mapped[int] = _count()
-    reached: Mapped[int] = _count()
-    reached_on_time: Mapped[int] = _count()
-    opened: Mapped[int] = _count()
-    rated: Mapped[int] = _count()
-    messages: Mapped[int] = _count()
-    messages_failed: Mapped[int] = _count()
 
 
-class CadreMonthly(db.Model):
+class CadreMonthly(InvitationMeasures, db.Model):
     """Counts per (month, official), with the valid ratings of the month."""
 
     __tablename__ = "rollup_cadre_monthly"
@@ -118,12 +104,6 @@ class CadreMonthly(db.Model):
     month: Mapped[str] = mapped_column(String(7))
     cadre_id: Mapped[int] = mapped_column(ForeignKey("cadres.id"))
     unit_id: Mapped[int] = mapped_column(ForeignKey("units.id"), index=True)
-    invited: Mapped[int] = _count()
-    to_deliver: Mapped[int] = _count()
-    reached: Mapped[int] = _count()
-    reached_on_time: Mapped[int] = _count()
-    opened: Mapped[int] = _count()
-    rated: Mapped[int] = _count()
     valid_ratings: Mapped[int] = _count()
 
 

@@ -124,10 +124,15 @@ def events(conn, s: Sizes) -> None:
 
 
 def rollups(conn, s: Sizes) -> None:
-    """Fill the daily, unit and monthly rollups for every day of the period."""
+    """Fill the daily, unit and monthly rollups for every day of the period.
+
+    Columns are named: their order differs between create_all and the migrations.
+    """
     # Four (event type, channel) rows per official and day, about 3.5 invitations each.
     conn.execute(sa.text(
-        "INSERT INTO rollup_cadre_daily SELECT day, c.id, "
+        "INSERT INTO rollup_cadre_daily (day, cadre_id, event_type, channel, unit_id, "
+        "invited, to_deliver, reached, reached_on_time, opened, rated, messages, "
+        "messages_failed) SELECT day, c.id, "
         "(ARRAY['approval','village_visit','enterprise_reception'])[1 + k % 3], "
         "(ARRAY['sms','wechat','qr'])[1 + (c.id + k / 3) % 3], c.unit_id, "
         "1 + (c.id + k + dn) % 6, 1 + (c.id + k + dn) % 6, 1 + (c.id + k + dn) % 6, "
@@ -136,28 +141,37 @@ def rollups(conn, s: Sizes) -> None:
         " LATERAL (SELECT d::date AS day, current_date - d::date AS dn FROM generate_series("
         "current_date - :days, current_date, interval '1 day') d) days"), {"days": s.days})
     conn.execute(sa.text(
-        "INSERT INTO rollup_unit_daily SELECT day, unit_id, event_type, channel, sum(invited),"
+        "INSERT INTO rollup_unit_daily (day, unit_id, event_type, channel, "
+        "invited, to_deliver, reached, reached_on_time, opened, rated, messages, "
+        "messages_failed) SELECT day, unit_id, event_type, channel, sum(invited),"
         " sum(to_deliver), sum(reached), sum(reached_on_time), sum(opened), sum(rated), "
         "sum(messages), sum(messages_failed) FROM rollup_cadre_daily "
         "GROUP BY day, unit_id, event_type, channel"))
     conn.execute(sa.text(
-        "INSERT INTO rollup_unit_day SELECT day, unit_id, sum(invited), sum(to_deliver), "
+        "INSERT INTO rollup_unit_day (day, unit_id, invited, to_deliver, reached, "
+        "reached_on_time, opened, rated, messages, messages_failed) "
+        "SELECT day, unit_id, sum(invited), sum(to_deliver), "
         "sum(reached), sum(reached_on_time), sum(opened), sum(rated), sum(messages), "
         "sum(messages_failed) FROM rollup_unit_daily GROUP BY day, unit_id"))
     conn.execute(sa.text(
-        "INSERT INTO rollup_daily SELECT day, event_type, channel, sum(invited), "
+        "INSERT INTO rollup_daily (day, event_type, channel, invited, to_deliver, reached, "
+        "reached_on_time, opened, rated, messages, messages_failed) "
+        "SELECT day, event_type, channel, sum(invited), "
         "sum(to_deliver), sum(reached), sum(reached_on_time), sum(opened), sum(rated), "
         "sum(messages), sum(messages_failed) FROM rollup_unit_daily "
         "GROUP BY day, event_type, channel"))
     conn.execute(sa.text(
-        "INSERT INTO rollup_cadre_monthly SELECT to_char(day, 'YYYY-MM'), cadre_id, "
+        "INSERT INTO rollup_cadre_monthly (month, cadre_id, unit_id, invited, to_deliver, "
+        "reached, reached_on_time, opened, rated, valid_ratings) "
+        "SELECT to_char(day, 'YYYY-MM'), cadre_id, "
         "max(unit_id), sum(invited), sum(to_deliver), sum(reached), sum(reached_on_time), "
         "sum(opened), sum(rated), 0 FROM rollup_cadre_daily GROUP BY 1, 2"))
     conn.execute(sa.text(
         "UPDATE rollup_cadre_monthly m SET valid_ratings = v.n FROM (SELECT month, cadre_id, "
         "sum(count) n FROM rating_counts GROUP BY 1, 2) v WHERE v.month = m.month AND "
         "v.cadre_id = m.cadre_id"))
-    conn.execute(sa.text("INSERT INTO rollup_state VALUES ('console', current_date - 2, now())"))
+    conn.execute(sa.text("INSERT INTO rollup_state (name, open_from, refreshed_at) "
+                         "VALUES ('console', current_date - 2, now())"))
 
 
 def side_tables(conn, s: Sizes, scheme_id: int) -> None:
