@@ -41,6 +41,9 @@ PERIODIC_JOBS: tuple[PeriodicJob, ...] = (
     PeriodicJob("push-relay", "workers.jobs.push:sweep_webhooks",
                 interval=timedelta(minutes=1), queue="default"),
     PeriodicJob("push-checkpoint", "workers.jobs.push:send_checkpoint", at=time(0, 30)),
+    # Ballots expire at the closing time anyway; this sets the status and revokes them.
+    PeriodicJob("campaign-auto-close", "workers.jobs.campaigns:close_overdue_campaigns",
+                interval=timedelta(minutes=5)),
     PeriodicJob("campaign-reminders", "workers.jobs.campaigns:send_campaign_reminders",
                 interval=timedelta(hours=1)),
     PeriodicJob("ledger-sequencer", "workers.jobs.ledger:sequence_ratings",

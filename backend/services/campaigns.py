@@ -2,7 +2,8 @@
 
 A ballot is one single-use invitation (kind "ballot") covering all of its rater's targets,
 each rated under the rater's group. Validation reports issues per assignment (index, field,
-reason) so that the API and the roster import name the item or row at fault.
+reason) so that the API and the roster import name the item or row at fault. A periodic job
+closes campaigns past their closing time through the same steps as a manual close.
 """
 
 from __future__ import annotations
@@ -171,15 +172,55 @@ def extend_campaign(session: Session, code: str, closes_at: datetime,
     return campaign
 
 
+def close_open(session: Session, campaign: Campaign, now: datetime) -> int:
+    """Mark an open campaign closed now and revoke its unused ballots; return how many."""
+    campaign.status, campaign.closed_at = CLOSED, now
+    return revoke_unused(session, campaign, now, "测评已关闭")
+
+
 def close_campaign(session: Session, code: str, now: datetime) -> tuple[Campaign, int]:
     """Close a campaign: unused ballots are revoked; return it and how many; commit."""
     begin_write(session)
     campaign = find_campaign(session, code)
     require_open(campaign, "关闭")
-    campaign.status, campaign.closed_at = CLOSED, now
-    revoked = revoke_unused(session, campaign, now, "测评已关闭")
+    revoked = close_open(session, campaign, now)
     session.commit()
     return campaign, revoked
+
+
+def overdue_campaigns(session: Session, now: datetime) -> list[tuple[int, str]]:
+    """Return (id, code) of open campaigns whose closing time has passed, earliest first."""
+    rows = session.execute(
+        select(Campaign.id, Campaign.code).where(Campaign.status == OPEN, Campaign.closes_at <= now)
+        .order_by(Campaign.closes_at, Campaign.id))
+    return [(campaign_id, code) for campaign_id, code in rows]
+
+
+def close_if_overdue(session: Session, campaign_id: int, now: datetime) -> int | None:
+    """Close one campaign as a manual close would, if still open and due; commit.
+
+    The row is re-read under lock, so a campaign extended or closed since it was listed is
+    left alone. Return how many ballots were revoked, or None when nothing was done.
+    """
+    begin_write(session)
+    campaign = session.scalar(select(Campaign).where(Campaign.id == campaign_id)
+                              .with_for_update().execution_options(populate_existing=True))
+    if campaign is None or campaign.status != OPEN or campaign.closes_at > now:
+        session.commit()
+        return None
+    revoked = close_open(session, campaign, now)
+    session.commit()
+    return revoked
+
+
+def close_overdue(session: Session, now: datetime) -> dict[str, int]:
+    """Close every open campaign past its closing time; return ballots revoked per code."""
+    closed = {}
+    for campaign_id, code in overdue_campaigns(session, now):
+        revoked = close_if_overdue(session, campaign_id, now)
+        if revoked is not None:
+            closed[code] = revoked
+    return closed
 
 
 def cancel_campaign(session: Session, code: str, now: datetime) -> tuple[Campaign, int]:

@@ -237,6 +237,81 @@ def test_cancel_is_refused_once_a_ballot_is_in(app, session):
     assert revoked == 7 and other.status == "cancelled"
 
 
+def after_close(session, code: str) -> tuple:
+    """Return what closing left behind: status, closing time, each ballot and each reminder."""
+    campaign = campaigns.find_campaign(session, code)
+    ballots = session.execute(
+        select(CampaignRater.code, Invitation.used_at.is_not(None), Invitation.revoked_at,
+               Invitation.expires_at)
+        .join(Invitation, CampaignRater.invitation_id == Invitation.id)
+        .where(CampaignRater.campaign_id == campaign.id)).all()
+    reminders = session.execute(
+        select(CampaignRater.code, Delivery.status, Delivery.last_error)
+        .join(Delivery, Delivery.campaign_rater_id == CampaignRater.id)
+        .where(CampaignRater.campaign_id == campaign.id)).all()
+    return campaign.status, campaign.closed_at, sorted(ballots), sorted(reminders)
+
+
+def test_closing_on_time_does_exactly_what_a_manual_close_does(app, session):
+    team(session)
+    closes_at = datetime.now(UTC) + timedelta(days=10)
+    for code in ("2026-Q4-M", "2026-Q4-A"):
+        _, links = campaigns.create_campaign(session, context(app),
+                                             campaign_input(code=code, closes_at=closes_at))
+        submit(app, session, next(x.token for x in links if x.rater_code == "S1"),
+               dict.fromkeys(TEAM, 8))
+    assert campaign_progress.send_reminders(session, datetime.now(UTC) + timedelta(days=2)) == 2
+    at = closes_at + timedelta(minutes=3)
+    _, revoked = campaigns.close_campaign(session, "2026-Q4-M", at)
+    assert campaigns.close_overdue(session, at) == {"2026-Q4-A": revoked} == {"2026-Q4-A": 6}
+    assert after_close(session, "2026-Q4-A") == after_close(session, "2026-Q4-M")
+    status, closed_at, ballots, reminders = after_close(session, "2026-Q4-A")
+    assert (status, closed_at) == ("closed", at)
+    assert reminders == [("B2", "cancelled", "测评已关闭")]
+    assert [b[2] for b in ballots].count(at) == 6  # every unused ballot revoked, S1's kept
+    assert campaigns.close_overdue(session, at + timedelta(minutes=5)) == {}
+    assert campaign_progress.send_reminders(session, at + timedelta(days=2)) == 0
+
+
+def test_only_open_campaigns_past_their_closing_time_are_closed_on_time(app, session):
+    team(session)
+    start = datetime.now(UTC)
+    made = {code: campaigns.create_campaign(session, context(app), campaign_input(
+        code=code, closes_at=start + timedelta(days=days)))[0]
+        for code, days in (("DUE", 1), ("EXTENDED", 1), ("LATER", 10), ("CANCELLED", 1))}
+    campaigns.extend_campaign(session, "EXTENDED", start + timedelta(days=5), start)
+    campaigns.cancel_campaign(session, "CANCELLED", start)
+    at = start + timedelta(days=2)
+    assert campaigns.close_overdue(session, at) == {"DUE": 7}
+    assert campaigns.close_if_overdue(session, made["EXTENDED"].id, at) is None
+    statuses = dict(session.execute(select(Campaign.code, Campaign.status)).all())
+    assert statuses == {"DUE": "closed", "EXTENDED": "open", "LATER": "open",
+                        "CANCELLED": "cancelled"}
+    assert made["CANCELLED"].closed_at == start
+    assert campaigns.close_overdue(session, at) == {}
+    assert campaigns.close_overdue(session, start + timedelta(days=5)) == {"EXTENDED": 7}
+
+
+def test_on_time_close_job_runs_every_five_minutes_in_embedded_mode(app, session, caplog):
+    from workers.cron import tick
+    from workers.jobs import resolve
+    from workers.schedule import PERIODIC_JOBS
+
+    job = next(j for j in PERIODIC_JOBS if j.name == "campaign-auto-close")
+    assert job.interval == timedelta(minutes=5) and callable(resolve(job.func))
+    campaign, _ = create(app, session)
+    campaign.closes_at = datetime.now(UTC) - timedelta(minutes=1)
+    session.commit()
+    caplog.set_level("INFO", logger="workers.jobs.campaigns")
+    assert len(tick(app, datetime.now(UTC), [job])) == 1
+    queue = job_queue(app)
+    assert queue.run_due() == 1 and queue.failures == []
+    session.refresh(campaign)
+    assert campaign.status == "closed" and ballot_of(session, "B1").revoked_at is not None
+    assert "campaigns closed on time: 1" in caplog.text
+    assert "system:auto-close" in caplog.text
+
+
 class RecordingSms:
     """An SMS sender that records what it is asked to send."""
 

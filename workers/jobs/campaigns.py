@@ -1,4 +1,4 @@
-"""Campaign jobs: SMS reminders to raters who have not answered yet.
+"""Campaign jobs: close campaigns on time; SMS reminders to raters who have not answered yet.
 
 Reminders go into the delivery outbox (one row per rater, with the rater's encrypted phone);
 the relay composes the ballot SMS and sends it, so reminders share its retries and records.
@@ -15,9 +15,13 @@ from flask import current_app
 from backend import wiring
 from backend.extensions import db, job_queue
 from backend.services.campaign_progress import send_reminders
+from backend.services.campaigns import close_overdue
 from workers.jobs.deliveries import RELAY_JOB_ID, logged, relay_deliveries
 
 log = logging.getLogger(__name__)
+
+# A manual close records no audit entry, so neither does this one: the actor names it in logs.
+AUTO_CLOSE_ACTOR = "system:auto-close"
 
 
 def reminder_interval() -> timedelta:
@@ -48,3 +52,20 @@ def queue_reminders(any_hour: bool = False) -> int:
 def send_campaign_reminders() -> None:
     """Remind non-responders of open campaigns by SMS (hourly; at most N per rater)."""
     queue_reminders()
+
+
+def close_due_campaigns() -> int:
+    """Close every open campaign whose closing time has passed; return how many."""
+    closed = close_overdue(db.session, wiring.now())
+    for code, revoked in closed.items():
+        log.info("campaign %s closed by %s at its closing time: %d unused ballots revoked",
+                 code, AUTO_CLOSE_ACTOR, revoked)
+    if closed:
+        log.info("campaigns closed on time: %d", len(closed))
+    return len(closed)
+
+
+@logged
+def close_overdue_campaigns() -> None:
+    """Close campaigns past their closing time, as a manual close does (every five minutes)."""
+    close_due_campaigns()
