@@ -61,8 +61,10 @@ def detect_fraud() -> None:
 
 @logged
 def purge_retained() -> None:
-    """Delete abuse signals and follow-up contacts past their retention periods."""
+    """Delete old abuse signals and follow-up contacts; clear phones of ended campaigns."""
     report = purge(db.session, wiring.now(), setting("ABUSE_SIGNAL_RETENTION_DAYS", 90),
-                   setting("FOLLOWUP_RETENTION_DAYS", 180))
-    log.info("retention: %d abuse signals, %d follow-up contacts deleted",
-             report.abuse_signals, report.followup_contacts)
+                   setting("FOLLOWUP_RETENTION_DAYS", 180),
+                   setting("PERSONAL_DATA_RETENTION_DAYS", 30))
+    log.info("retention: %d abuse signals, %d follow-up contacts deleted, "
+             "%d campaign raters' phones cleared",
+             report.abuse_signals, report.followup_contacts, report.rater_phones)
