@@ -99,7 +99,7 @@ def register_blueprints(app: Flask) -> None:
         templates,
     )
     from backend.extensions import api
-    from backend.web import qr, rating
+    from backend.web import qr, rating, receipt
 
     for module in (directory, events, invitations, mp, templates, scores, campaigns, push,
                    receipts):
@@ -107,6 +107,7 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(ops.bp)
     app.register_blueprint(qr.bp)
     app.register_blueprint(rating.bp)
+    app.register_blueprint(receipt.bp)
     from backend.console import bp as console_bp
 
     app.register_blueprint(console_bp)

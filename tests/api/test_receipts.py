@@ -106,9 +106,8 @@ def test_the_thanks_page_links_to_the_receipt_check(client, session):
     hidden = dict(re.findall(r'<input type="hidden" name="([^"]+)"[^>]*?value="([^"]*)"', page))
     thanks = client.post(f"/r/{token}", data={**hidden, "score-C001": "8"})
     html = thanks.get_data(as_text=True)
-    link = re.search(r'href="(/api/v1/receipts/([0-9a-f]{32}))"[^>]*>核验我的评价是否已记入账本',
-                     html)
+    link = re.search(r'href="/receipt/([0-9a-f]{32})"[^>]*>核验我的评价是否已记入账本', html)
     assert link is not None
-    assert client.get(link.group(1)).json == {"status": "pending"}
-    assert hashlib.sha256(f"{link.group(2)}:0".encode()).hexdigest() == \
+    assert client.get(f"/api/v1/receipts/{link.group(1)}").json == {"status": "pending"}
+    assert hashlib.sha256(f"{link.group(1)}:0".encode()).hexdigest() == \
         session.scalar(select(Rating.receipt_hash))

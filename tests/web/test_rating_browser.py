@@ -90,6 +90,9 @@ def test_rater_scores_tags_comments_and_gets_a_receipt_once(served, browser):
     expect(page.locator("#receipt")).to_have_text(re.compile(r"^[0-9a-f]{32}$"))
     expect(page.locator("#copy-receipt")).to_be_visible()
     page.screenshot(path=ARTIFACTS / "rating-thanks.png", full_page=True)
+    page.get_by_role("link", name="核验我的评价是否已记入账本").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("已收到，尚未记入账本")
+    page.screenshot(path=ARTIFACTS / "rating-receipt.png", full_page=True)
     page.goto(link)
     expect(page.get_by_role("heading", level=1)).to_have_text("已评价")
     page.close()
@@ -131,6 +134,9 @@ def test_page_fits_320_px_with_large_targets(served, browser):
     chip = page.locator(".tag-group-positive .chip label").first.bounding_box()
     assert chip["height"] >= 44
     page.locator("#submit-button").click()
+    page.locator("#receipt").wait_for()
+    assert page.evaluate("document.documentElement.scrollWidth") <= 320
+    page.get_by_role("link", name="核验我的评价是否已记入账本").click()
     page.locator("#receipt").wait_for()
     assert page.evaluate("document.documentElement.scrollWidth") <= 320
     page.close()
