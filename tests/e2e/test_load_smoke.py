@@ -29,6 +29,7 @@ import pytest
 import sqlalchemy as sa
 
 from tests.conftest import TEST_KEYS, base_config, missing, private_postgres_database
+from tests.support.redis_db import private_redis
 
 ROOT = Path(__file__).resolve().parents[2]
 REDIS_DB = 8  # a database of its own: this test flushes it
@@ -81,14 +82,8 @@ def answering(url: str) -> bool:
 @pytest.fixture
 def redis_load(redis_url) -> Iterator[str]:
     """Return a flushed Redis database of this test's own (the limiter and the queues)."""
-    import redis
-
-    url = redis_url.rsplit("/", 1)[0] + f"/{REDIS_DB}"
-    connection = redis.Redis.from_url(url)
-    connection.flushdb()
-    yield url
-    connection.flushdb()
-    connection.close()
+    with private_redis(redis_url, REDIS_DB) as url:
+        yield url
 
 
 @pytest.fixture

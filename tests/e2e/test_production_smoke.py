@@ -31,6 +31,7 @@ import pytest
 
 from tests.conftest import TEST_KEYS, missing, private_postgres_database
 from tests.fakes import FakeAssessmentCore
+from tests.support.redis_db import private_redis
 
 ROOT = Path(__file__).resolve().parents[2]
 REDIS_DB = 13  # a database of its own: this test flushes it
@@ -120,14 +121,8 @@ def kill_group(process: subprocess.Popen) -> None:
 @pytest.fixture
 def redis_smoke(redis_url) -> Iterator[str]:
     """Return a flushed Redis database of this test's own."""
-    import redis
-
-    url = redis_url.rsplit("/", 1)[0] + f"/{REDIS_DB}"
-    connection = redis.Redis.from_url(url)
-    connection.flushdb()
-    yield url
-    connection.flushdb()
-    connection.close()
+    with private_redis(redis_url, REDIS_DB) as url:
+        yield url
 
 
 @pytest.fixture

@@ -12,8 +12,6 @@ from __future__ import annotations
 import os
 import re
 import shutil
-import signal
-import socket
 import subprocess
 import sys
 import time
@@ -23,6 +21,7 @@ from zoneinfo import ZoneInfo
 
 import httpx
 
+from tests.perf.processes import free_port, stop
 from tests.perf.report import Result
 from tests.perf.support import bench_app, fresh_database
 
@@ -30,13 +29,6 @@ ROOT = Path(__file__).resolve().parents[2]
 HERE = Path(__file__).resolve().parent
 CONNECTIONS, THREADS, WARM_UP_SECONDS = 32, 2, 2
 KEYS = "bench-submission-key-0123456789abcdef"
-
-
-def free_port() -> int:
-    """Return a free TCP port on 127.0.0.1."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def issue_tokens(app, count: int) -> list[str]:
@@ -76,18 +68,8 @@ def serve(target: str, env: dict, port: int) -> subprocess.Popen:
             return process
         except httpx.HTTPError:
             time.sleep(0.2)
-    stop(process)
+    stop(process, group=True)
     raise RuntimeError(f"gunicorn for {target} did not start")
-
-
-def stop(process: subprocess.Popen) -> None:
-    """Stop a gunicorn process group."""
-    os.killpg(process.pid, signal.SIGTERM)
-    try:
-        process.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        os.killpg(process.pid, signal.SIGKILL)
-        process.wait()
 
 
 def load(port: int, paths: list[str], seconds: int, folder: Path) -> dict:
@@ -114,7 +96,7 @@ def measure(target: str, env: dict, paths: list[str], seconds: int, folder: Path
         load(port, paths[:warm], WARM_UP_SECONDS, folder)
         return load(port, paths[warm:], seconds, folder)
     finally:
-        stop(process)
+        stop(process, group=True)
 
 
 def run(quick: bool = False) -> list[Result]:

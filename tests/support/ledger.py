@@ -4,17 +4,37 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 from flask import current_app
 from sqlalchemy import select
 
 from backend.models import Cadre, Rating
+from backend.services import ledger
 from backend.services.demo import seed
 from backend.services.ratings import receipt_hash
 from backend.services.templates import current_template
+from tests.support.invitations import issue
 
 DAY1 = datetime(2026, 11, 18, 2, tzinfo=UTC)  # 10:00 in Shanghai
+TZ = ZoneInfo("Asia/Shanghai")
+
+
+def rate(client) -> str:
+    """Rate a fresh invitation through the API; return the receipt."""
+    token = issue(prefix=secrets.token_hex(4))[0]["token"]
+    response = client.post(f"/api/v1/invitations/{token}/rating",
+                           json={"score": 3, "tags": ["推诿扯皮"], "comment": "拖了三天"})
+    assert response.status_code == 201
+    return response.json["receipt"]
+
+
+def close_today(session) -> None:
+    """Sequence what is pending and checkpoint today, as the 00:10 job will tomorrow."""
+    now = datetime.now(UTC)
+    ledger.append_pending(session, now, TZ)
+    ledger.checkpoint_days(session, now + timedelta(days=1), TZ)
 
 
 def make_ratings(session, count: int, score: int = 9, ids: list[int] | None = None) -> list[int]:

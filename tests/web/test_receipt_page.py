@@ -13,26 +13,10 @@ from backend.models import Cadre, Rating
 from backend.services import ledger
 from backend.services.ratings import receipt_hash
 from tests.support.invitations import issue
-from tests.support.ledger import make_ratings
+from tests.support.ledger import close_today, make_ratings, rate
 
 TZ = ZoneInfo("Asia/Shanghai")
 UNKNOWN = "5f0c1e9a2b7d4c3e8a6f1b0d9c2e7a41"
-
-
-def rate(client) -> str:
-    """Rate a fresh invitation through the API; return the receipt."""
-    token = issue(prefix=secrets.token_hex(4))[0]["token"]
-    response = client.post(f"/api/v1/invitations/{token}/rating",
-                           json={"score": 3, "tags": ["推诿扯皮"], "comment": "拖了三天"})
-    assert response.status_code == 201
-    return response.json["receipt"]
-
-
-def close_today(session) -> None:
-    """Sequence what is pending and checkpoint today, as the 00:10 job will tomorrow."""
-    now = datetime.now(UTC)
-    ledger.append_pending(session, now, TZ)
-    ledger.checkpoint_days(session, now + timedelta(days=1), TZ)
 
 
 def text_of(response) -> str:
