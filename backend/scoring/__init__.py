@@ -13,11 +13,18 @@ from .compute import (
     round_half_up,
     score_flags,
     score_group,
+    score_pairs,
 )
-from .digest import canonical_histograms, histogram_digest
+from .digest import canonical_histograms, canonical_pairs, histogram_digest, pairs_digest
 from .document import composite_document, group_document, score_document
 from .errors import SchemeError
-from .histogram import Histogram, histogram_from_scores, merge_histograms, sample_size
+from .histogram import (
+    Histogram,
+    histogram_from_scores,
+    merge_histograms,
+    sample_size,
+    sorted_counts,
+)
 from .interval import tukey_mclaughlin_ci
 from .periods import (
     Period,
@@ -54,6 +61,7 @@ __all__ = [
     "Scheme",
     "SchemeError",
     "canonical_histograms",
+    "canonical_pairs",
     "composite",
     "composite_document",
     "current_period",
@@ -64,6 +72,7 @@ __all__ = [
     "histogram_from_scores",
     "merge_histograms",
     "month_label",
+    "pairs_digest",
     "parse_period",
     "round_half_up",
     "sample_size",
@@ -72,7 +81,9 @@ __all__ = [
     "score_document",
     "score_flags",
     "score_group",
+    "score_pairs",
     "shift_month",
+    "sorted_counts",
     "t_ppf",
     "t_sf",
     "trailing_months",

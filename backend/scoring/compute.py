@@ -3,25 +3,23 @@
 from __future__ import annotations
 
 import functools
-import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 from fractions import Fraction
+from typing import NamedTuple
 
 from .histogram import Histogram, sorted_counts
-from .interval import interval_of
-from .rates import share_of
+from .interval import interval_from_sums
 from .scheme import GroupRule, Scheme
-from .trim import trim_count, trim_pairs
+from .trim import trim_count, trimmed_sums
 
 OK = "ok"
 INSUFFICIENT = "insufficient"
 FLAG_ORDER = ("not_excellent_eligible", "warning_talk", "reassignment_review", "low_sample")
 
 
-@dataclass(frozen=True)
-class GroupScore:
+class GroupScore(NamedTuple):
     """The published result of one rater group; only n when the sample is too small."""
 
     status: str
@@ -48,22 +46,37 @@ def score_group(
     hist: Histogram, tag_counts: Mapping[str, int], rule: GroupRule, scheme: Scheme
 ) -> GroupScore:
     """Score one rater group from its histogram and tag counts."""
-    pairs = sorted_counts(hist)  # validated once; the helpers below take the pairs
-    _check_scale(pairs, scheme)
-    n = sum(count for _, count in pairs)
+    return score_pairs(sorted_counts(hist), tag_counts, rule, scheme)
+
+
+def score_pairs(
+    pairs: list[tuple[int, int]], tag_counts: Mapping[str, int], rule: GroupRule, scheme: Scheme
+) -> GroupScore:
+    """Score one rater group from validated, sorted (score, count) pairs and tag counts."""
+    n = satisfied = dissatisfied = 0
+    for score, count in pairs:  # one pass: the scale check, n and both rates' counts
+        if not scheme.scale_min <= score <= scheme.scale_max:
+            raise ValueError(
+                f"score {score} outside the scale {scheme.scale_min}..{scheme.scale_max}"
+            )
+        n += count
+        if score >= scheme.satisfied_min:
+            satisfied += count
+        if score <= scheme.dissatisfied_max:
+            dissatisfied += count
     if n < rule.min_n:
         # Below the minimum sample nothing derived may leak: it could identify raters.
         return GroupScore(status=INSUFFICIENT, n=n)
     k = trim_count(n, rule.trim, rule.trim_min_each_side)
-    kept = trim_pairs(pairs, n, k)
+    sums = trimmed_sums(pairs, n, k)  # integers; each published number is one exact ratio
     return GroupScore(
         status=OK,
         n=n,
         k=k,
-        trimmed_mean=Fraction(sum(s * c for s, c in kept), n - 2 * k),
-        ci95=interval_of(pairs, n, rule.trim, k),
-        satisfaction=share_of(pairs, n, lambda score: score >= scheme.satisfied_min),
-        dissatisfaction=share_of(pairs, n, lambda score: score <= scheme.dissatisfied_max),
+        trimmed_mean=Fraction(sums.total, sums.kept),
+        ci95=interval_from_sums(sums, n, rule.trim, k),
+        satisfaction=Fraction(satisfied, n),
+        dissatisfaction=Fraction(dissatisfied, n),
         tags={tag: count for tag, count in sorted(tag_counts.items()) if count > 0},
     )
 
@@ -74,23 +87,61 @@ def exact(value: Decimal | int) -> Fraction:
     return Fraction(value)
 
 
-def composite(groups: Mapping[str, GroupScore], scheme: Scheme) -> Composite:
-    """Combine the ok groups of the scheme with renormalised weights into score_100."""
+@dataclass(frozen=True)
+class Weighting:
+    """The renormalised weights of one set of ok groups under one scheme."""
+
+    coverage: Fraction
+    weights: dict[str, Fraction]
+    sufficient: bool
+
+
+_WEIGHTINGS: dict[tuple[int, tuple[str, ...]], tuple[Scheme, Weighting]] = {}
+
+
+def weighting(scheme: Scheme, ok_names: tuple[str, ...]) -> Weighting:
+    """Return the weights of the ok groups renormalised to 1, remembered per scheme and set."""
+    # Officials share a few dozen sets of ok groups; keyed by the scheme object's identity,
+    # which stays valid because the entry holds the scheme.
+    key = (id(scheme), ok_names)
+    cached = _WEIGHTINGS.get(key)
+    if cached is not None and cached[0] is scheme:
+        return cached[1]
     total = sum((exact(rule.weight) for rule in scheme.groups.values()), Fraction(0))
-    ok = {
-        name: exact(rule.weight)
-        for name, rule in scheme.groups.items()
-        if name in groups and groups[name].status == OK
-    }
+    ok = {name: exact(scheme.groups[name].weight) for name in ok_names}
     ok_weight = sum(ok.values(), Fraction(0))
     coverage = ok_weight / total if total else Fraction(0)
-    if ok_weight == 0:
-        return Composite(status=INSUFFICIENT, score_100=None, coverage=coverage)
-    weights = {name: weight / ok_weight for name, weight in ok.items()}
-    if coverage < exact(scheme.min_weight_coverage):
-        return Composite(INSUFFICIENT, None, weights, coverage)
-    value = 10 * sum(weights[name] * _mean_of(groups[name]) for name in weights)
-    return Composite(OK, round_half_up(value, 2), weights, coverage)
+    weights = {name: weight / ok_weight for name, weight in ok.items()} if ok_weight else {}
+    result = Weighting(
+        coverage, weights, ok_weight != 0 and coverage >= exact(scheme.min_weight_coverage)
+    )
+    if len(_WEIGHTINGS) >= 1024:
+        _WEIGHTINGS.clear()
+    _WEIGHTINGS[key] = (scheme, result)
+    return result
+
+
+def composite(groups: Mapping[str, GroupScore], scheme: Scheme) -> Composite:
+    """Combine the ok groups of the scheme with renormalised weights into score_100."""
+    ok_names = tuple(name for name in scheme.groups if name in groups and groups[name].status == OK)
+    weighted = weighting(scheme, ok_names)
+    if not weighted.weights:
+        return Composite(status=INSUFFICIENT, score_100=None, coverage=weighted.coverage)
+    if not weighted.sufficient:
+        return Composite(INSUFFICIENT, None, dict(weighted.weights), weighted.coverage)
+    # sum(w_g * mean_g) as one exact ratio of integers, rounded once.
+    numerator, denominator = 0, 1
+    for name, weight in weighted.weights.items():
+        mean = _mean_of(groups[name])
+        term_den = weight.denominator * mean.denominator
+        numerator = numerator * term_den + weight.numerator * mean.numerator * denominator
+        denominator *= term_den
+    return Composite(
+        OK,
+        round_ratio_half_up(10 * numerator, denominator, 2),
+        dict(weighted.weights),
+        weighted.coverage,
+    )
 
 
 def score_flags(groups: Mapping[str, GroupScore], six_month_n: int, scheme: Scheme) -> list[str]:
@@ -113,19 +164,16 @@ def score_flags(groups: Mapping[str, GroupScore], six_month_n: int, scheme: Sche
 
 def round_half_up(value: Fraction, places: int) -> Decimal:
     """Round an exact value to `places` decimals, halves away from zero."""
-    scaled = abs(value) * 10**places
-    units = math.floor(scaled + Fraction(1, 2))
-    return Decimal(-units if value < 0 else units).scaleb(-places)
+    return round_ratio_half_up(value.numerator, value.denominator, places)
+
+
+def round_ratio_half_up(numerator: int, denominator: int, places: int) -> Decimal:
+    """Round numerator / denominator (denominator > 0) to `places` decimals, halves away from 0."""
+    scaled = abs(numerator) * 10**places
+    units = (2 * scaled + denominator) // (2 * denominator)  # floor(scaled / den + 1/2)
+    return Decimal(-units if numerator < 0 else units).scaleb(-places)
 
 
 def _mean_of(group: GroupScore) -> Fraction:
     assert group.trimmed_mean is not None, "an ok group always has a trimmed mean"
     return group.trimmed_mean
-
-
-def _check_scale(pairs: list[tuple[int, int]], scheme: Scheme) -> None:
-    for score, _ in pairs:
-        if not scheme.scale_min <= score <= scheme.scale_max:
-            raise ValueError(
-                f"score {score} outside the scale {scheme.scale_min}..{scheme.scale_max}"
-            )

@@ -55,7 +55,7 @@ def composite_document(composite: Composite) -> dict[str, Any]:
     """Render the composite; score_100 is omitted when it is insufficient."""
     document: dict[str, Any] = {
         "status": composite.status,
-        "weights": {name: float(weight) for name, weight in composite.weights.items()},
+        "weights": {name: _float(weight) for name, weight in composite.weights.items()},
     }
     if composite.status == OK and composite.score_100 is not None:
         document["score_100"] = float(composite.score_100)
@@ -63,5 +63,6 @@ def composite_document(composite: Composite) -> dict[str, Any]:
 
 
 def _float(value: Fraction | None) -> float | None:
-    # float(Fraction) is correctly rounded, so the published float is the nearest one.
-    return None if value is None else float(value)
+    # int / int is correctly rounded (as float(Fraction) is), so the published float is the
+    # nearest one.
+    return None if value is None else value.numerator / value.denominator

@@ -34,8 +34,9 @@ def sorted_counts(hist: Histogram) -> list[tuple[int, int]]:
     """Return the non-zero (score, count) pairs in ascending score order, validating them."""
     pairs = []
     for score, count in hist.items():
-        _require_int(score, "score")
-        _require_int(count, "count")
+        if type(score) is not int or type(count) is not int:  # plain ints skip the checks
+            _require_int(score, "score")
+            _require_int(count, "count")
         if count < 0:
             raise ValueError(f"negative count {count} for score {score}")
         if count:

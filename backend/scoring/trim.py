@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import functools
-import math
 from decimal import Decimal
 from fractions import Fraction
+from typing import NamedTuple
 
 from .histogram import Histogram, sorted_counts
 
@@ -27,11 +27,19 @@ def exact_proportion(p: Proportion) -> Fraction:
     return value
 
 
+@functools.lru_cache(maxsize=256)
+def proportion_ratio(p: Proportion) -> tuple[int, int]:
+    """Return a trim proportion as the integers (a, b) of a / b, in lowest terms."""
+    value = exact_proportion(p)
+    return value.numerator, value.denominator
+
+
 def trim_count(n: int, p: Proportion, min_each_side: int = 0) -> int:
     """Return k, the scores dropped at each end: floor(n * p), raised to m when n >= 2m + 1."""
     if n < 0 or min_each_side < 0:
         raise ValueError("n and min_each_side must be >= 0")
-    k = math.floor(n * exact_proportion(p))
+    a, b = proportion_ratio(p)
+    k = n * a // b  # floor(n * a / b) in integers: exact, as SCORING.md requires
     if n >= 2 * min_each_side + 1:
         k = max(k, min_each_side)
     return k
@@ -54,6 +62,49 @@ def trim_pairs(pairs: list[tuple[int, int]], n: int, k: int) -> list[tuple[int, 
             kept.append((score, overlap))
         start += count
     return kept
+
+
+class TrimmedSums(NamedTuple):
+    """Integer sums of the scores kept after trimming, enough for the mean and the interval."""
+
+    kept: int  # n - 2k
+    total: int  # sum of the kept scores
+    squares: int  # sum of their squares
+    low: int  # the smallest kept score, x(k+1)
+    high: int  # the largest kept score, x(n-k)
+
+    def winsorized_variance(self, n: int, k: int) -> Fraction:
+        """Return the exact variance (n - 1 denominator) of the sample winsorized at k."""
+        total, squares = self.winsorized_sums(k)
+        return Fraction(n * squares - total * total, n * (n - 1))
+
+    def winsorized_sums(self, k: int) -> tuple[int, int]:
+        """Return the sum and the sum of squares after putting the k trimmed back at each end."""
+        return (
+            self.total + k * (self.low + self.high),
+            self.squares + k * (self.low * self.low + self.high * self.high),
+        )
+
+
+def trimmed_sums(pairs: list[tuple[int, int]], n: int, k: int) -> TrimmedSums:
+    """Sum validated, sorted (score, count) pairs of n scores after trimming k at each end."""
+    if k < 0 or n - 2 * k < 1:
+        raise ValueError(f"cannot trim {k} from each end of {n} scores")
+    total = squares = start = 0
+    low = high = None
+    last = n - k
+    for score, count in pairs:
+        end = start + count
+        overlap = (end if end < last else last) - (start if start > k else k)
+        if overlap > 0:
+            if low is None:
+                low = score
+            high = score
+            total += score * overlap
+            squares += score * score * overlap
+        start = end
+    assert low is not None and high is not None
+    return TrimmedSums(n - 2 * k, total, squares, low, high)
 
 
 def winsorized_histogram(hist: Histogram, k: int) -> list[tuple[int, int]]:

@@ -5,6 +5,9 @@ statement has a single placeholder (the driver would otherwise parse a statement
 thousands of placeholders, or escape every element of text arrays). Elsewhere SQLAlchemy's
 executemany does the work. RETURNING rows come back keyed by a unique column, so their order
 does not matter.
+
+`copy_rows` is faster still where nothing needs returning: PostgreSQL's COPY takes the rows in
+its own text format, so the server parses no JSON around them (about half the server time).
 """
 
 from __future__ import annotations
@@ -17,6 +20,14 @@ from decimal import Decimal
 from sqlalchemy import JSON, Table, insert, text
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
+
+
+class EncodedJSON(str):
+    """JSON text already encoded, as the value of a JSON column: inserted as is, not re-encoded.
+
+    Publication encodes each score document once and writes it to two tables; encoding it again
+    per table would cost more than computing it.
+    """
 
 
 def record_type(table: Table, columns: Sequence[str], dialect) -> str:
@@ -39,6 +50,7 @@ def insert_rows(session: Session, table: Table, rows: list[dict],
     columns = list(rows[0])
     dialect = session.get_bind().dialect
     if dialect.name != "postgresql":
+        rows = [decoded(row) for row in rows]
         statement = sqlite_insert(table) if dialect.name == "sqlite" else insert(table)
         if skip_conflicts_on:
             statement = statement.on_conflict_do_nothing(index_elements=[skip_conflicts_on])
@@ -64,18 +76,103 @@ def insert_rows(session: Session, table: Table, rows: list[dict],
     return [tuple(r) for r in result] if returning else []
 
 
+def copy_rows(session: Session, table: Table, rows: list[dict],
+              skip_conflicts_on: str | None = None) -> None:
+    """Insert rows (all with the same keys) with COPY on PostgreSQL, insert_rows elsewhere.
+
+    With `skip_conflicts_on`, rows whose value of that unique column exists are left out: COPY
+    cannot skip, so the rows go through a temporary table of this transaction first.
+    """
+    if not rows:
+        return
+    dialect = session.get_bind().dialect
+    if dialect.name != "postgresql":
+        insert_rows(session, table, rows, skip_conflicts_on=skip_conflicts_on)
+        return
+    columns = list(rows[0])
+    unknown = (set(columns) | {skip_conflicts_on or columns[0]}) - set(table.c.keys())
+    if unknown:
+        raise ValueError(f"not columns of {table.name}: {sorted(unknown)}")
+    names = ", ".join(columns)  # identifiers of the model's own table, checked above
+    driver = session.connection().connection.driver_connection  # in the session's transaction
+    with driver.cursor() as cursor:
+        target = staging_table(cursor, table) if skip_conflicts_on else table.name
+        with cursor.copy(f"COPY {target} ({names}) FROM STDIN") as copy:
+            for record in copy_records(table, columns, rows, dialect):
+                copy.write_row(record)
+        if skip_conflicts_on:
+            cursor.execute(f"INSERT INTO {table.name} ({names}) SELECT {names} "  # noqa: S608
+                           f"FROM {target} ON CONFLICT ({skip_conflicts_on}) DO NOTHING")
+            cursor.execute(f"TRUNCATE {target}")
+
+
+def staging_table(cursor, table: Table) -> str:
+    """Create (once per transaction) an empty temporary copy of a table; return its name."""
+    name = f"staging_{table.name}"
+    cursor.execute(f"CREATE TEMPORARY TABLE IF NOT EXISTS {name} ON COMMIT DROP "  # noqa: S608
+                   f"AS SELECT * FROM {table.name} WITH NO DATA")
+    return name
+
+
+def copy_records(table: Table, columns: Sequence[str], rows: list[dict], dialect):
+    """Yield each row's values as COPY takes them: bind-processed, JSON columns as text."""
+    json_columns = {c for c in columns if isinstance(table.c[c].type, JSON)}
+    processors = {c: table.c[c].type.bind_processor(dialect) for c in columns
+                  if c not in json_columns}
+    last: dict[str, tuple] = {}  # per column: the last value and its rendering
+    for row in rows:
+        record = []
+        for column in columns:
+            value = row[column]
+            if value is None or (column not in json_columns and processors[column] is None):
+                record.append(value)
+            elif column in json_columns:
+                record.append(str(value) if isinstance(value, EncodedJSON)
+                              else _ENCODER.encode(value))
+            else:
+                seen = last.get(column)  # batches repeat values (one `now` in every row)
+                if seen is None or seen[0] is not value:
+                    seen = last[column] = (value, processors[column](value))
+                record.append(seen[1])
+        yield record
+
+
 def rows_json(table: Table, columns: Sequence[str], rows: list[dict], dialect) -> str:
     """Serialise rows to one JSON array, each value bind-processed by its column type."""
     processors = {c: table.c[c].type.bind_processor(dialect) for c in columns
                   if not isinstance(table.c[c].type, JSON)}
+    last: dict[str, tuple] = {}  # per column: the last value and its rendering
     out = []
     for row in rows:
-        record = {}
+        record, spliced = {}, []
         for column in columns:
-            value, process = row[column], processors.get(column)
-            record[column] = process(value) if process and value is not None else value
-        out.append(record)
-    return json.dumps(out, ensure_ascii=False, default=plain)
+            value = row[column]
+            if isinstance(value, EncodedJSON):
+                spliced.append(f'"{column}":{value}')  # a checked column name needs no escape
+            elif value is None or processors.get(column) is None:
+                record[column] = value
+            else:
+                # Batches repeat values (one `now` in every row): process each once.
+                seen = last.get(column)
+                if seen is None or seen[0] is not value:
+                    seen = last[column] = (value, plain_value(processors[column](value)))
+                record[column] = seen[1]
+        out.append(splice(_ENCODER.encode(record), spliced))
+    return "[" + ",".join(out) + "]"
+
+
+def splice(encoded: str, members: list[str]) -> str:
+    """Add encoded `"name":value` members to an encoded JSON object."""
+    if not members:
+        return encoded
+    return encoded[:-1] + ("," if encoded != "{}" else "") + ",".join(members) + "}"
+
+
+def decoded(row: dict) -> dict:
+    """Return a row with its EncodedJSON values decoded, for inserts through SQLAlchemy."""
+    if not any(isinstance(value, EncodedJSON) for value in row.values()):
+        return row
+    return {k: json.loads(v) if isinstance(v, EncodedJSON) else v for k, v in row.items()}
 
 
 def plain(value):
@@ -85,3 +182,11 @@ def plain(value):
     if isinstance(value, Decimal):
         return str(value)
     raise TypeError(f"cannot store {type(value).__name__} in a bulk insert")
+
+
+def plain_value(value):
+    """Return a processed value as json encodes it: times and decimals as text."""
+    return plain(value) if isinstance(value, datetime | date | Decimal) else value
+
+
+_ENCODER = json.JSONEncoder(ensure_ascii=False, default=plain)

@@ -27,7 +27,7 @@ from backend.integrations.assessment_core import GONE, SendResult
 from backend.models import Alert, Cadre, ScoreSnapshot, SurveyTemplate, WebhookMessage
 from backend.models.alerts import RESOLVED
 from backend.services.alerts import month_period, raise_alert
-from backend.services.bulk import insert_rows
+from backend.services.bulk import EncodedJSON, copy_rows
 from backend.services.transactions import begin_write
 
 STATUSES = PENDING, DELIVERED, DEAD = "pending", "delivered", "dead"
@@ -84,25 +84,38 @@ def queue_message(session: Session, type: str, data: Mapping[str, Any], identity
     return session.scalars(select(SM).filter_by(webhook_id=message_id(type, identity))).one()
 
 
-def queue_messages(session: Session, messages: Sequence[tuple[str, Mapping[str, Any], str,
-                                                                str | None]],
+def queue_messages(session: Session, messages: Sequence[tuple[str, Mapping[str, Any] | EncodedJSON,
+                                                                str, str | None]],
                    now: datetime) -> int:
-    """Add (type, data, identity, period) messages in the caller's transaction, in bulk."""
+    """Add (type, data, identity, period) messages in the caller's transaction, in bulk.
+
+    data is a mapping, or a JSON object already encoded (EncodedJSON) that is stored as is.
+    """
     rows: dict[str, dict[str, Any]] = {}
+    timestamp = now.isoformat()
     for type, data, identity, period in messages:
         webhook_id = message_id(type, identity)
-        rows.setdefault(webhook_id, {
-            "webhook_id": webhook_id, "type": type, "period": period, "status": PENDING,
-            "payload": {"type": type, "timestamp": now.isoformat(), "data": dict(data)},
-            "attempts": 0, "next_attempt_at": now, "created_at": now})
+        if webhook_id not in rows:
+            rows[webhook_id] = {
+                "webhook_id": webhook_id, "type": type, "period": period, "status": PENDING,
+                "payload": payload(type, timestamp, data), "attempts": 0,
+                "next_attempt_at": now, "created_at": now}
     if rows:
         insert_new(session, list(rows.values()))
     return len(rows)
 
 
+def payload(type: str, timestamp: str, data: Mapping[str, Any] | EncodedJSON):
+    """Return a message's payload; data already encoded as JSON is embedded, not re-encoded."""
+    if isinstance(data, EncodedJSON):
+        head = json.dumps({"type": type, "timestamp": timestamp}, ensure_ascii=False)
+        return EncodedJSON(f'{head[:-1]}, "data": {data}}}')
+    return {"type": type, "timestamp": timestamp, "data": dict(data)}
+
+
 def insert_new(session: Session, rows: list[dict[str, Any]]) -> None:
     """Insert outbox rows; a webhook id already queued (same content) is left as it is."""
-    insert_rows(session, SM.__table__, rows, skip_conflicts_on="webhook_id")
+    copy_rows(session, SM.__table__, rows, skip_conflicts_on="webhook_id")
 
 
 def relay_due(session: Session, sender: Sender, now: datetime, batch_size: int = 500,

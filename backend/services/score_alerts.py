@@ -16,7 +16,7 @@ from backend.models import Alert
 from backend.models.alerts import OPEN
 from backend.scoring import Period
 from backend.services.alerts import alert_key
-from backend.services.bulk import insert_rows
+from backend.services.bulk import copy_rows
 
 LOW_SAMPLE = "low_sample"
 BATCH = 1000
@@ -53,7 +53,7 @@ class AlertBatch:
         self.pending = []
         if not fresh:
             return
-        insert_rows(self.session, Alert.__table__, [
+        copy_rows(self.session, Alert.__table__, [
             {**a, "state": OPEN, "raised_at": self.now, "updated_at": self.now} for a in fresh])
         self.queue(self.session, [("alert.raised", {**a["details"], "type": a["type"],
                                                     "state": OPEN}, a["key"], a["period"])

@@ -142,3 +142,92 @@ def test_unknown_period_is_refused(app, session, period):
 
     with pytest.raises(PeriodError):
         publish(session, period=period)
+
+
+WEIGHTS = {"recipient": 35, "representative": 20, "superior": 15, "peer": 15, "subordinate": 15}
+MIN_N = {"recipient": 10, "representative": 3, "superior": 1, "peer": 3, "subordinate": 3}
+
+
+def recompute(samples: dict[str, list[int]], tags: dict[str, dict[str, int]],
+              six_month_n: int) -> dict:
+    """Recompute a whole document's numbers from sorted scores, as SCORING.md reads."""
+    import scipy.stats
+
+    groups, means = {}, {}
+    for name in WEIGHTS:
+        x = sorted(samples.get(name, []))
+        if len(x) < MIN_N[name]:
+            groups[name] = {"status": "insufficient", "n": len(x)}
+            continue
+        expected = reference(x)
+        k, n = expected["k"], len(x)
+        kept = x[k:n - k]
+        means[name] = Fraction(sum(kept), len(kept))
+        ci = None
+        if n - 2 * k - 1 >= 1:
+            wins = [x[k]] * k + kept + [x[n - k - 1]] * k
+            mean_w = Fraction(sum(wins), n)
+            s_w = float(sum((v - mean_w) ** 2 for v in wins) / (n - 1)) ** 0.5
+            half = scipy.stats.t.ppf(0.975, n - 2 * k - 1) * s_w / (0.9 * n ** 0.5)
+            ci = [float(means[name]) - half, float(means[name]) + half]
+        groups[name] = {**expected, "status": "ok", "ci95": ci,
+                        "tags": {t: c for t, c in sorted(tags.get(name, {}).items()) if c}}
+    covered = sum(WEIGHTS[name] for name in means)
+    composite = {"status": "insufficient", "weights": {}}
+    if covered:
+        weights = {name: Fraction(WEIGHTS[name], covered) for name in means}
+        composite["weights"] = {name: float(w) for name, w in weights.items()}
+        if Fraction(covered, 100) >= Fraction(1, 2):
+            value = Decimal(10 * sum(w * means[name] for name, w in weights.items()).numerator)
+            value /= Decimal(sum(w * means[name] for name, w in weights.items()).denominator)
+            composite = {**composite, "status": "ok", "score_100": float(
+                value.quantize(Decimal("0.01"), rounding="ROUND_HALF_UP"))}
+    return {"groups": groups, "composite": composite, "low_sample": six_month_n < 30}
+
+
+def test_every_published_number_equals_a_recomputation_for_many_officials(app, session):
+    import hashlib
+    import json
+    import random
+
+    from backend.models import Cadre, RatingCount, RatingTagCount, Unit
+
+    rng, unit = random.Random(7), Unit(code="U9", name="单位", category="township")
+    officials, months = [], ["2026-07", "2026-08", "2026-09"]
+    for i in range(40):
+        cadre = Cadre(code=f"S{i:03d}", name=f"干部{i}", unit=unit, position="科长")
+        session.add(cadre)
+        session.flush()
+        samples = {g: [rng.choice([1, 3, 5, 6, 7, 7, 8, 9, 10]) for _ in
+                       range(rng.choice([0, 1, 2, 3, 9, 10, 19, 20, 21, 57, 180]))]
+                   for g in [*WEIGHTS, "visitors"]}
+        tags = {g: {"热情周到": len(s) // 2, "态度生硬": len(s) // 5} for g, s in samples.items()}
+        for group, scores in samples.items():
+            for month in months:  # each month holds a share; the period sums them
+                share = [s for j, s in enumerate(scores) if j % 3 == months.index(month)]
+                for score in set(share):
+                    session.add(RatingCount(cadre_id=cadre.id, month=month, rater_group=group,
+                                            score=score, count=share.count(score)))
+            for tag, count in tags[group].items():
+                session.add(RatingTagCount(cadre_id=cadre.id, month="2026-08",
+                                           rater_group=group, tag=tag, count=count))
+        officials.append((cadre, samples, tags))
+    session.commit()
+    scheme = register(session, current_app.extensions["catalogue"].schemes["default"])
+    publish_period(session, "2026-Q3", scheme, datetime(2026, 10, 5, tzinfo=UTC), TZ,
+                   Recorder())
+    for cadre, samples, tags in officials:
+        document = current(session, cadre.code)
+        expected = recompute(samples, tags, sum(len(s) for s in samples.values()))
+        for name, group in expected["groups"].items():
+            ci = group.pop("ci95", None)
+            published = dict(document["groups"][name])
+            # The t quantile is ours (pure Python), not scipy's: equal to 1e-13, not to the bit.
+            assert published.pop("ci95", None) == (ci and pytest.approx(ci, rel=1e-12)), name
+            assert published == group, (cadre.code, name)
+        assert document["composite"] == expected["composite"], cadre.code
+        assert ("low_sample" in document["flags"]) == expected["low_sample"]
+        canonical = json.dumps({g: {str(s): x.count(s) for s in set(x)}
+                                for g, x in samples.items() if x},
+                               sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+        assert document["digest"] == "sha256:" + hashlib.sha256(canonical.encode()).hexdigest()

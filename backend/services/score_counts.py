@@ -1,0 +1,211 @@
+"""Read the count tables for a publication: one official at a time, in order of id.
+
+Aggregation reads only rating_counts and rating_tag_counts (a row per official, month, group
+and score or tag). The database sums the months, so Python's work follows officials, not
+ratings or count rows, and memory stays flat: rows stream in batches.
+
+On PostgreSQL one pass over the months needed (the period's and the low-sample window's)
+pivots each (official, group) into a dense array of counts per score of the scheme's scale:
+one small hash aggregate instead of one per (official, group, score) cell. Scores outside the
+scale come back apart, so the result is the same as summing every cell. Elsewhere (SQLite)
+portable SQL sums the cells and lists them per official.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+
+from sqlalchemy import JSON, bindparam, func, select, text, type_coerce
+from sqlalchemy.orm import Session
+
+from backend.models import Cadre, RatingCount, RatingTagCount
+from backend.scoring import Period, Scheme, trailing_months
+
+STREAM = {"yield_per": 2000}
+MAX_PIVOT = 50  # scale points; a wider scale takes the portable query
+
+
+@dataclass
+class OfficialCounts:
+    """One official's counts for a period, and their six-month total."""
+
+    cadre_id: int
+    code: str
+    histograms: dict[str, dict[int, int]] = field(default_factory=dict)
+    tags: dict[str, dict[str, int]] = field(default_factory=dict)
+    six_month_n: int = 0
+
+
+def official_counts(session: Session, period: Period, scheme: Scheme,
+                    six_months_end: str) -> Iterator[OfficialCounts]:
+    """Yield every active official (and any official rated in the period) with counts."""
+    window = trailing_months(six_months_end, scheme.low_sample_months)
+    scale = range(scheme.scale_min, scheme.scale_max + 1)
+    dialect = session.get_bind().dialect.name
+    if dialect == "postgresql" and len(scale) <= MAX_PIVOT:
+        result = pivot_rows(session, scale, period.months, window)
+        officials = pivoted(result, scale, lambda cadre_id: odd_cells(
+            session, cadre_id, scale, period.months))
+    else:
+        result = session.execute(portable_query(dialect, period, window),
+                                 execution_options=STREAM)
+        officials = listed(result)
+    try:
+        yield from officials
+    finally:
+        result.close()  # an unfinished cursor would keep SQLite's read lock
+
+
+def pivot_rows(session: Session, scale: range, months: Sequence[str], window: Sequence[str]):
+    """Pivot into a temporary table, then stream it in official order.
+
+    A cursor's query runs without parallel workers; CREATE TABLE AS may use them, and the
+    table (a row per official and group) is small. It goes at the end of the transaction.
+    """
+    # The hash aggregate holds one entry per (official, group): keep it in memory.
+    session.execute(text("SET LOCAL work_mem = '64MB'"))
+    session.execute(text(f"DROP TABLE IF EXISTS {PIVOT_TABLE}"))
+    session.execute(text(f"CREATE TEMPORARY TABLE {PIVOT_TABLE} ON COMMIT DROP AS "
+                         + pivot_sql(scale, months, window)))
+    return session.execute(text(f"SELECT * FROM {PIVOT_TABLE} ORDER BY id"),  # noqa: S608
+                           execution_options=STREAM)
+
+
+PIVOT_TABLE = "publication_counts"
+MONTH = re.compile(r"^\d{4}-\d{2}$")
+
+
+def months_between(months: Sequence[str]) -> str:
+    """Return the SQL condition "month in these contiguous months" with literal bounds."""
+    if not all(MONTH.match(m) for m in (months[0], months[-1])):
+        raise ValueError(f"not month labels: {months[0]!r}, {months[-1]!r}")
+    # "YYYY-MM" labels order as text; the C collation compares bytes, the cheapest way.
+    return f"month COLLATE \"C\" BETWEEN '{months[0]}' AND '{months[-1]}'"
+
+
+def pivot_sql(scale: range, months: Sequence[str], window: Sequence[str]) -> str:
+    """Return the PostgreSQL query of one row per official to score.
+
+    Per group: the period's counts per score of the scale (a dense array, so the groups make
+    a 2-D array), and per official: how many period rows hold a score off the scale (fetched
+    apart, see odd_cells), the window total, and the period's tag counts. Officials are the
+    active ones and any rated in the period. Built from integers and checked month labels
+    only: CREATE TABLE AS takes no parameters.
+    """
+    in_period, in_window = months_between(months), months_between(window)
+    either = months_between(sorted({*months, *window}))
+    dense = ", ".join(f"sum(count) FILTER (WHERE score = {int(s)} AND {in_period})"
+                      for s in scale)
+    odd = f"(score < {int(scale[0])} OR score > {int(scale[-1])}) AND {in_period}"
+    return f"""
+WITH cells AS (
+    SELECT cadre_id, rater_group, ARRAY[{dense}] AS dense,
+           count(*) FILTER (WHERE {odd}) AS odd_rows,
+           count(*) FILTER (WHERE {in_period}) AS period_rows,
+           sum(count) FILTER (WHERE {in_window}) AS window_n
+    FROM rating_counts WHERE {either}
+    GROUP BY cadre_id, rater_group
+), officials AS (
+    SELECT cadre_id, array_agg(rater_group) AS groups, array_agg(dense) AS dense,
+           sum(odd_rows) AS odd_rows, sum(period_rows) AS period_rows,
+           sum(window_n) AS window_n
+    FROM cells GROUP BY cadre_id
+), tags AS (
+    SELECT cadre_id, array_agg(rater_group) AS groups, array_agg(tag) AS tags,
+           array_agg(n) AS counts
+    FROM (SELECT cadre_id, rater_group, tag, sum(count) AS n
+          FROM rating_tag_counts WHERE {in_period}
+          GROUP BY cadre_id, rater_group, tag) AS tag_cells
+    GROUP BY cadre_id
+)
+SELECT c.id, c.code, o.groups, o.dense, o.odd_rows, o.window_n, t.groups AS tag_groups,
+       t.tags, t.counts AS tag_counts
+FROM cadres AS c
+LEFT JOIN officials AS o ON o.cadre_id = c.id
+LEFT JOIN tags AS t ON t.cadre_id = c.id
+WHERE c.active OR o.period_rows > 0"""  # noqa: S608
+
+
+ODD_CELLS = text(
+    "SELECT rater_group, score, sum(count) FROM rating_counts WHERE cadre_id = :cadre_id "
+    "AND (score < :low OR score > :high) AND month IN :months "
+    "GROUP BY rater_group, score").bindparams(bindparam("months", expanding=True))
+
+
+def odd_cells(session: Session, cadre_id: int, scale: range,
+              months: Sequence[str]) -> dict[str, dict[int, int]]:
+    """Return an official's period counts per score off the scale (rare: a data error)."""
+    rows = session.execute(ODD_CELLS, {"cadre_id": cadre_id, "low": scale[0],
+                                       "high": scale[-1], "months": list(months)}).all()
+    return nested(*zip(*rows, strict=True)) if rows else {}
+
+
+def pivoted(rows: Iterable, scale: range,
+            odd: Callable[[int], dict[str, dict[int, int]]]) -> Iterator[OfficialCounts]:
+    """Turn the rows of the pivot query into OfficialCounts."""
+    for cadre_id, code, groups, dense, odd_rows, window_n, tag_groups, tags, tag_counts in rows:
+        histograms = {group: {score: n for score, n in zip(scale, counts, strict=True) if n}
+                      for group, counts in zip(groups or (), dense or (), strict=True)}
+        if odd_rows:
+            for group, extra in odd(cadre_id).items():
+                histograms.setdefault(group, {}).update(extra)
+        yield OfficialCounts(cadre_id, code, histograms, nested(tag_groups, tags, tag_counts),
+                             int(window_n or 0))
+
+
+def collect(dialect: str, column):
+    """Aggregate a column into a list per group: an array on PostgreSQL, JSON on SQLite."""
+    if dialect == "postgresql":
+        return func.array_agg(column)
+    return type_coerce(func.json_group_array(column), JSON)
+
+
+def cell_lists(dialect: str, model, key, months: Sequence[str]):
+    """Return a subquery of (cadre_id, groups, keys, counts): one row per official.
+
+    The counts are summed over the months per (official, group, key) cell and come back as
+    three parallel lists.
+    """
+    cells = (select(model.cadre_id, model.rater_group, key.label("key"),
+                    func.sum(model.count).label("n"))
+             .where(model.month.in_(months))
+             .group_by(model.cadre_id, model.rater_group, key).subquery())
+    # The three aggregates read the same rows in the same order, so the lists stay aligned.
+    return (select(cells.c.cadre_id, collect(dialect, cells.c.rater_group).label("cell_groups"),
+                   collect(dialect, cells.c.key).label("cell_keys"),
+                   collect(dialect, cells.c.n).label("cell_counts"))
+            .group_by(cells.c.cadre_id).subquery())
+
+
+def portable_query(dialect: str, period: Period, window: Sequence[str]):
+    """Select one row per official to score: its histograms, tags and six-month total."""
+    hist = cell_lists(dialect, RatingCount, RatingCount.score, period.months)
+    tags = cell_lists(dialect, RatingTagCount, RatingTagCount.tag, period.months)
+    totals = (select(RatingCount.cadre_id, func.sum(RatingCount.count).label("n"))
+              .where(RatingCount.month.in_(window))
+              .group_by(RatingCount.cadre_id).subquery())
+    return (select(Cadre.id, Cadre.code, hist.c.cell_groups, hist.c.cell_keys,
+                   hist.c.cell_counts, tags.c.cell_groups, tags.c.cell_keys, tags.c.cell_counts,
+                   totals.c.n)
+            .outerjoin(hist, hist.c.cadre_id == Cadre.id)
+            .outerjoin(tags, tags.c.cadre_id == Cadre.id)
+            .outerjoin(totals, totals.c.cadre_id == Cadre.id)
+            .where(Cadre.active.is_(True) | hist.c.cadre_id.is_not(None))  # or rated in it
+            .order_by(Cadre.id))
+
+
+def listed(rows: Iterable) -> Iterator[OfficialCounts]:
+    """Turn the rows of the portable query into OfficialCounts."""
+    for cadre_id, code, groups, scores, counts, tag_groups, tags, tag_counts, total in rows:
+        yield OfficialCounts(cadre_id, code, nested(groups, scores, counts),
+                             nested(tag_groups, tags, tag_counts), int(total or 0))
+
+
+def nested(groups, keys, counts) -> dict:
+    """Turn parallel (group, key, count) lists into {group: {key: count}}."""
+    out: dict = {}
+    for group, key, count in zip(groups or (), keys or (), counts or (), strict=True):
+        out.setdefault(group, {})[key] = count
+    return out

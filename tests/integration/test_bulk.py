@@ -1,0 +1,48 @@
+"""Bulk inserts: rows written by COPY or one JSON parameter read back as they were given."""
+
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import select
+
+from backend.models import WebhookMessage
+from backend.services.bulk import EncodedJSON, copy_rows, insert_rows
+
+T0 = datetime(2026, 10, 5, 8, 30, tzinfo=UTC)
+
+
+def message(n: int, payload) -> dict:
+    return {"webhook_id": f"msg_{n}", "type": "score.published", "period": None,
+            "status": "pending", "payload": payload, "attempts": 0,
+            "next_attempt_at": T0 + timedelta(seconds=n), "created_at": T0}
+
+
+def stored(session) -> dict[str, tuple]:
+    rows = session.scalars(select(WebhookMessage).order_by(WebhookMessage.webhook_id))
+    return {r.webhook_id: (r.payload, r.next_attempt_at, r.period) for r in rows}
+
+
+def test_copied_rows_read_back_as_given(app, session):
+    payload = {"名称": "干部\t一\n\\", "n": [1, 2.5, None], "ok": True}
+    copy_rows(session, WebhookMessage.__table__, [
+        message(1, payload), message(2, EncodedJSON('{"a": "引号\\"", "b": [1e-05]}'))])
+    session.commit()
+    assert stored(session) == {
+        "msg_1": (payload, T0 + timedelta(seconds=1), None),
+        "msg_2": ({"a": "引号\"", "b": [1e-05]}, T0 + timedelta(seconds=2), None)}
+
+
+def test_copy_skips_rows_whose_unique_value_exists(app, session):
+    copy_rows(session, WebhookMessage.__table__, [message(1, {"v": 1})])
+    copy_rows(session, WebhookMessage.__table__, [message(1, {"v": 2}), message(2, {"v": 2})],
+              skip_conflicts_on="webhook_id")
+    copy_rows(session, WebhookMessage.__table__, [message(3, {"v": 3})],
+              skip_conflicts_on="webhook_id")  # the same transaction reuses its staging table
+    session.commit()
+    assert {k: v[0] for k, v in stored(session).items()} == {
+        "msg_1": {"v": 1}, "msg_2": {"v": 2}, "msg_3": {"v": 3}}
+
+
+def test_encoded_json_goes_in_as_is_with_one_json_parameter_too(app, session):
+    insert_rows(session, WebhookMessage.__table__, [message(1, EncodedJSON('{"x": [1, 2]}'))])
+    session.commit()
+    assert stored(session)["msg_1"][0] == {"x": [1, 2]}
