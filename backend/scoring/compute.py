@@ -54,15 +54,15 @@ def score_pairs(
 ) -> GroupScore:
     """Score one rater group from validated, sorted (score, count) pairs and tag counts."""
     n = satisfied = dissatisfied = 0
+    low, high = scheme.scale_min, scheme.scale_max
+    satisfied_min, dissatisfied_max = scheme.satisfied_min, scheme.dissatisfied_max
     for score, count in pairs:  # one pass: the scale check, n and both rates' counts
-        if not scheme.scale_min <= score <= scheme.scale_max:
-            raise ValueError(
-                f"score {score} outside the scale {scheme.scale_min}..{scheme.scale_max}"
-            )
+        if not low <= score <= high:
+            raise ValueError(f"score {score} outside the scale {low}..{high}")
         n += count
-        if score >= scheme.satisfied_min:
+        if score >= satisfied_min:
             satisfied += count
-        if score <= scheme.dissatisfied_max:
+        if score <= dissatisfied_max:
             dissatisfied += count
     if n < rule.min_n:
         # Below the minimum sample nothing derived may leak: it could identify raters.

@@ -3,19 +3,21 @@
 Data is generated in the database with a fixed seed (setseed), rating rows first and the
 count tables aggregated from them, as the submission path would have left them. Publication
 of a quarter reads only the count tables, so its time must follow officials, not ratings.
-Baseline, same run and data: `SELECT count(*) FROM ratings`.
+Baseline, same run and data: `SELECT count(*) FROM ratings`. Each figure is the median of
+RUNS publications (and counts) on the same data.
 Targets: under 10 s at 10 million, and at most 1.5 times the 1-million time.
 """
 
 from __future__ import annotations
 
+import os
 import time
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 
-from tests.perf.report import Result
+from tests.perf.report import Result, median
 from tests.perf.support import bench_app, fresh_database
 
 OFFICIALS = 20_000
@@ -56,7 +58,18 @@ def add_ratings(session, template_id: int, count: int, seed: float) -> None:
         "SELECT cadre_id, month, rater_group, score, count(*) FROM ratings "
         "WHERE status = 'valid' GROUP BY cadre_id, month, rater_group, score"))
     session.commit()
-    session.execute(sa.text("ANALYZE"))
+    settle(session.get_bind())
+
+
+def settle(engine) -> None:
+    """Vacuum and analyse the tables read, as autovacuum would after a bulk load.
+
+    Committed (VACUUM runs outside a transaction), so the planner sees the statistics and no
+    timed run pays for setting the hint bits of freshly loaded rows.
+    """
+    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        conn.execute(sa.text("VACUUM ANALYZE rating_counts, rating_tag_counts, cadres"))
+        conn.execute(sa.text("ANALYZE ratings"))
 
 
 def timed_publication(app) -> float:
@@ -89,14 +102,20 @@ def timed_count(app) -> float:
         return time.perf_counter() - started
 
 
-def measure(app, total: int, template_id: int, already: int) -> tuple[float, float]:
-    """Grow the ratings table to `total` and time publication and the count baseline."""
+RUNS = 3
+
+
+def measure(app, total: int, template_id: int, already: int) -> tuple[list[float], list[float]]:
+    """Grow the ratings table to `total`; time RUNS publications and count baselines."""
     from backend.extensions import db
 
     with app.app_context():
         add_ratings(db.session, template_id, total - already, seed=0.42 + total / 1e9)
-    publication = min(timed_publication(app) for _ in range(2))
-    return publication, min(timed_count(app) for _ in range(3))
+    publications = [timed_publication(app) for _ in range(RUNS)]
+    load = ", ".join(f"{x:.2f}" for x in os.getloadavg())
+    print(f"   {total:,} ratings: publication {', '.join(f'{s:.2f}' for s in publications)} s "
+          f"(load average {load})", flush=True)
+    return publications, [timed_count(app) for _ in range(RUNS)]
 
 
 def run(quick: bool = False) -> list[Result]:
@@ -117,12 +136,17 @@ def run(quick: bool = False) -> list[Result]:
         with app.app_context():
             db.session.remove()
             db.engine.dispose()
-    return [
-        Result("publication", f"quarter, {OFFICIALS:,} officials, {small:,} ratings", pub_small,
-               "s", baseline=count_small, baseline_label="count(*) of ratings, s",
-               ratio=pub_small / count_small, samples=[pub_small]),
-        Result("publication", f"quarter, {OFFICIALS:,} officials, {large:,} ratings", pub_large,
-               "s", baseline=count_large, baseline_label="count(*) of ratings, s",
-               ratio=pub_large / count_large, target="< 10 s and <= 1.5x the smaller size",
-               met=pub_large < 10 and pub_large <= 1.5 * pub_small, samples=[pub_large]),
-    ]
+    return [row(small, pub_small, count_small), row(large, pub_large, count_large, pub_small)]
+
+
+def row(ratings: int, publications: list[float], counts: list[float],
+        smaller: list[float] | None = None) -> Result:
+    """Report the median publication; at the larger size, judge it against the targets."""
+    value, baseline = median(publications), median(counts)
+    result = Result("publication", f"quarter, {OFFICIALS:,} officials, {ratings:,} ratings",
+                    value, "s", baseline=baseline, baseline_label="count(*) of ratings, s",
+                    ratio=value / baseline, samples=publications)
+    if smaller is not None:
+        result.target = "< 10 s and <= 1.5x the smaller size"
+        result.met = value < 10 and value <= 1.5 * median(smaller)
+    return result
