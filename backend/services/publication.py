@@ -23,6 +23,7 @@ from backend.services.bulk import EncodedJSON, copy_rows
 from backend.services.score_alerts import AlertBatch
 from backend.services.score_counts import official_counts
 from backend.services.scores import Computed, compute, scheme_of
+from backend.services.session_worker import SessionWorker
 
 FLUSH_EVERY = 1000
 Message = tuple[str, Mapping | EncodedJSON, str, str | None]  # type, data, identity, period
@@ -54,6 +55,11 @@ def low_sample_end(period: Period, now: datetime, tz: tzinfo) -> str:
     return min(period.months[-1], month_label(now, tz))
 
 
+def run_now(job: Callable[[], object]) -> None:
+    """Run a database job at once, in this thread."""
+    job()
+
+
 @dataclass
 class Publisher:
     """Carries one publication through its batches."""
@@ -66,6 +72,7 @@ class Publisher:
     report: PublicationReport
     current: dict[int, tuple[int, str]]
     alerts: AlertBatch
+    write: Callable[[Callable[[], object]], None] = run_now  # where the database work runs
     pending: list[Computed] = field(default_factory=list)
 
     def consider(self, computed: Computed) -> None:
@@ -82,16 +89,20 @@ class Publisher:
         """Write the pending snapshots, supersede the old ones, queue their pushes."""
         if not self.pending:
             return
-        superseded = [self.current[c.cadre_id][0] for c in self.pending
-                      if c.cadre_id in self.current]
+        pending, self.pending = self.pending, []
+        superseded = [self.current[c.cadre_id][0] for c in pending if c.cadre_id in self.current]
+        rows, messages = [self.row(c) for c in pending], [self.message(c) for c in pending]
+        self.write(lambda: self.store(superseded, rows, messages))
+        self.report.changed += len(pending)
+        self.report.changed_codes.extend(c.code for c in pending[:100])
+
+    def store(self, superseded: list[int], rows: list[dict], messages: list[Message]) -> None:
+        """Supersede the old snapshots, insert the new ones and queue their pushes."""
         if superseded:
             self.session.execute(update(ScoreSnapshot).where(ScoreSnapshot.id.in_(superseded))
                                  .values(superseded_at=self.now))
-        copy_rows(self.session, ScoreSnapshot.__table__, [self.row(c) for c in self.pending])
-        self.queue(self.session, [self.message(c) for c in self.pending], self.now)
-        self.report.changed += len(self.pending)
-        self.report.changed_codes.extend(c.code for c in self.pending[:100])
-        self.pending = []
+        copy_rows(self.session, ScoreSnapshot.__table__, rows)
+        self.queue(self.session, messages, self.now)
 
     def row(self, c: Computed) -> dict:
         """Return the snapshot row of a computed score."""
@@ -116,14 +127,19 @@ def publish_period(session: Session, label: str, scheme_row: SurveyTemplate, now
     scheme = scheme_of(scheme_row)
     report = PublicationReport(period=label, scheme=f"{scheme_row.key}@{scheme_row.version}")
     end = low_sample_end(period, now, tz)
-    publisher = Publisher(session, scheme_row, period, now, queue, report,
-                          current_hashes(session, label, scheme_row.id),
-                          AlertBatch(session, period, end, now, queue))
-    with collector_paused():
-        for counts in iterate(official_counts(session, period, scheme, end), progress):
-            publisher.consider(compute(counts, period, scheme, now, checkpoint))
+    current = current_hashes(session, label, scheme_row.id)
+    # PostgreSQL reads the next batch and writes the last one while this one is scored.
+    threaded = session.get_bind().dialect.name == "postgresql"
+    with collector_paused(), SessionWorker(threaded) as worker:
+        alerts = AlertBatch(session, period, end, now, queue, worker.write)
+        publisher = Publisher(session, scheme_row, period, now, queue, report, current, alerts,
+                              worker.write)
+        counts = worker.batches(official_counts(session, period, scheme, end), FLUSH_EVERY)
+        for official in iterate(counts, progress):
+            publisher.consider(compute(official, period, scheme, now, checkpoint))
         publisher.flush()
-        report.alerts_raised = publisher.alerts.flush()
+        alerts.flush()
+    report.alerts_raised = alerts.raised
     session.commit()
     return report
 

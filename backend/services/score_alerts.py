@@ -26,9 +26,11 @@ class AlertBatch:
     """Collect the flags of computed scores and write the new alerts in batches."""
 
     def __init__(self, session: Session, period: Period, low_sample_month: str, now: datetime,
-                 queue: Callable) -> None:
+                 queue: Callable, write: Callable[[Callable[[], object]], None] | None = None
+                 ) -> None:
         self.session, self.period, self.month = session, period, low_sample_month
         self.now, self.queue = now, queue
+        self.write_job = write or (lambda job: job())  # where the database work runs
         self.pending: list[dict] = []
         self.raised = 0
 
@@ -47,10 +49,15 @@ class AlertBatch:
 
     def write(self) -> None:
         """Insert the alerts not raised before and queue their pushes."""
-        keys = [a["key"] for a in self.pending]
-        known = set(self.session.scalars(select(Alert.key).where(Alert.key.in_(keys))))
-        fresh = [a for a in {a["key"]: a for a in self.pending}.values() if a["key"] not in known]
-        self.pending = []
+        if self.pending:
+            pending, self.pending = self.pending, []
+            self.write_job(lambda: self.insert(pending))
+
+    def insert(self, pending: list[dict]) -> None:
+        """Insert those of the alerts not raised before and queue their pushes."""
+        known = set(self.session.scalars(select(Alert.key).where(
+            Alert.key.in_([a["key"] for a in pending]))))
+        fresh = [a for a in {a["key"]: a for a in pending}.values() if a["key"] not in known]
         if not fresh:
             return
         copy_rows(self.session, Alert.__table__, [
@@ -61,6 +68,6 @@ class AlertBatch:
         self.raised += len(fresh)
 
     def flush(self) -> int:
-        """Write what is left; return how many alerts were raised in all."""
+        """Write what is left; return how many alerts were raised so far (all, when inline)."""
         self.write()
         return self.raised

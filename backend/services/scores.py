@@ -62,11 +62,6 @@ def encode_document(document: dict) -> tuple[EncodedJSON, str]:
     return EncodedJSON(text), digest
 
 
-def document_hash(document: dict) -> str:
-    """Hash a document without its computation time and ledger checkpoint."""
-    return encode_document(document)[1]
-
-
 @functools.lru_cache(maxsize=8)  # one publication asks 20,000 times for the same moment
 def iso_seconds(moment: datetime) -> str:
     """Return a moment in ISO 8601 to the second."""

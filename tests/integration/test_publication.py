@@ -136,6 +136,18 @@ def test_threshold_flags_raise_one_alert_each_and_are_pushed(client, session):
     assert raised and not [m for m in again.messages if m[0] == "alert.raised"]
 
 
+def test_a_failing_write_fails_the_publication_and_keeps_nothing(client, session):
+    rate_all(client, [9] * 10)
+
+    def broken_queue(session, messages, now):
+        raise ConnectionError("outbox unavailable")
+
+    with pytest.raises(ConnectionError, match="outbox unavailable"):
+        publish(session, recorder=broken_queue)
+    session.rollback()
+    assert session.scalar(select(func.count()).select_from(ScoreSnapshot)) == 0
+
+
 @pytest.mark.parametrize("period", ["2026-Q5", "2026-13", "26", "2026-H3"])
 def test_unknown_period_is_refused(app, session, period):
     from backend.scoring import PeriodError
