@@ -9,14 +9,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from backend.models import Alert
 from backend.models.alerts import OPEN
 from backend.scoring import Period
 from backend.services.alerts import alert_key
-from backend.services.bulk import copy_rows
+from backend.services.bulk import copy_rows, existing
 
 LOW_SAMPLE = "low_sample"
 BATCH = 1000
@@ -55,8 +54,7 @@ class AlertBatch:
 
     def insert(self, pending: list[dict]) -> None:
         """Insert those of the alerts not raised before and queue their pushes."""
-        known = set(self.session.scalars(select(Alert.key).where(
-            Alert.key.in_([a["key"] for a in pending]))))
+        known = existing(self.session, Alert.__table__.c.key, [a["key"] for a in pending])
         fresh = [a for a in {a["key"]: a for a in pending}.values() if a["key"] not in known]
         if not fresh:
             return

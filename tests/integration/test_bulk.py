@@ -5,7 +5,7 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import select
 
 from backend.models import WebhookMessage
-from backend.services.bulk import EncodedJSON, copy_rows, insert_rows
+from backend.services.bulk import EncodedJSON, copy_rows, existing, insert_rows
 
 T0 = datetime(2026, 10, 5, 8, 30, tzinfo=UTC)
 
@@ -46,3 +46,10 @@ def test_encoded_json_goes_in_as_is_with_one_json_parameter_too(app, session):
     insert_rows(session, WebhookMessage.__table__, [message(1, EncodedJSON('{"x": [1, 2]}'))])
     session.commit()
     assert stored(session)["msg_1"][0] == {"x": [1, 2]}
+
+
+def test_existing_tells_which_values_a_unique_column_holds(app, session):
+    copy_rows(session, WebhookMessage.__table__, [message(1, {}), message(2, {})])
+    column = WebhookMessage.__table__.c.webhook_id
+    assert existing(session, column, ["msg_2", "msg_3", "msg_1"]) == {"msg_1", "msg_2"}
+    assert existing(session, column, []) == set()
