@@ -128,13 +128,16 @@ def publish_period(session: Session, label: str, scheme_row: SurveyTemplate, now
     report = PublicationReport(period=label, scheme=f"{scheme_row.key}@{scheme_row.version}")
     end = low_sample_end(period, now, tz)
     current = current_hashes(session, label, scheme_row.id)
-    # PostgreSQL reads the next batch and writes the last one while this one is scored.
+    # PostgreSQL reads the next batch and writes the last one while this one is scored: every
+    # database call of the loop goes through the worker.
     threaded = session.get_bind().dialect.name == "postgresql"
     with collector_paused(), SessionWorker(threaded) as worker:
         alerts = AlertBatch(session, period, end, now, queue, worker.write)
         publisher = Publisher(session, scheme_row, period, now, queue, report, current, alerts,
                               worker.write)
-        counts = worker.batches(official_counts(session, period, scheme, end), FLUSH_EVERY)
+        counts = official_counts(session, period, scheme, end,
+                                 fetch=lambda rows: worker.batches(rows, FLUSH_EVERY),
+                                 run=lambda job: worker.submit(job).result())
         for official in iterate(counts, progress):
             publisher.consider(compute(official, period, scheme, now, checkpoint))
         publisher.flush()

@@ -16,14 +16,16 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
+from typing import TypeVar
 
-from sqlalchemy import JSON, bindparam, func, select, text, type_coerce
+from sqlalchemy import JSON, Result, bindparam, func, select, text, type_coerce
 from sqlalchemy.orm import Session
 
 from backend.models import Cadre, RatingCount, RatingTagCount
 from backend.scoring import Period, Scheme, trailing_months
 
 STREAM = {"yield_per": 2000}
+T = TypeVar("T")
 MAX_PIVOT = 50  # scale points; a wider scale takes the portable query
 
 
@@ -38,22 +40,35 @@ class OfficialCounts:
     six_month_n: int = 0
 
 
-def official_counts(session: Session, period: Period, scheme: Scheme,
-                    six_months_end: str) -> Iterator[OfficialCounts]:
-    """Yield every active official (and any official rated in the period) with counts."""
+Fetch = Callable[[Iterator[tuple]], Iterator[tuple]]
+Run = Callable[[Callable[[], T]], T]
+
+
+def official_counts(session: Session, period: Period, scheme: Scheme, six_months_end: str,
+                    fetch: Fetch = iter, run: Run = lambda job: job()
+                    ) -> Iterator[OfficialCounts]:
+    """Yield every active official (and any official rated in the period) with counts.
+
+    The database is used only through `fetch`, which pulls the query's rows, and `run`, which
+    runs a query and returns its result: a caller with a database thread passes its own, so
+    the rows are read there and turned into counts here.
+    """
     window = trailing_months(six_months_end, scheme.low_sample_months)
     scale = range(scheme.scale_min, scheme.scale_max + 1)
     dialect = session.get_bind().dialect.name
     if dialect == "postgresql" and len(scale) <= MAX_PIVOT:
-        result = pivot_rows(session, scale, period.months, window)
-        officials = pivoted(result, scale, lambda cadre_id: odd_cells(
-            session, cadre_id, scale, period.months))
-    else:
-        result = session.execute(portable_query(dialect, period, window),
-                                 execution_options=STREAM)
-        officials = listed(result)
+        rows = fetch(streamed(lambda: pivot_rows(session, scale, period.months, window)))
+        return pivoted(rows, scale, lambda cadre_id: run(
+            lambda: odd_cells(session, cadre_id, scale, period.months)))
+    return listed(fetch(streamed(lambda: session.execute(
+        portable_query(dialect, period, window), execution_options=STREAM))))
+
+
+def streamed(execute: Callable[[], Result]) -> Iterator[tuple]:
+    """Run a query when first asked for a row, yield its rows, and close it."""
+    result = execute()
     try:
-        yield from officials
+        yield from result
     finally:
         result.close()  # an unfinished cursor would keep SQLite's read lock
 
