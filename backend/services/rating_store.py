@@ -26,7 +26,7 @@ import psycopg
 from sqlalchemy import Engine, text, update
 from sqlalchemy.dialects.postgresql.psycopg import dialect as psycopg_dialect
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, scoped_session
 
 from backend.models import AbuseSignal, FollowupContact, Invitation, InvitationUse, Rating
 from backend.services import counts, opens
@@ -167,7 +167,9 @@ def compiled(statement) -> str:
 @contextlib.contextmanager
 def opened(session: Session) -> Iterator[SessionStore | PostgresStore]:
     """Give the store one submission reads and writes through; end any open transaction."""
-    session.commit()
+    current = session() if isinstance(session, scoped_session) else session
+    if current.in_transaction():  # committing an idle session still costs a begin and end
+        current.commit()
     bind = session.get_bind()
     if bind.dialect.name != "postgresql" or not isinstance(bind, Engine):
         yield SessionStore(session)
