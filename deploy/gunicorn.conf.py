@@ -92,11 +92,13 @@ secure_scheme_headers = {"X-FORWARDED-PROTO": "https"}
 loglevel = os.environ.get("LOG_LEVEL", "info").lower()
 errorlog = "-"
 accesslog = "-"
-# One JSON object per line. The path has rating tokens masked and no query string.
+# One JSON object per line. The path has rating tokens masked and no query string; request_id
+# is the app's X-Request-ID, the id its own log lines and the jobs of the request carry.
 access_log_format = (
     '{"time": "%(t)s", "remote_addr": "%(h)s", "forwarded_for": "%({x-forwarded-for}i)s", '
     '"method": "%(m)s", "path": "%(U)s", "status": %(s)s, "bytes": "%(b)s", '
-    '"duration_ms": %(M)s, "referer": "%(f)s", "user_agent": "%(a)s", "pid": "%(p)s"}'
+    '"duration_ms": %(M)s, "referer": "%(f)s", "user_agent": "%(a)s", "pid": "%(p)s", '
+    '"request_id": "%({x-request-id}o)s"}'
 )
 
 # A token is a capability: /r/<token>, /r/<token>/qr.svg, /api/v1/invitations/<token>/rating.

@@ -229,7 +229,7 @@ def test_gunicorn_access_lines_are_json_with_rating_tokens_masked(monkeypatch, t
                "SERVER_PROTOCOL": "HTTP/1.1", "REMOTE_ADDR": "10.0.0.7",
                "HTTP_REFERER": f"https://ssp.example/r/{token}",
                "HTTP_USER_AGENT": 'Mozilla "quoted" \\ back'}
-    resp = SimpleNamespace(status="201 CREATED", sent=42, headers=[])
+    resp = SimpleNamespace(status="201 CREATED", sent=42, headers=[("X-Request-ID", "r-7f3a")])
     req = SimpleNamespace(headers=[("X-FORWARDED-FOR", "1.2.3.4")])
     atoms = logger.atoms(resp, req, environ, dt.timedelta(milliseconds=12))
     line = conf["access_log_format"] % logger.atoms_wrapper_class(atoms)
@@ -239,6 +239,7 @@ def test_gunicorn_access_lines_are_json_with_rating_tokens_masked(monkeypatch, t
     assert record["referer"] == "https://ssp.example/r/***"
     assert record["status"] == 201 and record["forwarded_for"] == "1.2.3.4"
     assert record["user_agent"] == 'Mozilla "quoted" \\ back'
+    assert record["request_id"] == "r-7f3a"  # joins the line to the app's own log lines
     assert dt.datetime.fromisoformat(record["time"]).tzinfo is not None
 
 
