@@ -70,7 +70,9 @@ def fill(app, sizes: Sizes) -> float:
         scheme = register(db.session, catalogue.schemes["default"])
         phone = vault().encrypt("13800138000")
         db.session.commit()
-        generate(db.engine, sizes, template.id, scheme.id, phone)
+        ids = template.id, scheme.id
+        db.session.close()  # the load alters tables: hold no transaction open meanwhile
+        generate(db.engine, sizes, *ids, phone)
     add_users(app)
     return time.perf_counter() - started
 

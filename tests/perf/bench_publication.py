@@ -10,17 +10,15 @@ Targets: under 10 s at 10 million, and at most 1.5 times the 1-million time.
 
 from __future__ import annotations
 
-import contextlib
 import os
 import time
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 
 from tests.perf.report import Result, median
-from tests.perf.support import bench_app, fresh_database
+from tests.perf.support import bench_app, bulk_load, fresh_database
 
 OFFICIALS = 20_000
 PERIOD = "2026-Q3"
@@ -39,35 +37,6 @@ def seed_directory(session, template_id: int) -> None:
         "SELECT 'C' || lpad(g::text, 6, '0'), '干部' || g, 1 + (g % 200), '科长', true, now(), "
         "now() FROM generate_series(1, :n) g"), {"n": OFFICIALS})
     session.commit()
-
-
-@contextlib.contextmanager
-def bulk_load(session, table: str) -> Iterator[None]:
-    """Drop a table's foreign keys, unique constraints and secondary indexes, then restore them.
-
-    Checking two foreign keys and inserting into two B-trees row by row (one of them keyed by
-    random hashes) makes a load of millions of rows take many times longer than building the
-    indexes afterwards in one sort each and validating the keys in one join. The table ends up
-    exactly as declared.
-    """
-    constraints = session.execute(sa.text(
-        "SELECT conname, pg_get_constraintdef(oid) FROM pg_constraint "
-        "WHERE conrelid = CAST(:t AS regclass) AND contype IN ('f', 'u') ORDER BY conname"),
-        {"t": table}).all()
-    indexes = session.execute(sa.text(
-        "SELECT indexname, indexdef FROM pg_indexes WHERE tablename = :t AND indexname NOT IN "
-        "(SELECT conname FROM pg_constraint WHERE conrelid = CAST(:t AS regclass)) "
-        "ORDER BY indexname"), {"t": table}).all()
-    for name, _ in constraints:
-        session.execute(sa.text(f'ALTER TABLE {table} DROP CONSTRAINT "{name}"'))
-    for name, _ in indexes:
-        session.execute(sa.text(f'DROP INDEX "{name}"'))
-    yield
-    session.execute(sa.text("SET LOCAL maintenance_work_mem = '1GB'"))
-    for _, definition in indexes:
-        session.execute(sa.text(definition))
-    for name, definition in constraints:
-        session.execute(sa.text(f'ALTER TABLE {table} ADD CONSTRAINT "{name}" {definition}'))
 
 
 def add_ratings(session, template_id: int, count: int, seed: float) -> None:

@@ -1,17 +1,19 @@
 """Generate console benchmark data straight in PostgreSQL with generate_series.
 
 Base tables get the real volumes (invitations, ratings and their counts); the rollups are
-filled in the same shape the rollup job writes, for every day the base data spans. Secondary
-indexes of the two big tables are dropped during the load and rebuilt after it.
+filled in the same shape the rollup job writes, for every day the base data spans. The two big
+tables are loaded without their secondary indexes, unique constraints and foreign keys, which
+are rebuilt and validated after the load (tests/perf/support.py:bulk_load).
 """
 
 from __future__ import annotations
 
-import contextlib
 import os
 from dataclasses import dataclass
 
 import sqlalchemy as sa
+
+from tests.perf.support import bulk_load
 
 
 @dataclass(frozen=True)
@@ -36,19 +38,6 @@ class Sizes:
                    units=int(env("BENCH_CONSOLE_UNITS", 600)))
 
 
-@contextlib.contextmanager
-def without_indexes(conn, table: str):
-    """Drop a table's secondary indexes for a bulk load and rebuild them afterwards."""
-    rows = conn.execute(sa.text(
-        "SELECT i.indexname, i.indexdef FROM pg_indexes i WHERE i.tablename = :t AND NOT EXISTS"
-        " (SELECT 1 FROM pg_constraint c WHERE c.conname = i.indexname)"), {"t": table}).all()
-    for name, _ in rows:
-        conn.execute(sa.text(f'DROP INDEX "{name}"'))
-    yield
-    for _, ddl in rows:
-        conn.execute(sa.text(ddl))
-
-
 def directory(conn, s: Sizes) -> None:
     """Create a city: one organisation department, 30 counties/districts, units below."""
     conn.execute(sa.text(
@@ -69,7 +58,7 @@ def directory(conn, s: Sizes) -> None:
 
 def invitations(conn, s: Sizes, template_id: int) -> None:
     """Insert event invitations spread over the period, newest first by id; 35% used."""
-    with without_indexes(conn, "invitations"):
+    with bulk_load(conn, "invitations"):
         conn.execute(sa.text(
             "INSERT INTO invitations (id, token, kind, template_id, cadre_id, event_type, "
             "created_at, expires_at, used_at) SELECT g, md5(g::text), 'event', :t, "
@@ -83,7 +72,7 @@ def invitations(conn, s: Sizes, template_id: int) -> None:
 
 def ratings(conn, s: Sizes, template_id: int) -> None:
     """Insert ratings (a fifth with a comment) and their per-month counts."""
-    with without_indexes(conn, "ratings"):
+    with bulk_load(conn, "ratings"):
         conn.execute(sa.text(
             "INSERT INTO ratings (id, cadre_id, rater_group, score, tags, comment, template_id,"
             " event_type, submitted_hour, month, receipt_hash, status) SELECT g, 1 + g % :c, "

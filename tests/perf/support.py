@@ -36,6 +36,37 @@ def fresh_database(prefix: str = "ssp_bench") -> Iterator[str]:
         admin.dispose()
 
 
+@contextlib.contextmanager
+def bulk_load(conn, table: str) -> Iterator[None]:
+    """Drop a table's foreign keys, unique constraints and secondary indexes, then restore them.
+
+    `conn` is a connection or session inside a transaction; the primary key stays.
+
+    Checking two foreign keys and inserting into two B-trees row by row (one of them keyed by
+    random hashes) makes a load of millions of rows take many times longer than building the
+    indexes afterwards in one sort each and validating the keys in one join. The table ends up
+    exactly as declared.
+    """
+    constraints = conn.execute(sa.text(
+        "SELECT conname, pg_get_constraintdef(oid) FROM pg_constraint "
+        "WHERE conrelid = CAST(:t AS regclass) AND contype IN ('f', 'u') ORDER BY conname"),
+        {"t": table}).all()
+    indexes = conn.execute(sa.text(
+        "SELECT indexname, indexdef FROM pg_indexes WHERE tablename = :t AND indexname NOT IN "
+        "(SELECT conname FROM pg_constraint WHERE conrelid = CAST(:t AS regclass)) "
+        "ORDER BY indexname"), {"t": table}).all()
+    for name, _ in constraints:
+        conn.execute(sa.text(f'ALTER TABLE {table} DROP CONSTRAINT "{name}"'))
+    for name, _ in indexes:
+        conn.execute(sa.text(f'DROP INDEX "{name}"'))
+    yield
+    conn.execute(sa.text("SET LOCAL maintenance_work_mem = '1GB'"))
+    for _, definition in indexes:
+        conn.execute(sa.text(definition))
+    for name, definition in constraints:
+        conn.execute(sa.text(f'ALTER TABLE {table} ADD CONSTRAINT "{name}" {definition}'))
+
+
 def bench_app(database_uri: str, **overrides):
     """Create an app on a benchmark database with the schema in place."""
     from backend import create_app
