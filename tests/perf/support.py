@@ -42,10 +42,10 @@ def bulk_load(conn, table: str) -> Iterator[None]:
 
     `conn` is a connection or session inside a transaction; the primary key stays.
 
-    Checking two foreign keys and inserting into two B-trees row by row (one of them keyed by
-    random hashes) makes a load of millions of rows take many times longer than building the
-    indexes afterwards in one sort each and validating the keys in one join. The table ends up
-    exactly as declared.
+    Checking foreign keys and inserting into every B-tree row by row (above all a unique one
+    keyed by random hashes, as tokens and receipts are) makes a load of millions of rows take
+    many times longer than building the indexes afterwards in one sort each and validating
+    the keys in one join. The table ends up exactly as declared.
     """
     constraints = conn.execute(sa.text(
         "SELECT conname, pg_get_constraintdef(oid) FROM pg_constraint "
