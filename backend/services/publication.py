@@ -23,7 +23,7 @@ from backend.services.bulk import EncodedJSON, copy_rows
 from backend.services.score_alerts import AlertBatch
 from backend.services.score_counts import official_counts
 from backend.services.scores import Computed, compute, scheme_of
-from backend.services.session_worker import SessionWorker
+from backend.services.session_worker import SessionWorker, run_now
 
 FLUSH_EVERY = 1000
 Message = tuple[str, Mapping | EncodedJSON, str, str | None]  # type, data, identity, period
@@ -53,11 +53,6 @@ def current_hashes(session: Session, period: str, scheme_id: int) -> dict[int, t
 def low_sample_end(period: Period, now: datetime, tz: tzinfo) -> str:
     """Return the last month of the six-month window: the period's end, or now if sooner."""
     return min(period.months[-1], month_label(now, tz))
-
-
-def run_now(job: Callable[[], object]) -> None:
-    """Run a database job at once, in this thread."""
-    job()
 
 
 @dataclass

@@ -16,6 +16,7 @@ from backend.models.alerts import OPEN
 from backend.scoring import Period
 from backend.services.alerts import alert_key
 from backend.services.bulk import copy_rows, existing
+from backend.services.session_worker import run_now
 
 LOW_SAMPLE = "low_sample"
 BATCH = 1000
@@ -25,11 +26,11 @@ class AlertBatch:
     """Collect the flags of computed scores and write the new alerts in batches."""
 
     def __init__(self, session: Session, period: Period, low_sample_month: str, now: datetime,
-                 queue: Callable, write: Callable[[Callable[[], object]], None] | None = None
+                 queue: Callable, write: Callable[[Callable[[], object]], object] = run_now
                  ) -> None:
         self.session, self.period, self.month = session, period, low_sample_month
         self.now, self.queue = now, queue
-        self.write_job = write or (lambda job: job())  # where the database work runs
+        self.write_job = write  # where the database work runs
         self.pending: list[dict] = []
         self.raised = 0
 
@@ -65,7 +66,6 @@ class AlertBatch:
                                   for a in fresh], self.now)
         self.raised += len(fresh)
 
-    def flush(self) -> int:
-        """Write what is left; return how many alerts were raised so far (all, when inline)."""
+    def flush(self) -> None:
+        """Write what is left (`raised` counts them once the writes have run)."""
         self.write()
-        return self.raised

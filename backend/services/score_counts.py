@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session
 
 from backend.models import Cadre, RatingCount, RatingTagCount
 from backend.scoring import Period, Scheme, trailing_months
+from backend.services.session_worker import run_now
 
 STREAM = {"yield_per": 2000}
 T = TypeVar("T")
@@ -45,7 +46,7 @@ Run = Callable[[Callable[[], T]], T]
 
 
 def official_counts(session: Session, period: Period, scheme: Scheme, six_months_end: str,
-                    fetch: Fetch = iter, run: Run = lambda job: job()
+                    fetch: Fetch = iter, run: Run = run_now
                     ) -> Iterator[OfficialCounts]:
     """Yield every active official (and any official rated in the period) with counts.
 

@@ -20,6 +20,11 @@ from typing import Any, TypeVar
 T = TypeVar("T")
 
 
+def run_now(job: Callable[[], T]) -> T:
+    """Run a database job at once, in this thread, and return its result."""
+    return job()
+
+
 class SessionWorker:
     """Run database jobs in submission order, in one thread or inline."""
 
@@ -32,7 +37,7 @@ class SessionWorker:
         """Queue a job whose result the caller will ask for; return its future."""
         if self.executor is None:
             future: Future[T] = Future()
-            future.set_result(job())
+            future.set_result(run_now(job))
             return future
         return self.executor.submit(contextvars.copy_context().run, job)
 
