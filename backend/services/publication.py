@@ -21,7 +21,7 @@ from backend.models import ScoreSnapshot, SurveyTemplate
 from backend.scoring import Period, month_label, parse_period
 from backend.services.bulk import EncodedJSON, copy_rows
 from backend.services.score_alerts import AlertBatch
-from backend.services.score_counts import official_counts
+from backend.services.score_counts import PIVOT_CHUNK, official_counts, snapshot_reader
 from backend.services.scores import Computed, compute, scheme_of
 from backend.services.session_worker import SessionWorker, run_now
 
@@ -123,16 +123,18 @@ def publish_period(session: Session, label: str, scheme_row: SurveyTemplate, now
     report = PublicationReport(period=label, scheme=f"{scheme_row.key}@{scheme_row.version}")
     end = low_sample_end(period, now, tz)
     current = current_hashes(session, label, scheme_row.id)
-    # PostgreSQL reads the next batch and writes the last one while this one is scored: every
-    # database call of the loop goes through the worker.
+    # PostgreSQL reads the next range of officials (one thread and connection) and writes the
+    # last batch (another) while this one is scored: every database call of the loop goes
+    # through one of the two workers.
     threaded = session.get_bind().dialect.name == "postgresql"
-    with collector_paused(), SessionWorker(threaded) as worker:
+    with (collector_paused(), snapshot_reader(session) as source,
+          SessionWorker(threaded) as reader, SessionWorker(threaded) as worker):
         alerts = AlertBatch(session, period, end, now, queue, worker.write)
         publisher = Publisher(session, scheme_row, period, now, queue, report, current, alerts,
                               worker.write)
-        counts = official_counts(session, period, scheme, end,
-                                 fetch=lambda rows: worker.batches(rows, FLUSH_EVERY),
-                                 run=lambda job: worker.submit(job).result())
+        counts = official_counts(source, period, scheme, end,
+                                 fetch=lambda rows: reader.batches(rows, PIVOT_CHUNK),
+                                 run=lambda job: reader.submit(job).result())
         for official in iterate(counts, progress):
             publisher.consider(compute(official, period, scheme, now, checkpoint))
         publisher.flush()

@@ -7,12 +7,16 @@ ratings or count rows, and memory stays flat: rows stream in batches.
 On PostgreSQL one pass over the months needed (the period's and the low-sample window's)
 pivots each (official, group) into a dense array of counts per score of the scheme's scale:
 one small hash aggregate instead of one per (official, group, score) cell. Scores outside the
-scale come back apart, so the result is the same as summing every cell. Elsewhere (SQLite)
-portable SQL sums the cells and lists them per official.
+scale come back apart, so the result is the same as summing every cell. The pivot runs per
+range of officials, in a read-only transaction of its own (`snapshot_reader`), so scoring
+starts after the first range instead of after all of them. Elsewhere (SQLite) portable SQL
+sums the cells and lists them per official.
 """
 
 from __future__ import annotations
 
+import contextlib
+import itertools
 import re
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -58,11 +62,34 @@ def official_counts(session: Session, period: Period, scheme: Scheme, six_months
     scale = range(scheme.scale_min, scheme.scale_max + 1)
     dialect = session.get_bind().dialect.name
     if dialect == "postgresql" and len(scale) <= MAX_PIVOT:
-        rows = fetch(streamed(lambda: pivot_rows(session, scale, period.months, window)))
+        rows = fetch(pivot_rows(session, scale, period.months, window))
         return pivoted(rows, scale, lambda cadre_id: run(
             lambda: odd_cells(session, cadre_id, scale, period.months)))
     return listed(fetch(streamed(lambda: session.execute(
         portable_query(dialect, period, window), execution_options=STREAM))))
+
+
+@contextlib.contextmanager
+def snapshot_reader(session: Session) -> Iterator[Session]:
+    """Yield a session to read the counts with: on PostgreSQL, a second connection.
+
+    Its own read-only REPEATABLE READ transaction sees every range of officials as of one
+    moment, and its own server process pivots the next range while the caller's connection
+    writes results, with no parallel workers to take the cores that scoring needs. Elsewhere
+    (SQLite, one writer) it is the caller's session.
+    """
+    if session.get_bind().dialect.name != "postgresql":
+        yield session
+        return
+    with session.get_bind().connect() as connection:
+        connection.execute(text("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY"))
+        connection.execute(text("SET LOCAL max_parallel_workers_per_gather = 0"))
+        reader = Session(bind=connection)
+        try:
+            yield reader
+        finally:
+            reader.close()
+            connection.rollback()
 
 
 def streamed(execute: Callable[[], Result]) -> Iterator[tuple]:
@@ -74,23 +101,31 @@ def streamed(execute: Callable[[], Result]) -> Iterator[tuple]:
         result.close()  # an unfinished cursor would keep SQLite's read lock
 
 
-def pivot_rows(session: Session, scale: range, months: Sequence[str], window: Sequence[str]):
-    """Pivot into a temporary table, then stream it in official order.
+def pivot_rows(session: Session, scale: range, months: Sequence[str],
+               window: Sequence[str]) -> Iterator[tuple]:
+    """Yield the pivot's rows in official order, one range of about PIVOT_CHUNK officials at a time.
 
-    A cursor's query runs without parallel workers; CREATE TABLE AS may use them, and the
-    table (a row per official and group) is small. It goes at the end of the transaction.
+    Each range is one small query (an index range of the count tables, a hash aggregate of a
+    few thousand groups), so the first officials can be scored while the database pivots the
+    next ones: one query over every official could return nothing before all were aggregated.
     """
-    # The hash aggregate holds one entry per (official, group): keep it in memory.
+    # Each range's hash aggregate holds one entry per (official, group): keep it in memory.
     session.execute(text("SET LOCAL work_mem = '64MB'"))
-    session.execute(text(f"DROP TABLE IF EXISTS {PIVOT_TABLE}"))
-    session.execute(text(f"CREATE TEMPORARY TABLE {PIVOT_TABLE} ON COMMIT DROP AS "
-                         + pivot_sql(scale, months, window)))
-    return session.execute(text(f"SELECT * FROM {PIVOT_TABLE} ORDER BY id"),  # noqa: S608
-                           execution_options=STREAM)
+    for low, high in official_ranges(session, PIVOT_CHUNK):
+        yield from session.execute(text(pivot_sql(scale, months, window, low, high))).all()
 
 
-PIVOT_TABLE = "publication_counts"
+PIVOT_CHUNK = 5000
 MONTH = re.compile(r"^\d{4}-\d{2}$")
+
+
+def official_ranges(session: Session, size: int) -> list[tuple[int, int | None]]:
+    """Split the officials' ids into ranges of `size` officials: (first id, last id or None)."""
+    starts = session.execute(text(
+        "SELECT id FROM (SELECT id, row_number() OVER (ORDER BY id) AS n FROM cadres) AS c "
+        "WHERE n % :size = 1 ORDER BY id"), {"size": size}).scalars().all()
+    return [(low, high - 1) for low, high in itertools.pairwise(starts)] + (
+        [(starts[-1], None)] if starts else [])
 
 
 def months_between(months: Sequence[str]) -> str:
@@ -101,17 +136,19 @@ def months_between(months: Sequence[str]) -> str:
     return f"month COLLATE \"C\" BETWEEN '{months[0]}' AND '{months[-1]}'"
 
 
-def pivot_sql(scale: range, months: Sequence[str], window: Sequence[str]) -> str:
-    """Return the PostgreSQL query of one row per official to score.
+def pivot_sql(scale: range, months: Sequence[str], window: Sequence[str], low: int,
+              high: int | None) -> str:
+    """Return the PostgreSQL query of one row per official to score, for ids low..high.
 
     Per group: the period's counts per score of the scale (a dense array, so the groups make
     a 2-D array), and per official: how many period rows hold a score off the scale (fetched
     apart, see odd_cells), the window total, and the period's tag counts. Officials are the
-    active ones and any rated in the period. Built from integers and checked month labels
-    only: CREATE TABLE AS takes no parameters.
+    active ones and any rated in the period; `high` None means no upper bound. Built from
+    integers and checked month labels only, so each range is planned for its own bounds.
     """
     in_period, in_window = months_between(months), months_between(window)
     either = months_between(sorted({*months, *window}))
+    ids = f"BETWEEN {int(low)} AND {int(high)}" if high is not None else f">= {int(low)}"
     dense = ", ".join(f"sum(count) FILTER (WHERE score = {int(s)} AND {in_period})"
                       for s in scale)
     odd = f"(score < {int(scale[0])} OR score > {int(scale[-1])}) AND {in_period}"
@@ -121,7 +158,7 @@ WITH cells AS (
            count(*) FILTER (WHERE {odd}) AS odd_rows,
            count(*) FILTER (WHERE {in_period}) AS period_rows,
            sum(count) FILTER (WHERE {in_window}) AS window_n
-    FROM rating_counts WHERE {either}
+    FROM rating_counts WHERE cadre_id {ids} AND {either}
     GROUP BY cadre_id, rater_group
 ), officials AS (
     SELECT cadre_id, array_agg(rater_group) AS groups, array_agg(dense) AS dense,
@@ -132,7 +169,7 @@ WITH cells AS (
     SELECT cadre_id, array_agg(rater_group) AS groups, array_agg(tag) AS tags,
            array_agg(n) AS counts
     FROM (SELECT cadre_id, rater_group, tag, sum(count) AS n
-          FROM rating_tag_counts WHERE {in_period}
+          FROM rating_tag_counts WHERE cadre_id {ids} AND {in_period}
           GROUP BY cadre_id, rater_group, tag) AS tag_cells
     GROUP BY cadre_id
 )
@@ -141,7 +178,8 @@ SELECT c.id, c.code, o.groups, o.dense, o.odd_rows, o.window_n, t.groups AS tag_
 FROM cadres AS c
 LEFT JOIN officials AS o ON o.cadre_id = c.id
 LEFT JOIN tags AS t ON t.cadre_id = c.id
-WHERE c.active OR o.period_rows > 0"""  # noqa: S608
+WHERE c.id {ids} AND (c.active OR o.period_rows > 0)
+ORDER BY c.id"""  # noqa: S608
 
 
 ODD_CELLS = text(

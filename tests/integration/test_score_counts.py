@@ -108,3 +108,36 @@ def test_the_portable_query_reads_what_the_postgresql_pivot_reads(app, session, 
     pivoted = read(session, Scheme())
     monkeypatch.setattr(score_counts, "MAX_PIVOT", 0)  # a scale too wide for the pivot
     assert read(session, Scheme()) == pivoted
+
+
+def test_officials_read_in_ranges_equal_one_read(app, session, monkeypatch):
+    cadres = directory(session, 60)
+    fill(session, cadres, seed=4, odd_scores=True)
+    ranges = score_counts.official_ranges(session, 7)
+    assert len(ranges) == 9 and ranges[-1][1] is None
+    covered = [c.id for c in cadres if any(low <= c.id and (high is None or c.id <= high)
+                                           for low, high in ranges)]
+    assert covered == sorted(c.id for c in cadres)  # each official in exactly one range
+    assert all(high is None or high < later for (_, high), (later, _) in
+               zip(ranges, ranges[1:], strict=False))
+    monkeypatch.setattr(score_counts, "PIVOT_CHUNK", 7)
+    read_back = read(session, Scheme())
+    assert list(read_back) == sorted(read_back)
+    assert read_back == by_hand(session, Scheme())
+
+
+def test_the_snapshot_reader_reads_committed_counts_only(app, session):
+    """On PostgreSQL publication reads through its own read-only transaction."""
+    from sqlalchemy import text
+    from sqlalchemy.exc import DBAPIError
+
+    cadres = directory(session, 3)
+    session.commit()
+    fill(session, cadres, seed=5)  # flushed, not committed
+    with score_counts.snapshot_reader(session) as reader:
+        if session.get_bind().dialect.name != "postgresql":
+            assert reader is session
+            return
+        assert reader.execute(text("SELECT count(*) FROM rating_counts")).scalar() == 0
+        with pytest.raises(DBAPIError, match="read-only"):
+            reader.execute(text("DELETE FROM rating_counts"))
