@@ -42,6 +42,9 @@ class OfficialCounts:
     code: str
     histograms: dict[str, dict[int, int]] = field(default_factory=dict)
     tags: dict[str, dict[str, int]] = field(default_factory=dict)
+    # The low-sample window's total, read only as far as the rule needs: where the window's
+    # months inside the period already hold `low_sample_min` ratings, that part alone (the
+    # flag is decided); otherwise the whole total.
     six_month_n: int = 0
 
 
@@ -62,7 +65,8 @@ def official_counts(session: Session, period: Period, scheme: Scheme, six_months
     scale = range(scheme.scale_min, scheme.scale_max + 1)
     dialect = session.get_bind().dialect.name
     if dialect == "postgresql" and len(scale) <= MAX_PIVOT:
-        rows = fetch(pivot_rows(session, scale, period.months, window))
+        rows = fetch(pivot_rows(session, scale, period.months, window,
+                                scheme.low_sample_min))
         return pivoted(rows, scale, lambda cadre_id: run(
             lambda: odd_cells(session, cadre_id, scale, period.months)))
     return listed(fetch(streamed(lambda: session.execute(
@@ -75,15 +79,13 @@ def snapshot_reader(session: Session) -> Iterator[Session]:
 
     Its own read-only REPEATABLE READ transaction sees every range of officials as of one
     moment, and its own server process pivots the next range while the caller's connection
-    writes results, with no parallel workers to take the cores that scoring needs. Elsewhere
-    (SQLite, one writer) it is the caller's session.
+    writes results. Elsewhere (SQLite, one writer) it is the caller's session.
     """
     if session.get_bind().dialect.name != "postgresql":
         yield session
         return
     with session.get_bind().connect() as connection:
         connection.execute(text("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY"))
-        connection.execute(text("SET LOCAL max_parallel_workers_per_gather = 0"))
         reader = Session(bind=connection)
         try:
             yield reader
@@ -101,18 +103,45 @@ def streamed(execute: Callable[[], Result]) -> Iterator[tuple]:
         result.close()  # an unfinished cursor would keep SQLite's read lock
 
 
-def pivot_rows(session: Session, scale: range, months: Sequence[str],
-               window: Sequence[str]) -> Iterator[tuple]:
+def pivot_rows(session: Session, scale: range, months: Sequence[str], window: Sequence[str],
+               enough: int) -> Iterator[tuple]:
     """Yield the pivot's rows in official order, one range of about PIVOT_CHUNK officials at a time.
 
     Each range is one small query (an index range of the count tables, a hash aggregate of a
     few thousand groups), so the first officials can be scored while the database pivots the
     next ones: one query over every official could return nothing before all were aggregated.
+
+    The query reads the period's months only. The low-sample window's months before the period
+    are summed afterwards, and only for the officials whose window months inside the period
+    hold fewer than `enough` ratings: for the others the rule is decided, and a well-rated
+    period skips half the rows.
     """
+    before = [m for m in window if m < months[0]]  # the window's months outside the period
     # Each range's hash aggregate holds one entry per (official, group): keep it in memory.
     session.execute(text("SET LOCAL work_mem = '64MB'"))
-    for low, high in official_ranges(session, PIVOT_CHUNK):
-        yield from session.execute(text(pivot_sql(scale, months, window, low, high))).all()
+    for number, (low, high) in enumerate(official_ranges(session, PIVOT_CHUNK)):
+        # Nothing else runs until the first range arrives: it may take parallel workers. The
+        # later ones run beside scoring and writing, which need the cores more.
+        workers = "DEFAULT" if number == 0 else "0"
+        session.execute(text(f"SET LOCAL max_parallel_workers_per_gather = {workers}"))
+        rows = session.execute(text(pivot_sql(scale, months, window, low, high))).all()
+        short = [row[0] for row in rows if (row[WINDOW_N] or 0) < enough] if before else []
+        earlier = window_totals(session, short, before) if short else {}
+        for row in rows:
+            yield (*row[:WINDOW_N], (row[WINDOW_N] or 0) + earlier.get(row[0], 0),
+                   *row[WINDOW_N + 1:])
+
+
+WINDOW_N = 5  # position of the window total in the pivot's rows
+EARLIER = text("SELECT cadre_id, sum(count) FROM rating_counts "
+               "WHERE cadre_id = ANY(:ids) AND month COLLATE \"C\" BETWEEN :first AND :last "
+               "GROUP BY cadre_id")
+
+
+def window_totals(session: Session, ids: list[int], months: Sequence[str]) -> dict[int, int]:
+    """Return the officials' counts over contiguous months (the PK index finds each one's)."""
+    return dict(session.execute(EARLIER, {"ids": ids, "first": months[0],
+                                          "last": months[-1]}).all())
 
 
 PIVOT_CHUNK = 5000
@@ -140,30 +169,32 @@ def pivot_sql(scale: range, months: Sequence[str], window: Sequence[str], low: i
               high: int | None) -> str:
     """Return the PostgreSQL query of one row per official to score, for ids low..high.
 
-    Per group: the period's counts per score of the scale (a dense array, so the groups make
-    a 2-D array), and per official: how many period rows hold a score off the scale (fetched
-    apart, see odd_cells), the window total, and the period's tag counts. Officials are the
-    active ones and any rated in the period; `high` None means no upper bound. Built from
-    integers and checked month labels only, so each range is planned for its own bounds.
+    Over the period's count rows only. Per group: the counts per score of the scale (a dense
+    array, so the groups make a 2-D array), and per official: how many rows hold a score off
+    the scale (fetched apart, see odd_cells), the total over the low-sample window's months
+    inside the period, and the tag counts. Officials are the active ones and any rated in the
+    period; `high` None means no upper bound. Built from integers and checked month labels
+    only, so each range is planned for its own bounds.
     """
-    in_period, in_window = months_between(months), months_between(window)
-    either = months_between(sorted({*months, *window}))
+    inside = [m for m in window if m in months]  # the window's months inside the period
+    if inside == list(months):
+        window_n = "sum(count)"
+    else:
+        window_n = (f"sum(count) FILTER (WHERE {months_between(inside)})" if inside
+                    else "0")
     ids = f"BETWEEN {int(low)} AND {int(high)}" if high is not None else f">= {int(low)}"
-    dense = ", ".join(f"sum(count) FILTER (WHERE score = {int(s)} AND {in_period})"
-                      for s in scale)
-    odd = f"(score < {int(scale[0])} OR score > {int(scale[-1])}) AND {in_period}"
+    dense = ", ".join(f"sum(count) FILTER (WHERE score = {int(s)})" for s in scale)
+    odd = f"score < {int(scale[0])} OR score > {int(scale[-1])}"
+    in_period = months_between(months)
     return f"""
 WITH cells AS (
     SELECT cadre_id, rater_group, ARRAY[{dense}] AS dense,
-           count(*) FILTER (WHERE {odd}) AS odd_rows,
-           count(*) FILTER (WHERE {in_period}) AS period_rows,
-           sum(count) FILTER (WHERE {in_window}) AS window_n
-    FROM rating_counts WHERE cadre_id {ids} AND {either}
+           count(*) FILTER (WHERE {odd}) AS odd_rows, {window_n} AS window_n
+    FROM rating_counts WHERE cadre_id {ids} AND {in_period}
     GROUP BY cadre_id, rater_group
 ), officials AS (
     SELECT cadre_id, array_agg(rater_group) AS groups, array_agg(dense) AS dense,
-           sum(odd_rows) AS odd_rows, sum(period_rows) AS period_rows,
-           sum(window_n) AS window_n
+           sum(odd_rows) AS odd_rows, sum(window_n) AS window_n
     FROM cells GROUP BY cadre_id
 ), tags AS (
     SELECT cadre_id, array_agg(rater_group) AS groups, array_agg(tag) AS tags,
@@ -178,7 +209,7 @@ SELECT c.id, c.code, o.groups, o.dense, o.odd_rows, o.window_n, t.groups AS tag_
 FROM cadres AS c
 LEFT JOIN officials AS o ON o.cadre_id = c.id
 LEFT JOIN tags AS t ON t.cadre_id = c.id
-WHERE c.id {ids} AND (c.active OR o.period_rows > 0)
+WHERE c.id {ids} AND (c.active OR o.cadre_id IS NOT NULL)
 ORDER BY c.id"""  # noqa: S608
 
 

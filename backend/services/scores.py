@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import functools
 import hashlib
-import json
 from dataclasses import dataclass
 from datetime import datetime
+
+import orjson
 
 from backend.models import SurveyTemplate
 from backend.scoring import (
@@ -46,20 +47,27 @@ def scheme_of(row: SurveyTemplate) -> Scheme:
 
 
 UNHASHED = ("computed_at", "ledger_checkpoint")
-_CANONICAL = json.JSONEncoder(sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+SORTED = orjson.OPT_SORT_KEYS
 
 
 def encode_document(document: dict) -> tuple[EncodedJSON, str]:
-    """Encode a document once: return its JSON text and the hash of all but UNHASHED keys."""
-    stable = {k: v for k, v in document.items() if k not in UNHASHED}
-    canonical = _CANONICAL.encode(stable)
-    digest = hashlib.sha256(canonical.encode()).hexdigest()
-    rest = _CANONICAL.encode({k: document[k] for k in UNHASHED if k in document})
-    if rest == "{}":
-        return EncodedJSON(canonical), digest
+    """Encode a document once: return its JSON text and the hash of all but UNHASHED keys.
+
+    Keys sorted, no spaces, UTF-8: the standard library's `sort_keys=True, separators=(",",
+    ":"), ensure_ascii=False` text, but for the exponent of floats below 1e-4 (`1e-5`, not
+    `1e-05`), the same number either way. orjson writes it about ten times as fast, and a
+    publication encodes a document per official.
+    """
+    stable = orjson.dumps({k: v for k, v in document.items() if k not in UNHASHED},
+                          option=SORTED)
+    digest = hashlib.sha256(stable).hexdigest()
+    rest = {k: document[k] for k in UNHASHED if k in document}
+    if not rest:
+        return EncodedJSON(stable.decode()), digest
     # The hashed keys (sorted), then the unhashed ones: one valid JSON object, encoded once.
-    text = canonical[:-1] + "," + rest[1:] if canonical != "{}" else rest
-    return EncodedJSON(text), digest
+    tail = orjson.dumps(rest, option=SORTED)
+    text = stable[:-1] + b"," + tail[1:] if stable != b"{}" else tail
+    return EncodedJSON(text.decode()), digest
 
 
 @functools.lru_cache(maxsize=8)  # one publication asks 20,000 times for the same moment
