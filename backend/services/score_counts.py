@@ -4,13 +4,14 @@ Aggregation reads only rating_counts and rating_tag_counts (a row per official, 
 and score or tag). The database sums the months, so Python's work follows officials, not
 ratings or count rows, and memory stays flat: rows stream in batches.
 
-On PostgreSQL one pass over the months needed (the period's and the low-sample window's)
-pivots each (official, group) into a dense array of counts per score of the scheme's scale:
-one small hash aggregate instead of one per (official, group, score) cell. Scores outside the
-scale come back apart, so the result is the same as summing every cell. The pivot runs per
-range of officials, in a read-only transaction of its own (`snapshot_reader`), so scoring
-starts after the first range instead of after all of them. Elsewhere (SQLite) portable SQL
-sums the cells and lists them per official.
+On PostgreSQL one pass over the period's months pivots each (official, group) into a dense
+array of counts per score of the scheme's scale: one small hash aggregate instead of one per
+(official, group, score) cell. Scores outside the scale come back apart, so the result is the
+same as summing every cell. The low-sample window's other months are read only for officials
+the period leaves short of its minimum. The pivot runs per range of officials, in a read-only
+transaction of its own (`snapshot_reader`), so scoring starts after the first range instead
+of after all of them. Elsewhere (SQLite) portable SQL sums the cells and lists them per
+official.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ from backend.services.session_worker import run_now
 STREAM = {"yield_per": 2000}
 T = TypeVar("T")
 MAX_PIVOT = 50  # scale points; a wider scale takes the portable query
+PIVOT_CHUNK = 5000  # officials per pivot query
 
 
 @dataclass
@@ -107,16 +109,16 @@ def pivot_rows(session: Session, scale: range, months: Sequence[str], window: Se
                enough: int) -> Iterator[tuple]:
     """Yield the pivot's rows in official order, one range of about PIVOT_CHUNK officials at a time.
 
-    Each range is one small query (an index range of the count tables, a hash aggregate of a
-    few thousand groups), so the first officials can be scored while the database pivots the
-    next ones: one query over every official could return nothing before all were aggregated.
+    Each range is one query (the count rows of a few thousand officials, hash-aggregated), so
+    the first officials can be scored while the database pivots the next ones: one query over
+    every official could return nothing before all were aggregated.
 
-    The query reads the period's months only. The low-sample window's months before the period
-    are summed afterwards, and only for the officials whose window months inside the period
-    hold fewer than `enough` ratings: for the others the rule is decided, and a well-rated
-    period skips half the rows.
+    The query reads the period's months only. The low-sample window's other months are summed
+    afterwards, and only for the officials whose window months inside the period hold fewer
+    than `enough` ratings: for the others the rule is decided, and a well-rated period skips
+    the rest of the window's rows.
     """
-    before = [m for m in window if m < months[0]]  # the window's months outside the period
+    outside = [m for m in window if m not in months]  # the window's months not in the period
     # Each range's hash aggregate holds one entry per (official, group): keep it in memory.
     session.execute(text("SET LOCAL work_mem = '64MB'"))
     for number, (low, high) in enumerate(official_ranges(session, PIVOT_CHUNK)):
@@ -125,27 +127,21 @@ def pivot_rows(session: Session, scale: range, months: Sequence[str], window: Se
         workers = "DEFAULT" if number == 0 else "0"
         session.execute(text(f"SET LOCAL max_parallel_workers_per_gather = {workers}"))
         rows = session.execute(text(pivot_sql(scale, months, window, low, high))).all()
-        short = [row[0] for row in rows if (row[WINDOW_N] or 0) < enough] if before else []
-        earlier = window_totals(session, short, before) if short else {}
+        short = [row[0] for row in rows if (row[WINDOW_N] or 0) < enough] if outside else []
+        rest = window_totals(session, short, outside) if short else {}
         for row in rows:
-            yield (*row[:WINDOW_N], (row[WINDOW_N] or 0) + earlier.get(row[0], 0),
+            yield (*row[:WINDOW_N], (row[WINDOW_N] or 0) + rest.get(row[0], 0),
                    *row[WINDOW_N + 1:])
 
 
 WINDOW_N = 5  # position of the window total in the pivot's rows
-EARLIER = text("SELECT cadre_id, sum(count) FROM rating_counts "
-               "WHERE cadre_id = ANY(:ids) AND month COLLATE \"C\" BETWEEN :first AND :last "
-               "GROUP BY cadre_id")
+MONTHS_TOTAL = text("SELECT cadre_id, sum(count) FROM rating_counts "
+                    "WHERE cadre_id = ANY(:ids) AND month = ANY(:months) GROUP BY cadre_id")
 
 
 def window_totals(session: Session, ids: list[int], months: Sequence[str]) -> dict[int, int]:
-    """Return the officials' counts over contiguous months (the PK index finds each one's)."""
-    return dict(session.execute(EARLIER, {"ids": ids, "first": months[0],
-                                          "last": months[-1]}).all())
-
-
-PIVOT_CHUNK = 5000
-MONTH = re.compile(r"^\d{4}-\d{2}$")
+    """Return each official's count over the months (the primary key finds each one's rows)."""
+    return dict(session.execute(MONTHS_TOTAL, {"ids": ids, "months": list(months)}).all())
 
 
 def official_ranges(session: Session, size: int) -> list[tuple[int, int | None]]:
@@ -155,6 +151,9 @@ def official_ranges(session: Session, size: int) -> list[tuple[int, int | None]]
         "WHERE n % :size = 1 ORDER BY id"), {"size": size}).scalars().all()
     return [(low, high - 1) for low, high in itertools.pairwise(starts)] + (
         [(starts[-1], None)] if starts else [])
+
+
+MONTH = re.compile(r"^\d{4}-\d{2}$")
 
 
 def months_between(months: Sequence[str]) -> str:

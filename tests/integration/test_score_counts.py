@@ -49,9 +49,9 @@ def fill(session, cadres, seed: int, odd_scores: bool = False) -> None:
     session.flush()
 
 
-def by_hand(session, scheme: Scheme) -> dict[int, tuple]:
+def by_hand(session, scheme: Scheme, end: str = WINDOW_END) -> dict[int, tuple]:
     """Sum every count row in Python: the reference the query must equal."""
-    window = set(trailing_months(WINDOW_END, scheme.low_sample_months))
+    window = set(trailing_months(end, scheme.low_sample_months))
     hist: dict = defaultdict(lambda: defaultdict(lambda: defaultdict(int)))
     tags: dict = defaultdict(lambda: defaultdict(lambda: defaultdict(int)))
     six: dict = defaultdict(int)
@@ -79,9 +79,9 @@ def nonzero(groups) -> dict:
     return {g: cells for g, cells in kept.items() if cells}
 
 
-def read(session, scheme: Scheme) -> dict[int, tuple]:
+def read(session, scheme: Scheme, end: str = WINDOW_END) -> dict[int, tuple]:
     return {c.cadre_id: (c.code, nonzero(c.histograms), nonzero(c.tags), c.six_month_n)
-            for c in official_counts(session, PERIOD, scheme, WINDOW_END)}
+            for c in official_counts(session, PERIOD, scheme, end)}
 
 
 def decided(counts: dict[int, tuple], scheme: Scheme) -> dict[int, tuple]:
@@ -157,13 +157,17 @@ def test_the_snapshot_reader_reads_committed_counts_only(app, session):
             reader.execute(text("DELETE FROM rating_counts"))
 
 
+@pytest.mark.parametrize("end", ["2026-09", "2026-08", "2026-10", "2027-01"])
 @pytest.mark.parametrize("minimum", [0, 1, 30, 60, 10**6])
 def test_the_six_month_total_is_read_as_far_as_the_low_sample_rule_needs(app, session,
-                                                                        minimum):
-    """Below the minimum within the period, the months before it are added; else not."""
+                                                                        minimum, end):
+    """Below the minimum within the period, the window's other months are added; else not.
+
+    The window may start before the period, end inside it, or reach past it.
+    """
     fill(session, directory(session, 60), seed=6)
     scheme = Scheme(low_sample_min=minimum)
-    read_back, exact = read(session, scheme), by_hand(session, scheme)
+    read_back, exact = read(session, scheme, end), by_hand(session, scheme, end)
     assert_read_as_by_hand(read_back, exact, scheme)
     flags = {c: (n < minimum) for c, (*_, n) in read_back.items()}
     assert flags == {c: (n < minimum) for c, (*_, n) in exact.items()}
