@@ -80,8 +80,11 @@ def copy_rows(session: Session, table: Table, rows: list[dict],
               skip_conflicts_on: str | None = None) -> None:
     """Insert rows (all with the same keys) with COPY on PostgreSQL, insert_rows elsewhere.
 
-    With `skip_conflicts_on`, rows whose value of that unique column exists are left out: COPY
-    cannot skip, so the rows go through a temporary table of this transaction first.
+    With `skip_conflicts_on`, rows whose value of that unique column exists are left out (and
+    of rows sharing a value, the first is kept). COPY cannot skip: the values already stored
+    are looked up first and the other rows copied straight in, under a savepoint; should
+    another transaction store one of them meanwhile, the rows go through a temporary table of
+    this transaction and INSERT ... ON CONFLICT DO NOTHING instead.
     """
     if not rows:
         return
@@ -93,17 +96,55 @@ def copy_rows(session: Session, table: Table, rows: list[dict],
     unknown = (set(columns) | {skip_conflicts_on or columns[0]}) - set(table.c.keys())
     if unknown:
         raise ValueError(f"not columns of {table.name}: {sorted(unknown)}")
-    names = ", ".join(columns)  # identifiers of the model's own table, checked above
+    if skip_conflicts_on is None:
+        copy_into(session, table, table.name, columns, rows)
+        return
+    key = skip_conflicts_on
+    stored = existing(session, table.c[key], list({row[key] for row in rows}))
+    seen, fresh = set(stored), []
+    for row in rows:
+        if row[key] not in seen:
+            seen.add(row[key])
+            fresh.append(row)
+    if not fresh:
+        return
     driver = session.connection().connection.driver_connection  # in the session's transaction
     with driver.cursor() as cursor:
-        target = staging_table(cursor, table) if skip_conflicts_on else table.name
-        with cursor.copy(f"COPY {target} ({names}) FROM STDIN") as copy:
-            for record in copy_records(table, columns, rows, dialect):
-                copy.write_row(record)
-        if skip_conflicts_on:
-            cursor.execute(f"INSERT INTO {table.name} ({names}) SELECT {names} "  # noqa: S608
-                           f"FROM {target} ON CONFLICT ({skip_conflicts_on}) DO NOTHING")
-            cursor.execute(f"TRUNCATE {target}")
+        cursor.execute("SAVEPOINT copy_rows")
+        try:
+            copy_into(session, table, table.name, columns, fresh)
+        except Exception as error:
+            if getattr(error, "sqlstate", None) != UNIQUE_VIOLATION:
+                raise
+            cursor.execute("ROLLBACK TO SAVEPOINT copy_rows")
+            staged(session, table, columns, fresh, key)
+        cursor.execute("RELEASE SAVEPOINT copy_rows")
+
+
+UNIQUE_VIOLATION = "23505"
+
+
+def copy_into(session: Session, table: Table, target: str, columns: list[str],
+              rows: list[dict]) -> None:
+    """COPY rows of `table` into `target` (the table or its staging copy)."""
+    names = ", ".join(columns)  # identifiers of the model's own table, checked by the caller
+    driver = session.connection().connection.driver_connection  # in the session's transaction
+    with driver.cursor() as cursor, cursor.copy(f"COPY {target} ({names}) FROM STDIN") as copy:
+        for record in copy_records(table, columns, rows, session.get_bind().dialect):
+            copy.write_row(record)
+
+
+def staged(session: Session, table: Table, columns: list[str], rows: list[dict],
+           key: str) -> None:
+    """Insert rows through a temporary table, leaving out those whose `key` value exists."""
+    names = ", ".join(columns)
+    driver = session.connection().connection.driver_connection
+    with driver.cursor() as cursor:
+        target = staging_table(cursor, table)
+        copy_into(session, table, target, columns, rows)
+        cursor.execute(f"INSERT INTO {table.name} ({names}) SELECT {names} "  # noqa: S608
+                       f"FROM {target} ON CONFLICT ({key}) DO NOTHING")
+        cursor.execute(f"TRUNCATE {target}")
 
 
 def existing(session: Session, column: Column, values: list) -> set:

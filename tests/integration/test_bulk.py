@@ -33,13 +33,54 @@ def test_copied_rows_read_back_as_given(app, session):
 
 def test_copy_skips_rows_whose_unique_value_exists(app, session):
     copy_rows(session, WebhookMessage.__table__, [message(1, {"v": 1})])
-    copy_rows(session, WebhookMessage.__table__, [message(1, {"v": 2}), message(2, {"v": 2})],
-              skip_conflicts_on="webhook_id")
+    copy_rows(session, WebhookMessage.__table__, [message(1, {"v": 2}), message(2, {"v": 2}),
+                                                  message(2, {"v": 9})],
+              skip_conflicts_on="webhook_id")  # of two rows with one id, the first is kept
     copy_rows(session, WebhookMessage.__table__, [message(3, {"v": 3})],
-              skip_conflicts_on="webhook_id")  # the same transaction reuses its staging table
+              skip_conflicts_on="webhook_id")
     session.commit()
     assert {k: v[0] for k, v in stored(session).items()} == {
         "msg_1": {"v": 1}, "msg_2": {"v": 2}, "msg_3": {"v": 3}}
+
+
+def test_a_row_stored_meanwhile_by_another_transaction_is_skipped_too(app, session):
+    """The lookup misses an id another transaction has not yet committed: the COPY waits for
+    it, fails on the unique constraint, and the rows go in through the staging table."""
+    import threading
+
+    import pytest
+    from sqlalchemy.orm import Session
+
+    from backend.extensions import db
+
+    if session.get_bind().dialect.name != "postgresql":
+        pytest.skip("SQLite has one writer: nothing is stored meanwhile")
+    other = db.engine.connect()
+    other_session = Session(bind=other)
+    copy_rows(other_session, WebhookMessage.__table__, [message(1, {"by": "other"})])
+    failures = []
+
+    def copy_in_this_session():
+        try:
+            with app.app_context():
+                copy_rows(session, WebhookMessage.__table__,
+                          [message(1, {"by": "this"}), message(2, {"by": "this"})],
+                          skip_conflicts_on="webhook_id")
+                session.commit()
+        except Exception as error:  # reported below, in the test's thread
+            failures.append(error)
+
+    worker = threading.Thread(target=copy_in_this_session)
+    worker.start()
+    worker.join(0.5)
+    assert worker.is_alive()  # waiting for the other transaction's msg_1
+    other_session.commit()
+    worker.join(10)
+    other_session.close()
+    other.close()
+    assert not worker.is_alive() and not failures
+    assert {k: v[0] for k, v in stored(session).items()} == {
+        "msg_1": {"by": "other"}, "msg_2": {"by": "this"}}
 
 
 def test_encoded_json_goes_in_as_is_with_one_json_parameter_too(app, session):
