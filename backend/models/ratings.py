@@ -58,7 +58,9 @@ class RatingCount(db.Model):
     """Valid ratings per (official, month, group, score): scoring reads only this."""
 
     __tablename__ = "rating_counts"
-    __table_args__ = (PrimaryKeyConstraint("cadre_id", "month", "rater_group", "score"),)
+    # By month too: a publication or rollup reads a few months out of years of them.
+    __table_args__ = (PrimaryKeyConstraint("cadre_id", "month", "rater_group", "score"),
+                      Index("ix_rating_counts_month_cadre", "month", "cadre_id"))
 
     cadre_id: Mapped[int] = mapped_column(ForeignKey("cadres.id"))
     month: Mapped[str] = mapped_column(String(7))
@@ -71,7 +73,8 @@ class RatingTagCount(db.Model):
     """Valid ratings carrying a tag per (official, month, group, tag)."""
 
     __tablename__ = "rating_tag_counts"
-    __table_args__ = (PrimaryKeyConstraint("cadre_id", "month", "rater_group", "tag"),)
+    __table_args__ = (PrimaryKeyConstraint("cadre_id", "month", "rater_group", "tag"),
+                      Index("ix_rating_tag_counts_month_cadre", "month", "cadre_id"))
 
     cadre_id: Mapped[int] = mapped_column(ForeignKey("cadres.id"))
     month: Mapped[str] = mapped_column(String(7))

@@ -160,8 +160,9 @@ def months_between(months: Sequence[str]) -> str:
     """Return the SQL condition "month in these contiguous months" with literal bounds."""
     if not all(MONTH.match(m) for m in (months[0], months[-1])):
         raise ValueError(f"not month labels: {months[0]!r}, {months[-1]!r}")
-    # "YYYY-MM" labels order as text; the C collation compares bytes, the cheapest way.
-    return f"month COLLATE \"C\" BETWEEN '{months[0]}' AND '{months[-1]}'"
+    # "YYYY-MM" labels order as text, in any collation: the column's own, so that the index by
+    # month serves the range.
+    return f"month BETWEEN '{months[0]}' AND '{months[-1]}'"
 
 
 def pivot_sql(scale: range, months: Sequence[str], window: Sequence[str], low: int,
