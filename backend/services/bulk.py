@@ -108,8 +108,7 @@ def copy_rows(session: Session, table: Table, rows: list[dict],
             fresh.append(row)
     if not fresh:
         return
-    driver = session.connection().connection.driver_connection  # in the session's transaction
-    with driver.cursor() as cursor:
+    with cursor_of(session) as cursor:
         cursor.execute("SAVEPOINT copy_rows")
         try:
             copy_into(session, table, table.name, columns, fresh)
@@ -124,12 +123,16 @@ def copy_rows(session: Session, table: Table, rows: list[dict],
 UNIQUE_VIOLATION = "23505"
 
 
+def cursor_of(session: Session):
+    """Return a cursor of the driver's connection under the session, in its transaction."""
+    return session.connection().connection.driver_connection.cursor()
+
+
 def copy_into(session: Session, table: Table, target: str, columns: list[str],
               rows: list[dict]) -> None:
     """COPY rows of `table` into `target` (the table or its staging copy)."""
     names = ", ".join(columns)  # identifiers of the model's own table, checked by the caller
-    driver = session.connection().connection.driver_connection  # in the session's transaction
-    with driver.cursor() as cursor, cursor.copy(f"COPY {target} ({names}) FROM STDIN") as copy:
+    with cursor_of(session) as cursor, cursor.copy(f"COPY {target} ({names}) FROM STDIN") as copy:
         for record in copy_records(table, columns, rows, session.get_bind().dialect):
             copy.write_row(record)
 
@@ -138,8 +141,7 @@ def staged(session: Session, table: Table, columns: list[str], rows: list[dict],
            key: str) -> None:
     """Insert rows through a temporary table, leaving out those whose `key` value exists."""
     names = ", ".join(columns)
-    driver = session.connection().connection.driver_connection
-    with driver.cursor() as cursor:
+    with cursor_of(session) as cursor:
         target = staging_table(cursor, table)
         copy_into(session, table, target, columns, rows)
         cursor.execute(f"INSERT INTO {table.name} ({names}) SELECT {names} "  # noqa: S608
@@ -156,8 +158,7 @@ def existing(session: Session, column: Column, values: list) -> set:
     # this transaction the planner expects no rows, scans it, and = ANY would compare every
     # row with every value.
     kind = column.type.compile(dialect=session.get_bind().dialect)
-    driver = session.connection().connection.driver_connection
-    with driver.cursor() as cursor:
+    with cursor_of(session) as cursor:
         sql = (f"SELECT t.{column.name} FROM unnest(CAST(%s AS {kind}[])) AS v(value) "  # noqa: S608
                f"JOIN {column.table.name} AS t ON t.{column.name} = v.value")
         cursor.execute(sql, (values,))

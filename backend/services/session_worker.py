@@ -5,9 +5,9 @@ On PostgreSQL the database's share (reading the next batch, writing the last) ca
 the current batch is scored: every database call on a session goes to that session's one
 worker thread (publication has two: one reading, one writing), in the order given, so no
 session is used by two threads at once, and the caller waits only for a result it needs or
-when writes fall behind. Jobs run in a copy of the caller's
-context, where the application context the session depends on lives. Without a thread (SQLite,
-whose connections stay in their thread) each job runs at once, in the caller's thread.
+when writes fall behind. Jobs run in a copy of the caller's context, where the application
+context the session depends on lives. Without a thread (SQLite, whose connections stay in
+their thread) each job runs at once, in the caller's thread.
 """
 
 from __future__ import annotations

@@ -1,9 +1,13 @@
 """Bulk inserts: rows written by COPY or one JSON parameter read back as they were given."""
 
+import threading
 from datetime import UTC, datetime, timedelta
 
+import pytest
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
+from backend.extensions import db
 from backend.models import WebhookMessage
 from backend.services.bulk import EncodedJSON, copy_rows, existing, insert_rows
 
@@ -46,13 +50,6 @@ def test_copy_skips_rows_whose_unique_value_exists(app, session):
 def test_a_row_stored_meanwhile_by_another_transaction_is_skipped_too(app, session):
     """The lookup misses an id another transaction has not yet committed: the COPY waits for
     it, fails on the unique constraint, and the rows go in through the staging table."""
-    import threading
-
-    import pytest
-    from sqlalchemy.orm import Session
-
-    from backend.extensions import db
-
     if session.get_bind().dialect.name != "postgresql":
         pytest.skip("SQLite has one writer: nothing is stored meanwhile")
     other = db.engine.connect()
