@@ -43,11 +43,12 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app.config.update(load_config(os.environ, app.instance_path))
     app.config.update(openapi_settings())
     app.config.update(config or {})
-    if config and "SECRET_KEYS" in config:
-        app.config["SECRET_KEYS_GENERATED"] = False
-    if app.config["REDIS_URL"] and app.config["SECRET_KEYS_GENERATED"]:
-        raise RuntimeError("REDIS_URL 已设置（生产模式）但缺少 SECRET_KEYS：各进程会生成"
-                           "不同的签名密钥。请设置 SECRET_KEYS（逗号分隔，最新的在前）")
+    for name in ("SECRET_KEYS", "RATING_SEAL_KEYS"):
+        if config and name in config:
+            app.config[f"{name}_GENERATED"] = False
+        if app.config["REDIS_URL"] and app.config[f"{name}_GENERATED"]:
+            raise RuntimeError(f"REDIS_URL 已设置（生产模式）但缺少 {name}：各进程会生成"
+                               f"不同的密钥。请设置 {name}（逗号分隔，最新的在前）")
     if app.config["TRUSTED_PROXIES"]:
         n = app.config["TRUSTED_PROXIES"]
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n)

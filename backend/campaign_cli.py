@@ -126,10 +126,11 @@ def slips(code: str, out: Path) -> None:
     """Write the printable slips (PDF, eight per A4 page) of every open ballot."""
     from backend.services.campaign_slips import campaign_slips
     from backend.services.campaigns import find_campaign
+    from backend.wiring import sealer
 
     ctx = context()
     try:
-        pdf = campaign_slips(db.session, find_campaign(db.session, code), ctx.codec,
+        pdf = campaign_slips(db.session, sealer(), find_campaign(db.session, code), ctx.codec,
                              ctx.base_url, ctx.tz, current_app.config.get("SLIP_FONT_PATH"))
     except DomainError as exc:
         fail(exc)
@@ -165,12 +166,13 @@ def non_responders(code: str) -> None:
     """List raters who have not answered yet (code, name, group)."""
     from backend.services.campaign_progress import non_responders as find
     from backend.services.campaigns import find_campaign
+    from backend.wiring import sealer
 
     try:
         campaign = find_campaign(db.session, code)
     except DomainError as exc:
         fail(exc)
-    for item in find(db.session, campaign):
+    for item in find(db.session, sealer(), campaign):
         click.echo(f"{item['rater_code']}\t{item['name']}\t{item['group']}")
 
 
@@ -192,15 +194,15 @@ def extend(code: str, closes_at: str) -> None:
 @campaigns_cli.command("close")
 @click.argument("code")
 def close(code: str) -> None:
-    """Close a campaign; its unused ballots are revoked."""
+    """Close a campaign; its ballots are revoked."""
     from backend.services.campaigns import close_campaign
-    from backend.wiring import now
+    from backend.wiring import now, sealer
 
     try:
-        _, revoked = close_campaign(db.session, code, now())
+        _, revoked = close_campaign(db.session, sealer(), code, now())
     except DomainError as exc:
         fail(exc)
-    click.echo(f"已关闭测评 {code}，作废未使用的测评票 {revoked} 张")
+    click.echo(f"已关闭测评 {code}，测评票已全部作废（其中未使用 {revoked} 张）")
 
 
 @campaigns_cli.command("cancel")
@@ -208,10 +210,10 @@ def close(code: str) -> None:
 def cancel(code: str) -> None:
     """Cancel a campaign nobody has answered yet."""
     from backend.services.campaigns import cancel_campaign
-    from backend.wiring import now
+    from backend.wiring import now, sealer
 
     try:
-        _, revoked = cancel_campaign(db.session, code, now())
+        _, revoked = cancel_campaign(db.session, sealer(), code, now())
     except DomainError as exc:
         fail(exc)
     click.echo(f"已取消测评 {code}，作废测评票 {revoked} 张")

@@ -148,10 +148,10 @@ def serve_demo(host: str, port: int) -> None:
 def revoke_invitation(token: str) -> None:
     """Revoke an invitation by its link token or mini-program scene."""
     from backend.services.invitations import revoke
-    from backend.wiring import now, token_codec
+    from backend.wiring import now, sealer, token_codec
 
     try:
-        invitation = revoke(db.session, token_codec(), token, now())
+        invitation = revoke(db.session, token_codec(), sealer(), token, now())
     except DomainError as exc:
         fail(exc)
     click.echo(f"已撤销邀请 #{invitation.id}（{invitation.revoked_at.isoformat()}）")

@@ -24,6 +24,10 @@ def load_config(environ: Mapping[str, str], instance_path: str) -> dict[str, Any
         "REDIS_URL": redis_url,
         "SECRET_KEYS": secret_keys(environ, instance_path),
         "SECRET_KEYS_GENERATED": not environ.get("SECRET_KEYS", "").strip(),
+        "RATING_SEAL_KEYS": secret_keys(environ, instance_path, "RATING_SEAL_KEYS",
+                                        "rating_seal_keys"),
+        "RATING_SEAL_KEYS_GENERATED": not environ.get("RATING_SEAL_KEYS", "").strip(),
+        "RATING_BATCH_MIN": int(environ.get("RATING_BATCH_MIN", "20")),
         "PUBLIC_BASE_URL": environ.get("PUBLIC_BASE_URL", DEFAULT_PUBLIC_BASE_URL).rstrip("/"),
         "ASSESSMENT_CORE_URL": environ.get("ASSESSMENT_CORE_URL") or None,
         "ASSESSMENT_CORE_SECRET": environ.get("ASSESSMENT_CORE_SECRET") or None,
@@ -60,13 +64,14 @@ def database_url(environ: Mapping[str, str], instance_path: str) -> str:
     return url
 
 
-def secret_keys(environ: Mapping[str, str], instance_path: str) -> list[str]:
-    """Return signing keys, newest first; without SECRET_KEYS generate one into instance/."""
-    raw = environ.get("SECRET_KEYS", "")
+def secret_keys(environ: Mapping[str, str], instance_path: str, name: str = "SECRET_KEYS",
+                filename: str = "secret_keys") -> list[str]:
+    """Return a key list, newest first; when the variable is unset generate one into instance/."""
+    raw = environ.get(name, "")
     keys = [k.strip() for k in raw.split(",") if k.strip()]
     if keys:
         return keys
-    path = Path(instance_path) / "secret_keys"
+    path = Path(instance_path) / filename
     if not path.exists():
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(secrets.token_urlsafe(48) + "\n", encoding="utf-8")

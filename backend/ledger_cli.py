@@ -13,7 +13,7 @@ from flask.cli import AppGroup
 from backend.errors import DomainError
 from backend.extensions import db
 
-ledger_cli = AppGroup("ledger", help="评价账本：入账、检查点、校验")
+ledger_cli = AppGroup("ledger", help="评价账本：检查点、校验")
 review_cli = AppGroup("review", help="防刷复核：列出、排除或放行可疑评价")
 
 
@@ -24,33 +24,26 @@ def timezone() -> ZoneInfo:
 
 @ledger_cli.command("verify")
 def verify() -> None:
-    """Recompute the ledger; exit 1 naming the first entry that does not verify."""
-    from backend.services.ledger import verify as verify_ledger
-    from backend.wiring import now
+    """Check every rating's MAC, the chain, the checkpoints and every count table.
 
-    result = verify_ledger(db.session, now())
+    Exit 0 when intact; otherwise exit 1 naming the first entry or count that does not verify.
+    """
+    from backend.services.ledger import verify as verify_ledger
+    from backend.wiring import sealer
+
+    result = verify_ledger(db.session, sealer())
     if not result.ok:
         click.echo(result.message(), err=True)
         sys.exit(1)
     click.echo(result.message())
 
 
-@ledger_cli.command("append")
-def append() -> None:
-    """Append every pending rating to the ledger now."""
-    from backend.services.ledger import append_pending
-    from backend.wiring import now
-
-    click.echo(f"已入账 {append_pending(db.session, now(), timezone())} 条评价")
-
-
 @ledger_cli.command("checkpoint")
 def checkpoint() -> None:
-    """Append pending ratings, then checkpoint every day that is over."""
-    from backend.services.ledger import append_pending, checkpoint_days
+    """Checkpoint every day that is over."""
+    from backend.services.ledger import checkpoint_days
     from backend.wiring import now
 
-    append_pending(db.session, now(), timezone())
     made = checkpoint_days(db.session, now(), timezone())
     for cp in made:
         click.echo(f"{cp.day.isoformat()}：{cp.count} 条，根 {cp.root}")
@@ -91,10 +84,10 @@ def decide(item_id: int, action: str, reason: str, actor: str) -> None:
     from backend.cli import fail
     from backend.services.review import decide as take
     from backend.services.review import stale_periods
-    from backend.wiring import now
+    from backend.wiring import now, sealer
 
     try:
-        decision = take(db.session, item_id, action, reason, actor, now())
+        decision = take(db.session, sealer(), item_id, action, reason, actor, now())
     except DomainError as exc:
         fail(exc)
     if action == "clear":

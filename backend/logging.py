@@ -20,7 +20,7 @@ from datetime import datetime
 
 from flask import Flask, Response, g, request
 
-from backend.web.security import MASKING_FILTER, mask_tokens
+from backend.web.security import MASKING_FILTER, mask_secrets
 
 HEADER = "X-Request-ID"
 VALID_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
@@ -78,16 +78,16 @@ class JsonFormatter(logging.Formatter):
         line = {"time": datetime.fromtimestamp(record.created).astimezone().isoformat(
                     timespec="milliseconds"),
                 "level": record.levelname, "logger": record.name,
-                "message": mask_tokens(record.getMessage())}
+                "message": mask_secrets(record.getMessage())}
         for key in ("request_id", "job_id"):
             if value := getattr(record, key, None):
                 line[key] = value
         if record.exc_info:
-            line["exception"] = mask_tokens(self.formatException(record.exc_info))
+            line["exception"] = mask_secrets(self.formatException(record.exc_info))
         elif record.exc_text:
-            line["exception"] = mask_tokens(record.exc_text)
+            line["exception"] = mask_secrets(record.exc_text)
         if record.stack_info:
-            line["stack"] = mask_tokens(self.formatStack(record.stack_info))
+            line["stack"] = mask_secrets(self.formatStack(record.stack_info))
         return json.dumps(line, ensure_ascii=False, default=str)
 
 

@@ -11,7 +11,7 @@ from backend.errors import DomainError
 from backend.extensions import db
 
 scores_cli = AppGroup("scores", help="评分发布")
-ratings_cli = AppGroup("ratings", help="评价复核：排除或恢复（不删除）")
+ratings_cli = AppGroup("ratings", help="评价：分批入账、排除或恢复（不删除）")
 audit_cli = AppGroup("audit", help="查询留痕")
 
 
@@ -35,10 +35,10 @@ def change(rating_id: int, excluded: bool, reason: str, actor: str) -> None:
     """Exclude or include a rating and report the outcome."""
     from backend.cli import fail
     from backend.services.exclusions import change_status
-    from backend.wiring import now
+    from backend.wiring import now, sealer
 
     try:
-        rating = change_status(db.session, rating_id, excluded, reason, actor, now())
+        rating = change_status(db.session, sealer(), rating_id, excluded, reason, actor, now())
     except DomainError as exc:
         fail(exc)
     state = "已排除" if excluded else "已恢复"
@@ -61,6 +61,20 @@ def exclude(rating_id: int, reason: str, actor: str) -> None:
 def include(rating_id: int, reason: str, actor: str) -> None:
     """Count an excluded rating again, with a reason."""
     change(rating_id, False, reason, actor)
+
+
+@ratings_cli.command("release")
+def release_now() -> None:
+    """Release every pending rating now, whatever the batch size (operators, tests)."""
+    from backend.services.release import release
+    from backend.wiring import release_context
+
+    report = release(db.session, release_context(), force=True)
+    click.echo(f"已入账 {report.ratings} 条评价（{report.submissions} 次提交，"
+               f"{report.batches} 批），首次打开 {report.openings} 次")
+    if report.unreadable:
+        click.echo(f"有 {report.unreadable} 条待入账数据无法用 RATING_SEAL_KEYS 解开，仍保留待处理",
+                   err=True)
 
 
 @audit_cli.command("verify")

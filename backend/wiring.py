@@ -8,11 +8,15 @@ from __future__ import annotations
 import threading
 from datetime import datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from flask import Flask, current_app
 
 from backend.models.types import utcnow
+from backend.services.fraud import FraudSettings
 from backend.services.personal_data import Vault
+from backend.services.release import ReleaseContext
+from backend.services.seal import Sealer
 from backend.services.tokens import TokenCodec
 
 _lock = threading.RLock()  # builders call other builders (wechat -> token cache)
@@ -36,6 +40,19 @@ def token_codec(app: Flask | None = None) -> TokenCodec:
 def vault(app: Flask | None = None) -> Vault:
     """Return the personal-data vault."""
     return _cached(app, "vault", lambda a: Vault(a.config["SECRET_KEYS"]))
+
+
+def sealer(app: Flask | None = None) -> Sealer:
+    """Return the keeper of the rating keys (RATING_SEAL_KEYS)."""
+    return _cached(app, "sealer", lambda a: Sealer(a.config["RATING_SEAL_KEYS"]))
+
+
+def release_context(app: Flask | None = None, batch_min: int | None = None) -> ReleaseContext:
+    """Return what the release of pending ratings needs (batch size from RATING_BATCH_MIN)."""
+    app = app or current_app._get_current_object()
+    minimum = app.config["RATING_BATCH_MIN"] if batch_min is None else batch_min
+    return ReleaseContext(sealer(app), vault(app), ZoneInfo(app.config["TIMEZONE"]), now(),
+                          minimum, run_min=FraudSettings.from_config(app.config).run_min)
 
 
 def token_cache(app: Flask | None = None):

@@ -20,11 +20,12 @@ from __future__ import annotations
 
 import json
 import os
-import re
 from datetime import datetime
 from pathlib import Path
 
 from gunicorn import glogging
+
+from backend.web.security import mask_secrets
 
 # Set before any worker imports prometheus_client (preload is off, so the app and the client
 # are imported after fork): the value class is chosen at import time from this variable.
@@ -101,15 +102,6 @@ access_log_format = (
     '"request_id": "%({x-request-id}o)s"}'
 )
 
-# A token is a capability: /r/<token>, /r/<token>/qr.svg, /api/v1/invitations/<token>/rating.
-TOKEN_PATH = re.compile(r"(/r/|/api/v1/invitations/)[^/?#\s\"]+")
-
-
-def mask_tokens(text: str) -> str:
-    """Replace the token segment of rating URLs with ***."""
-    return TOKEN_PATH.sub(r"\1***", text)
-
-
 class JsonSafeAtoms(glogging.SafeAtoms):
     """Atoms escaped as JSON string content, so a quote or backslash cannot break a line."""
 
@@ -122,7 +114,7 @@ class JsonSafeAtoms(glogging.SafeAtoms):
 
 
 class AccessLogger(glogging.Logger):
-    """Gunicorn's logger with ISO 8601 times and rating tokens masked in access lines."""
+    """Gunicorn's logger with ISO 8601 times; tokens, receipts and phones masked in access lines."""
 
     atoms_wrapper_class = JsonSafeAtoms
 
@@ -133,7 +125,7 @@ class AccessLogger(glogging.Logger):
         atoms = super().atoms(resp, req, environ, request_time)
         for key in ("r", "U", "f"):
             if isinstance(atoms.get(key), str):
-                atoms[key] = mask_tokens(atoms[key])
+                atoms[key] = mask_secrets(atoms[key])
         atoms["q"] = "-"
         return atoms
 

@@ -19,6 +19,7 @@ ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_PG = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 DEFAULT_REDIS = "redis://127.0.0.1:6379/0"
 TEST_KEYS = ["test-signing-key-new-0123456789abcdef", "test-signing-key-old-0123456789abcdef"]
+SEAL_TEST_KEYS = ["test-seal-key-new-0123456789abcdef", "test-seal-key-old-0123456789abcdef"]
 
 
 def missing(service: str, reason: str) -> None:
@@ -65,6 +66,7 @@ def base_config(database_uri: str) -> dict:
         "RATELIMIT_STORAGE_URI": "memory://",
         "RATELIMIT_PUBLIC": "100000/minute",
         "SECRET_KEYS": list(TEST_KEYS),
+        "RATING_SEAL_KEYS": list(SEAL_TEST_KEYS),
         "PUBLIC_BASE_URL": "https://ssp.example.cn",
         "EMBEDDED_JOBS": "sync",
         "EMBEDDED_SCHEDULER": False,

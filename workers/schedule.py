@@ -46,10 +46,13 @@ PERIODIC_JOBS: tuple[PeriodicJob, ...] = (
                 interval=timedelta(minutes=5)),
     PeriodicJob("campaign-reminders", "workers.jobs.campaigns:send_campaign_reminders",
                 interval=timedelta(hours=1)),
-    PeriodicJob("ledger-sequencer", "workers.jobs.ledger:sequence_ratings",
+    # Pending ratings enter `ratings` and the ledger in shuffled batches.
+    PeriodicJob("ratings-release", "workers.jobs.ratings:release_ratings",
                 interval=timedelta(minutes=1), queue="default"),
     # Before push-checkpoint (00:30), so that the night's pushes carry yesterday's root.
     PeriodicJob("ledger-checkpoint", "workers.jobs.ledger:checkpoint_ledger", at=time(0, 10)),
+    # After the checkpoint: every MAC, the chain, the checkpoints and the counts.
+    PeriodicJob("ledger-verify", "workers.jobs.ledger:verify_integrity", at=time(0, 20)),
     PeriodicJob("fraud-detection", "workers.jobs.ledger:detect_fraud",
                 interval=timedelta(hours=1)),
     PeriodicJob("retention-purge", "workers.jobs.ledger:purge_retained", at=time(3, 40)),

@@ -31,7 +31,7 @@ from backend.schemas.campaigns import (
 from backend.schemas.directory import CODE_PATH
 from backend.services import campaign_progress, campaign_roster, campaign_slips, campaigns
 from backend.services.campaign_rules import AssignmentInput, CampaignInput, RaterInput
-from backend.wiring import now, token_codec, vault
+from backend.wiring import now, sealer, token_codec, vault
 
 blp = Blueprint("campaigns", __name__, url_prefix="/api/v1",
                 description="民主测评：名单、测评票、参评进度、提醒与关闭")
@@ -136,7 +136,7 @@ class NonResponders(MethodView):
     def get(self, code):
         """List raters who have not answered yet (code, name, group; never their answers)."""
         campaign = campaigns.find_campaign(db.session, code)
-        return {"items": campaign_progress.non_responders(db.session, campaign)}
+        return {"items": campaign_progress.non_responders(db.session, sealer(), campaign)}
 
 
 @blp.route("/campaigns/<string:code>/extend", parameters=CODE_PATH)
@@ -158,8 +158,8 @@ class Close(MethodView):
     @blp.response(200, CampaignChangedSchema)
     @blp.alt_response(409, description="测评已关闭或已取消")
     def post(self, code):
-        """Close a campaign: its unused ballots are revoked."""
-        return changed(*campaigns.close_campaign(db.session, code, now()))
+        """Close a campaign: its ballots are revoked."""
+        return changed(*campaigns.close_campaign(db.session, sealer(), code, now()))
 
 
 @blp.route("/campaigns/<string:code>/cancel", parameters=CODE_PATH)
@@ -170,7 +170,7 @@ class Cancel(MethodView):
     @blp.alt_response(409, description="已有测评票提交，或测评已关闭")
     def post(self, code):
         """Cancel a campaign nobody has answered yet; every ballot is revoked."""
-        return changed(*campaigns.cancel_campaign(db.session, code, now()))
+        return changed(*campaigns.cancel_campaign(db.session, sealer(), code, now()))
 
 
 @blp.route("/campaigns/<string:code>/slips.pdf", parameters=CODE_PATH)
@@ -182,7 +182,7 @@ class Slips(MethodView):
         """Print a slip (QR code, short link, instructions) for every open ballot."""
         campaign = campaigns.find_campaign(db.session, code)
         pdf = campaign_slips.campaign_slips(
-            db.session, campaign, token_codec(), current_app.config["PUBLIC_BASE_URL"],
+            db.session, sealer(), campaign, token_codec(), current_app.config["PUBLIC_BASE_URL"],
             ZoneInfo(current_app.config["TIMEZONE"]), current_app.config.get("SLIP_FONT_PATH"))
         return Response(pdf, mimetype="application/pdf", headers={
             "Content-Disposition": f'attachment; filename="{campaign.code}-slips.pdf"'})

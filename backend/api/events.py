@@ -21,7 +21,7 @@ from backend.schemas.events import (
 )
 from backend.services.events import EventInput, IngestContext, Outcome
 from backend.services.ingestion import ingest_events
-from backend.wiring import now, token_codec, vault
+from backend.wiring import now, sealer, token_codec, vault
 
 blp = Blueprint("events", __name__, url_prefix="/api/v1", description="服务事件与评价邀请")
 EVENT_SCHEMA = EventSchema()  # schemas are reusable; building one per batch item is costly
@@ -33,7 +33,7 @@ def ingest_context() -> IngestContext:
     return IngestContext(codec=token_codec(), vault=vault(),
                          catalogue=current_app.extensions["catalogue"],
                          base_url=config["PUBLIC_BASE_URL"], tz=ZoneInfo(config["TIMEZONE"]),
-                         now=now())
+                         now=now(), sealer=sealer())
 
 
 def to_input(data: dict) -> EventInput:

@@ -20,7 +20,7 @@ from backend.schemas.ratings import (
 from backend.services import opens, ratings
 from backend.services.rating_rules import RatedTarget, Submission
 from backend.services.rating_views import invitation_view
-from backend.wiring import now, token_codec, vault
+from backend.wiring import now, sealer, token_codec
 
 blp = Blueprint("invitations", __name__, url_prefix="/api/v1",
                 description="评价：凭链接令牌或小程序 scene 读取邀请并提交评价")
@@ -33,7 +33,7 @@ def public_limit() -> str:
 
 def submit_context() -> ratings.SubmitContext:
     """Build the submission context from the app's configuration."""
-    return ratings.SubmitContext(codec=token_codec(), vault=vault(),
+    return ratings.SubmitContext(codec=token_codec(), sealer=sealer(),
                                  tz=ZoneInfo(current_app.config["TIMEZONE"]), now=now())
 
 
@@ -73,12 +73,11 @@ class InvitationResource(MethodView):
         """Show an invitation: who is rated, for what, with which scale and tags."""
         current_mp_session()
         ctx = submit_context()
-        invitation = ratings.lookup(db.session, ctx, token)
-        ratings.raise_for_status(ratings.status_of(invitation, ctx.now))
-        view = invitation_view(invitation, ctx.now, ctx.tz)
+        invitation = ratings.open_invitation(db.session, ctx, token)
+        view = invitation_view(invitation, ctx.tz)
         # The mini-program reads this when a person opens it (scanners do not call the API):
         # record the first opening. Reading never consumes the token.
-        opens.note_open(db.session, invitation, ctx.now, ctx.tz)
+        opens.note_open(db.session, ctx.sealer, invitation, ctx.now, ctx.tz)
         return view
 
 

@@ -163,7 +163,7 @@ def add_monthly(session: Session, day: date, changes: list[Change]) -> None:
 def refresh_day(session: Session, day: date, tz: tzinfo) -> int:
     """Recompute one day in the open transaction; return how many rows changed."""
     start, end = day_bounds(day, tz)
-    changes = list(differences(stored_rows(session, day), day_counts(session, start, end)))
+    changes = list(differences(stored_rows(session, day), day_counts(session, day, start, end)))
     write_daily(session, day, changes)
     add_coarser(session, day, changes)
     add_monthly(session, day, changes)

@@ -1,18 +1,19 @@
 """Read one day's counts from the base tables, for the rollup job (never for pages).
 
-Every query is bounded by an indexed time range: service events by `created_at`, invitations
-by `used_at`, openings by `opened_at`; deliveries are reached through their event.
+Every query is bounded by an indexed time range: service events by `created_at`; deliveries
+are reached through their event. Openings and uses are not marked on invitations: they come
+from the funnel counters the release job keeps per local day (`funnel_counts`).
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
-from datetime import datetime
+from datetime import date, datetime
 
 from sqlalchemy import and_, case, func, literal_column, or_, select
 from sqlalchemy.orm import Session
 
-from backend.models import Cadre, Delivery, Invitation, InvitationOpen, ServiceEvent
+from backend.models import Cadre, Delivery, FunnelCount, ServiceEvent
 from backend.models.outbox import FAILED, RECORDED, SENT
 from backend.models.rollups import MEASURES
 
@@ -69,39 +70,23 @@ def message_counts(session: Session, start: datetime, end: datetime):
         .group_by(E.cadre_id, E.event_type, Delivery.channel, Cadre.unit_id))
 
 
-def by_first_event(query, moment, start: datetime, end: datetime):
-    """Group event invitations whose `moment` falls in the range by their event's key."""
-    channel = primary_channel(E.channels)
-    return (query.add_columns(E.cadre_id, E.event_type, channel, Cadre.unit_id, func.count())
-            .join(E, and_(E.invitation_id == Invitation.id, E.throttled.is_(False)))
-            .join(Cadre, Cadre.id == E.cadre_id)
-            .where(moment >= start, moment < end, Invitation.kind == "event")
-            .group_by(E.cadre_id, E.event_type, channel, Cadre.unit_id))
+def funnel_counts(session: Session, day: date):
+    """Return per key the event invitations first opened and used on a local day."""
+    return session.execute(
+        select(FunnelCount.cadre_id, FunnelCount.event_type, FunnelCount.channel, Cadre.unit_id,
+               FunnelCount.opened, FunnelCount.rated)
+        .join(Cadre, Cadre.id == FunnelCount.cadre_id).where(FunnelCount.day == day))
 
 
-def rated_counts(session: Session, start: datetime, end: datetime):
-    """Return per key the event invitations used in the range."""
-    return session.execute(by_first_event(select().select_from(Invitation),
-                                          Invitation.used_at, start, end))
-
-
-def opened_counts(session: Session, start: datetime, end: datetime):
-    """Return per key the event invitations first opened in the range."""
-    query = select().select_from(InvitationOpen).join(
-        Invitation, Invitation.id == InvitationOpen.invitation_id)
-    return session.execute(by_first_event(query, InvitationOpen.opened_at, start, end))
-
-
-def day_counts(session: Session, start: datetime, end: datetime) -> dict[Key, tuple[int, ...]]:
-    """Return every measure per key for the range [start, end)."""
+def day_counts(session: Session, day: date, start: datetime,
+               end: datetime) -> dict[Key, tuple[int, ...]]:
+    """Return every measure per key for a local day, [start, end) in UTC."""
     found: dict[Key, dict[str, int]] = defaultdict(dict)
     for row in invitation_counts(session, start, end):
         found[tuple(row[:4])].update(zip(("invited", "to_deliver", "reached",
                                           "reached_on_time"), map(int, row[4:]), strict=True))
     for row in message_counts(session, start, end):
         found[tuple(row[:4])].update(messages=int(row[4]), messages_failed=int(row[5]))
-    for measure, rows in (("rated", rated_counts(session, start, end)),
-                          ("opened", opened_counts(session, start, end))):
-        for row in rows:
-            found[tuple(row[:4])][measure] = int(row[4])
+    for row in funnel_counts(session, day):
+        found[tuple(row[:4])].update(opened=int(row[4]), rated=int(row[5]))
     return {key: tuple(values.get(m, 0) for m in MEASURES) for key, values in found.items()}

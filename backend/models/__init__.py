@@ -11,17 +11,20 @@ from backend.models.mp import MpSession, MpSubscription
 from backend.models.outbox import Delivery
 from backend.models.ratings import (
     AbuseSignal,
+    CampaignTurnout,
     FollowupContact,
-    InvitationUse,
+    FunnelCount,
+    OpenTag,
+    PendingItem,
     Rating,
     RatingCount,
     RatingTagCount,
+    UseTag,
 )
 from backend.models.rollups import (
     CadreDaily,
     CadreMonthly,
     DayTotal,
-    InvitationOpen,
     RollupState,
     UnitDaily,
     UnitDay,
@@ -30,8 +33,9 @@ from backend.models.scores import ScoreSnapshot, WebhookMessage
 from backend.models.templates import SurveyTemplate
 
 __all__ = ["AbuseSignal", "Alert", "ApiClient", "AuditEntry", "BallotTarget", "Cadre",
-           "CadreDaily", "CadreMonthly", "Campaign", "CampaignRater", "ConsoleUser", "DayTotal",
-           "Delivery", "FollowupContact", "Invitation", "InvitationOpen", "InvitationUse",
-           "LedgerCheckpoint", "LedgerEntry", "MpSession", "MpSubscription", "Rating",
-           "RatingCount", "RatingTagCount", "ReviewItem", "RollupState", "ScoreSnapshot",
-           "ServiceEvent", "SurveyTemplate", "Unit", "UnitDaily", "UnitDay", "WebhookMessage"]
+           "CadreDaily", "CadreMonthly", "Campaign", "CampaignRater", "CampaignTurnout",
+           "ConsoleUser", "DayTotal", "Delivery", "FollowupContact", "FunnelCount", "Invitation",
+           "LedgerCheckpoint", "LedgerEntry", "MpSession", "MpSubscription", "OpenTag",
+           "PendingItem", "Rating", "RatingCount", "RatingTagCount", "ReviewItem", "RollupState",
+           "ScoreSnapshot", "ServiceEvent", "SurveyTemplate", "Unit", "UnitDaily", "UnitDay",
+           "UseTag", "WebhookMessage"]

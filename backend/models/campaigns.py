@@ -27,6 +27,9 @@ class Campaign(db.Model):
     status: Mapped[str] = mapped_column(String(10), default=OPEN, index=True)
     closes_at: Mapped[datetime] = mapped_column(UTCDateTime())
     max_reminders: Mapped[int] = mapped_column(Integer, default=2)
+    # Reminder rounds go to the whole campaign: no row records which raters were reminded.
+    reminders_sent: Mapped[int] = mapped_column(Integer, default=0)
+    last_reminded_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
@@ -46,8 +49,6 @@ class CampaignRater(db.Model):
     rater_group: Mapped[str] = mapped_column(String(20))
     phone_enc: Mapped[str | None] = mapped_column(Text)
     invitation_id: Mapped[int] = mapped_column(ForeignKey("invitations.id"), unique=True)
-    reminders_sent: Mapped[int] = mapped_column(Integer, default=0)
-    last_reminded_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
     campaign: Mapped[Campaign] = relationship()
     invitation: Mapped[Invitation] = relationship()

@@ -16,7 +16,8 @@ ID = BigInteger().with_variant(db.Integer(), "sqlite")
 
 
 class Invitation(db.Model):
-    """A single-use right to rate: the token row decides validity and use."""
+    """A single-use right to rate. The row decides validity (expiry, revocation); whether it
+    was used is a keyed tag in `invitation_use_tags`, never written on the row itself."""
 
     __tablename__ = "invitations"
     __table_args__ = (
@@ -35,7 +36,6 @@ class Invitation(db.Model):
     openid_hash: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
-    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), index=True)
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
     template: Mapped[SurveyTemplate] = relationship()

@@ -15,16 +15,21 @@ PENDING, SENT, RECORDED, FAILED, CANCELLED = "pending", "sent", "recorded", "fai
 
 
 class Delivery(db.Model):
-    """One message (SMS or WeChat subscribe message) carrying an invitation."""
+    """One message (SMS or WeChat subscribe message) carrying an invitation.
+
+    `message` is stored without the link (the link is rendered at send time), so the outbox
+    holds no working link. A campaign reminder names neither its rater nor its ballot: it
+    carries the campaign and the ballot's invitation sealed (keys outside the database).
+    """
 
     __tablename__ = "deliveries"
     __table_args__ = (Index("ix_deliveries_due", "status", "next_attempt_at"),)
 
     id: Mapped[int] = mapped_column(ID, primary_key=True)
-    invitation_id: Mapped[int] = mapped_column(ForeignKey("invitations.id"), index=True)
+    invitation_id: Mapped[int | None] = mapped_column(ForeignKey("invitations.id"), index=True)
     event_id: Mapped[int | None] = mapped_column(ForeignKey("service_events.id"), index=True)
-    campaign_rater_id: Mapped[int | None] = mapped_column(ForeignKey("campaign_raters.id"),
-                                                          index=True)
+    campaign_id: Mapped[int | None] = mapped_column(ForeignKey("campaigns.id"), index=True)
+    sealed_ref: Mapped[str | None] = mapped_column(Text)
     channel: Mapped[str] = mapped_column(String(10))
     status: Mapped[str] = mapped_column(String(10), default=PENDING)
     contact_enc: Mapped[str | None] = mapped_column(Text)
@@ -39,5 +44,5 @@ class Delivery(db.Model):
     delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     purged_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
-    invitation: Mapped[Invitation] = relationship()
+    invitation: Mapped[Invitation | None] = relationship()
     event: Mapped[ServiceEvent | None] = relationship()

@@ -1,7 +1,12 @@
-"""Ratings and what is derived from them in the same transaction.
+"""Ratings, the pending buffer they wait in, and what release derives from them.
 
-A rating row holds what scoring needs and nothing that links it to the invitation, the event
-or the rater: no invitation or event id, and a submission time coarsened to the hour.
+A submission stores its rating sealed in `pending_items` and marks its link used with a keyed
+tag; the release job moves pending items into `ratings` in shuffled batches and, in the same
+transaction, counts them, signals them, chains them into the ledger and adds them to the
+funnel's counters. A rating row holds what scoring needs and nothing that links it to the
+invitation, the event or the rater: no invitation or event id, the batch's hour instead of
+the submission's, an id drawn in shuffled order, and a MAC (keys outside the database) over
+its content.
 """
 
 from __future__ import annotations
@@ -42,9 +47,10 @@ class Rating(db.Model):
     comment: Mapped[str | None] = mapped_column(Text)
     template_id: Mapped[int] = mapped_column(ForeignKey("survey_templates.id"))
     event_type: Mapped[str | None] = mapped_column(String(40))
-    submitted_hour: Mapped[datetime] = mapped_column(UTCDateTime())
+    batch_at: Mapped[datetime] = mapped_column(UTCDateTime())  # the release batch's hour
     month: Mapped[str] = mapped_column(String(7))
     receipt_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    mac: Mapped[str] = mapped_column(String(80))
     status: Mapped[str] = mapped_column(String(10), default=VALID)
     excluded_reason: Mapped[str | None] = mapped_column(String(500))
     excluded_by: Mapped[str | None] = mapped_column(String(64))
@@ -83,13 +89,69 @@ class RatingTagCount(db.Model):
     count: Mapped[int] = mapped_column(Integer, default=0)
 
 
-class InvitationUse(db.Model):
-    """Backstop of single use: a second consumption of one invitation violates the key."""
+class UseTag(db.Model):
+    """A used link: the HMAC of its invitation (keys outside the database), nothing else.
 
-    __tablename__ = "invitation_uses"
+    The primary key makes use single: a second submission of the same link inserts the same
+    tag and fails. Without the key nobody can tell which invitation a tag belongs to.
+    """
 
-    invitation_id: Mapped[int] = mapped_column(ForeignKey("invitations.id"), primary_key=True)
-    used_on: Mapped[date] = mapped_column(Date)
+    __tablename__ = "invitation_use_tags"
+
+    tag: Mapped[str] = mapped_column(String(64), primary_key=True)
+
+
+class OpenTag(db.Model):
+    """A link opened by a person (first opening), kept as a keyed tag like a use."""
+
+    __tablename__ = "invitation_open_tags"
+
+    tag: Mapped[str] = mapped_column(String(64), primary_key=True)
+
+
+class PendingItem(db.Model):
+    """A rating (or a first opening) waiting, sealed, for its release batch.
+
+    `day` (local) lets a day's items be released whatever the batch size; `receipt_hash`
+    lets a rater learn that the rating was accepted. Nothing else is in clear.
+    """
+
+    __tablename__ = "pending_items"
+
+    id: Mapped[int] = mapped_column(ID, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(10))  # rating | open
+    day: Mapped[date] = mapped_column(Date, index=True)
+    receipt_hash: Mapped[str | None] = mapped_column(String(64), unique=True)
+    sealed: Mapped[str] = mapped_column(Text)
+
+
+class FunnelCount(db.Model):
+    """Event invitations opened and rated per (local day, official, event type, channel).
+
+    Written at release, a batch at a time: the funnel reads these instead of per-link marks.
+    """
+
+    __tablename__ = "funnel_counts"
+    __table_args__ = (PrimaryKeyConstraint("day", "cadre_id", "event_type", "channel"),)
+
+    day: Mapped[date] = mapped_column(Date)
+    cadre_id: Mapped[int] = mapped_column(ForeignKey("cadres.id"))
+    event_type: Mapped[str] = mapped_column(String(40))
+    channel: Mapped[str] = mapped_column(String(10))
+    opened: Mapped[int] = mapped_column(Integer, default=0)
+    rated: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class CampaignTurnout(db.Model):
+    """Ballots answered per (campaign, rater group, local day), written at release."""
+
+    __tablename__ = "campaign_turnout"
+    __table_args__ = (PrimaryKeyConstraint("campaign_id", "rater_group", "day"),)
+
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaigns.id"))
+    rater_group: Mapped[str] = mapped_column(String(20))
+    day: Mapped[date] = mapped_column(Date)
+    answered: Mapped[int] = mapped_column(Integer, default=0)
 
 
 class AbuseSignal(db.Model):

@@ -15,7 +15,6 @@ from sqlalchemy import Date, ForeignKey, Index, Integer, PrimaryKeyConstraint, S
 from sqlalchemy.orm import Mapped, mapped_column
 
 from backend.extensions import db
-from backend.models.invitations import ID
 from backend.models.types import UTCDateTime, utcnow
 
 MEASURES = ("invited", "to_deliver", "reached", "reached_on_time", "opened", "rated",
@@ -115,17 +114,3 @@ class RollupState(db.Model):
     name: Mapped[str] = mapped_column(String(40), primary_key=True)
     open_from: Mapped[date | None] = mapped_column(Date)
     refreshed_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
-
-
-class InvitationOpen(db.Model):
-    """First opening of a rating page by a person (not a link scanner), to the hour.
-
-    Written once per invitation (insert, ignore conflicts) by whoever observes the opening;
-    the funnel counts it. Nothing here links back to a rater.
-    """
-
-    __tablename__ = "invitation_opens"
-
-    invitation_id: Mapped[int] = mapped_column(ID, ForeignKey("invitations.id"),
-                                               primary_key=True)
-    opened_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)

@@ -27,7 +27,7 @@ class InclusionSchema(Schema):
 
 
 class ReceiptStatusSchema(InclusionSchema):
-    status = fields.String(validate=validate.OneOf(["pending", "included"]),
+    status = fields.String(validate=validate.OneOf(["accepted", "pending", "included"]),
                            metadata={"description": "pending：尚未记入检查点；included：已记入"})
     entries = fields.List(fields.Nested(InclusionSchema),
                           metadata={"description": "凭证下每条评价的证明（测评票可有多条）"})

@@ -1,23 +1,31 @@
 """Response tracking and reminders of campaigns, without ever touching what anyone answered.
 
-A ballot counts as answered when its invitation is used (used_at is kept to the day). A group
+Turnout is read from aggregate counters (`campaign_turnout`, per group and local day) that the
+release job adds to a batch at a time: the database marks no ballot as answered. A group
 smaller than its minimum sample (SCORING.md `min_n`) is reported as counts only, with no
-day-by-day series that could tell individuals apart.
+day-by-day series that could tell individuals apart. Who has not answered yet is computed
+from the ballots' use tags with keys outside the database, for reminders and the organiser's
+list; a reminder round goes to every rater still unanswered and records only the round.
 """
 
 from __future__ import annotations
 
+import random
 from collections import defaultdict
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, tzinfo
 
 from sqlalchemy import and_, exists, func, or_, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, joinedload
 
-from backend.models import Campaign, CampaignRater, Delivery, Invitation
+from backend.models import Campaign, CampaignRater, CampaignTurnout, Delivery
 from backend.models.campaigns import OPEN
 from backend.models.outbox import PENDING
+from backend.services import uses
+from backend.services.bulk import insert_rows
+from backend.services.personal_data import Vault
+from backend.services.seal import Sealer
 from backend.services.transactions import begin_write
 
 DEFAULT_MIN_N = {"recipient": 10, "representative": 3, "superior": 1, "peer": 3,
@@ -53,28 +61,27 @@ def min_sizes(scheme: Mapping | None) -> dict[str, int]:
     return DEFAULT_MIN_N | {g: int(v["min_n"]) for g, v in groups.items() if "min_n" in v}
 
 
-def count_groups(session: Session, campaign_id: int, tz: tzinfo) -> dict[str, GroupProgress]:
-    """Count invited and responded raters per group and response day."""
-    rows = session.execute(
-        select(CampaignRater.rater_group, Invitation.used_at, func.count())
-        .join(Invitation, CampaignRater.invitation_id == Invitation.id)
-        .where(CampaignRater.campaign_id == campaign_id)
-        .group_by(CampaignRater.rater_group, Invitation.used_at))
+def count_groups(session: Session, campaign_id: int) -> dict[str, GroupProgress]:
+    """Count invited raters per group and released answers per group and day."""
     groups: dict[str, GroupProgress] = defaultdict(GroupProgress)
-    for group, used_at, n in rows:
+    for group, n in session.execute(
+            select(CampaignRater.rater_group, func.count())
+            .where(CampaignRater.campaign_id == campaign_id)
+            .group_by(CampaignRater.rater_group)):
+        groups[group].invited += n
+    for group, day, n in session.execute(
+            select(CampaignTurnout.rater_group, CampaignTurnout.day, CampaignTurnout.answered)
+            .where(CampaignTurnout.campaign_id == campaign_id)):
         progress = groups[group]
-        progress.invited += n
-        if used_at is not None:
-            progress.responded += n
-            day = used_at.astimezone(tz).date().isoformat()
-            progress.by_day[day] = progress.by_day.get(day, 0) + n
+        progress.responded += n
+        progress.by_day[day.isoformat()] = progress.by_day.get(day.isoformat(), 0) + n
     return dict(groups)
 
 
 def campaign_progress(session: Session, campaign: Campaign, tz: tzinfo,
                       scheme: Mapping | None = None) -> dict:
     """Return invited, responded and rate overall and per group (small groups as counts)."""
-    groups = count_groups(session, campaign.id, tz)
+    groups = count_groups(session, campaign.id)
     sizes = min_sizes(scheme)
     invited = sum(g.invited for g in groups.values())
     responded = sum(g.responded for g in groups.values())
@@ -84,55 +91,71 @@ def campaign_progress(session: Session, campaign: Campaign, tz: tzinfo,
 
 
 def totals(session: Session, campaign_ids: list[int]) -> dict[int, tuple[int, int]]:
-    """Return (invited, responded) per campaign with one query."""
+    """Return (invited, responded) per campaign, responses as released so far."""
     if not campaign_ids:
         return {}
-    rows = session.execute(
-        select(CampaignRater.campaign_id, func.count(), func.count(Invitation.used_at))
-        .join(Invitation, CampaignRater.invitation_id == Invitation.id)
-        .where(CampaignRater.campaign_id.in_(campaign_ids))
-        .group_by(CampaignRater.campaign_id))
-    return {cid: (invited, responded) for cid, invited, responded in rows}
+    invited = dict(session.execute(
+        select(CampaignRater.campaign_id, func.count())
+        .where(CampaignRater.campaign_id.in_(campaign_ids)).group_by(CampaignRater.campaign_id)
+    ).all())
+    answered = dict(session.execute(
+        select(CampaignTurnout.campaign_id, func.sum(CampaignTurnout.answered))
+        .where(CampaignTurnout.campaign_id.in_(campaign_ids))
+        .group_by(CampaignTurnout.campaign_id)).all())
+    return {cid: (invited.get(cid, 0), int(answered.get(cid) or 0)) for cid in campaign_ids
+            if cid in invited}
 
 
-def non_responders(session: Session, campaign: Campaign) -> list[dict]:
-    """List raters who have not answered yet: code, name and group only, for reminders."""
-    rows = session.execute(
-        select(CampaignRater.code, CampaignRater.name, CampaignRater.rater_group)
-        .join(Invitation, CampaignRater.invitation_id == Invitation.id)
-        .where(CampaignRater.campaign_id == campaign.id, Invitation.used_at.is_(None))
-        .order_by(CampaignRater.rater_group, CampaignRater.code))
-    return [{"rater_code": code, "name": name, "group": group} for code, name, group in rows]
-
-
-def due_for_reminder(now: datetime, interval: timedelta):
-    """Return the condition of raters who may be reminded now."""
-    pending = exists().where(Delivery.campaign_rater_id == CampaignRater.id,
-                             Delivery.status == PENDING)
-    last = or_(CampaignRater.last_reminded_at <= now - interval,
-               and_(CampaignRater.last_reminded_at.is_(None),
-                    Campaign.created_at <= now - interval))
-    return and_(Campaign.status == OPEN, Campaign.closes_at > now,
-                Invitation.used_at.is_(None), Invitation.revoked_at.is_(None),
-                Invitation.expires_at > now, CampaignRater.phone_enc.is_not(None),
-                CampaignRater.reminders_sent < Campaign.max_reminders, last, ~pending)
-
-
-def send_reminders(session: Session, now: datetime, interval: timedelta = REMINDER_INTERVAL,
-                   limit: int = 5000) -> int:
-    """Queue an SMS to each non-responder who is due a reminder; commit; return how many."""
-    begin_write(session)
+def unanswered(session: Session, sealer: Sealer, campaign: Campaign) -> list[CampaignRater]:
+    """Return the raters whose ballot is unused (asked of the use tags), by group and code."""
     raters = list(session.scalars(
-        select(CampaignRater).join(Campaign, CampaignRater.campaign_id == Campaign.id)
-        .join(Invitation, CampaignRater.invitation_id == Invitation.id)
-        .where(due_for_reminder(now, interval)).order_by(CampaignRater.id).limit(limit)
-        .with_for_update(of=CampaignRater, skip_locked=True)))
-    for rater in raters:
-        session.add(Delivery(invitation_id=rater.invitation_id, campaign_rater_id=rater.id,
-                             channel="sms", status=PENDING, attempts=0,
-                             contact_enc=rater.phone_enc, next_attempt_at=now,
-                             due_by=now + REMINDER_DUE, created_at=now))
-        rater.reminders_sent += 1
-        rater.last_reminded_at = now
+        select(CampaignRater).where(CampaignRater.campaign_id == campaign.id)
+        .options(joinedload(CampaignRater.invitation))
+        .order_by(CampaignRater.rater_group, CampaignRater.code)))
+    return uses.unused(session, sealer, raters, token=lambda r: r.invitation.token)
+
+
+def non_responders(session: Session, sealer: Sealer, campaign: Campaign) -> list[dict]:
+    """List raters who have not answered yet: code, name and group only, for reminders."""
+    return [{"rater_code": r.code, "name": r.name, "group": r.rater_group}
+            for r in unanswered(session, sealer, campaign)]
+
+
+def due_campaigns(session: Session, now: datetime, interval: timedelta) -> list[Campaign]:
+    """Return open campaigns due a reminder round (none pending from the last round)."""
+    pending = exists().where(Delivery.campaign_id == Campaign.id, Delivery.status == PENDING)
+    last = or_(Campaign.last_reminded_at <= now - interval,
+               and_(Campaign.last_reminded_at.is_(None), Campaign.created_at <= now - interval))
+    return list(session.scalars(
+        select(Campaign).where(Campaign.status == OPEN, Campaign.closes_at > now,
+                               Campaign.reminders_sent < Campaign.max_reminders, last, ~pending)
+        .order_by(Campaign.id).with_for_update(skip_locked=True)))
+
+
+def send_reminders(session: Session, sealer: Sealer, vault: Vault, now: datetime,
+                   interval: timedelta = REMINDER_INTERVAL) -> int:
+    """Queue a reminder round for each due campaign; commit; return how many messages.
+
+    A round reaches every rater with a phone whose ballot is open and unused. Its messages
+    name neither rater nor ballot: the ballot is sealed, the phone encrypted anew, and the
+    rows are written in shuffled order.
+    """
+    begin_write(session)
+    messages = []
+    for campaign in due_campaigns(session, now, interval):
+        for rater in unanswered(session, sealer, campaign):
+            invitation = rater.invitation
+            phone = vault.decrypt(rater.phone_enc) if rater.phone_enc else None
+            if phone is None or invitation.revoked_at is not None or invitation.expires_at <= now:
+                continue
+            messages.append({"campaign_id": campaign.id, "channel": "sms", "status": PENDING,
+                             "attempts": 0, "contact_enc": vault.encrypt(phone),
+                             "sealed_ref": sealer.seal({"invitation_id": invitation.id}),
+                             "next_attempt_at": now, "due_by": now + REMINDER_DUE,
+                             "created_at": now})
+        campaign.reminders_sent += 1
+        campaign.last_reminded_at = now
+    random.SystemRandom().shuffle(messages)
+    insert_rows(session, Delivery.__table__, messages)
     session.commit()
-    return len(raters)
+    return len(messages)

@@ -27,7 +27,9 @@ from sqlalchemy.orm import Session
 
 from backend.errors import Conflict, Unavailable
 from backend.models import Campaign, CampaignRater, Invitation
+from backend.services import uses
 from backend.services.campaign_rules import GROUP_NAMES
+from backend.services.seal import Sealer
 from backend.services.tokens import TokenCodec
 
 FONT_CANDIDATES = ("/usr/share/fonts/truetype/wqy/wqy-microhei.ttc",
@@ -220,14 +222,14 @@ def deadline_text(moment: datetime, tz: tzinfo) -> str:
     return f"{local.year}年{local.month}月{local.day}日 {local:%H:%M}"
 
 
-def campaign_slips(session: Session, campaign: Campaign, codec: TokenCodec, base_url: str,
-                   tz: tzinfo, font_file: str | None = None) -> bytes:
+def campaign_slips(session: Session, sealer: Sealer, campaign: Campaign, codec: TokenCodec,
+                   base_url: str, tz: tzinfo, font_file: str | None = None) -> bytes:
     """Render a slip for each rater whose ballot is still open, in roster order."""
-    rows = session.execute(
+    rows = uses.unused(session, sealer, session.execute(
         select(CampaignRater.code, CampaignRater.name, CampaignRater.rater_group,
                Invitation.token).join(Invitation, CampaignRater.invitation_id == Invitation.id)
-        .where(CampaignRater.campaign_id == campaign.id, Invitation.used_at.is_(None),
-               Invitation.revoked_at.is_(None)).order_by(CampaignRater.id)).all()
+        .where(CampaignRater.campaign_id == campaign.id, Invitation.revoked_at.is_(None))
+        .order_by(CampaignRater.id)).all())
     if not rows:
         raise Conflict("没有待打印的测评票（都已提交或已失效）")
     scale = campaign.template.definition["scale"]

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime, tzinfo
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, select, update
+from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -21,6 +21,7 @@ from backend.errors import Conflict, InvalidInput, NotFound
 from backend.models import BallotTarget, Campaign, CampaignRater, Delivery, Invitation
 from backend.models.campaigns import CANCELLED, CLOSED, OPEN
 from backend.scoring.periods import month_label, parse_period
+from backend.services import uses
 from backend.services.bulk import insert_rows
 from backend.services.campaign_rules import (
     CampaignInput,
@@ -32,6 +33,7 @@ from backend.services.campaign_rules import (
     load_cadres,
 )
 from backend.services.personal_data import Vault, normalise_phone
+from backend.services.seal import Sealer
 from backend.services.templates import Catalogue
 from backend.services.tokens import TokenCodec, new_token
 from backend.services.transactions import begin_write
@@ -137,16 +139,22 @@ def require_open(campaign: Campaign, action: str) -> None:
         raise Conflict(f"测评{STATUS_NAMES[campaign.status]}，不能{action}")
 
 
-def unused_ballots(campaign: Campaign):
-    """Return a query of the ids of a campaign's unused, unrevoked invitations."""
-    return select(Invitation.id).where(Invitation.campaign_id == campaign.id,
-                                       Invitation.used_at.is_(None),
-                                       Invitation.revoked_at.is_(None))
+def unrevoked_ballots(campaign: Campaign):
+    """Return a query of (id, token) of a campaign's unrevoked ballots, used or not."""
+    return select(Invitation.id, Invitation.token).where(Invitation.campaign_id == campaign.id,
+                                                         Invitation.revoked_at.is_(None))
 
 
-def revoke_unused(session: Session, campaign: Campaign, now: datetime, reason: str) -> int:
-    """Revoke every unused ballot and cancel its pending messages; return how many."""
-    ids = list(session.scalars(unused_ballots(campaign)))
+def revoke_ballots(session: Session, sealer: Sealer, campaign: Campaign, now: datetime,
+                   reason: str) -> int:
+    """Revoke every ballot and cancel its pending messages; return how many were unused.
+
+    Used ballots are revoked too: a mark on the unused ones only would tell the database
+    which raters answered.
+    """
+    rows = session.execute(unrevoked_ballots(campaign)).all()
+    unused = len(uses.unused(session, sealer, rows))
+    ids = [row.id for row in rows]
     for start in range(0, len(ids), 500):
         chunk = ids[start:start + 500]
         session.execute(update(Delivery).where(Delivery.invitation_id.in_(chunk),
@@ -154,36 +162,38 @@ def revoke_unused(session: Session, campaign: Campaign, now: datetime, reason: s
                         .values(status="cancelled", last_error=reason))
         session.execute(update(Invitation).where(Invitation.id.in_(chunk))
                         .values(revoked_at=now))
-    return len(ids)
+    return unused
 
 
 def extend_campaign(session: Session, code: str, closes_at: datetime,
                     now: datetime) -> Campaign:
-    """Move the closing time later; unused ballots expire at the new time; commit."""
+    """Move the closing time later; every ballot expires at the new time; commit."""
     begin_write(session)
     campaign = find_campaign(session, code)
     require_open(campaign, "延期")
     if closes_at <= campaign.closes_at or closes_at <= now:
         raise InvalidInput(errors={"closes_at": "新的截止时间必须晚于原截止时间和当前时间"})
     campaign.closes_at = closes_at
-    session.execute(update(Invitation).where(Invitation.id.in_(unused_ballots(campaign)))
+    session.execute(update(Invitation)
+                    .where(Invitation.campaign_id == campaign.id, Invitation.revoked_at.is_(None))
                     .values(expires_at=closes_at).execution_options(synchronize_session=False))
     session.commit()
     return campaign
 
 
-def close_open(session: Session, campaign: Campaign, now: datetime) -> int:
-    """Mark an open campaign closed now and revoke its unused ballots; return how many."""
+def close_open(session: Session, sealer: Sealer, campaign: Campaign, now: datetime) -> int:
+    """Mark an open campaign closed now and revoke its ballots; return how many were unused."""
     campaign.status, campaign.closed_at = CLOSED, now
-    return revoke_unused(session, campaign, now, "测评已关闭")
+    return revoke_ballots(session, sealer, campaign, now, "测评已关闭")
 
 
-def close_campaign(session: Session, code: str, now: datetime) -> tuple[Campaign, int]:
-    """Close a campaign: unused ballots are revoked; return it and how many; commit."""
+def close_campaign(session: Session, sealer: Sealer, code: str,
+                   now: datetime) -> tuple[Campaign, int]:
+    """Close a campaign: ballots are revoked; return it and how many were unused; commit."""
     begin_write(session)
     campaign = find_campaign(session, code)
     require_open(campaign, "关闭")
-    revoked = close_open(session, campaign, now)
+    revoked = close_open(session, sealer, campaign, now)
     session.commit()
     return campaign, revoked
 
@@ -196,7 +206,8 @@ def overdue_campaigns(session: Session, now: datetime) -> list[tuple[int, str]]:
     return [(campaign_id, code) for campaign_id, code in rows]
 
 
-def close_if_overdue(session: Session, campaign_id: int, now: datetime) -> int | None:
+def close_if_overdue(session: Session, sealer: Sealer, campaign_id: int,
+                     now: datetime) -> int | None:
     """Close one campaign as a manual close would, if still open and due; commit.
 
     The row is re-read under lock, so a campaign extended or closed since it was listed is
@@ -208,32 +219,33 @@ def close_if_overdue(session: Session, campaign_id: int, now: datetime) -> int |
     if campaign is None or campaign.status != OPEN or campaign.closes_at > now:
         session.commit()
         return None
-    revoked = close_open(session, campaign, now)
+    revoked = close_open(session, sealer, campaign, now)
     session.commit()
     return revoked
 
 
-def close_overdue(session: Session, now: datetime) -> dict[str, int]:
+def close_overdue(session: Session, sealer: Sealer, now: datetime) -> dict[str, int]:
     """Close every open campaign past its closing time; return ballots revoked per code."""
     closed = {}
     for campaign_id, code in overdue_campaigns(session, now):
-        revoked = close_if_overdue(session, campaign_id, now)
+        revoked = close_if_overdue(session, sealer, campaign_id, now)
         if revoked is not None:
             closed[code] = revoked
     return closed
 
 
-def cancel_campaign(session: Session, code: str, now: datetime) -> tuple[Campaign, int]:
+def cancel_campaign(session: Session, sealer: Sealer, code: str,
+                    now: datetime) -> tuple[Campaign, int]:
     """Cancel a campaign nobody has answered yet (ballots revoked); commit."""
     begin_write(session)
     campaign = find_campaign(session, code)
     require_open(campaign, "取消")
-    used = session.scalar(select(func.count()).select_from(Invitation).where(
-        Invitation.campaign_id == campaign.id, Invitation.used_at.is_not(None)))
+    rows = session.execute(unrevoked_ballots(campaign)).all()
+    used = len(rows) - len(uses.unused(session, sealer, rows))
     if used:
         raise Conflict(f"已有 {used} 张测评票提交，不能取消（其评价已计入）；请改为关闭测评")
     campaign.status, campaign.closed_at = CANCELLED, now
-    revoked = revoke_unused(session, campaign, now, "测评已取消")
+    revoked = revoke_ballots(session, sealer, campaign, now, "测评已取消")
     session.commit()
     return campaign, revoked
 

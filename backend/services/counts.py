@@ -1,8 +1,8 @@
-"""Count tables kept in step with valid ratings, in the rating's own transaction."""
+"""Count tables kept in step with valid ratings: added at release, adjusted at exclusion."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping, Sequence
 
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
@@ -27,3 +27,20 @@ def add_rating(session: Session, cadre_id: int, month: str, group: str, score: i
     upsert(session, RatingCount, {**base, "score": score}, delta)
     for tag in sorted(set(tags)):
         upsert(session, RatingTagCount, {**base, "tag": tag}, delta)
+
+
+def add_many(session: Session, model, keys: Sequence[str], rows: Mapping[tuple, Mapping[str, int]]
+             ) -> None:
+    """Add per-key deltas to counter columns, creating missing rows (one statement)."""
+    if not rows:
+        return
+    measures = sorted({m for deltas in rows.values() for m in deltas})
+    values = [{**dict(zip(keys, key, strict=True)), **{m: deltas.get(m, 0) for m in measures}}
+              for key, deltas in sorted(rows.items())]
+    dialect = session.get_bind().dialect.name
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    statement = insert(model)
+    statement = statement.on_conflict_do_update(
+        index_elements=list(keys),
+        set_={m: getattr(model, m) + getattr(statement.excluded, m) for m in measures})
+    session.execute(statement, values)

@@ -4,6 +4,11 @@ Due rows are claimed in small groups under FOR UPDATE SKIP LOCKED and leased (ne
 moved past the time a group takes), so two workers never send the same row and no database
 transaction stays open during a network call; each row's outcome is committed on its own.
 A crash delays the leased rows, never loses them; the SMS gateway drops a resent ref.
+
+No row holds a working link: the stored text carries a placeholder that the link replaces at
+send time. Whether a link was used is not asked of event messages (a skipped or cancelled
+message would mark the link used); a campaign reminder, which names no ballot in clear, is
+cancelled when its ballot was answered meanwhile.
 """
 
 from __future__ import annotations
@@ -18,13 +23,15 @@ from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import exists, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, object_session
 
 from backend.integrations.errors import IntegrationError, WeChatNoCredit
 from backend.integrations.wechat import format_date_time
 from backend.models import Delivery, Invitation, ServiceEvent
 from backend.models.outbox import CANCELLED, FAILED, PENDING, RECORDED, SENT
+from backend.services import uses
 from backend.services.personal_data import Vault
+from backend.services.seal import Sealer, SealError
 from backend.services.tokens import TokenCodec
 from backend.services.transactions import begin_write
 
@@ -41,6 +48,7 @@ MP_STATES = {"release": "formal", "trial": "trial", "develop": "developer"}
 SMS_EVENT_TEXT = ("【{signature}】感谢您办理{service}，请对{unit}{name}的服务进行评价"
                   "（{days}天内有效，仅可评价一次）：{link}")
 SMS_BALLOT_TEXT = "【{signature}】诚邀您参加{service}（{days}天内有效，仅可提交一次）：{link}"
+LINK = "{评价链接}"  # stored in place of the link, which is rendered at send time
 TERMINAL = {"sent": SENT, "recorded": RECORDED, "failed": FAILED, "fallback": FAILED,
             "cancelled": CANCELLED}
 
@@ -84,6 +92,7 @@ class Senders:
     settings: MessageSettings
     sms: SmsSender | None = None
     wechat: SubscribeSender | None = None
+    sealer: Sealer | None = None  # opens campaign reminders' ballots
 
 
 @dataclass(frozen=True)
@@ -167,37 +176,61 @@ def prepare_safely(row: Delivery, senders: Senders, now: datetime) -> Outgoing |
 
 def prepare(row: Delivery, senders: Senders, now: datetime) -> Outgoing | Outcome:
     """Compose a row's message, or decide its outcome when it cannot or need not go out."""
-    if ended := ended_state(row.invitation, now):
+    invitation = row.invitation or reminded_ballot(row, senders)
+    if invitation is None:
+        return Outcome("failed", "提醒对应的测评票无法解开（RATING_SEAL_KEYS 已轮换）")
+    if ended := ended_state(invitation, now):
         return Outcome("cancelled", f"邀请{ended}，不再发送")
+    if row.invitation is None and uses.is_used(object_session(row), senders.sealer,
+                                               invitation.token):
+        return Outcome("cancelled", "测评票已提交，不再提醒")
     if row.contact_enc is None:
         return Outcome("failed", "联系方式已按保存期限清除")
     contact = senders.vault.decrypt(row.contact_enc)
     if contact is None:
         return Outcome("failed", "联系方式无法解密（加密密钥已轮换），请业务系统重新报送事件")
     if row.channel == "sms":
-        return prepare_sms(row, contact, senders, now)
+        return prepare_sms(row, invitation, contact, senders, now)
     if row.channel == "wechat":
-        return prepare_wechat(row, contact, senders)
+        return prepare_wechat(row, invitation, contact, senders)
     return Outcome("failed", f"未知的发送渠道：{row.channel}")
 
 
-def prepare_sms(row: Delivery, phone: str, senders: Senders, now: datetime) -> Outgoing | Outcome:
-    """Compose the text once (a resent ref must carry the same content); record without SMS."""
+def reminded_ballot(row: Delivery, senders: Senders) -> Invitation | None:
+    """Return the ballot a campaign reminder carries sealed, or None when no key opens it."""
+    if row.sealed_ref is None or senders.sealer is None:
+        return None
+    try:
+        invitation_id = senders.sealer.open(row.sealed_ref)["invitation_id"]
+    except SealError:
+        return None
+    return object_session(row).get(Invitation, invitation_id)
+
+
+def prepare_sms(row: Delivery, invitation: Invitation, phone: str, senders: Senders,
+                now: datetime) -> Outgoing | Outcome:
+    """Compose the text once (a resent ref must carry the same content); record without SMS.
+
+    The stored text holds a placeholder for the link; the link itself exists only in the
+    message handed to the gateway.
+    """
     if row.message is None:
-        row.message = compose_sms(row.invitation, row.event, senders, now)
+        row.message = compose_sms(invitation, row.event, senders, now)
     if senders.sms is None:
         return Outcome("recorded")
-    return Outgoing(row.id, "sms", phone, text=row.message)
+    link = rating_link(senders.settings.public_base_url, senders.codec, invitation.token)
+    return Outgoing(row.id, "sms", phone, text=row.message.replace(LINK, link))
 
 
-def prepare_wechat(row: Delivery, openid: str, senders: Senders) -> Outgoing | Outcome:
+def prepare_wechat(row: Delivery, invitation: Invitation, openid: str,
+                   senders: Senders) -> Outgoing | Outcome:
     """Build the subscribe message; without WeChat configured, fall back as for no credit."""
     settings, has_fallback = senders.settings, row.fallback_phone_enc is not None
     if senders.wechat is None or not settings.subscribe_template_id:
         return no_credit("未配置微信订阅消息", has_fallback)
-    page = f"{settings.mp_page}?scene={senders.codec.scene(row.invitation.token)}"
+    page = f"{settings.mp_page}?scene={senders.codec.scene(invitation.token)}"
     return Outgoing(row.id, "wechat", openid, page=page, has_fallback=has_fallback,
-                    data=subscribe_data(row.invitation, row.event, settings.timezone))
+                    data=subscribe_data(invitation, row.event, settings.timezone))
 
 
 def deliver(out: Outgoing, senders: Senders) -> Outcome:
@@ -277,9 +310,7 @@ def retry_delay(attempts: int, retry_after: float | None = None) -> timedelta:
 
 
 def ended_state(invitation: Invitation, now: datetime) -> str | None:
-    """Return why an invitation can no longer be used (已使用, 已撤销, 已过期), or None."""
-    if invitation.used_at is not None:
-        return "已使用"
+    """Return why an invitation can no longer be used (已撤销, 已过期), or None."""
     if invitation.revoked_at is not None:
         return "已撤销"
     return "已过期" if invitation.expires_at <= now else None
@@ -299,17 +330,20 @@ def service_name(invitation: Invitation) -> str:
 
 def compose_sms(invitation: Invitation, event: ServiceEvent | None, senders: Senders,
                 now: datetime) -> str:
-    """Compose the invitation SMS in two segments at most, dropping the unit if need be."""
+    """Compose the invitation SMS in two segments at most, dropping the unit if need be.
+
+    The text holds LINK where the link goes; its length is judged with the real link.
+    """
     settings = senders.settings
     days = max(1, math.ceil((invitation.expires_at - now) / timedelta(days=1)))
+    link = rating_link(settings.public_base_url, senders.codec, invitation.token)
     values = {"signature": settings.sms_signature, "service": service_name(invitation),
-              "days": days, "link": rating_link(settings.public_base_url, senders.codec,
-                                                invitation.token)}
+              "days": days, "link": LINK}
     cadre = invitation.cadre or (event.cadre if event else None)
     if cadre is None:
         return SMS_BALLOT_TEXT.format(**values)
     text = SMS_EVENT_TEXT.format(unit=cadre.unit.name, name=cadre.name, **values)
-    if len(text) > 2 * SMS_LONG_SEGMENT:
+    if len(text.replace(LINK, link)) > 2 * SMS_LONG_SEGMENT:
         text = SMS_EVENT_TEXT.format(unit="", name=cadre.name, **values)
     return text
 

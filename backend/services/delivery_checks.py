@@ -74,9 +74,9 @@ def missed_deadlines(session: Session, now: datetime,
     reached = exists().where(on_time.invitation_id == Delivery.invitation_id,
                              on_time.status.in_((SENT, RECORDED)),
                              on_time.delivered_at <= on_time.due_by)
-    still_open = and_(or_(Invitation.used_at.is_(None), Invitation.used_at > Delivery.due_by),
-                      or_(Invitation.revoked_at.is_(None),
-                          Invitation.revoked_at > Delivery.due_by))
+    # Whether the link was used is not asked: a delivery that missed its deadline is late
+    # either way, and the outbox must not differ between used and unused links.
+    still_open = or_(Invitation.revoked_at.is_(None), Invitation.revoked_at > Delivery.due_by)
     stmt = (select(Delivery.channel, Delivery.status, Delivery.due_by, ServiceEvent.id,
                    ServiceEvent.cadre_id, ServiceEvent.occurred_at)
             .join(ServiceEvent, Delivery.event_id == ServiceEvent.id)
@@ -102,27 +102,59 @@ class PurgeReport:
 def purge_contacts(session: Session, now: datetime, retention_days: int,
                    batch_size: int = 500) -> PurgeReport:
     """Erase contacts of invitations ended over retention_days ago, and stale mp sessions."""
+    cutoff = now - timedelta(days=retention_days)
+    purge_recipient_hashes(session, cutoff, batch_size)
     return PurgeReport(purge_delivery_contacts(session, now, retention_days, batch_size),
                        purge_mp_sessions(session, now - timedelta(days=1), batch_size))
 
 
-def purge_delivery_contacts(session: Session, now: datetime, retention_days: int,
-                            batch_size: int = 500) -> int:
-    """Null the contacts and message of deliveries whose invitation ended long ago."""
-    cutoff, last_id, total = now - timedelta(days=retention_days), 0, 0
-    ended = or_(Invitation.used_at < cutoff, Invitation.revoked_at < cutoff,
-                Invitation.expires_at < cutoff)
+def ended_before(cutoff: datetime):
+    """Return the condition of invitations revoked or expired before `cutoff`.
+
+    Whether a link was used is never asked: that would need a mark on used links.
+    """
+    return or_(Invitation.revoked_at < cutoff, Invitation.expires_at < cutoff)
+
+
+def purge_recipient_hashes(session: Session, cutoff: datetime, batch_size: int = 500) -> int:
+    """Null the keyed phone and openid hashes (kept for throttling) of long-ended invitations."""
+    total = 0
     while True:
         begin_write(session)
         ids = session.scalars(
-            select(Delivery.id).join(Invitation, Delivery.invitation_id == Invitation.id)
+            select(Invitation.id).where(ended_before(cutoff), or_(
+                Invitation.phone_hash.is_not(None), Invitation.openid_hash.is_not(None)))
+            .limit(batch_size)).all()
+        if ids:
+            session.execute(update(Invitation).where(Invitation.id.in_(ids))
+                            .values(phone_hash=None, openid_hash=None))
+        session.commit()
+        total += len(ids)
+        if len(ids) < batch_size:
+            return total
+
+
+def purge_delivery_contacts(session: Session, now: datetime, retention_days: int,
+                            batch_size: int = 500) -> int:
+    """Null the contacts and message of deliveries whose invitation ended long ago.
+
+    A campaign reminder names no invitation: it is purged retention_days after it was made.
+    """
+    cutoff, last_id, total = now - timedelta(days=retention_days), 0, 0
+    ended = or_(ended_before(cutoff),
+                and_(Delivery.invitation_id.is_(None), Delivery.created_at < cutoff))
+    while True:
+        begin_write(session)
+        ids = session.scalars(
+            select(Delivery.id).outerjoin(Invitation, Delivery.invitation_id == Invitation.id)
             .where(Delivery.id > last_id, Delivery.purged_at.is_(None), ended)
             .order_by(Delivery.id).limit(batch_size)).all()
         if not ids:
             session.commit()
             return total
         session.execute(update(Delivery).where(Delivery.id.in_(ids)).values(
-            contact_enc=None, fallback_phone_enc=None, message=None, purged_at=now))
+            contact_enc=None, fallback_phone_enc=None, message=None, sealed_ref=None,
+            purged_at=now))
         session.commit()
         total, last_id = total + len(ids), ids[-1]
 

@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 
 from backend.models import Cadre, SurveyTemplate
 from backend.services.personal_data import Vault, normalise_phone
+from backend.services.seal import Sealer
 from backend.services.templates import Catalogue, register
 from backend.services.tokens import TokenCodec
 
@@ -56,6 +57,7 @@ class IngestContext:
     base_url: str
     tz: ZoneInfo
     now: datetime
+    sealer: Sealer  # asks the use tags whether a throttling link was used
     templates: dict[str, SurveyTemplate] = field(default_factory=dict)
 
 

@@ -10,12 +10,14 @@ from backend.errors import Conflict, InvalidInput, NotFound
 from backend.models import Rating
 from backend.models.ratings import EXCLUDED, VALID
 from backend.services import audit, counts
+from backend.services.rating_mac import rating_mac
+from backend.services.seal import Sealer
 from backend.services.transactions import begin_write
 
 
-def change_status(session: Session, rating_id: int, excluded: bool, reason: str, actor: str,
-                  now: datetime, address: str | None = None) -> Rating:
-    """Exclude or re-include a rating: counts follow at once, the action is audited; commit."""
+def change_status(session: Session, sealer: Sealer, rating_id: int, excluded: bool, reason: str,
+                  actor: str, now: datetime, address: str | None = None) -> Rating:
+    """Exclude or re-include a rating: counts and its MAC follow at once, audited; commit."""
     reason = (reason or "").strip()
     if not reason or len(reason) > 500:
         raise InvalidInput(errors={"reason": "请填写原因（不超过 500 字）"})
@@ -30,6 +32,7 @@ def change_status(session: Session, rating_id: int, excluded: bool, reason: str,
     rating.excluded_reason = reason if excluded else None
     rating.excluded_by = actor if excluded else None
     rating.excluded_at = now if excluded else None
+    rating.mac = rating_mac(sealer, rating)
     counts.add_rating(session, rating.cadre_id, rating.month, rating.rater_group, rating.score,
                       rating.tags or [], delta=-1 if excluded else 1)
     audit.record(session, actor, "rating.exclude" if excluded else "rating.include",

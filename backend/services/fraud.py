@@ -105,8 +105,16 @@ def detect(session: Session, now: datetime, tz: tzinfo,
 def record(session: Session, findings: Sequence[Finding], now: datetime,
            cap: int = 5000) -> DetectionReport:
     """Create or refresh one review item per finding; commit."""
-    report = DetectionReport()
     begin_write(session)
+    report = record_findings(session, findings, now, cap)
+    session.commit()
+    return report
+
+
+def record_findings(session: Session, findings: Sequence[Finding], now: datetime,
+                    cap: int = 5000) -> DetectionReport:
+    """Create or refresh one review item per finding in the caller's transaction."""
+    report = DetectionReport()
     for finding in findings:
         item = session.scalar(select(ReviewItem).filter_by(
             kind=finding.kind, subject=finding.subject, window=finding.window))
@@ -120,7 +128,6 @@ def record(session: Session, findings: Sequence[Finding], now: datetime,
             report.kinds[finding.kind] = report.kinds.get(finding.kind, 0) + 1
         elif item.state == OPEN and refresh(item, finding, now, cap):
             report.refreshed += 1
-    session.commit()
     return report
 
 

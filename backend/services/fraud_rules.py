@@ -1,10 +1,13 @@
 """The fraud detectors: each takes (session, now, tz, settings) and returns findings.
 
-- burst: an official's ratings in one hour against the median of that official's own active
-  hours over the preceding baseline days (event ratings; ballots share one stored time);
+- burst: an official's ratings in one batch hour (ratings keep the hour of their release
+  batch, not of their submission) against the median of that official's own active batch
+  hours over the preceding baseline days (event ratings);
 - address / openid: one keyed address or openid rating many events or officials in a day;
 - fast: ratings submitted after fewer seconds on the page than anyone needs to read it;
-- campaign_run: long runs of consecutive identical top or bottom scores in a campaign;
+- campaign_run: long runs of consecutive identical top or bottom scores in a campaign, found
+  by the release job in the order ballots were submitted (`batch_runs`), the one moment that
+  order is known: stored ratings are shuffled within their batch;
 - source_share: an official whose events come from one source far more than usual.
 Rating ids are included where ratings can be named; the source share concerns events, which
 ratings are by design not linked to, so its items carry event counts only.
@@ -13,24 +16,20 @@ ratings are by design not linked to, so its items carry event counts only.
 from __future__ import annotations
 
 from collections import Counter, defaultdict
+from collections.abc import Sequence
 from datetime import datetime, timedelta, tzinfo
 from statistics import median
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from backend.models import (
     AbuseSignal,
-    BallotTarget,
-    Campaign,
-    Invitation,
     Rating,
     ServiceEvent,
 )
-from backend.models.campaigns import OPEN
 from backend.models.ratings import VALID
 from backend.services.fraud import Finding, FraudSettings, id_floor, short
-from backend.services.ratings import to_day
 
 
 def bursts(session: Session, now: datetime, tz: tzinfo, s: FraudSettings) -> list[Finding]:
@@ -40,18 +39,18 @@ def bursts(session: Session, now: datetime, tz: tzinfo, s: FraudSettings) -> lis
     floor = id_floor(session, start.astimezone(tz).date())
     event = (Rating.id > floor, Rating.status == VALID, Rating.event_type.is_not(None))
     busy = session.execute(  # only officials with a busy hour need their baseline
-        select(Rating.cadre_id, Rating.submitted_hour, func.count())
-        .where(*event, Rating.submitted_hour >= since)
-        .group_by(Rating.cadre_id, Rating.submitted_hour)
+        select(Rating.cadre_id, Rating.batch_at, func.count())
+        .where(*event, Rating.batch_at >= since)
+        .group_by(Rating.cadre_id, Rating.batch_at)
         .having(func.count() >= s.burst_min)).all()
     findings, baselines = [], {}
     for cadre_id, hour, count in sorted(busy):
         if cadre_id not in baselines:
             baselines[cadre_id] = session.scalars(
                 select(func.count()).where(*event, Rating.cadre_id == cadre_id,
-                                           Rating.submitted_hour >= start,
-                                           Rating.submitted_hour < since)
-                .group_by(Rating.submitted_hour)).all()
+                                           Rating.batch_at >= start,
+                                           Rating.batch_at < since)
+                .group_by(Rating.batch_at)).all()
         active = baselines[cadre_id]
         base = median(active) if active else 0
         if count >= s.burst_factor * max(base, 1):
@@ -63,7 +62,7 @@ def burst(session: Session, floor: int, cadre_id: int, hour: datetime, count: in
           base: float, active: int, tz: tzinfo) -> Finding:
     """Build the finding of one burst hour."""
     ids = session.scalars(select(Rating.id).where(
-        Rating.id > floor, Rating.cadre_id == cadre_id, Rating.submitted_hour == hour,
+        Rating.id > floor, Rating.cadre_id == cadre_id, Rating.batch_at == hour,
         Rating.status == VALID, Rating.event_type.is_not(None))).all()
     local = hour.astimezone(tz).isoformat(timespec="minutes")
     return Finding("burst", f"cadre:{cadre_id}", local,
@@ -126,41 +125,39 @@ def fast(session: Session, now: datetime, tz: tzinfo, s: FraudSettings) -> list[
             for (cadre_id, day), seen in days.items() if len(seen) >= s.fast_min]
 
 
-def campaign_runs(session: Session, now: datetime, tz: tzinfo,
-                  s: FraudSettings) -> list[Finding]:
-    """Flag campaigns with long runs of ballots all at the top or all at the bottom."""
-    since = now - timedelta(days=s.lookback_days)
-    campaigns = session.scalars(select(Campaign).where(
-        or_(Campaign.status == OPEN, Campaign.closed_at >= since, Campaign.closes_at >= since)))
+def batch_runs(submissions: Sequence[dict], rating_ids: Sequence[list[int]],
+               run_min: int) -> list[Finding]:
+    """Find, per campaign, runs of identical top or bottom scores in submission order.
+
+    `submissions` are a release batch's opened items in the order they were submitted, and
+    `rating_ids[n]` the ids their rated targets were stored under, in the same order.
+    """
+    scores: dict[int, list[tuple[int, int]]] = defaultdict(list)
+    extremes: dict[int, set[int]] = {}
+    for sub, ids in zip(submissions, rating_ids, strict=True):
+        if sub.get("kind") == "ballot" and sub.get("campaign_id") is not None:
+            extremes[sub["campaign_id"]] = set(sub.get("extremes") or ())
+            scores[sub["campaign_id"]].extend(
+                (row["score"], rating_id) for row, rating_id in zip(sub["rows"], ids,
+                                                                    strict=True))
     findings = []
-    for campaign in campaigns:
-        runs = extreme_runs(session, campaign, tz, s.run_min)
+    for campaign_id, seen in scores.items():
+        runs = extreme_runs(seen, extremes[campaign_id], run_min)
         if runs:
             ids = [i for _, run in runs for i in run]
-            evidence = {"campaign": campaign.code, "ratings_in_runs": len(ids),
+            evidence = {"ratings_in_runs": len(ids),
                         "runs": [{"score": score, "length": len(run)} for score, run in runs]}
-            findings.append(Finding("campaign_run", f"campaign:{campaign.id}", campaign.period,
-                                    evidence, ids, campaign_id=campaign.id))
+            findings.append(Finding("campaign_run", f"campaign:{campaign_id}",
+                                    f"batch:{min(ids)}", evidence, ids,
+                                    campaign_id=campaign_id))
     return findings
 
 
-def extreme_runs(session: Session, campaign: Campaign, tz: tzinfo,
+def extreme_runs(seen: Sequence[tuple[int, int]], extremes: set[int],
                  run_min: int) -> list[tuple[int, list[int]]]:
     """Return (score, rating ids) of each run of at least run_min top or bottom scores."""
-    scale = (campaign.template.definition or {}).get("scale") or {}
-    extremes = {scale.get("min", 1), scale.get("max", 10)}
-    day = to_day(campaign.created_at, tz)
-    targets = (select(BallotTarget.cadre_id).join(Invitation,
-                                                  Invitation.id == BallotTarget.invitation_id)
-               .where(Invitation.campaign_id == campaign.id))
-    rows = session.execute(
-        select(Rating.id, Rating.score)
-        .where(Rating.id > id_floor(session, day.date()), Rating.template_id ==
-               campaign.template_id, Rating.event_type.is_(None), Rating.submitted_hour == day,
-               Rating.cadre_id.in_(targets), Rating.status == VALID)
-        .order_by(Rating.id).execution_options(yield_per=5000))
     runs, current, score = [], [], None
-    for rating_id, value in [*rows, (None, None)]:
+    for value, rating_id in [*seen, (None, None)]:
         if value == score and value in extremes:
             current.append(rating_id)
             continue
@@ -197,4 +194,4 @@ def source_shares(session: Session, now: datetime, tz: tzinfo,
     return findings
 
 
-DETECTORS = (bursts, shared_sources, fast, campaign_runs, source_shares)
+DETECTORS = (bursts, shared_sources, fast, source_shares)

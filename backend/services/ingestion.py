@@ -10,6 +10,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from backend.models import Cadre, Delivery, Invitation, ServiceEvent
+from backend.services import uses
 from backend.services.bulk import insert_rows
 from backend.services.events import (
     EventInput,
@@ -86,12 +87,12 @@ def load_open_invitations(session: Session, ctx: IngestContext,
                     Invitation.created_at)
              .where(Invitation.cadre_id.in_({p.cadre.id for p in prepared}),
                     or_(Invitation.phone_hash.in_(phones), Invitation.openid_hash.in_(openids)),
-                    Invitation.used_at.is_(None), Invitation.revoked_at.is_(None),
+                    Invitation.revoked_at.is_(None),
                     Invitation.expires_at > ctx.now,
                     Invitation.created_at >= ctx.now - timedelta(hours=window))
              .order_by(Invitation.created_at))
     found: dict[tuple, dict] = {}
-    for row in session.execute(query):
+    for row in uses.unused(session, ctx.sealer, session.execute(query).all()):
         invitation = row._asdict()
         for kind in ("phone_hash", "openid_hash"):
             if invitation[kind]:

@@ -9,7 +9,9 @@ from sqlalchemy.orm import Session, joinedload
 
 from backend.errors import Conflict, NotFound
 from backend.models import Cadre, Delivery, Invitation
+from backend.services.seal import Sealer
 from backend.services.tokens import TokenCodec
+from backend.services.uses import is_used
 
 
 def find_invitation(session: Session, codec: TokenCodec, presented: str) -> Invitation:
@@ -27,10 +29,11 @@ def find_invitation(session: Session, codec: TokenCodec, presented: str) -> Invi
     return invitation
 
 
-def revoke(session: Session, codec: TokenCodec, presented: str, now: datetime) -> Invitation:
+def revoke(session: Session, codec: TokenCodec, sealer: Sealer, presented: str,
+           now: datetime) -> Invitation:
     """Revoke an unused invitation and cancel its pending deliveries; commit."""
     invitation = find_invitation(session, codec, presented)
-    if invitation.used_at is not None:
+    if is_used(session, sealer, invitation.token):
         raise Conflict("该邀请已被使用，无法撤销")
     if invitation.revoked_at is None:
         invitation.revoked_at = now

@@ -1,17 +1,14 @@
-"""The rating ledger: a sequencer chains ratings in batches; each closed day gets a Merkle root.
+"""The rating ledger: release chains each batch of ratings; each closed day gets a Merkle root.
 
-The submission path never touches the ledger. The sequencer (a job, every minute) takes the
-ratings that have no entry yet, in id order, and appends them under a lock of its own (an
-advisory lock on PostgreSQL, the write lock on SQLite). An entry's day is the local day of its
-batch. A day is checkpointed once it is over (job at 00:10): its root never changes after.
+The submission path never touches the ledger. The release job (backend/services/release.py)
+chains the ratings of a batch, in their (shuffled) id order, in the same transaction that
+stores them, under the ledger's lock (an advisory lock on PostgreSQL, the write lock on
+SQLite). So every rating has its entry from the moment it exists; a rating without one was
+written behind the platform's back, and `verify` names it. An entry's day is the local day of
+its batch. A day is checkpointed once it is over (job at 00:10): its root never changes after.
 There is no running checkpoint for "today": a root that moves every minute would be an anchor
 nobody can hold, so score pushes carry the latest closed day (`anchor`), which commits to the
 whole chain before it through its chain hash.
-
-Rating ids increase along the chain except when a submission commits after a higher id was
-already sequenced; it is then appended in the next batch. Ratings at or below the latest
-checkpoint's `max_rating_id` are never picked up again: such a rating without an entry was
-inserted behind the ledger's back, and `verify` reports it.
 """
 
 from __future__ import annotations
@@ -24,8 +21,8 @@ from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
 from backend.errors import NotFound, Unavailable
-from backend.models import LedgerCheckpoint, LedgerEntry, Rating
-from backend.services.bulk import insert_rows
+from backend.models import LedgerCheckpoint, LedgerEntry, PendingItem, Rating
+from backend.services.bulk import copy_rows
 from backend.services.ledger_verify import VerifyResult, verify
 from backend.services.merkle import (
     GENESIS,
@@ -34,15 +31,12 @@ from backend.services.merkle import (
     chain_hash,
     leaf_hash,
 )
-from backend.services.ratings import receipt_hash
+from backend.services.ratings import accepted_hash, receipt_hash
 from backend.services.transactions import begin_write
 
-__all__ = ["VerifyResult", "append_pending", "checkpoint_days", "inclusion_proof", "verify"]
+__all__ = ["VerifyResult", "append_entries", "checkpoint_days", "inclusion_proof", "verify"]
 
 LOCK_KEY = 7_110_002
-RATING_COLUMNS = (Rating.id, Rating.cadre_id, Rating.rater_group, Rating.score, Rating.tags,
-                  Rating.comment, Rating.template_id, Rating.event_type, Rating.submitted_hour,
-                  Rating.month, Rating.receipt_hash)
 STREAM = 5000
 MAX_RECEIPT_RATINGS = 200  # a ballot holds at most 200 ratings under one receipt
 
@@ -67,43 +61,23 @@ def anchor(checkpoint: LedgerCheckpoint | None) -> str | None:
     return f"{checkpoint.day.isoformat()}:{checkpoint.root}:{checkpoint.chain_hash}"
 
 
-def append_pending(session: Session, now: datetime, tz: tzinfo, batch: int = 5000) -> int:
-    """Append every rating without an entry, batch by batch; return how many."""
-    total = 0
-    while True:
-        appended = append_batch(session, now, tz, batch)
-        total += appended
-        if appended < batch:
-            return total
-
-
-def append_batch(session: Session, now: datetime, tz: tzinfo, batch: int) -> int:
-    """Append up to `batch` pending ratings in one locked transaction; commit."""
-    lock(session)
+def append_entries(session: Session, rows: Sequence[Any], now: datetime, tz: tzinfo) -> int:
+    """Chain ratings (in the given order) onto the ledger; the caller holds `lock`."""
+    if not rows:
+        return 0
     last = session.execute(select(LedgerEntry.seq, LedgerEntry.chain_hash, LedgerEntry.day)
                            .order_by(LedgerEntry.seq.desc()).limit(1)).first()
     closed = latest_checkpoint(session)
-    rows = pending_ratings(session, closed.max_rating_id if closed else 0, batch)
-    if rows:
-        day = batch_day(now, tz, last.day if last else None, closed.day if closed else None)
-        seq, chain = (last.seq, last.chain_hash) if last else (0, GENESIS)
-        entries = []
-        for row in rows:
-            seq, leaf = seq + 1, leaf_hash(row)
-            chain = chain_hash(chain, leaf)
-            entries.append({"seq": seq, "rating_id": row.id, "leaf_hash": leaf,
-                            "chain_hash": chain, "day": day, "created_at": now})
-        insert_rows(session, LedgerEntry.__table__, entries)
-    session.commit()
-    return len(rows)
-
-
-def pending_ratings(session: Session, above: int, limit: int) -> Sequence[Any]:
-    """Return up to `limit` ratings with an id above `above` and no entry, in id order."""
-    return session.execute(
-        select(*RATING_COLUMNS).outerjoin(LedgerEntry, LedgerEntry.rating_id == Rating.id)
-        .where(LedgerEntry.seq.is_(None), Rating.id > above)
-        .order_by(Rating.id).limit(limit)).all()
+    day = batch_day(now, tz, last.day if last else None, closed.day if closed else None)
+    seq, chain = (last.seq, last.chain_hash) if last else (0, GENESIS)
+    entries = []
+    for row in rows:
+        seq, leaf = seq + 1, leaf_hash(row)
+        chain = chain_hash(chain, leaf)
+        entries.append({"seq": seq, "rating_id": row.id, "leaf_hash": leaf,
+                        "chain_hash": chain, "day": day, "created_at": now})
+    copy_rows(session, LedgerEntry.__table__, entries)
+    return len(entries)
 
 
 def batch_day(now: datetime, tz: tzinfo, last_day: date | None, closed_day: date | None) -> date:
@@ -212,9 +186,13 @@ def receipt_ratings(session: Session, receipt: str) -> list[int]:
 
 
 def inclusion_proof(session: Session, receipt: str) -> dict[str, Any]:
-    """Return {"status": "pending"} or the inclusion proofs of a receipt's ratings."""
+    """Return the receipt's status: accepted (waiting for its batch), pending, or its proofs."""
     rating_ids = receipt_ratings(session, receipt)
     if not rating_ids:
+        waiting = session.scalar(select(PendingItem.id).where(
+            PendingItem.receipt_hash == accepted_hash(receipt)))
+        if waiting is not None:
+            return {"status": "accepted"}
         raise NotFound("凭证不存在")
     found = proofs(session, rating_ids)
     if found is None:

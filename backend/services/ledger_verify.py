@@ -1,34 +1,40 @@
-"""Verify the rating ledger from scratch: leaves against ratings, the chain, the checkpoints.
+"""Verify the ratings from scratch: MACs, leaves, the chain, the checkpoints and every count.
 
 The walk streams entries in sequence order joined to their ratings and stops at the first
 entry that does not verify. Reasons:
+- forged: the rating no longer matches its MAC (keys outside the database): its content or
+  status was edited, or the row was written by hand;
 - altered: the rating's content no longer hashes to its entry's leaf;
 - deleted: the entry's rating row is gone;
-- inserted: a rating with no entry lies inside the chain, i.e. its id is at or below the
-  highest rating id sequenced at least SETTLE ago (a later id is simply pending: the
-  sequencer has not reached it, or its submission committed late);
+- inserted: a rating has no entry (release chains every rating in the transaction that
+  stores it, so such a row was written behind the platform's back);
 - reordered: the rating's hash belongs to another position, an entry's chain hash does not
   follow from its predecessor, or days go backwards;
 - missing: sequence numbers skip (an entry was removed);
-- checkpoint: a day's entries no longer give its recorded root, range, count or chain hash.
+- checkpoint: a day's entries no longer give its recorded root, range, count or chain hash;
+- counts: a count table differs from a recount of the valid ratings (the first difference is
+  named by table, official, month, group and score or tag).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import date
 from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from backend.models import LedgerCheckpoint, LedgerEntry, Rating
-from backend.models.types import utcnow
+from backend.services import recount
 from backend.services.merkle import GENESIS, MerkleBuilder, chain_hash, leaf_hash
+from backend.services.rating_mac import mac_ok
+from backend.services.seal import Sealer
 
-SETTLE = timedelta(minutes=10)
 STREAM = 5000
-REASONS = {"altered": "评价内容被改动", "deleted": "评价记录被删除",
+REASONS = {"forged": "评价与其 MAC 不符（内容或状态被改动，或为手工写入）",
+           "counts": "计数表与有效评价的重新计数不符",
+           "altered": "评价内容被改动", "deleted": "评价记录被删除",
            "inserted": "账本中间出现未入账的评价", "reordered": "条目顺序或链被改动",
            "missing": "账本条目缺失", "checkpoint": "检查点与账本条目不符"}
 
@@ -52,7 +58,10 @@ class VerifyResult:
     def message(self) -> str:
         """Describe the outcome in Chinese."""
         if self.ok:
-            return f"账本完整：{self.entries} 个条目，{self.checkpoints} 个检查点均校验通过"
+            return (f"账本完整：{self.entries} 个条目与评价的 MAC、{self.checkpoints} 个检查点"
+                    f"及全部计数表均校验通过")
+        if self.reason == "counts":
+            return f"账本校验失败：原因：counts（{REASONS['counts']}）{self.detail}"
         rating = f"（评价 #{self.rating_id}）" if self.rating_id is not None else ""
         return (f"账本校验失败：第一个不一致的条目是 #{self.seq}{rating}，"
                 f"原因：{self.reason}（{REASONS[self.reason]}）{self.detail}")
@@ -74,6 +83,7 @@ class Walk:
     """Carries the walk's state from entry to entry."""
 
     checkpoints: dict[date, LedgerCheckpoint]
+    sealer: Sealer
     expected: int = 1
     chain: str = GENESIS
     current: Day | None = None
@@ -93,6 +103,8 @@ class Walk:
             return self.fail(self.expected, None, "missing", f"（下一个条目是 #{row.seq}）")
         if row.id is None:
             return self.fail(row.seq, row.rating_id, "deleted")
+        if not mac_ok(self.sealer, row):
+            return self.fail(row.seq, row.rating_id, "forged")
         self.recomputed = leaf_hash(row)
         if self.recomputed != row.leaf_hash:
             return self.fail(row.seq, row.rating_id, "altered")
@@ -149,16 +161,15 @@ class Walk:
                       f"（{day} 的检查点没有对应条目）")
 
 
-def verify(session: Session, now: datetime | None = None,
-           settle: timedelta = SETTLE) -> VerifyResult:
-    """Recompute the whole ledger; return the first entry that does not verify, if any."""
-    walk = Walk({c.day: c for c in session.scalars(select(LedgerCheckpoint))})
+def verify(session: Session, sealer: Sealer) -> VerifyResult:
+    """Recompute everything; return the first entry or count that does not verify, if any."""
+    walk = Walk({c.day: c for c in session.scalars(select(LedgerCheckpoint))}, sealer)
     result = session.execute(
         select(LedgerEntry.seq, LedgerEntry.rating_id, LedgerEntry.leaf_hash,
                LedgerEntry.chain_hash, LedgerEntry.day, LedgerEntry.created_at, Rating.id,
                Rating.cadre_id, Rating.rater_group, Rating.score, Rating.tags, Rating.comment,
-               Rating.template_id, Rating.event_type, Rating.submitted_hour, Rating.month,
-               Rating.receipt_hash)
+               Rating.template_id, Rating.event_type, Rating.batch_at, Rating.month,
+               Rating.receipt_hash, Rating.status, Rating.excluded_reason, Rating.mac)
         .outerjoin(Rating, Rating.id == LedgerEntry.rating_id)
         .order_by(LedgerEntry.seq).execution_options(yield_per=STREAM))
     with result:  # closes the server-side cursor even when we stop early
@@ -167,12 +178,16 @@ def verify(session: Session, now: datetime | None = None,
                 break
     walk.finish()
     failure = classify(session, walk.failure, walk.recomputed)
-    horizon = session.scalar(select(func.max(LedgerEntry.rating_id))
-                             .where(LedgerEntry.created_at <= (now or utcnow()) - settle))
-    orphan = inserted(session, horizon or 0, walk.expected - 1, walk.closed_days)
+    orphan = inserted(session, walk.expected - 1, walk.closed_days)
     if orphan is not None and (failure is None or orphan.seq <= failure.seq):
         return orphan
-    return failure or VerifyResult(walk.expected - 1, walk.closed_days)
+    if failure is not None:
+        return failure
+    mismatch = recount.first_mismatch(session)
+    if mismatch is not None:
+        return VerifyResult(walk.expected - 1, walk.closed_days, None, None, "counts",
+                            f"：{mismatch}")
+    return VerifyResult(walk.expected - 1, walk.closed_days)
 
 
 def classify(session: Session, failure: VerifyResult | None,
@@ -187,15 +202,14 @@ def classify(session: Session, failure: VerifyResult | None,
                         "reordered", f"（该评价的哈希位于条目 #{elsewhere}）")
 
 
-def inserted(session: Session, horizon: int, entries: int,
-             checkpoints: int) -> VerifyResult | None:
-    """Return the first rating without an entry inside the settled chain, if any."""
+def inserted(session: Session, entries: int, checkpoints: int) -> VerifyResult | None:
+    """Return the first rating without an entry, if any."""
     orphan = session.scalar(
         select(Rating.id).outerjoin(LedgerEntry, LedgerEntry.rating_id == Rating.id)
-        .where(LedgerEntry.seq.is_(None), Rating.id <= horizon).order_by(Rating.id).limit(1))
+        .where(LedgerEntry.seq.is_(None)).order_by(Rating.id).limit(1))
     if orphan is None:
         return None
     before = session.scalar(select(func.max(LedgerEntry.seq))
                             .where(LedgerEntry.rating_id < orphan)) or 0
     return VerifyResult(entries, checkpoints, before + 1, orphan, "inserted",
-                        f"（评价 #{orphan} 没有账本条目，却早于已入账的评价）")
+                        f"（评价 #{orphan} 没有账本条目：不是经分批入账写入的）")

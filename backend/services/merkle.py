@@ -33,7 +33,7 @@ class RatingContent(Protocol):
     comment: str | None
     template_id: int
     event_type: str | None
-    submitted_hour: datetime
+    batch_at: datetime
     month: str
     receipt_hash: str
 
@@ -42,7 +42,7 @@ def leaf_content(rating: RatingContent) -> str:
     """Return the canonical JSON a leaf hash covers (status is left out on purpose)."""
     return json.dumps([LEAF_VERSION, rating.id, rating.cadre_id, rating.rater_group,
                        rating.score, sorted(rating.tags or []), rating.comment,
-                       rating.template_id, rating.event_type, rating.submitted_hour.isoformat(),
+                       rating.template_id, rating.event_type, rating.batch_at.isoformat(),
                        rating.month, rating.receipt_hash],
                       ensure_ascii=False, separators=(",", ":"))
 

@@ -1,16 +1,15 @@
-"""The write of one submission: consume the invitation and store its ratings, atomically.
+"""The reads and the write of one submission: mark the link used and buffer the sealed rating.
 
-Everything hangs off the consuming UPDATE ... WHERE used_at IS NULL ... RETURNING: the
-invitation_uses backstop row, the first-opening row of the funnel, the ratings, their count
-table rows and their abuse signals. When another submission consumed the invitation first,
-the UPDATE returns nothing and nothing is written.
+A submission writes three things in one transaction, none of which names the invitation: the
+link's use tag (an HMAC of its token; the table's key makes use single), its first-opening
+tag when the link had none, and the rating sealed into `pending_items` (with, for an event
+invitation's new opening, a sealed opening for the funnel). The invitation row is read, never
+written: nothing on it changes when it is used. The release job (backend/services/release.py)
+later moves pending items into `ratings` in shuffled batches.
 
-On PostgreSQL the whole write is ONE statement (data-modifying CTEs), one round trip with
-the count upserts in the same transaction. Being a single statement it is atomic by itself,
-so a submission runs on a pooled driver connection in autocommit mode (`opened`): the read of
-the invitation and the write are two round trips, with no BEGIN and COMMIT around them and
-no ORM work. Elsewhere (SQLite in embedded mode) the same rows go in through the session as
-a sequence of statements inside BEGIN IMMEDIATE.
+On PostgreSQL the write is ONE statement on a pooled driver connection in autocommit mode
+(backend/services/rating_store_pg.py); elsewhere (SQLite in embedded mode) the same rows go
+in through the session under BEGIN IMMEDIATE.
 """
 
 from __future__ import annotations
@@ -19,43 +18,82 @@ import contextlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
-from sqlalchemy import Engine, update
+from sqlalchemy import Engine, and_, bindparam, exists, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, scoped_session
 
-from backend.models import AbuseSignal, FollowupContact, Invitation, InvitationUse, Rating
-from backend.services import counts, opens
-from backend.services.bulk import insert_rows
+from backend.models import (
+    Cadre,
+    Invitation,
+    OpenTag,
+    PendingItem,
+    ServiceEvent,
+    SurveyTemplate,
+    UseTag,
+)
 from backend.services.transactions import begin_write
+
+
+class Presented(NamedTuple):
+    """What submission needs of an invitation, read in one query."""
+
+    id: int
+    kind: str
+    template_id: int
+    digest: str
+    cadre_id: int | None
+    cadre_code: str | None
+    event_type: str | None
+    campaign_id: int | None
+    revoked_at: datetime | None
+    expires_at: datetime
+    channels: str | None  # of the event that created the invitation
+    used: bool
+
+
+def presented_query(used_clause):
+    """Return the one read of a submission: the invitation, its event's channels, its use."""
+    creating = and_(ServiceEvent.invitation_id == Invitation.id,
+                    ServiceEvent.throttled.is_(False))
+    return (select(Invitation.id, Invitation.kind, Invitation.template_id,
+                   SurveyTemplate.digest, Invitation.cadre_id, Cadre.code,
+                   Invitation.event_type, Invitation.campaign_id, Invitation.revoked_at,
+                   Invitation.expires_at, ServiceEvent.channels,
+                   exists().where(used_clause).label("used"))
+            .join(SurveyTemplate, SurveyTemplate.id == Invitation.template_id)
+            .outerjoin(Cadre, Cadre.id == Invitation.cadre_id)
+            .outerjoin(ServiceEvent, creating)
+            .where(Invitation.token == bindparam("token")))
+
+
+# One statement object: no per-request expression building.
+PRESENTED = presented_query(UseTag.tag.in_(bindparam("tags", expanding=True)))
 
 
 @dataclass(frozen=True)
 class Write:
-    """The rows of one submission, ready to store."""
+    """What one submission stores: tags, the sealed rating, perhaps a sealed opening."""
 
     invitation_id: int
-    used_at: datetime  # coarsened: the hour, or a ballot's local day
-    used_on: date
     now: datetime
-    month: str
-    hour: datetime
-    template_id: int
-    event_type: str | None
-    rows: list[dict]  # cadre_id, rater_group, score, tags, comment, receipt_hash
-    signals: dict  # ip_hash, agent_hash, openid_hash, seconds_on_page
-    phone_enc: str | None = None
+    day: date  # the submission's local day: a day's items are released whatever the batch
+    use_tags: list[str]  # newest key first; the first is written, the others must be absent
+    open_tags: list[str]
+    receipt_hash: str  # the receipt's accepted_hash: the rater may ask while it waits
+    sealed: str
+    open_sealed: str | None = None  # an event link's opening, buffered if it is the first
 
 
 class Store(Protocol):
     """Where one submission reads the invitation and writes its rows."""
 
-    def first(self, statement, params: dict) -> tuple | None:
-        """Return the first row of a read."""
+    def read(self, token: str, use_tags: list[str]) -> Presented | None:
+        """Return the invitation behind a token with whether it was used, or None."""
 
     def store(self, write: Write) -> bool:
-        """Write a submission; False if the invitation was not open."""
+        """Write a submission; False if the link was used (or closed) meanwhile."""
 
 
 class SessionStore:
@@ -64,12 +102,13 @@ class SessionStore:
     def __init__(self, session: Session):
         self.session = session
 
-    def first(self, statement, params: dict) -> tuple | None:
-        """Return the first row of a read."""
-        return self.session.execute(statement, params).first()
+    def read(self, token: str, use_tags: list[str]) -> Presented | None:
+        """Return the invitation behind a token with whether it was used, or None."""
+        row = self.session.execute(PRESENTED, {"token": token, "tags": use_tags}).first()
+        return Presented(*row) if row is not None else None
 
     def store(self, write: Write) -> bool:
-        """Write under BEGIN IMMEDIATE and commit; False if the invitation was not open."""
+        """Write under BEGIN IMMEDIATE and commit; False if the link was not open."""
         try:
             stored = store_statements(self.session, write)
             if stored:
@@ -77,7 +116,7 @@ class SessionStore:
             else:
                 self.session.rollback()
             return stored
-        except IntegrityError:  # the backstop: a second consumption of the same invitation
+        except IntegrityError:  # the key of the use tags: a second use of the same link
             self.session.rollback()
             return False
 
@@ -99,32 +138,29 @@ def opened(session: Session) -> Iterator[Store]:
         yield store
 
 
-def store_statements(session: Session, write: Write) -> bool:
-    """Write statement by statement under BEGIN IMMEDIATE; return whether it consumed."""
-    begin_write(session)
-    used = session.execute(
-        update(Invitation)
-        .where(Invitation.id == write.invitation_id, Invitation.used_at.is_(None),
-               Invitation.revoked_at.is_(None), Invitation.expires_at > write.now)
-        .values(used_at=write.used_at, phone_hash=None, openid_hash=None)
-        .returning(Invitation.id)
-        .execution_options(synchronize_session=False)).first()
-    if used is None:
+def still_open(session: Session, write: Write) -> bool:
+    """Tell whether the link is unrevoked, unexpired and used under no older key."""
+    invitation = session.execute(select(Invitation.revoked_at, Invitation.expires_at)
+                                 .where(Invitation.id == write.invitation_id)).first()
+    if invitation is None or invitation.revoked_at is not None:
         return False
-    session.add(InvitationUse(invitation_id=write.invitation_id, used_on=write.used_on))
-    opens.insert_open(session, write.invitation_id, write.used_at)
-    ids = [row[0] for row in insert_rows(
-        session, Rating.__table__,
-        [{**row, "template_id": write.template_id, "event_type": write.event_type,
-          "submitted_hour": write.hour, "month": write.month} for row in write.rows],
-        returning=("id",))]
-    for row in write.rows:
-        counts.add_rating(session, row["cadre_id"], write.month, row["rater_group"],
-                          row["score"], row["tags"])
-    insert_rows(session, AbuseSignal.__table__,
-                [{"rating_id": rating_id, **write.signals, "created_at": write.now}
-                 for rating_id in ids])
-    if write.phone_enc and ids:
-        session.add(FollowupContact(rating_id=ids[0], phone_enc=write.phone_enc))
+    if invitation.expires_at <= write.now:
+        return False
+    return session.scalar(select(exists().where(UseTag.tag.in_(write.use_tags)))) is False
+
+
+def store_statements(session: Session, write: Write) -> bool:
+    """Write statement by statement under BEGIN IMMEDIATE; return whether the link was used."""
+    begin_write(session)
+    if not still_open(session, write):
+        return False
+    session.add(UseTag(tag=write.use_tags[0]))
+    session.add(PendingItem(kind="rating", day=write.day, receipt_hash=write.receipt_hash,
+                            sealed=write.sealed))
+    first_open = session.scalar(select(exists().where(OpenTag.tag.in_(write.open_tags)))) is False
+    if first_open:
+        session.add(OpenTag(tag=write.open_tags[0]))
+        if write.open_sealed is not None:
+            session.add(PendingItem(kind="open", day=write.day, sealed=write.open_sealed))
     session.flush()
     return True

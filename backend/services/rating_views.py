@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from backend.models import Invitation
 from backend.services.rating_rules import targets_of
-from backend.services.ratings import status_of
 
 
 def template_view(invitation: Invitation) -> dict:
@@ -22,12 +20,12 @@ def template_view(invitation: Invitation) -> dict:
             "allow_abstain": d.get("allow_abstain", False), "texts": d["texts"]}
 
 
-def invitation_view(invitation: Invitation, now: datetime, tz: ZoneInfo) -> dict:
-    """Render an invitation for the rater: who is rated, for what, and how."""
+def invitation_view(invitation: Invitation, tz: ZoneInfo) -> dict:
+    """Render an open invitation for the rater: who is rated, for what, and how."""
     definition = invitation.template.definition
     event_type = invitation.event_type
     type_name = definition.get("event_types", {}).get(event_type, {}).get("name")
-    return {"status": status_of(invitation, now), "kind": invitation.kind,
+    return {"status": "open", "kind": invitation.kind,
             "event_type": event_type, "event_type_name": type_name,
             "expires_at": invitation.expires_at.astimezone(tz).isoformat(timespec="seconds"),
             "template": template_view(invitation),

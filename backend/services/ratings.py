@@ -1,13 +1,14 @@
-"""Rating submission: validate against the template, consume once, store anonymously.
+"""Rating submission: validate against the template, use the link once, buffer the rating sealed.
 
-Consumption is one conditional UPDATE ... RETURNING in the same transaction as the rating
-insert (BEGIN IMMEDIATE on SQLite), with a primary key on invitation_uses as a backstop.
-The rating row carries no invitation, event or rater reference; the time is kept to the hour.
+The link's use is a keyed tag (backend/services/uses.py) written in the same transaction as
+the sealed rating (backend/services/rating_store.py): exactly once, and the rater gets a
+receipt at once. Nothing written at submission names the invitation, and nothing about the
+invitation changes; the release job (backend/services/release.py) later moves the rating into
+`ratings` in a shuffled batch.
 
-Submission is the busiest public endpoint, so it reads the invitation with one lean query
-(template definitions are immutable per digest and cached in the process) and, on
-PostgreSQL, writes everything in ONE statement (backend/services/rating_store.py): the
-consuming UPDATE and every insert hang off its RETURNING, so a lost race writes nothing.
+Submission is the busiest public endpoint, so it reads the invitation, its event's channels
+and its use with one lean query (template definitions are immutable per digest and cached in
+the process) and, on PostgreSQL, writes with ONE statement.
 """
 
 from __future__ import annotations
@@ -15,19 +16,18 @@ from __future__ import annotations
 import hashlib
 import secrets
 from dataclasses import dataclass
-from datetime import datetime, tzinfo
-from typing import NamedTuple
+from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from backend.errors import Conflict, Gone, NotFound
-from backend.models import Cadre, Campaign, Invitation, SurveyTemplate
+from backend.models import Campaign, Invitation, SurveyTemplate
 from backend.services import rating_store
 from backend.services.campaigns import ballot_month
 from backend.services.invitations import find_invitation
-from backend.services.personal_data import Vault, normalise_phone
+from backend.services.personal_data import normalise_phone
 from backend.services.rating_rules import (
     Submission,
     Target,
@@ -35,7 +35,10 @@ from backend.services.rating_rules import (
     clean_comment,
     submission_targets,
 )
+from backend.services.rating_store import Presented
+from backend.services.seal import Sealer
 from backend.services.tokens import TokenCodec
+from backend.services.uses import OPEN, USE, is_used
 
 
 @dataclass(frozen=True)
@@ -51,57 +54,35 @@ class ClientSignals:
 @dataclass(frozen=True)
 class SubmitContext:
     codec: TokenCodec
-    vault: Vault
+    sealer: Sealer
     tz: ZoneInfo
     now: datetime
 
-
-class Presented(NamedTuple):
-    """What submission needs of an invitation, read in one query."""
-
-    id: int
-    kind: str
-    template_id: int
-    digest: str
-    cadre_id: int | None
-    cadre_code: str | None
-    event_type: str | None
-    campaign_id: int | None
-    used_at: datetime | None
-    revoked_at: datetime | None
-    expires_at: datetime
-
-
-PRESENTED = (select(Invitation.id, Invitation.kind, Invitation.template_id,
-                    SurveyTemplate.digest, Invitation.cadre_id, Cadre.code,
-                    Invitation.event_type, Invitation.campaign_id, Invitation.used_at,
-                    Invitation.revoked_at, Invitation.expires_at)
-             .join(SurveyTemplate, SurveyTemplate.id == Invitation.template_id)
-             .outerjoin(Cadre, Cadre.id == Invitation.cadre_id)
-             .where(Invitation.token == bindparam("token")))  # one statement object: no
-# per-request expression building, nor matching of result columns to the cached compilation
 
 # Template versions never change once stored (a version is named by its content digest).
 _definitions: dict[str, dict] = {}
 
 
 def to_hour(moment: datetime) -> datetime:
-    """Coarsen a time to its hour, so that stored times cannot order individual ratings."""
+    """Coarsen a time to its hour."""
     return moment.replace(minute=0, second=0, microsecond=0)
 
 
-def to_day(moment: datetime, tz: tzinfo) -> datetime:
-    """Coarsen a time to the start of its local day (ballots: no order within a day)."""
-    return moment.astimezone(tz).replace(hour=0, minute=0, second=0, microsecond=0)
-
-
-def status_of(invitation: Invitation | Presented, now: datetime) -> str:
+def status_of(revoked_at: datetime | None, expires_at: datetime, used: bool,
+              now: datetime) -> str:
     """Return open, used, revoked or expired."""
-    if invitation.revoked_at is not None:
+    if revoked_at is not None:
         return "revoked"
-    if invitation.used_at is not None:
+    if used:
         return "used"
-    return "expired" if invitation.expires_at <= now else "open"
+    return "expired" if expires_at <= now else "open"
+
+
+def invitation_status(session: Session, sealer: Sealer, invitation: Invitation,
+                      now: datetime) -> str:
+    """Return the status of a loaded invitation, asking the use tags whether it was used."""
+    used = invitation.revoked_at is None and is_used(session, sealer, invitation.token)
+    return status_of(invitation.revoked_at, invitation.expires_at, used, now)
 
 
 def raise_for_status(status: str) -> None:
@@ -113,13 +94,12 @@ def raise_for_status(status: str) -> None:
         raise Gone(message, body={"status": status})
 
 
-def presented_invitation(store: rating_store.Store,
-                         token: str) -> Presented:
+def presented_invitation(store: rating_store.Store, sealer: Sealer, token: str) -> Presented:
     """Return what submission needs of the invitation behind a verified token, or 404."""
-    row = store.first(PRESENTED, {"token": token})
-    if row is None:
+    presented = store.read(token, sealer.tags(USE, token))
+    if presented is None:
         raise NotFound("链接无效")
-    return Presented(*row)
+    return presented
 
 
 def template_definition(session: Session, template_id: int, digest: str) -> dict:
@@ -132,13 +112,11 @@ def template_definition(session: Session, template_id: int, digest: str) -> dict
     return definition
 
 
-def stored_time(session: Session, ctx: SubmitContext,
-                invitation: Presented) -> tuple[str, datetime]:
-    """Return a rating's month and hour; a ballot gets its campaign's constants (no order)."""
+def rating_month(session: Session, ctx: SubmitContext, invitation: Presented) -> str:
+    """Return the month a rating counts in: the submission's, a ballot's campaign's."""
     if invitation.kind == "ballot":
-        campaign = session.get(Campaign, invitation.campaign_id)
-        return ballot_month(campaign, ctx.tz), to_day(campaign.created_at, ctx.tz)
-    return ctx.now.astimezone(ctx.tz).strftime("%Y-%m"), to_hour(ctx.now)
+        return ballot_month(session.get(Campaign, invitation.campaign_id), ctx.tz)
+    return ctx.now.astimezone(ctx.tz).strftime("%Y-%m")
 
 
 def receipt_hash(receipt: str, index: int) -> str:
@@ -146,58 +124,99 @@ def receipt_hash(receipt: str, index: int) -> str:
     return hashlib.sha256(f"{receipt}:{index}".encode()).hexdigest()
 
 
-def signal_hashes(vault: Vault, signals: ClientSignals) -> dict:
-    """Return the keyed hashes of the client stored beside each rating (fraud review only)."""
-    def keyed(kind: str, value: str | None) -> str | None:
-        return vault.lookup_hash(kind, value) if value else None
+def accepted_hash(receipt: str) -> str:
+    """Return the hash a pending rating is found by: unlike its ratings' receipt hashes, so
+    nothing stored joins a pending row to the ratings it becomes."""
+    return hashlib.sha256(f"accepted:{receipt}".encode()).hexdigest()
 
-    return {"ip_hash": keyed("ip", signals.ip), "agent_hash": keyed("agent", signals.agent),
-            "openid_hash": signals.openid_hash, "seconds_on_page": signals.seconds_on_page}
+
+def signal_hashes(sealer: Sealer, signals: ClientSignals) -> dict:
+    """Return the keyed hashes of the client kept with each rating (fraud review only).
+
+    The keys are the ratings' own: none of these can be joined to an invitation's or a
+    mini-program session's hashes.
+    """
+    return {"ip_hash": sealer.signal("ip", signals.ip),
+            "agent_hash": sealer.signal("agent", signals.agent),
+            "openid_hash": sealer.signal("openid", signals.openid_hash),
+            "seconds_on_page": signals.seconds_on_page}
+
+
+def primary_channel(channels: str | None) -> str:
+    """Return an event invitation's main channel: wechat, else sms, else qr."""
+    listed = (channels or "").split(",")
+    return next((c for c in ("wechat", "sms") if c in listed), "qr")
 
 
 def submit(session: Session, ctx: SubmitContext, presented: str, submission: Submission,
            signals: ClientSignals) -> str:
-    """Validate, consume and store a submission; return the rater's receipt."""
+    """Validate, use the link and buffer the sealed rating; return the rater's receipt."""
     token = ctx.codec.verify(presented)
     if token is None:
         raise NotFound("链接无效")  # forged: refused before any database work
     with rating_store.opened(session) as store:
-        invitation = presented_invitation(store, token)
-        raise_for_status(status_of(invitation, ctx.now))
-        write, receipt = prepare(session, ctx, invitation, submission, signals)
+        invitation = presented_invitation(store, ctx.sealer, token)
+        raise_for_status(status_of(invitation.revoked_at, invitation.expires_at,
+                                   invitation.used, ctx.now))
+        write, receipt = prepare(session, ctx, token, invitation, submission, signals)
         if not store.store(write):
             # Someone was first (or the link closed meanwhile): say which, from a fresh read.
-            raise_for_status(status_of(presented_invitation(store, token), ctx.now))
+            again = presented_invitation(store, ctx.sealer, token)
+            raise_for_status(status_of(again.revoked_at, again.expires_at, again.used, ctx.now))
             raise Conflict("该链接已评价", body={"status": "used"})
     return receipt
 
 
-def prepare(session: Session, ctx: SubmitContext, invitation: Presented,
-            submission: Submission, signals: ClientSignals) -> tuple[rating_store.Write, str]:
-    """Validate the submission against its template; return the rows to write and a receipt."""
+def prepare(session: Session, ctx: SubmitContext, token: str, invitation: Presented,
+            submission: Submission,
+            signals: ClientSignals) -> tuple[rating_store.Write, str]:
+    """Validate the submission against its template; return what to write and a receipt."""
     definition = template_definition(session, invitation.template_id, invitation.digest)
     event_target = (Target(invitation.cadre_id, invitation.cadre_code, definition["group"])
                     if invitation.kind != "ballot" else None)
     targets = submission_targets(session, invitation.id, invitation.kind, event_target)
     items = check_submission(definition, targets, submission)
-    month, hour = stored_time(session, ctx, invitation)
-    receipt = secrets.token_hex(16)
+    receipt, day = secrets.token_hex(16), ctx.now.astimezone(ctx.tz).date()
     comment = clean_comment(submission.comment)
     rows = [{"cadre_id": item.cadre_id, "rater_group": item.group, "score": item.score,
              "tags": list(item.tags), "comment": comment if n == 0 else None,
              "receipt_hash": receipt_hash(receipt, n)}
             for n, item in enumerate(items) if item.score is not None]
     phone = normalise_phone(submission.followup_phone) if submission.followup_phone else None
-    used_at = to_day(ctx.now, ctx.tz) if invitation.kind == "ballot" else to_hour(ctx.now)
+    channel = primary_channel(invitation.channels) if invitation.kind == "event" else None
+    payload = {"kind": invitation.kind, "rows": rows, "template_id": invitation.template_id,
+               "event_type": invitation.event_type, "month": rating_month(session, ctx,
+                                                                          invitation),
+               "day": day.isoformat(), "channel": channel, "cadre_id": invitation.cadre_id,
+               "campaign_id": invitation.campaign_id, "group": items[0].group if items else None,
+               "extremes": [definition["scale"]["min"], definition["scale"]["max"]],
+               "signals": signal_hashes(ctx.sealer, signals), "phone": phone if rows else None}
     write = rating_store.Write(
-        invitation_id=invitation.id, used_at=used_at, used_on=ctx.now.date(), now=ctx.now,
-        month=month, hour=hour, template_id=invitation.template_id,
-        event_type=invitation.event_type, rows=rows, signals=signal_hashes(ctx.vault, signals),
-        phone_enc=ctx.vault.encrypt(phone) if phone and rows else None)
+        invitation_id=invitation.id, now=ctx.now, day=day,
+        use_tags=ctx.sealer.tags(USE, token), open_tags=ctx.sealer.tags(OPEN, token),
+        receipt_hash=accepted_hash(receipt), sealed=ctx.sealer.seal(payload),
+        open_sealed=opening(ctx.sealer, invitation, channel, day))
     return write, receipt
+
+
+def opening(sealer: Sealer, invitation: Presented, channel: str | None,
+            day: date) -> str | None:
+    """Return an event link's opening sealed for the funnel (ballots are not in the funnel)."""
+    if invitation.kind != "event":
+        return None
+    return sealer.seal({"kind": "open", "cadre_id": invitation.cadre_id,
+                        "event_type": invitation.event_type, "channel": channel,
+                        "day": day.isoformat()})
 
 
 def lookup(session: Session, ctx: SubmitContext, presented: str) -> Invitation:
     """Return the invitation behind a token whatever its status (404 when unknown)."""
     return find_invitation(session, ctx.codec, presented)
+
+
+def open_invitation(session: Session, ctx: SubmitContext, presented: str) -> Invitation:
+    """Return the invitation behind a token if it can be rated; else 404 / 409 / 410."""
+    invitation = lookup(session, ctx, presented)
+    raise_for_status(invitation_status(session, ctx.sealer, invitation, ctx.now))
+    return invitation
 

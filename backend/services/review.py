@@ -20,6 +20,7 @@ from backend.models.ledger import CLEARED, EXCLUDED, OPEN
 from backend.scoring import parse_period
 from backend.services import audit
 from backend.services.exclusions import change_status
+from backend.services.seal import Sealer
 from backend.services.transactions import begin_write
 
 ACTIONS = {"exclude": EXCLUDED, "clear": CLEARED}
@@ -56,8 +57,8 @@ def open_item(session: Session, item_id: int) -> ReviewItem:
     return item
 
 
-def decide(session: Session, item_id: int, action: str, reason: str, actor: str,
-           now: datetime, address: str | None = None) -> Decision:
+def decide(session: Session, sealer: Sealer, item_id: int, action: str, reason: str,
+           actor: str, now: datetime, address: str | None = None) -> Decision:
     """Exclude an item's ratings or clear it, with a reason; audited; commit."""
     reason = (reason or "").strip()
     if action not in ACTIONS:
@@ -66,7 +67,7 @@ def decide(session: Session, item_id: int, action: str, reason: str, actor: str,
         raise InvalidInput(errors={"reason": "请填写原因（不超过 500 字）"})
     decision = Decision(open_item(session, item_id))
     if action == "exclude":
-        exclude_ratings(session, decision, reason, actor, now, address)
+        exclude_ratings(session, sealer, decision, reason, actor, now, address)
     begin_write(session)
     item = open_item(session, item_id)
     item.state, item.reason, item.decided_by, item.decided_at = ACTIONS[action], reason, actor, now
@@ -79,14 +80,14 @@ def decide(session: Session, item_id: int, action: str, reason: str, actor: str,
     return decision
 
 
-def exclude_ratings(session: Session, decision: Decision, reason: str, actor: str,
-                    now: datetime, address: str | None) -> None:
+def exclude_ratings(session: Session, sealer: Sealer, decision: Decision, reason: str,
+                    actor: str, now: datetime, address: str | None) -> None:
     """Exclude each rating of the item that is still valid."""
     item_id, rating_ids = decision.item.id, list(decision.item.rating_ids or [])
     note = f"复核条目 #{item_id}：{reason}"[:500]
     for rating_id in rating_ids:
         try:
-            rating = change_status(session, rating_id, True, note, actor, now, address)
+            rating = change_status(session, sealer, rating_id, True, note, actor, now, address)
         except (Conflict, NotFound):
             session.rollback()
             decision.skipped += 1

@@ -91,9 +91,7 @@ def client_signals(ctx: ratings.SubmitContext, state: FormState) -> ratings.Clie
 
 def open_view(token: str, ctx: ratings.SubmitContext) -> dict:
     """Return what the rater is shown; raise 404 / 409 / 410 (signature checked first)."""
-    invitation = ratings.lookup(db.session, ctx, token)
-    ratings.raise_for_status(ratings.status_of(invitation, ctx.now))
-    return invitation_view(invitation, ctx.now, ctx.tz)
+    return invitation_view(ratings.open_invitation(db.session, ctx, token), ctx.tz)
 
 
 def target_codes(view: dict) -> list[str]:
@@ -211,9 +209,8 @@ def submit(token: str) -> ResponseReturnValue:
 def opened(token: str) -> ResponseReturnValue:
     """Record the first opening of the page by a person (the page's script sends this)."""
     ctx = submit_context()
-    invitation = ratings.lookup(db.session, ctx, token)
-    ratings.raise_for_status(ratings.status_of(invitation, ctx.now))
-    opens.note_open(db.session, invitation, ctx.now, ctx.tz)
+    invitation = ratings.open_invitation(db.session, ctx, token)
+    opens.note_open(db.session, ctx.sealer, invitation, ctx.now, ctx.tz)
     return "", 204
 
 

@@ -23,7 +23,8 @@ bp = Blueprint("receipt", __name__)
 
 GROUP = 8
 CHECKPOINT_JOB = "ledger-checkpoint"
-TITLES = {"pending": "已收到，尚未记入账本", "included": "已记入账本", "unknown": "凭证不存在"}
+TITLES = {"accepted": "已受理，等待分批入账", "pending": "已收到，尚未记入账本",
+          "included": "已记入账本", "unknown": "凭证不存在"}
 
 
 def grouped(text: str, size: int = GROUP) -> list[str]:

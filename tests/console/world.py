@@ -36,7 +36,7 @@ from backend.services.events import EventInput, IngestContext
 from backend.services.ingestion import ingest_events
 from backend.services.push import queue_messages
 from backend.services.templates import register
-from backend.wiring import token_codec, vault
+from backend.wiring import sealer, token_codec, vault
 
 TZ = ZoneInfo("Asia/Shanghai")
 PASSWORD = "console-pass-2026"

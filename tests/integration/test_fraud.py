@@ -33,7 +33,7 @@ from backend.services.exclusions import change_status
 from backend.services.ingestion import ingest_events
 from backend.services.rating_rules import RatedTarget, Submission
 from backend.services.templates import current_template
-from backend.wiring import token_codec, vault
+from backend.wiring import sealer, token_codec, vault
 from tests.support.invitations import issue
 
 TZ = ZoneInfo("Asia/Shanghai")

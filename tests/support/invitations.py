@@ -11,7 +11,7 @@ from backend.extensions import db
 from backend.services.demo import seed
 from backend.services.events import EventInput, IngestContext
 from backend.services.ingestion import ingest_events
-from backend.wiring import token_codec, vault
+from backend.wiring import sealer, token_codec, vault
 
 
 def issue(count: int = 1, cadre_code: str = "C001", prefix: str = "T",
@@ -21,7 +21,8 @@ def issue(count: int = 1, cadre_code: str = "C001", prefix: str = "T",
     ctx = IngestContext(codec=token_codec(), vault=vault(),
                         catalogue=current_app.extensions["catalogue"],
                         base_url=current_app.config["PUBLIC_BASE_URL"],
-                        tz=ZoneInfo("Asia/Shanghai"), now=datetime.now(UTC))
+                        tz=ZoneInfo("Asia/Shanghai"), now=datetime.now(UTC),
+                        sealer=sealer())
     occurred = datetime.now(UTC) - timedelta(minutes=30)
     items = [EventInput("test", f"{prefix}-{n}", cadre_code, "approval", occurred,
                         phone=phone, channels=("qr",)) for n in range(count)]

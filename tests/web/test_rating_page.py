@@ -309,7 +309,7 @@ def test_tokens_are_masked_in_log_lines():
                                                   "200"), None)
     security.MASKING_FILTER.filter(record)
     assert record.getMessage() == '1.2.3.4 - - "GET /r/***/qr.png HTTP/1.1" 200'
-    assert security.mask_tokens("POST /api/v1/invitations/tok.sig/rating") == (
+    assert security.mask_secrets("POST /api/v1/invitations/tok.sig/rating") == (
         "POST /api/v1/invitations/***/rating")
 
 

@@ -1,7 +1,8 @@
 """Campaign jobs: close campaigns on time; SMS reminders to raters who have not answered yet.
 
-Reminders go into the delivery outbox (one row per rater, with the rater's encrypted phone);
-the relay composes the ballot SMS and sends it, so reminders share its retries and records.
+A reminder round goes into the delivery outbox: one row per rater not answered yet, naming
+neither rater nor ballot in clear; the relay composes the ballot SMS and sends it, so reminders
+share its retries and records.
 """
 
 from __future__ import annotations
@@ -41,7 +42,8 @@ def queue_reminders(any_hour: bool = False) -> int:
     now = wiring.now()
     if not (any_hour or within_hours(now)):
         return 0  # no texts at night: the next hourly run inside the window sends them
-    queued = send_reminders(db.session, now, reminder_interval())
+    queued = send_reminders(db.session, wiring.sealer(), wiring.vault(), now,
+                            reminder_interval())
     if queued:
         log.info("campaign reminders queued: %d", queued)
         job_queue().enqueue(relay_deliveries, queue="high", job_id=RELAY_JOB_ID)
@@ -56,7 +58,7 @@ def send_campaign_reminders() -> None:
 
 def close_due_campaigns() -> int:
     """Close every open campaign whose closing time has passed; return how many."""
-    closed = close_overdue(db.session, wiring.now())
+    closed = close_overdue(db.session, wiring.sealer(), wiring.now())
     for code, revoked in closed.items():
         log.info("campaign %s closed by %s at its closing time: %d unused ballots revoked",
                  code, AUTO_CLOSE_ACTOR, revoked)

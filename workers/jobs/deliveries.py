@@ -48,7 +48,8 @@ def build_senders(app: Flask) -> Senders:
     wiring.token_cache(app)  # first: wiring's lock is not re-entrant (wechat_client needs it)
     return Senders(codec=wiring.token_codec(app), vault=wiring.vault(app),
                    settings=MessageSettings.from_config(app.config),
-                   sms=wiring.sms_client(app), wechat=wiring.wechat_client(app))
+                   sms=wiring.sms_client(app), wechat=wiring.wechat_client(app),
+                   sealer=wiring.sealer(app))
 
 
 @logged

@@ -1,6 +1,6 @@
-"""Ledger and integrity jobs: sequence ratings, close days, detect fraud, purge old signals.
+"""Ledger and integrity jobs: close days, verify, detect fraud, purge old signals.
 
-All are idempotent: the sequencer and the checkpoint take the ledger's own lock, detection
+All are idempotent: the checkpoint takes the ledger's own lock, detection
 refreshes review items by their unique key, and purges delete what is past its limit.
 """
 
@@ -15,7 +15,8 @@ from flask import current_app
 from backend import wiring
 from backend.extensions import db
 from backend.services.fraud import FraudSettings, detect
-from backend.services.ledger import append_pending, checkpoint_days
+from backend.services.integrity import check_integrity
+from backend.services.ledger import checkpoint_days
 from backend.services.retention import purge
 from workers.jobs.push import logged
 
@@ -34,20 +35,20 @@ def setting(name: str, default: int) -> int:
 
 
 @logged
-def sequence_ratings() -> None:
-    """Append the ratings submitted since the last run to the ledger."""
-    appended = append_pending(db.session, wiring.now(), timezone(),
-                              setting("LEDGER_BATCH_SIZE", 5000))
-    if appended:
-        log.info("ledger: %d ratings appended", appended)
+def checkpoint_ledger() -> None:
+    """Give every finished day its Merkle root."""
+    for cp in checkpoint_days(db.session, wiring.now(), timezone()):
+        log.info("ledger checkpoint %s: %d entries, root %s", cp.day, cp.count, cp.root)
 
 
 @logged
-def checkpoint_ledger() -> None:
-    """Sequence what is pending, then give every finished day its Merkle root."""
-    append_pending(db.session, wiring.now(), timezone(), setting("LEDGER_BATCH_SIZE", 5000))
-    for cp in checkpoint_days(db.session, wiring.now(), timezone()):
-        log.info("ledger checkpoint %s: %d entries, root %s", cp.day, cp.count, cp.root)
+def verify_integrity() -> None:
+    """Check every MAC, the chain, the checkpoints and the counts; alert on failure."""
+    result = check_integrity(db.session, wiring.sealer(), wiring.now(), timezone())
+    if result.ok:
+        log.info("integrity: %s", result.message())
+    else:
+        log.error("integrity: %s", result.message())
 
 
 @logged

@@ -11,8 +11,10 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from backend.models import CampaignRater, FollowupContact, Invitation, Rating
+from backend.models import Campaign, CampaignRater, FollowupContact, Rating
+from backend.services.campaign_progress import unanswered
 from backend.services.personal_data import Vault, mask_phone
+from backend.services.seal import Sealer
 
 LIMIT = 200
 
@@ -28,7 +30,7 @@ def comments(session: Session, cadre_id: int, limit: int = LIMIT) -> list[dict[s
     rows = session.scalars(select(Rating).where(
         Rating.cadre_id == cadre_id, Rating.comment.is_not(None),
         func.length(Rating.comment) > 0).order_by(Rating.id.desc()).limit(limit))
-    return [{"id": r.id, "date": r.submitted_hour.date(), "group": r.rater_group,
+    return [{"id": r.id, "date": r.batch_at.date(), "group": r.rater_group,
              "score": r.score, "tags": list(r.tags or []), "comment": r.comment,
              "status": r.status} for r in rows]
 
@@ -46,19 +48,12 @@ def followups(session: Session, vault: Vault, cadre_id: int,
              "phone": masked(vault, r.phone_enc)} for r in rows]
 
 
-def non_responders(session: Session, vault: Vault, campaign_id: int,
+def non_responders(session: Session, vault: Vault, sealer: Sealer, campaign: Campaign,
                    limit: int = 5000) -> list[dict[str, Any]]:
-    """Return a campaign's raters who have not answered, phones masked."""
-    rows = session.execute(
-        select(CampaignRater.id, CampaignRater.code, CampaignRater.name,
-               CampaignRater.rater_group, CampaignRater.phone_enc,
-               CampaignRater.reminders_sent, CampaignRater.last_reminded_at)
-        .join(Invitation, Invitation.id == CampaignRater.invitation_id)
-        .where(CampaignRater.campaign_id == campaign_id, Invitation.used_at.is_(None))
-        .order_by(CampaignRater.rater_group, CampaignRater.code).limit(limit))
+    """Return a campaign's raters who have not answered (asked of the use tags), phones masked."""
+    rows = unanswered(session, sealer, campaign)[:limit]
     return [{"id": r.id, "code": r.code, "name": r.name, "group": r.rater_group,
-             "phone": masked(vault, r.phone_enc), "reminders": r.reminders_sent,
-             "last_reminded_at": r.last_reminded_at} for r in rows]
+             "phone": masked(vault, r.phone_enc)} for r in rows]
 
 
 def phone_token(session: Session, kind: str, row_id: int) -> tuple[str, str | None] | None:

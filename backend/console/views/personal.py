@@ -50,17 +50,18 @@ def build_non_responders(campaign_id: int) -> Page:
     campaign = db.session.get(Campaign, campaign_id)
     if campaign is None:
         abort(404)
-    rows = personal.non_responders(db.session, wiring.vault(), campaign.id)
+    rows = personal.non_responders(db.session, wiring.vault(), wiring.sealer(), campaign)
     for row in rows:
         row["group"] = group_name(row["group"])
     table = Table("non_responders", f"未参评人员（{len(rows)} 人）", [
         Column("code", "编号"), Column("name", "姓名"), Column("group", "评价组"),
-        Column("phone", "联系电话"), Column("reminders", "已提醒次数", "int"),
-        Column("last_reminded_at", "最近提醒", "datetime")], rows)
+        Column("phone", "联系电话")], rows)
     return Page(f"{campaign.name} · 未参评名单", "non_responders", subtitle=campaign.code,
                 tables=[table], target=f"campaign:{campaign.code}",
                 extra={"unmask_table": "non_responders", "unmask_kind": "rater"},
-                notes=["本页含个人信息，每次查看和导出均记入查询留痕。"])
+                notes=["本页含个人信息，每次查看和导出均记入查询留痕。",
+                       f"已发送提醒 {campaign.reminders_sent} 轮（每轮发给当时尚未参评的人员）。",
+                       "名单按测评票是否已提交计算，数据库中不记录谁已参评。"])
 
 
 @bp.route("/unmask", methods=["POST"])

@@ -1,0 +1,75 @@
+"""Recount the count tables from the valid ratings and name the first difference.
+
+Scores are published from `rating_counts` and tags from `rating_tag_counts`, so an edited
+count would bend a score without touching a rating. The recount runs in the database (one
+grouped scan of `ratings` per table) and compares both ways: a stored count that differs, a
+stored count with no ratings behind it, and ratings that no stored count holds.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import text
+from sqlalchemy.orm import Session
+
+SCORES = """
+WITH recount AS (
+    SELECT cadre_id, month, rater_group, score AS item, count(*) AS n
+    FROM ratings WHERE status = 'valid' GROUP BY cadre_id, month, rater_group, score
+), stored AS (
+    SELECT cadre_id, month, rater_group, score AS item, count AS n
+    FROM rating_counts WHERE count <> 0
+), missing AS (
+    SELECT * FROM recount EXCEPT SELECT * FROM stored
+), extra AS (
+    SELECT * FROM stored EXCEPT SELECT * FROM recount
+), differ AS (
+    SELECT * FROM missing UNION SELECT * FROM extra
+)
+SELECT d.cadre_id, d.month, d.rater_group, CAST(d.item AS TEXT),
+       (SELECT n FROM stored s WHERE s.cadre_id = d.cadre_id AND s.month = d.month
+          AND s.rater_group = d.rater_group AND s.item = d.item),
+       (SELECT n FROM recount r WHERE r.cadre_id = d.cadre_id AND r.month = d.month
+          AND r.rater_group = d.rater_group AND r.item = d.item)
+FROM differ AS d ORDER BY 1, 2, 3, 4 LIMIT 1
+"""
+
+TAG_ELEMENTS = {
+    "postgresql": "CROSS JOIN LATERAL json_array_elements_text(ratings.tags) AS t(value)",
+    "sqlite": "CROSS JOIN json_each(ratings.tags) AS t",
+}
+TAGS = """
+WITH recount AS (
+    SELECT cadre_id, month, rater_group, t.value AS item, count(*) AS n
+    FROM ratings {elements} WHERE status = 'valid'
+    GROUP BY cadre_id, month, rater_group, t.value
+), stored AS (
+    SELECT cadre_id, month, rater_group, tag AS item, count AS n
+    FROM rating_tag_counts WHERE count <> 0
+), missing AS (
+    SELECT * FROM recount EXCEPT SELECT * FROM stored
+), extra AS (
+    SELECT * FROM stored EXCEPT SELECT * FROM recount
+), differ AS (
+    SELECT * FROM missing UNION SELECT * FROM extra
+)
+SELECT d.cadre_id, d.month, d.rater_group, d.item,
+       (SELECT n FROM stored s WHERE s.cadre_id = d.cadre_id AND s.month = d.month
+          AND s.rater_group = d.rater_group AND s.item = d.item),
+       (SELECT n FROM recount r WHERE r.cadre_id = d.cadre_id AND r.month = d.month
+          AND r.rater_group = d.rater_group AND r.item = d.item)
+FROM differ AS d ORDER BY 1, 2, 3, 4 LIMIT 1
+"""
+
+
+def first_mismatch(session: Session) -> str | None:
+    """Return the first count that differs from a recount of the valid ratings, described."""
+    dialect = session.get_bind().dialect.name
+    checks = (("rating_counts", "分数", SCORES),
+              ("rating_tag_counts", "标签", TAGS.format(elements=TAG_ELEMENTS[dialect])))
+    for table, label, sql in checks:
+        row = session.execute(text(sql)).first()
+        if row is not None:
+            cadre_id, month, group, item, stored, recounted = row
+            return (f"表 {table}，干部 #{cadre_id}，月份 {month}，评价群体 {group}，"
+                    f"{label} {item}：记录为 {stored or 0}，重新计数为 {recounted or 0}")
+    return None
