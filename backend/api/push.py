@@ -59,7 +59,8 @@ class OutboxSchema(Schema):
 class ReplaySchema(Schema):
     period = PeriodField()
     ids = fields.List(fields.String(validate=validate.Regexp(
-        r"^msg_[0-9a-f]{32}$", error="webhook-id 格式为 msg_ 加 32 位十六进制")),
+        r"^msg_[0-9a-f]{32}$", error="webhook-id 格式为 msg_ 加 32 位十六进制"),
+        metadata={"example": "msg_" + "0123456789abcdef" * 2}),
         validate=validate.Length(1, 1000))
 
 

@@ -42,7 +42,8 @@ FIELD_MESSAGES: dict[type, dict[str, str]] = {
                       "format": "无法输出为日期时间"},
     fields.AwareDateTime: {"invalid_awareness": "时间必须带时区偏移，如 2026-11-21T09:30:00+08:00"},
     fields.NaiveDateTime: {"invalid_awareness": "时间不能带时区偏移"},
-    fields.Date: {"invalid": "不是有效的日期（如 2026-11-21）", "format": "无法输出为日期"},
+    fields.Date: {"invalid": "不是有效的日期（如 2026-11-21）", "format": "无法输出为日期",
+                  "invalid_awareness": "日期不能带时区偏移"},
     fields.Time: {"invalid": "不是有效的时刻（如 09:30:00）", "format": "无法输出为时刻",
                   "invalid_awareness": "时刻不能带时区偏移"},
     fields.TimeDelta: {"invalid": "不是有效的时长", "format": "无法输出为时长"},
@@ -175,7 +176,7 @@ def chinese_range(validator: validate.Range) -> validate.Range:
     result.message_min, result.message_max = f"必须{low}", f"必须{high}"
     both_inclusive = validator.min_inclusive and validator.max_inclusive
     result.message_all = ("必须在 {min} 到 {max} 之间" if both_inclusive
-                          else f"必须{low}且{high}")
+                          else f"必须{low} 且{high}")
     return result
 
 

@@ -43,7 +43,7 @@ class RatingSubmissionSchema(Schema):
     followup = fields.Nested(FollowupSchema)
     ratings = fields.List(fields.Nested(TargetRatingSchema),
                           validate=validate.Length(1, MAX_TARGETS))
-    opened_at = fields.Integer(validate=validate.Range(0, MAX_SAFE_INTEGER),
+    opened_at = fields.Integer(strict=True, validate=validate.Range(0, MAX_SAFE_INTEGER),
                                metadata={"description": "页面打开时的毫秒时间戳（可选，用于防刷）"})
 
 

@@ -16,7 +16,7 @@ class PeriodField(fields.String):
 
     def __init__(self, **kwargs) -> None:
         kwargs.setdefault("metadata", {"example": "2026-Q4"})
-        super().__init__(validate=[validate.Length(4, PERIOD_MAX), PERIOD_FORMAT], **kwargs)
+        super().__init__(validate=[validate.Length(max=PERIOD_MAX), PERIOD_FORMAT], **kwargs)
 
     def _deserialize(self, value, attr, data, **kwargs):
         text = super()._deserialize(value, attr, data, **kwargs)
