@@ -30,16 +30,22 @@ def fail(exc: DomainError) -> None:
 @api_client_cli.command("create")
 @click.argument("name")
 @click.option("--scopes", required=True, help="逗号分隔，如 events:write,directory:write")
-def create_api_client(name: str, scopes: str) -> None:
-    """Create an API client; the new secret key is the last line of output."""
+@click.option("--source", "sources", multiple=True,
+              help="该客户端报送事件时可用的 source，可重复；默认为 NAME")
+def create_api_client(name: str, scopes: str, sources: tuple[str, ...]) -> None:
+    """Create an API client; the new secret key is the last line of output.
+
+    The client may post events only under its sources (--source, repeatable; default NAME).
+    """
     from backend.services import api_clients
 
     try:
         client, key = api_clients.create_client(db.session, name,
-                                                api_clients.parse_scopes(scopes))
+                                                api_clients.parse_scopes(scopes), sources)
     except DomainError as exc:
         fail(exc)
-    click.echo(f"已创建客户端 {client.name}，权限：{client.scopes}")
+    click.echo(f"已创建客户端 {client.name}，权限：{client.scopes}，"
+               f"事件来源：{'、'.join(sorted(client.source_set))}")
     click.echo("密钥只显示这一次，请妥善保存：")
     click.echo(key)
 
