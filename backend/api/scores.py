@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from zoneinfo import ZoneInfo
+
 from flask import current_app
 from flask.views import MethodView
 from flask_smorest import Blueprint
@@ -9,8 +11,10 @@ from flask_smorest import Blueprint
 from backend.api.auth import BEARER_SECURITY, require_scope
 from backend.extensions import db, job_queue
 from backend.schemas.scores import JobSchema, PublishSchema, ScoreListSchema, ScoreQueryArgsSchema
+from backend.services.publication import begun_period
 from backend.services.score_queries import current_scores
 from backend.services.templates import register
+from backend.wiring import now
 
 blp = Blueprint("scores", __name__, url_prefix="/api/v1", description="评分发布与查询")
 
@@ -30,6 +34,7 @@ class Publish(MethodView):
         """Recompute every official's score for the period and push what changed."""
         from workers.jobs.scores import publish_scores
 
+        begun_period(data["period"], now(), ZoneInfo(current_app.config["TIMEZONE"]))
         job_id = job_queue().enqueue(publish_scores, data["period"], queue="low",
                                      job_id=f"scores-publish-{data['period']}")
         return {"job_id": job_id}
