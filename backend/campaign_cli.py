@@ -43,13 +43,13 @@ def parse_time(value: str) -> datetime:
 
 
 def print_report(report: ImportReport, dry_run: bool) -> None:
-    """Print each bad row, then the totals; exit 1 when errors kept the file out."""
+    """Print each bad row, then the totals; exit 1 when errors kept rows out or a check failed."""
     for e in report.errors:
         click.echo(f"第 {e.row} 行，列 {e.column}：{e.reason}")
     state = "已写入" if report.applied else ("试运行，未写入" if dry_run else "有错误，未写入")
     click.echo(f"共 {report.total} 行：新增评价人 {report.created}，错误 {len(report.errors)}；"
                f"{state}")
-    if report.errors and not report.applied and not dry_run:
+    if report.errors and (dry_run or not report.applied):
         sys.exit(1)
 
 
@@ -91,7 +91,7 @@ def create(code: str, name: str, template: str, period: str, closes_at: str, ros
         if dry_run or not assignments or (report.errors and not skip_invalid):
             db.session.rollback()
             print_report(report, dry_run)
-            sys.exit(0 if dry_run else 1)
+            sys.exit(0 if dry_run and assignments else 1)
         campaign, links = create_campaign(db.session, ctx, CampaignInput(
             code, name, template, period, parse_time(closes_at), assignments, max_reminders))
     except DomainError as exc:

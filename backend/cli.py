@@ -88,8 +88,8 @@ def import_directory(file: Path, kind: str | None, skip_invalid: bool, dry_run: 
     state = "已写入" if report.applied else ("试运行，未写入" if dry_run else "有错误，未写入")
     click.echo(f"共 {report.total} 行：新建 {report.created}，更新 {report.updated}，"
                f"错误 {len(report.errors)}；{state}")
-    if report.errors and not report.applied and not dry_run:
-        sys.exit(1)
+    if report.errors and (dry_run or not report.applied):
+        sys.exit(1)  # a dry run is a check: any bad row fails it
 
 
 @templates_cli.command("check")
