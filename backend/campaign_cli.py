@@ -14,6 +14,7 @@ from flask.cli import AppGroup
 from backend.cli import fail
 from backend.errors import DomainError
 from backend.extensions import db
+from backend.roster_help import campaign_roster_help
 from backend.services.directory_import import ImportReport
 
 campaigns_cli = AppGroup("campaigns", help="民主测评")
@@ -67,7 +68,8 @@ def plan_roster(ctx, template: str, roster: Path) -> tuple[list, ImportReport]:
     return [p.assignment for p in planned], ImportReport(total=len(rows), errors=errors)
 
 
-@campaigns_cli.command("create")
+@campaigns_cli.command("create", help=campaign_roster_help(
+    "Create a campaign from a roster file (one ballot per rater)."))
 @click.argument("code")
 @click.option("--name", required=True, help="测评名称")
 @click.option("--template", default="democratic_appraisal", show_default=True)
@@ -102,7 +104,8 @@ def create(code: str, name: str, template: str, period: str, closes_at: str, ros
                f"{campaign.closes_at.astimezone(ctx.tz):%Y-%m-%d %H:%M}")
 
 
-@campaigns_cli.command("import-roster")
+@campaigns_cli.command("import-roster", help=campaign_roster_help(
+    "Add raters from a CSV or XLSX roster to an open campaign."))
 @click.argument("code")
 @click.argument("file", type=FILE)
 @click.option("--skip-invalid", is_flag=True, help="跳过有错误的行，导入其余行")

@@ -11,6 +11,7 @@ from flask.cli import AppGroup
 
 from backend.errors import DomainError
 from backend.extensions import db
+from backend.roster_help import directory_import_help
 
 api_client_cli = AppGroup("api-client", help="机器客户端密钥")
 admin_cli = AppGroup("admin", help="控制台用户")
@@ -68,7 +69,7 @@ def create_admin(username: str, role: str, unit_code: str | None, password: str 
     click.echo(secret)
 
 
-@directory_cli.command("import")
+@directory_cli.command("import", help=directory_import_help())
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--kind", type=click.Choice(["units", "cadres"]), default=None,
               help="不指定则按表头识别")

@@ -475,6 +475,14 @@ def test_cli_dry_runs_exit_1_on_any_bad_row_and_0_on_a_good_roster(app, session,
     assert session.scalar(select(func.count()).select_from(CampaignRater)) == 1
 
 
+@pytest.mark.parametrize("command", ["create", "import-roster"])
+def test_roster_commands_list_the_roster_columns_in_their_help(app, command):
+    shown = app.test_cli_runner().invoke(campaigns_cli, [command, "--help"]).output
+    for aliases in campaign_roster.COLUMNS.values():
+        assert all(alias in shown for alias in aliases)
+    assert "上级" in shown and "docs/roster.md" in shown
+
+
 def test_slips_embed_a_cjk_truetype_font_and_print_one_slip_per_rater():
     slips = [Slip(f"R{n}", "欧阳建国", "同级", f"https://ssp.example.cn/r/{'x' * 20}.{n:08d}")
              for n in range(9)]

@@ -124,3 +124,13 @@ def test_unreadable_file_is_refused_clearly(app, runner, tmp_path, name):
     result = runner.invoke(args=["directory", "import", str(path)])
     assert result.exit_code == 1
     assert "错误" in result.output
+
+
+def test_help_lists_every_column_of_both_tables(runner):
+    from backend.services.directory_import import COLUMNS
+
+    shown = runner.invoke(args=["directory", "import", "--help"]).output
+    assert "docs/roster.md" in shown
+    for columns in COLUMNS.values():
+        for name, aliases in columns.items():
+            assert all(alias in shown for alias in aliases), name
