@@ -91,6 +91,14 @@ def test_a_period_that_has_not_begun_is_refused_in_chinese_and_nothing_is_queued
                            headers=make_key("scores:publish")).status_code == 202
 
 
+def test_publish_is_503_in_chinese_when_the_queue_is_unreachable(make_app, make_key, rated):
+    cut_off = make_app(REDIS_URL="redis://127.0.0.1:1/0")
+    response = cut_off.test_client().post("/api/v1/scores/publish", json={"period": rated},
+                                          headers=make_key("scores:publish"))
+    assert response.status_code == 503
+    assert "队列" in response.json["message"]
+
+
 def test_publish_command_refuses_a_period_that_has_not_begun(runner, rated):
     for period in periods_after(rated):
         result = runner.invoke(args=["scores", "publish", period])
