@@ -495,5 +495,5 @@ def test_every_request_field_answers_bad_input_in_chinese_at_its_real_limits(
     walked = list(operations(walker.doc))
     for op in walked:
         walker.walk(op)
-    assert len(walked) >= 20 and walker.sent > 500
+    assert len(walked) >= 20 and walker.sent > 400  # 25 operations, 504 requests today
     assert not walker.failures, "\n".join(walker.failures)
