@@ -29,8 +29,11 @@ def openapi_settings() -> dict[str, Any]:
         "OPENAPI_SWAGGER_UI_URL": DOCS_ASSETS,
         "API_SPEC_OPTIONS": {
             "info": {"description": "随时评：服务事项评价与民主测评数据采集平台的对外接口。"},
-            "components": {"securitySchemes": {"bearerAuth": {"type": "http",
-                                                              "scheme": "bearer"}}},
+            "components": {"securitySchemes": {
+                "bearerAuth": {"type": "http", "scheme": "bearer",
+                               "description": "机器客户端密钥（flask api-client create 生成）"},
+                "mpSession": {"type": "http", "scheme": "bearer",
+                              "description": "小程序会话令牌（POST /api/v1/mp/session 获得）"}}},
         },
     }
 
