@@ -80,7 +80,7 @@ def write_ballots(session: Session, ctx: CampaignContext, campaign: Campaign,
         raters.append({"campaign_id": campaign.id, "code": p.assignment.rater.code,
                        "name": p.assignment.rater.name.strip(), "rater_group": p.assignment.group,
                        "phone_enc": ctx.vault.encrypt(phone) if phone else None,
-                       "invitation_id": ids[token], "reminders_sent": 0})
+                       "invitation_id": ids[token]})
         targets.extend({"invitation_id": ids[token], "cadre_id": cadre.id,
                         "rater_group": p.assignment.group, "position": n}
                        for n, cadre in enumerate(p.cadres))
@@ -147,7 +147,8 @@ def unrevoked_ballots(campaign: Campaign):
 
 def revoke_ballots(session: Session, sealer: Sealer, campaign: Campaign, now: datetime,
                    reason: str) -> int:
-    """Revoke every ballot and cancel its pending messages; return how many were unused.
+    """Revoke every ballot and cancel the campaign's pending messages; return how many were
+    unused.
 
     Used ballots are revoked too: a mark on the unused ones only would tell the database
     which raters answered.
@@ -155,6 +156,9 @@ def revoke_ballots(session: Session, sealer: Sealer, campaign: Campaign, now: da
     rows = session.execute(unrevoked_ballots(campaign)).all()
     unused = len(uses.unused(session, sealer, rows))
     ids = [row.id for row in rows]
+    session.execute(update(Delivery).where(Delivery.campaign_id == campaign.id,
+                                           Delivery.status == "pending")
+                    .values(status="cancelled", last_error=reason))
     for start in range(0, len(ids), 500):
         chunk = ids[start:start + 500]
         session.execute(update(Delivery).where(Delivery.invitation_id.in_(chunk),

@@ -19,7 +19,7 @@ from __future__ import annotations
 import logging
 import random
 from collections import Counter, defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, tzinfo
 from typing import Any
@@ -48,7 +48,6 @@ from backend.services.seal import Sealer, SealError
 
 log = logging.getLogger(__name__)
 MAX_BATCH = 5000
-_shuffle = random.SystemRandom().shuffle  # the order must not be predictable
 
 
 @dataclass(frozen=True)
@@ -62,6 +61,8 @@ class ReleaseContext:
     batch_min: int
     max_batch: int = MAX_BATCH
     run_min: int = FraudSettings.run_min  # campaign runs found in submission order
+    # The order must not be predictable: a system random source (tests may seed their own).
+    shuffle: Callable[[list], None] = field(default=random.SystemRandom().shuffle)
 
 
 @dataclass
@@ -150,7 +151,7 @@ def store_batch(session: Session, ctx: ReleaseContext, batch: Batch) -> None:
     batch_at = ctx.now.replace(minute=0, second=0, microsecond=0)
     rows = [(n, k, row) for n, sub in enumerate(batch.submissions)
             for k, row in enumerate(sub["rows"])]
-    _shuffle(rows)
+    ctx.shuffle(rows)
     ids = allocate_ids(session, len(rows))
     stored = []
     ids_of: list[dict[int, int]] = [{} for _ in batch.submissions]
@@ -220,7 +221,7 @@ def store_signals(session: Session, ctx: ReleaseContext, submissions: Sequence[d
         if sub.get("phone"):
             followups.append({"rating_id": rating_id, "phone_enc": ctx.vault.encrypt(sub["phone"]),
                               "created_at": batch_at})
-    _shuffle(signals)
+    ctx.shuffle(signals)
     copy_rows(session, AbuseSignal.__table__, signals)
     copy_rows(session, FollowupContact.__table__, followups)
 

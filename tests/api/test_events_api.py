@@ -89,11 +89,17 @@ def test_throttling_is_per_official(client, auth):
 
 
 def test_used_or_revoked_invitation_does_not_throttle(client, auth, session):
-    client.post("/api/v1/events", json=event(), headers=auth)
-    session.scalar(select(Invitation)).used_at = datetime.now(UTC)
-    session.commit()
+    first = client.post("/api/v1/events", json=event(), headers=auth).json
+    rated = client.post(f"/api/v1/invitations/{first['invitation']['token']}/rating",
+                        json={"score": 8})
+    assert rated.status_code == 201
     again = client.post("/api/v1/events", json=event(external_id="SP-4"), headers=auth)
     assert again.json["throttled"] is False
+    session.scalar(select(Invitation).order_by(Invitation.id.desc())).revoked_at = \
+        datetime.now(UTC)
+    session.commit()
+    third = client.post("/api/v1/events", json=event(external_id="SP-5"), headers=auth)
+    assert third.json["throttled"] is False
 
 
 def test_events_without_recipient_are_never_throttled(client, auth, session):

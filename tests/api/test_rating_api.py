@@ -14,8 +14,10 @@ from backend.models import (
     Rating,
     RatingCount,
     RatingTagCount,
+    UseTag,
 )
 from tests.support.invitations import issue
+from tests.support.release import release_all
 
 
 @pytest.fixture
@@ -59,8 +61,9 @@ def test_mini_program_scene_works_like_the_url_token(client, invitation):
 
 def test_opening_never_consumes_the_token(client, invitation, session):
     for _ in range(3):
-        client.get(f"/api/v1/invitations/{invitation['token']}")
-    assert session.scalar(select(Invitation.used_at)) is None
+        assert client.get(f"/api/v1/invitations/{invitation['token']}").status_code == 200
+    assert session.scalar(select(func.count()).select_from(UseTag)) == 0
+    assert rate(client, invitation["token"]).status_code == 201
 
 
 def test_expired_and_revoked_links_are_410(client, session):
@@ -135,6 +138,7 @@ def test_a_comment_of_500_characters_is_kept_and_one_more_is_refused_in_chinese(
     assert refused.status_code == 422
     assert refused.json["errors"]["comment"] == ["不能超过 500 个字符"]
     assert rate(client, invitation["token"], comment="很" * 500).status_code == 201
+    release_all()
     assert session.scalar(select(Rating.comment)) == "很" * 500
 
 
@@ -144,22 +148,25 @@ def test_missing_score_is_422(client, invitation):
 
 
 def test_rating_row_holds_no_link_to_invitation_event_or_rater(client, invitation, session):
+    before = session.execute(select(Invitation.__table__)).all()
     rate(client, invitation["token"], comment="窗口\x00服务\x07很好\r\n谢谢")
+    release_all()
     rating = session.scalar(select(Rating))
     columns = {c.key for c in inspect(Rating).columns}
     assert not columns & {"invitation_id", "event_id", "token", "phone", "openid", "ip"}
     assert (rating.score, rating.tags, rating.rater_group) == (9, ["热情周到"], "recipient")
     assert rating.comment == "窗口服务很好\n谢谢"
-    assert rating.submitted_hour.minute == rating.submitted_hour.second == 0
-    used = session.scalar(select(Invitation))
-    assert used.used_at.minute == 0 and used.phone_hash is None
+    assert rating.batch_at.minute == rating.batch_at.second == 0
+    assert session.execute(select(Invitation.__table__)).all() == before  # never written
 
 
-def test_counts_are_updated_in_the_same_transaction(client, session):
+def test_counts_follow_the_release_of_the_ratings(client, session):
     tokens = [i["token"] for i in issue(3)]
     for token, score in zip(tokens, (9, 9, 3), strict=True):
         tags = ["推诿扯皮"] if score < 5 else ["热情周到"]
         assert rate(client, token, score=score, tags=tags).status_code == 201
+    assert session.scalar(select(func.count()).select_from(RatingCount)) == 0
+    release_all()
     histogram = dict(session.execute(select(RatingCount.score, RatingCount.count)).all())
     assert histogram == {9: 2, 3: 1}
     tags = dict(session.execute(select(RatingTagCount.tag, RatingTagCount.count)).all())
@@ -170,6 +177,7 @@ def test_followup_phone_is_stored_encrypted_only_with_consent(client, session):
     with_consent, without = issue(2)
     rate(client, with_consent["token"], followup={"consent": True, "phone": "13900139000"})
     rate(client, without["token"], followup={"consent": False, "phone": "13900139001"})
+    release_all()
     (contact,) = session.scalars(select(FollowupContact))
     assert "13900139000" not in contact.phone_enc
     from backend.wiring import vault
@@ -181,6 +189,7 @@ def test_abuse_signals_are_keyed_hashes_kept_apart(client, invitation, session):
     client.post(f"/api/v1/invitations/{invitation['token']}/rating",
                 json={"score": 8}, headers={"User-Agent": "TestPhone/1.0"},
                 environ_base={"REMOTE_ADDR": "10.1.2.3"})
+    release_all()
     signal = session.scalar(select(AbuseSignal))
     assert signal.ip_hash and "10.1.2.3" not in signal.ip_hash
     assert signal.agent_hash and "TestPhone" not in signal.agent_hash
@@ -198,4 +207,5 @@ def test_public_endpoints_are_rate_limited_per_address(make_app):
 def test_ratings_count_only_valid_tokens(client, session):
     (good,) = issue(1, prefix="G")
     assert rate(client, good["token"]).status_code == 201
+    release_all()
     assert session.scalar(select(func.count()).select_from(Rating)) == 1

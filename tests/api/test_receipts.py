@@ -11,19 +11,20 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import select
 
-from backend.models import Cadre, Rating
+from backend.models import Cadre, PendingItem, Rating
 from backend.services import ledger
 from backend.services.ratings import receipt_hash
 from tests.support.invitations import issue
 from tests.support.ledger import close_today, fold, make_ratings, rate
+from tests.support.release import release_all
 
 TZ = ZoneInfo("Asia/Shanghai")
 
 
-def test_a_receipt_is_pending_until_its_day_is_checkpointed(client, session):
+def test_a_receipt_is_accepted_then_pending_until_its_day_is_checkpointed(client, session):
     receipt = rate(client)
-    assert client.get(f"/api/v1/receipts/{receipt}").json == {"status": "pending"}
-    ledger.append_pending(session, datetime.now(UTC), TZ)
+    assert client.get(f"/api/v1/receipts/{receipt}").json == {"status": "accepted"}
+    release_all()
     assert client.get(f"/api/v1/receipts/{receipt}").json == {"status": "pending"}
     close_today(session)
     body = client.get(f"/api/v1/receipts/{receipt}").json
@@ -71,11 +72,9 @@ def test_unknown_or_malformed_receipts_are_404(client, receipt):
 
 
 def test_checkpoints_are_listed_newest_first(client, session):
-    make_ratings(session, 2)
     start = datetime(2026, 11, 1, 2, tzinfo=UTC)
     for day in range(3):
-        make_ratings(session, 1)
-        ledger.append_pending(session, start + timedelta(days=day), TZ)
+        make_ratings(session, 3 if day == 0 else 1, start + timedelta(days=day))
     ledger.checkpoint_days(session, start + timedelta(days=3), TZ)
     days = [c["day"] for c in client.get("/api/v1/ledger/checkpoints?limit=2").json["items"]]
     assert days == ["2026-11-03", "2026-11-02"]
@@ -92,6 +91,9 @@ def test_the_thanks_page_links_to_the_receipt_check(client, session):
     html = thanks.get_data(as_text=True)
     link = re.search(r'href="/receipt/([0-9a-f]{32})"[^>]*>核验我的评价是否已记入账本', html)
     assert link is not None
+    assert client.get(f"/api/v1/receipts/{link.group(1)}").json == {"status": "accepted"}
+    assert session.scalar(select(PendingItem.receipt_hash)) != receipt_hash(link.group(1), 0)
+    release_all()
     assert client.get(f"/api/v1/receipts/{link.group(1)}").json == {"status": "pending"}
     assert hashlib.sha256(f"{link.group(1)}:0".encode()).hexdigest() == \
         session.scalar(select(Rating.receipt_hash))

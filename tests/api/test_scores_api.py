@@ -6,12 +6,14 @@ from sqlalchemy import select
 from backend.models import Rating, WebhookMessage
 from backend.scoring import current_period
 from tests.support.invitations import issue
+from tests.support.release import release_all
 
 
 @pytest.fixture
 def rated(app, client):
     for invitation in issue(12):
         client.post(f"/api/v1/invitations/{invitation['token']}/rating", json={"score": 8})
+    release_all()
     from datetime import UTC, datetime
     from zoneinfo import ZoneInfo
 

@@ -12,13 +12,14 @@ from backend.models import (
     CadreDaily,
     CadreMonthly,
     DayTotal,
-    Invitation,
     RatingCount,
     RollupState,
     UnitDaily,
     UnitDay,
 )
+from tests.console.test_funnel_opens import unopened_links
 from tests.console.world import TZ
+from tests.support.release import release_all
 
 
 def snapshot() -> dict[str, list]:
@@ -57,12 +58,12 @@ def test_unit_and_monthly_rollups_are_sums_of_the_daily_one(world):
         assert sum(db.session.scalars(select(model.rated))) == 8
 
 
-def test_a_new_response_is_counted_on_the_next_run(world):
+def test_a_new_response_is_counted_on_the_next_run(app, world):
     now = datetime.now(UTC)
-    invitation = db.session.scalar(select(Invitation).where(Invitation.used_at.is_(None),
-                                                            Invitation.kind == "event"))
-    invitation.used_at = now.replace(minute=0, second=0, microsecond=0)
-    db.session.commit()
+    token = unopened_links(1)[0]
+    rated = app.test_client().post(f"/api/v1/invitations/{token}/rating", json={"score": 7})
+    assert rated.status_code == 201
+    release_all()
     report = refresh(db.session, now, TZ)
     assert report.changed == 1
     assert sum(db.session.scalars(select(UnitDaily.rated))) == 9

@@ -19,14 +19,17 @@ from backend.models import (
     Cadre,
     Campaign,
     CampaignRater,
+    CampaignTurnout,
     ConsoleUser,
     Delivery,
     FollowupContact,
+    FunnelCount,
     Invitation,
-    InvitationOpen,
+    OpenTag,
     Rating,
     SurveyTemplate,
     Unit,
+    UseTag,
     WebhookMessage,
 )
 from backend.services import counts
@@ -34,7 +37,9 @@ from backend.services.alerts import raise_alert
 from backend.services.demo import seed
 from backend.services.events import EventInput, IngestContext
 from backend.services.ingestion import ingest_events
+from backend.services.opens import event_channel
 from backend.services.push import queue_messages
+from backend.services.rating_mac import rating_mac
 from backend.services.templates import register
 from backend.wiring import sealer, token_codec, vault
 
@@ -85,6 +90,18 @@ def add_events(now: datetime) -> None:
     ingest(now, items)
 
 
+def mark(invitation: Invitation, day, used: bool, opened: bool) -> None:
+    """Record a use and an opening as release would: keyed tags and the funnel's counters."""
+    if used:
+        db.session.add(UseTag(tag=sealer().tags("use", invitation.token)[0]))
+    if opened:
+        db.session.add(OpenTag(tag=sealer().tags("open", invitation.token)[0]))
+    key = (day, invitation.cadre_id, invitation.event_type,
+           event_channel(db.session, invitation))
+    counts.add_many(db.session, FunnelCount, ("day", "cadre_id", "event_type", "channel"),
+                    {key: {"opened": int(opened), "rated": int(used)}})
+
+
 def deliver_and_use(now: datetime) -> None:
     """Deliver most messages, use a third of the invitations and open some."""
     deliveries = db.session.scalars(select(Delivery).where(Delivery.status == "pending")
@@ -95,12 +112,8 @@ def deliver_and_use(now: datetime) -> None:
     invitations = db.session.scalars(select(Invitation).where(Invitation.created_at == now)
                                      .order_by(Invitation.id)).all()
     for n, invitation in enumerate(invitations):
-        if n % 3 == 0:
-            invitation.used_at = now.replace(minute=0, second=0, microsecond=0)
-        if n % 2 == 0:
-            db.session.add(InvitationOpen(invitation_id=invitation.id,
-                                          opened_at=now.replace(minute=0, second=0,
-                                                                microsecond=0)))
+        if n % 3 == 0 or n % 2 == 0:
+            mark(invitation, now.astimezone(TZ).date(), used=n % 3 == 0, opened=n % 2 == 0)
     db.session.commit()
 
 
@@ -113,9 +126,10 @@ def add_ratings(world: World, now: datetime) -> None:
     for n, comment in enumerate(comments):
         rating = Rating(cadre_id=world.cadres["C001"], rater_group="recipient", score=8 - n,
                         tags=["热情周到"], comment=comment, template_id=template.id,
-                        event_type="approval", submitted_hour=now.replace(minute=0, second=0,
-                                                                          microsecond=0),
-                        month=month, receipt_hash=f"{n:064x}")
+                        event_type="approval", batch_at=now.replace(minute=0, second=0,
+                                                                    microsecond=0),
+                        month=month, receipt_hash=f"{n:064x}", status="valid")
+        rating.mac = rating_mac(sealer(), rating)
         db.session.add(rating)
         counts.add_rating(db.session, rating.cadre_id, month, "recipient", rating.score,
                           rating.tags)
@@ -150,10 +164,13 @@ def add_campaign(world: World, now: datetime) -> None:
     for n, group in enumerate(("peer", "superior")):
         invitation = Invitation(token=f"ballot-token-{n}", kind="ballot",
                                 template_id=template.id, campaign_id=campaign.id,
-                                created_at=now, expires_at=now + timedelta(days=7),
-                                used_at=now if n else None)
+                                created_at=now, expires_at=now + timedelta(days=7))
         db.session.add(invitation)
         db.session.flush()
+        if n:  # the superior answered
+            db.session.add(UseTag(tag=sealer().tags("use", invitation.token)[0]))
+            db.session.add(CampaignTurnout(campaign_id=campaign.id, rater_group=group,
+                                           day=now.astimezone(TZ).date(), answered=1))
         db.session.add(BallotTarget(invitation_id=invitation.id,
                                     cadre_id=world.cadres["C001"], rater_group=group))
         rater = CampaignRater(campaign_id=campaign.id, code=f"R{n}", name=f"评价人{n}",
@@ -182,7 +199,8 @@ def ingest(now: datetime, items: list[EventInput]) -> None:
     """Ingest events as if it were `now`."""
     ctx = IngestContext(codec=token_codec(), vault=vault(),
                         catalogue=current_app.extensions["catalogue"],
-                        base_url=current_app.config["PUBLIC_BASE_URL"], tz=TZ, now=now)
+                        base_url=current_app.config["PUBLIC_BASE_URL"], tz=TZ, now=now,
+                        sealer=sealer())
     outcomes, _ = ingest_events(db.session, ctx, items)
     assert {o.status for o in outcomes} == {201}, outcomes
 
@@ -203,17 +221,15 @@ def add_history(now: datetime, days: int = 30) -> None:
 def settle_history(moment: datetime, back: int) -> None:
     """Deliver a day's messages and use invitations at a rate that depends on the unit."""
     rng = random.Random(back)
-    hour = moment.replace(minute=0, second=0, microsecond=0)
     for row in db.session.scalars(select(Delivery).where(Delivery.status == "pending")):
         row.status = "failed" if rng.random() < 0.06 else "sent"
         late = rng.random() < 0.08
         row.delivered_at = None if row.status == "failed" else moment + timedelta(
             hours=30 if late else 1)
-    fresh = select(Invitation).where(Invitation.used_at.is_(None),
-                                     Invitation.created_at == moment)
-    for invitation in db.session.scalars(fresh):
+    fresh = select(Invitation).where(Invitation.created_at == moment)
+    for invitation in db.session.scalars(fresh).all():
         if rng.random() < 0.25 + 0.06 * (invitation.cadre_id % 8):
-            invitation.used_at = hour
+            mark(invitation, moment.astimezone(TZ).date(), used=True, opened=False)
     db.session.commit()
 
 

@@ -14,9 +14,10 @@ from flask_migrate import upgrade
 
 from backend import create_app
 from backend.extensions import db
-from backend.services.ledger import append_pending, checkpoint_days
+from backend.services.ledger import checkpoint_days
 from tests.conftest import IN_CI, base_config, private_postgres_database
 from tests.support.invitations import issue
+from tests.support.release import release_all
 
 ROOT = Path(__file__).resolve().parents[2]
 TZ = ZoneInfo("Asia/Shanghai")
@@ -30,14 +31,15 @@ def libpq(url: str) -> str:
 
 def ledger_verify(url: str) -> subprocess.CompletedProcess:
     """Run the operator's command against a database."""
-    env = {**os.environ, "DATABASE_URL": url, "SECRET_KEYS": base_config(url)["SECRET_KEYS"][0],
-           "REDIS_URL": ""}
+    config = base_config(url)
+    env = {**os.environ, "DATABASE_URL": url, "SECRET_KEYS": config["SECRET_KEYS"][0],
+           "RATING_SEAL_KEYS": ",".join(config["RATING_SEAL_KEYS"]), "REDIS_URL": ""}
     return subprocess.run([sys.executable, "-m", "flask", "--app", "backend", "ledger", "verify"],
                           cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
 
 
 def fill(url: str) -> None:
-    """Migrate, rate, sequence and checkpoint a database as production would."""
+    """Migrate, rate, release and checkpoint a database as production would."""
     app = create_app(base_config(url))
     with app.app_context():
         upgrade()
@@ -45,7 +47,7 @@ def fill(url: str) -> None:
         for invitation in issue(6):
             client.post(f"/api/v1/invitations/{invitation['token']}/rating", json={"score": 9})
         now = datetime.now(UTC)
-        append_pending(db.session, now + timedelta(minutes=30), TZ)
+        release_all()
         checkpoint_days(db.session, now + timedelta(days=2), TZ)
         db.session.commit()
         db.session.remove()

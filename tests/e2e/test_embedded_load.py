@@ -31,7 +31,7 @@ from zoneinfo import ZoneInfo
 import httpx
 import pytest
 
-from tests.conftest import TEST_KEYS
+from tests.conftest import SEAL_TEST_KEYS, TEST_KEYS
 from tests.perf.processes import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -51,6 +51,7 @@ class Served:
     database: Path
     auth: dict[str, str]
     log: Path
+    env: dict[str, str]
 
 
 @dataclass
@@ -94,6 +95,7 @@ def server(tmp_path) -> Iterator[Served]:
                         "ASSESSMENT_CORE_URL", "PUBLIC_BASE_URL")}
     env.update({"PYTHONPATH": str(ROOT), "DATABASE_URL": f"sqlite:///{database}",
                 "SECRET_KEYS": ",".join(TEST_KEYS), "RATELIMIT_PUBLIC": "1000000/minute",
+                "RATING_SEAL_KEYS": ",".join(SEAL_TEST_KEYS),
                 "LOG_LEVEL": "INFO"})
     flask(env, "db", "upgrade")
     key = flask(env, "api-client", "create", "load",
@@ -110,7 +112,7 @@ def server(tmp_path) -> Iterator[Served]:
         while not listening(port):
             assert server.poll() is None and time.monotonic() < deadline, log.read_text()
             time.sleep(0.2)
-        yield Served(f"http://127.0.0.1:{port}", database, auth, log)
+        yield Served(f"http://127.0.0.1:{port}", database, auth, log, env)
     finally:
         with contextlib.suppress(ProcessLookupError):
             os.killpg(server.pid, signal.SIGTERM)
@@ -182,6 +184,7 @@ def test_embedded_server_holds_eight_clients_with_jobs_running(served):
     assert tally.rated >= 50, tally.statuses  # the clients really did work
     assert tally.statuses[("event", 201)] >= tally.rated
     assert any(what == "publish" for what, _ in tally.statuses), tally.statuses
+    flask(served.env, "ratings", "release")  # what the minute's release has not taken yet
     assert counted(served.database) == (tally.rated, tally.rated)
 
 

@@ -28,7 +28,13 @@ import httpx
 import pytest
 import sqlalchemy as sa
 
-from tests.conftest import TEST_KEYS, base_config, missing, private_postgres_database
+from tests.conftest import (
+    SEAL_TEST_KEYS,
+    TEST_KEYS,
+    base_config,
+    missing,
+    private_postgres_database,
+)
 from tests.support.redis_db import private_redis
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -100,6 +106,7 @@ def served(redis_load, tmp_path) -> Iterator[Served]:
                if k not in ("PROMETHEUS_MULTIPROC_DIR", "SMS_GATEWAY_URL", "FLASK_APP")}
         env.update({"PYTHONPATH": str(ROOT), "DATABASE_URL": database_url,
                     "REDIS_URL": redis_load, "SECRET_KEYS": ",".join(TEST_KEYS),
+                    "RATING_SEAL_KEYS": ",".join(SEAL_TEST_KEYS),
                     "PUBLIC_BASE_URL": f"http://127.0.0.1:{port}", "LOG_LEVEL": "WARNING",
                     "RATELIMIT_PUBLIC": "100000000/minute", "WEB_CONCURRENCY": "2",
                     "GUNICORN_THREADS": "4",
@@ -203,13 +210,13 @@ def burst(served: Served, tokens: list[str]) -> Raters:
 
 
 def stored(database_url: str) -> tuple[int, int]:
-    """Return the number of ratings and of used invitations in the database."""
+    """Return the ratings waiting for release and the links marked used in the database."""
     engine = sa.create_engine(database_url)
     try:
         with engine.connect() as conn:
-            return (conn.scalar(sa.text("SELECT count(*) FROM ratings")),
-                    conn.scalar(sa.text("SELECT count(*) FROM invitations "
-                                        "WHERE used_at IS NOT NULL")))
+            return (conn.scalar(sa.text("SELECT count(*) FROM pending_items "
+                                        "WHERE kind = 'rating'")),
+                    conn.scalar(sa.text("SELECT count(*) FROM invitation_use_tags")))
     finally:
         engine.dispose()
 

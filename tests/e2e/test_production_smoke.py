@@ -29,7 +29,7 @@ from zoneinfo import ZoneInfo
 import httpx
 import pytest
 
-from tests.conftest import TEST_KEYS, missing, private_postgres_database
+from tests.conftest import SEAL_TEST_KEYS, TEST_KEYS, missing, private_postgres_database
 from tests.fakes import FakeAssessmentCore
 from tests.support.redis_db import private_redis
 
@@ -144,6 +144,7 @@ def stack(redis_smoke, core, tmp_path) -> Iterator[Stack]:
                if key not in ("PROMETHEUS_MULTIPROC_DIR", "SMS_GATEWAY_URL", "FLASK_APP")}
         env.update({"PYTHONPATH": str(ROOT), "DATABASE_URL": database_url,
                     "REDIS_URL": redis_smoke, "SECRET_KEYS": ",".join(TEST_KEYS),
+                    "RATING_SEAL_KEYS": ",".join(SEAL_TEST_KEYS),
                     "PUBLIC_BASE_URL": f"http://127.0.0.1:{port}",
                     "ASSESSMENT_CORE_URL": core.webhook_url,
                     "ASSESSMENT_CORE_SECRET": core.secret, "LOG_FORMAT": "json",
@@ -264,6 +265,7 @@ def test_the_whole_flow_runs_on_gunicorn_rq_and_cron_and_stops_cleanly(stack, co
         put_directory(http, auth)
         token = post_event(http, auth, event_id)
         rate(http, token)
+        run_cli(stack.env, "ratings", "release")  # one rating is below a production batch
         publish(http, auth, period, publish_id)
         assert wait_until(lambda: pushed_score(core, period), 60), stack.output("worker")
         assert core.rejected == 0

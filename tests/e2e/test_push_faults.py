@@ -22,7 +22,7 @@ import sqlalchemy as sa
 from backend import wiring
 from backend.extensions import db
 from backend.services import push
-from tests.conftest import TEST_KEYS, base_config, private_postgres_database
+from tests.conftest import SEAL_TEST_KEYS, TEST_KEYS, base_config, private_postgres_database
 from tests.fakes import FakeAssessmentCore
 from workers.cron import tick
 from workers.jobs.push import start_relay
@@ -83,6 +83,7 @@ def workers(database_uri, redis_push, core, tmp_path):
     started: list[subprocess.Popen] = []
     env = {**os.environ, "PYTHONPATH": str(ROOT), "REDIS_URL": redis_push[0],
            "DATABASE_URL": database_uri, "SECRET_KEYS": ",".join(TEST_KEYS),
+           "RATING_SEAL_KEYS": ",".join(SEAL_TEST_KEYS),
            "ASSESSMENT_CORE_URL": core.webhook_url, "ASSESSMENT_CORE_SECRET": core.secret,
            **PUSH_ENV}
 

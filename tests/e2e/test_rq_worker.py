@@ -37,7 +37,8 @@ def worker(worker_redis, tmp_path):
     """Start `python -m workers` as a real process; stop it after the test."""
     env = {**os.environ, "REDIS_URL": worker_redis, "PYTHONPATH": str(ROOT),
            "DATABASE_URL": "sqlite:///" + str(tmp_path / "worker.db"),
-           "SECRET_KEYS": "worker-test-key-0123456789abcdef"}
+           "SECRET_KEYS": "worker-test-key-0123456789abcdef",
+           "RATING_SEAL_KEYS": "worker-seal-key-0123456789abcdef"}
     log = (tmp_path / "worker.log").open("w")
     process = subprocess.Popen([sys.executable, "-m", "workers"], cwd=ROOT, env=env,
                                stdout=log, stderr=subprocess.STDOUT)

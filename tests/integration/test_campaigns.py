@@ -32,8 +32,9 @@ from backend.services.campaign_rules import AssignmentInput, CampaignInput, Rate
 from backend.services.campaign_slips import Slip, SlipSheet, font_path, qr_matrix, render_slips
 from backend.services.deliveries import MessageSettings, Senders, relay_due
 from backend.services.rating_rules import RatedTarget, Submission
-from backend.wiring import token_codec, vault
+from backend.wiring import sealer, token_codec, vault
 from tests.conftest import missing
+from tests.support.release import release_all
 
 TZ = ZoneInfo("Asia/Shanghai")
 TEAM = ("L1", "L2", "L3", "L4", "L5")
@@ -92,7 +93,7 @@ def create(app, session, **changes):
 
 def submit(app, session, token: str, scores: dict, at: datetime | None = None) -> str:
     """Submit a ballot through the rating service at a given time."""
-    ctx = ratings.SubmitContext(token_codec(app), vault(app), TZ, at or datetime.now(UTC))
+    ctx = ratings.SubmitContext(token_codec(app), sealer(app), TZ, at or datetime.now(UTC))
     rated = [RatedTarget(code, score, ("实绩突出",) if score and score >= 7 else ())
              for code, score in scores.items()]
     return ratings.submit(session, ctx, token, Submission(rated), ratings.ClientSignals())
@@ -176,20 +177,18 @@ def test_representative_template_allows_only_representatives(app, session):
     assert list(caught.value.errors["assignments"]) == ["1"]
 
 
-def test_ballot_times_are_stored_coarsely_and_cannot_order_ballots(app, session):
+def test_ballot_times_are_their_batch_and_cannot_order_ballots(app, session):
     campaign, links = create(app, session)
     start = datetime.now(UTC)
+    before = session.execute(select(Invitation.__table__).order_by(Invitation.id)).all()
     submit(app, session, links["S1"].token, dict.fromkeys(TEAM, 9), at=start)
     submit(app, session, links["B1"].token, dict.fromkeys(TEAM, 6), at=start + timedelta(hours=5))
-    hours = set(session.scalars(select(Rating.submitted_hour)))
-    day_start = campaign.created_at.astimezone(TZ).replace(hour=0, minute=0, second=0,
-                                                           microsecond=0)
-    assert hours == {day_start}
+    release_all()
+    (hour,) = set(session.scalars(select(Rating.batch_at)))
+    assert (hour.minute, hour.second, hour.microsecond) == (0, 0, 0)
     assert set(session.scalars(select(Rating.month))) == {
         campaigns.ballot_month(campaign, TZ)}
-    for code in ("S1", "B1"):
-        used = ballot_of(session, code).used_at.astimezone(TZ)
-        assert (used.hour, used.minute, used.second) == (0, 0, 0)
+    assert session.execute(select(Invitation.__table__).order_by(Invitation.id)).all() == before
 
 
 def test_ballot_month_is_the_closing_month_clamped_into_the_period(app, session):
@@ -201,7 +200,7 @@ def test_ballot_month_is_the_closing_month_clamped_into_the_period(app, session)
     assert campaigns.ballot_month(campaign, TZ) == "2030-01"
 
 
-def test_extend_moves_the_expiry_of_unused_ballots(app, session):
+def test_extend_moves_the_expiry_of_every_ballot_answered_or_not(app, session):
     campaign, links = create(app, session)
     submit(app, session, links["S1"].token, dict.fromkeys(TEAM, 8))
     later = campaign.closes_at + timedelta(days=7)
@@ -209,46 +208,54 @@ def test_extend_moves_the_expiry_of_unused_ballots(app, session):
         campaigns.extend_campaign(session, campaign.code, campaign.closes_at, datetime.now(UTC))
     campaigns.extend_campaign(session, campaign.code, later, datetime.now(UTC))
     assert ballot_of(session, "B1").expires_at == later
-    assert ballot_of(session, "S1").expires_at != later
+    assert ballot_of(session, "S1").expires_at == later  # no mark on the answered one
+    with pytest.raises(Conflict):
+        submit(app, session, links["S1"].token, dict.fromkeys(TEAM, 8))
 
 
-def test_closing_revokes_unused_ballots_and_cancels_pending_reminders(app, session):
+def test_closing_revokes_every_ballot_and_cancels_pending_reminders(app, session):
     campaign, links = create(app, session)
     submit(app, session, links["S1"].token, dict.fromkeys(TEAM, 8))
     later = datetime.now(UTC) + timedelta(days=2)
-    assert campaign_progress.send_reminders(session, later) == 1  # B2: S1 has answered
-    _, revoked = campaigns.close_campaign(session, campaign.code, datetime.now(UTC))
-    assert revoked == 6
+    assert send_reminders(app, session, later) == 1  # B2: S1 has answered
+    _, unused = campaigns.close_campaign(session, sealer(app), campaign.code, datetime.now(UTC))
+    assert unused == 6
     assert session.scalar(select(Delivery.status)) == "cancelled"
+    revoked = session.scalars(select(Invitation.revoked_at)
+                              .where(Invitation.campaign_id == campaign.id)).all()
+    assert len(revoked) == 7 and None not in revoked  # the answered ballot too: no mark
     with pytest.raises(Gone):
         submit(app, session, links["B2"].token, dict.fromkeys(TEAM, 8))
     with pytest.raises(Conflict):
-        campaigns.close_campaign(session, campaign.code, datetime.now(UTC))
+        campaigns.close_campaign(session, sealer(app), campaign.code, datetime.now(UTC))
 
 
 def test_cancel_is_refused_once_a_ballot_is_in(app, session):
     campaign, links = create(app, session)
     submit(app, session, links["D1"].token, dict.fromkeys(TEAM, 7))
     with pytest.raises(Conflict):
-        campaigns.cancel_campaign(session, campaign.code, datetime.now(UTC))
+        campaigns.cancel_campaign(session, sealer(app), campaign.code, datetime.now(UTC))
     other, _ = campaigns.create_campaign(session, context(app),
                                          campaign_input(code="2026-Q4-XZ-2"))
-    _, revoked = campaigns.cancel_campaign(session, other.code, datetime.now(UTC))
+    _, revoked = campaigns.cancel_campaign(session, sealer(app), other.code, datetime.now(UTC))
     assert revoked == 7 and other.status == "cancelled"
+
+
+def send_reminders(app, session, now: datetime) -> int:
+    """Run a reminder round at `now`."""
+    return campaign_progress.send_reminders(session, sealer(app), vault(app), now)
 
 
 def after_close(session, code: str) -> tuple:
     """Return what closing left behind: status, closing time, each ballot and each reminder."""
     campaign = campaigns.find_campaign(session, code)
     ballots = session.execute(
-        select(CampaignRater.code, Invitation.used_at.is_not(None), Invitation.revoked_at,
-               Invitation.expires_at)
+        select(CampaignRater.code, Invitation.revoked_at, Invitation.expires_at)
         .join(Invitation, CampaignRater.invitation_id == Invitation.id)
         .where(CampaignRater.campaign_id == campaign.id)).all()
     reminders = session.execute(
-        select(CampaignRater.code, Delivery.status, Delivery.last_error)
-        .join(Delivery, Delivery.campaign_rater_id == CampaignRater.id)
-        .where(CampaignRater.campaign_id == campaign.id)).all()
+        select(Delivery.status, Delivery.last_error, Delivery.invitation_id)
+        .where(Delivery.campaign_id == campaign.id)).all()
     return campaign.status, campaign.closed_at, sorted(ballots), sorted(reminders)
 
 
@@ -260,17 +267,18 @@ def test_closing_on_time_does_exactly_what_a_manual_close_does(app, session):
                                              campaign_input(code=code, closes_at=closes_at))
         submit(app, session, next(x.token for x in links if x.rater_code == "S1"),
                dict.fromkeys(TEAM, 8))
-    assert campaign_progress.send_reminders(session, datetime.now(UTC) + timedelta(days=2)) == 2
+    assert send_reminders(app, session, datetime.now(UTC) + timedelta(days=2)) == 2
     at = closes_at + timedelta(minutes=3)
-    _, revoked = campaigns.close_campaign(session, "2026-Q4-M", at)
-    assert campaigns.close_overdue(session, at) == {"2026-Q4-A": revoked} == {"2026-Q4-A": 6}
+    _, revoked = campaigns.close_campaign(session, sealer(app), "2026-Q4-M", at)
+    assert campaigns.close_overdue(session, sealer(app), at) == {"2026-Q4-A": revoked} == {
+        "2026-Q4-A": 6}
     assert after_close(session, "2026-Q4-A") == after_close(session, "2026-Q4-M")
     status, closed_at, ballots, reminders = after_close(session, "2026-Q4-A")
     assert (status, closed_at) == ("closed", at)
-    assert reminders == [("B2", "cancelled", "测评已关闭")]
-    assert [b[2] for b in ballots].count(at) == 6  # every unused ballot revoked, S1's kept
-    assert campaigns.close_overdue(session, at + timedelta(minutes=5)) == {}
-    assert campaign_progress.send_reminders(session, at + timedelta(days=2)) == 0
+    assert reminders == [("cancelled", "测评已关闭", None)]  # the reminder names no ballot
+    assert [b[1] for b in ballots].count(at) == 7  # every ballot revoked, S1's too
+    assert campaigns.close_overdue(session, sealer(app), at + timedelta(minutes=5)) == {}
+    assert send_reminders(app, session, at + timedelta(days=2)) == 0
 
 
 def test_only_open_campaigns_past_their_closing_time_are_closed_on_time(app, session):
@@ -280,16 +288,17 @@ def test_only_open_campaigns_past_their_closing_time_are_closed_on_time(app, ses
         code=code, closes_at=start + timedelta(days=days)))[0]
         for code, days in (("DUE", 1), ("EXTENDED", 1), ("LATER", 10), ("CANCELLED", 1))}
     campaigns.extend_campaign(session, "EXTENDED", start + timedelta(days=5), start)
-    campaigns.cancel_campaign(session, "CANCELLED", start)
+    campaigns.cancel_campaign(session, sealer(app), "CANCELLED", start)
     at = start + timedelta(days=2)
-    assert campaigns.close_overdue(session, at) == {"DUE": 7}
-    assert campaigns.close_if_overdue(session, made["EXTENDED"].id, at) is None
+    assert campaigns.close_overdue(session, sealer(app), at) == {"DUE": 7}
+    assert campaigns.close_if_overdue(session, sealer(app), made["EXTENDED"].id, at) is None
     statuses = dict(session.execute(select(Campaign.code, Campaign.status)).all())
     assert statuses == {"DUE": "closed", "EXTENDED": "open", "LATER": "open",
                         "CANCELLED": "cancelled"}
     assert made["CANCELLED"].closed_at == start
-    assert campaigns.close_overdue(session, at) == {}
-    assert campaigns.close_overdue(session, start + timedelta(days=5)) == {"EXTENDED": 7}
+    assert campaigns.close_overdue(session, sealer(app), at) == {}
+    assert campaigns.close_overdue(session, sealer(app), start + timedelta(days=5)) == {
+        "EXTENDED": 7}
 
 
 def test_on_time_close_job_runs_every_five_minutes_in_embedded_mode(app, session, caplog):
@@ -327,21 +336,40 @@ def test_reminders_go_to_non_responders_at_most_n_times_through_the_outbox(app, 
     campaign, links = create(app, session, max_reminders=2)
     submit(app, session, links["S1"].token, dict.fromkeys(TEAM, 8))
     start = campaign.created_at
-    assert campaign_progress.send_reminders(session, start + timedelta(hours=1)) == 0
-    assert campaign_progress.send_reminders(session, start + timedelta(hours=25)) == 1
+    assert send_reminders(app, session, start + timedelta(hours=1)) == 0
+    assert send_reminders(app, session, start + timedelta(hours=25)) == 1
     sms = RecordingSms()
     senders = Senders(token_codec(app), vault(app),
-                      MessageSettings("https://ssp.example.cn"), sms=sms)
+                      MessageSettings("https://ssp.example.cn"), sms=sms, sealer=sealer(app))
     relay_due(session, senders, start + timedelta(hours=25))
-    assert campaign_progress.send_reminders(session, start + timedelta(hours=30)) == 0
-    assert campaign_progress.send_reminders(session, start + timedelta(hours=50)) == 1
+    assert send_reminders(app, session, start + timedelta(hours=30)) == 0
+    assert send_reminders(app, session, start + timedelta(hours=50)) == 1
     relay_due(session, senders, start + timedelta(hours=50))
-    assert campaign_progress.send_reminders(session, start + timedelta(hours=100)) == 0
+    assert send_reminders(app, session, start + timedelta(hours=100)) == 0
     assert [phone for phone, _ in sms.sent] == [PHONES["B2"], PHONES["B2"]]
-    assert "民主测评" in sms.sent[0][1] and "/r/" in sms.sent[0][1]
-    row = session.scalar(select(CampaignRater).where(CampaignRater.code == "B2"))
-    assert row.reminders_sent == 2
-    assert {d.campaign_rater_id for d in session.scalars(select(Delivery))} == {row.id}
+    assert "民主测评" in sms.sent[0][1] and links["B2"].url in sms.sent[0][1]
+    session.refresh(campaign)
+    assert campaign.reminders_sent == 2
+    stored = session.scalars(select(Delivery)).all()
+    rater = session.scalar(select(CampaignRater).where(CampaignRater.code == "B2"))
+    for row in stored:  # the outbox names neither the rater nor the ballot
+        assert row.invitation_id is None and row.campaign_id == campaign.id
+        assert row.contact_enc != rater.phone_enc and PHONES["B2"] not in row.contact_enc
+        assert "/r/" not in (row.message or "")
+
+
+def test_a_reminder_whose_ballot_was_answered_meanwhile_is_cancelled(app, session):
+    campaign, links = create(app, session)
+    start = campaign.created_at
+    assert send_reminders(app, session, start + timedelta(hours=25)) == 2  # S1 and B2
+    submit(app, session, links["B2"].token, dict.fromkeys(TEAM, 8))
+    sms = RecordingSms()
+    senders = Senders(token_codec(app), vault(app),
+                      MessageSettings("https://ssp.example.cn"), sms=sms, sealer=sealer(app))
+    relay_due(session, senders, start + timedelta(hours=25))
+    assert [phone for phone, _ in sms.sent] == [PHONES["S1"]]
+    statuses = sorted(session.scalars(select(Delivery.last_error)), key=str)
+    assert statuses == [None, "测评票已提交，不再提醒"]
 
 
 def test_progress_counts_groups_and_hides_small_groups_series(app, session):
@@ -349,6 +377,8 @@ def test_progress_counts_groups_and_hides_small_groups_series(app, session):
     for code in ("S1", "L1", "L2", "B1"):
         targets = [t for t in (TEAM if code[0] in "SB" else TEAM[:3]) if t != code]
         submit(app, session, links[code].token, dict.fromkeys(targets, 8))
+    assert campaign_progress.campaign_progress(session, campaign, TZ)["responded"] == 0
+    release_all()  # turnout is counted a batch at a time
     progress = campaign_progress.campaign_progress(session, campaign, TZ)
     assert (progress["invited"], progress["responded"]) == (7, 4)
     groups = progress["groups"]
@@ -357,7 +387,7 @@ def test_progress_counts_groups_and_hides_small_groups_series(app, session):
     assert groups["subordinate"] == {"status": "insufficient", "invited": 2, "responded": 1,
                                      "min_n": 3}
     assert groups["superior"]["status"] == "ok" and groups["superior"]["rate"] == 1.0
-    waiting = campaign_progress.non_responders(session, campaign)
+    waiting = campaign_progress.non_responders(session, sealer(app), campaign)
     assert [w["rater_code"] for w in waiting] == ["L3", "D1", "B2"]
     assert all(set(w) == {"rater_code", "name", "group"} for w in waiting)
 

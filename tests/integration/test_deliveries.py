@@ -15,9 +15,10 @@ from backend import wiring
 from backend.config import DEFAULT_PUBLIC_BASE_URL
 from backend.extensions import db, job_queue
 from backend.integrations import SmsClient
-from backend.models import Alert, Delivery, MpSession
+from backend.models import Alert, Delivery, MpSession, UseTag
 from backend.services.alerts import resolve_alert
 from backend.services.deliveries import (
+    LINK,
     MessageSettings,
     compose_sms,
     relay_due,
@@ -113,11 +114,15 @@ def test_sms_text_fits_two_segments_with_the_demo_base_url(app, session, senders
     demo = without(senders, settings=MessageSettings(DEFAULT_PUBLIC_BASE_URL))
     typical = make_delivery(session, app, make_cadre(session))
     text = compose_sms(typical.invitation, typical.event, demo, NOW)
-    assert len(link_of(app, typical, DEFAULT_PUBLIC_BASE_URL)) == 72  # one segment is 70
+    link = link_of(app, typical, DEFAULT_PUBLIC_BASE_URL)
+    assert len(link) == 72  # one segment is 70
+    assert link not in text and LINK in text  # the link is rendered at send time only
+    text = text.replace(LINK, link)
     assert len(text) == 120 and sms_segments(text) == 2
     long_unit = make_cadre(session, "C002", "欧阳明月", "某某县市场监督管理局城关分局" * 3)
     long = make_delivery(session, app, long_unit)
     text = compose_sms(long.invitation, long.event, demo, NOW)
+    text = text.replace(LINK, link_of(app, long, DEFAULT_PUBLIC_BASE_URL))
     assert sms_segments(text) == 2 and "请对欧阳明月的服务" in text
 
 
@@ -181,7 +186,7 @@ def test_without_sms_gateway_the_message_is_recorded_not_sent(
     delivery = make_delivery(session, app, cadre)
     assert relay(session, without(senders, sms=None), NOW).outcomes == {"recorded": 1}
     assert (delivery.status, delivery.delivered_at, delivery.attempts) == ("recorded", NOW, 0)
-    assert delivery.message.endswith(link_of(app, delivery))
+    assert delivery.message.endswith(LINK) and "/r/" not in delivery.message
     assert gateway.calls["send"] == 0
 
 
@@ -193,12 +198,13 @@ def test_contact_no_key_opens_fails_with_a_clear_error(app, session, cadre, send
     assert "无法解密" in delivery.last_error and gateway.calls["send"] == 0
 
 
-def test_invitation_used_before_sending_is_not_sent(app, session, cadre, senders, gateway):
+def test_a_message_goes_out_whether_or_not_its_link_was_used(app, session, cadre, senders,
+                                                             gateway):
     delivery = make_delivery(session, app, cadre)
-    delivery.invitation.used_at = OCCURRED
+    session.add(UseTag(tag=wiring.sealer(app).tags("use", delivery.invitation.token)[0]))
     session.commit()
-    assert relay(session, senders, NOW).outcomes == {"cancelled": 1}
-    assert delivery.status == "cancelled" and gateway.calls["send"] == 0
+    assert relay(session, senders, NOW).outcomes == {"sent": 1}  # nothing on the row differs
+    assert gateway.messages[0]["content"].endswith(link_of(app, delivery))
 
 
 # -- WeChat ------------------------------------------------------------------------------
@@ -366,18 +372,21 @@ def test_purge_clears_contacts_of_ended_invitations_after_retention_and_keeps_re
     now = OCCURRED + timedelta(days=60)
     ended_long_ago = make_delivery(session, app, cadre, fallback_phone=PHONE, message="链接")
     ended_recently = make_delivery(session, app, cadre, occurred_at=now - timedelta(days=10))
-    used_long_ago = make_delivery(session, app, cadre, occurred_at=now - timedelta(days=35))
-    used_long_ago.invitation.used_at = now - timedelta(days=34)
-    used_long_ago.invitation.expires_at = now + timedelta(days=1)
+    still_open = make_delivery(session, app, cadre, occurred_at=now - timedelta(days=35))
+    still_open.invitation.expires_at = now + timedelta(days=1)  # used or not: nobody asks
+    for delivery in (ended_long_ago, still_open):
+        delivery.invitation.phone_hash = "a" * 64  # kept for throttling while the link lives
     for name, age in (("a", timedelta(days=2)), ("b", timedelta(hours=1))):
         session.add(MpSession(id=name * 32, openid_hash="h", openid_enc="x",
                               session_key_enc="y", expires_at=now - age))
     session.commit()
-    assert purge_contacts(session, now, 30) == PurgeReport(deliveries=2, mp_sessions=1)
+    assert purge_contacts(session, now, 30) == PurgeReport(deliveries=1, mp_sessions=1)
     assert purge_contacts(session, now, 30) == PurgeReport()
     gone = (ended_long_ago.contact_enc, ended_long_ago.fallback_phone_enc, ended_long_ago.message)
     assert gone == (None, None, None) and ended_long_ago.purged_at == now
-    assert used_long_ago.contact_enc is None and ended_recently.contact_enc is not None
+    assert still_open.contact_enc is not None and ended_recently.contact_enc is not None
+    assert ended_long_ago.invitation.phone_hash is None
+    assert still_open.invitation.phone_hash is not None
     assert session.scalar(select(func.count()).select_from(MpSession)) == 1
 
 

@@ -8,10 +8,11 @@ from sqlalchemy import func, select
 
 from backend import create_app
 from backend.extensions import db
-from backend.models import InvitationUse, Rating, RatingCount
+from backend.models import PendingItem, Rating, RatingCount, UseTag
 from tests.conftest import base_config, private_postgres_database
 from tests.support.invitations import issue
 from tests.support.race import race
+from tests.support.release import release_all
 
 RACERS, TOKENS = 8, 500
 
@@ -40,8 +41,11 @@ def test_racing_processes_rate_each_token_exactly_once(race_database):
     refused = sum(r.get(409, 0) for r in results)
     assert (created, refused) == (TOKENS, TOKENS * (RACERS - 1)), results
     with app.app_context():
+        assert db.session.scalar(select(func.count()).select_from(UseTag)) == TOKENS
+        assert db.session.scalar(select(func.count()).select_from(PendingItem)
+                                 .where(PendingItem.kind == "rating")) == TOKENS
+        assert release_all().ratings == TOKENS
         assert db.session.scalar(select(func.count()).select_from(Rating)) == TOKENS
-        assert db.session.scalar(select(func.count()).select_from(InvitationUse)) == TOKENS
         assert db.session.scalar(select(func.sum(RatingCount.count))) == TOKENS
         db.session.remove()  # return the session's connection before the pool goes
         db.engine.dispose()

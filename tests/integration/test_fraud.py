@@ -31,10 +31,12 @@ from backend.services.demo import seed
 from backend.services.events import EventInput, IngestContext
 from backend.services.exclusions import change_status
 from backend.services.ingestion import ingest_events
+from backend.services.rating_mac import rating_mac
 from backend.services.rating_rules import RatedTarget, Submission
 from backend.services.templates import current_template
 from backend.wiring import sealer, token_codec, vault
 from tests.support.invitations import issue
+from tests.support.release import release_all
 
 TZ = ZoneInfo("Asia/Shanghai")
 NOW = datetime(2026, 11, 21, 4, 30, tzinfo=UTC)
@@ -48,14 +50,19 @@ def keyed(value: str) -> str:
 
 def add(session, n: int, code: str = "C001", score: int = 10, hour: datetime = HOUR,
         ip: str | None = None, openid: str | None = None, seconds: int | None = 40) -> list[int]:
-    """Insert counted event ratings with their abuse signals; return their ids."""
+    """Insert counted event ratings of one batch hour with their abuse signals; return ids.
+
+    The detectors read stored ratings only, so these are written directly (with their MACs).
+    """
     seed(session)
     template = current_template(session, current_app.extensions["catalogue"], "service_event")
     cadre = session.scalar(select(Cadre).where(Cadre.code == code))
     rows = [Rating(cadre_id=cadre.id, rater_group="recipient", score=score, tags=[],
-                   template_id=template.id, event_type="approval", submitted_hour=hour,
-                   month=hour.astimezone(TZ).strftime("%Y-%m"),
+                   template_id=template.id, event_type="approval", batch_at=hour,
+                   month=hour.astimezone(TZ).strftime("%Y-%m"), status="valid",
                    receipt_hash=keyed(secrets.token_hex(16))) for _ in range(n)]
+    for row in rows:
+        row.mac = rating_mac(sealer(), row)
     session.add_all(rows)
     session.flush()
     for row in rows:
@@ -87,6 +94,7 @@ def test_staff_stuffing_through_the_api_shows_up_and_exclusion_takes_it_out(app,
         response = client.post(f"/api/v1/invitations/{token}/rating",
                                json={"score": 10, "opened_at": opened})
         assert response.status_code == 201
+    release_all()  # one batch: its hour is the ratings' stored time
     now = datetime.now(UTC)
     fraud.detect(session, now, TZ)
     kinds = {item.kind for item in items(session)}
@@ -160,16 +168,16 @@ def campaign_with_ballots(app, session, scores: list[int]) -> campaigns.Campaign
                          datetime.now(UTC) + timedelta(days=10), raters)
     campaign, links = campaigns.create_campaign(session, ctx, data)
     for link, score in zip(links, scores, strict=True):
-        submit_ctx = ratings.SubmitContext(token_codec(app), vault(app), TZ, datetime.now(UTC))
+        submit_ctx = ratings.SubmitContext(token_codec(app), sealer(app), TZ, datetime.now(UTC))
         rated = [RatedTarget(code, score, ()) for code in targets]
         ratings.submit(session, submit_ctx, link.token, Submission(rated),
                        ratings.ClientSignals())
     return campaign
 
 
-def test_runs_of_identical_top_scores_in_a_campaign_are_flagged(app, session):
+def test_runs_of_identical_top_scores_in_a_campaign_are_flagged_at_release(app, session):
     campaign = campaign_with_ballots(app, session, [7, 10, 10, 10, 10, 10, 10, 10, 8])
-    fraud.detect(session, datetime.now(UTC), TZ)
+    release_all()  # the one moment the order of submission is known
     (item,) = items(session, "campaign_run")
     assert item.campaign_id == campaign.id and len(item.rating_ids) == 35
     assert item.evidence["runs"] == [{"score": 10, "length": 35}]
@@ -180,7 +188,8 @@ def test_runs_of_identical_top_scores_in_a_campaign_are_flagged(app, session):
 def ingest(app, session, source: str, code: str, count: int) -> None:
     """Report `count` service events for an official from a source."""
     ctx = IngestContext(codec=token_codec(), vault=vault(), catalogue=app.extensions["catalogue"],
-                        base_url=app.config["PUBLIC_BASE_URL"], tz=TZ, now=datetime.now(UTC))
+                        base_url=app.config["PUBLIC_BASE_URL"], tz=TZ, now=datetime.now(UTC),
+                        sealer=sealer())
     occurred = datetime.now(UTC) - timedelta(minutes=30)
     events = [EventInput(source, f"{code}-{source}-{n}", code, "approval", occurred)
               for n in range(count)]
@@ -212,21 +221,22 @@ def test_clearing_keeps_the_ratings_and_is_audited(app, session):
     fraud.detect(session, NOW, TZ)
     (item,) = items(session, "burst")
     with pytest.raises(InvalidInput):
-        review.decide(session, item.id, "clear", " ", "auditor", NOW)
-    decision = review.decide(session, item.id, "clear", "窗口办理集中时段", "auditor", NOW)
+        review.decide(session, sealer(), item.id, "clear", " ", "auditor", NOW)
+    decision = review.decide(session, sealer(), item.id, "clear", "窗口办理集中时段", "auditor",
+                             NOW)
     assert decision.item.state == "cleared" and decision.item.decided_by == "auditor"
     assert set(session.scalars(select(Rating.status).where(Rating.id.in_(ids)))) == {"valid"}
     entry = session.scalar(select(AuditEntry).where(AuditEntry.action == "review.clear"))
     assert entry.details["reason"] == "窗口办理集中时段" and entry.target == f"review:{item.id}"
     with pytest.raises(Conflict):
-        review.decide(session, item.id, "exclude", "改判", "auditor", NOW)
+        review.decide(session, sealer(), item.id, "exclude", "改判", "auditor", NOW)
 
 
 def test_excluding_skips_ratings_already_excluded(app, session):
     ids = add(session, 12, "C004")
     fraud.detect(session, NOW, TZ)
     (item,) = items(session, "burst")
-    change_status(session, ids[0], True, "单独排除", "auditor", NOW)
-    decision = review.decide(session, item.id, "exclude", "集中刷分", "auditor", NOW)
+    change_status(session, sealer(), ids[0], True, "单独排除", "auditor", NOW)
+    decision = review.decide(session, sealer(), item.id, "exclude", "集中刷分", "auditor", NOW)
     assert (decision.excluded, decision.skipped, decision.months) == (11, 1, {"2026-11"})
     assert session.scalar(select(func.sum(RatingCount.count))) == 0

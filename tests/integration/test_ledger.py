@@ -1,4 +1,5 @@
-"""The rating ledger: batches, daily roots, proofs, and every kind of tampering named."""
+"""The rating ledger: release batches, daily roots, proofs, MACs, recounts, and every kind of
+tampering named."""
 
 from __future__ import annotations
 
@@ -12,11 +13,20 @@ from sqlalchemy import select, text
 
 from backend.extensions import db
 from backend.ledger_cli import ledger_cli
-from backend.models import LedgerCheckpoint, LedgerEntry, ScoreSnapshot
+from backend.models import LedgerCheckpoint, LedgerEntry, Rating, ScoreSnapshot
 from backend.services import ledger
 from backend.services.exclusions import change_status
-from backend.services.merkle import GENESIS
-from tests.support.ledger import DAY1, fold, make_ratings, mth
+from backend.services.merkle import GENESIS, leaf_hash
+from backend.wiring import sealer
+from tests.support.ledger import (
+    DAY1,
+    fold,
+    make_ratings,
+    mth,
+    release_at,
+    submit_ratings,
+)
+from workers.jobs.scores import run_publication
 
 TZ = ZoneInfo("Asia/Shanghai")
 DAY2 = DAY1 + timedelta(days=1)
@@ -24,11 +34,9 @@ DAY3 = DAY1 + timedelta(days=2)
 LATER = DAY3 + timedelta(hours=6)
 
 
-def sequenced(session, count: int, at: datetime = DAY1, batch: int = 5000) -> list[int]:
-    """Make ratings and append them at `at`; return their ids."""
-    ids = make_ratings(session, count)
-    assert ledger.append_pending(session, at, TZ, batch) == count
-    return ids
+def sequenced(session, count: int, at: datetime = DAY1) -> list[int]:
+    """Submit ratings and release them as one batch at `at`; return their ids."""
+    return make_ratings(session, count, at)
 
 
 def entries(session) -> list[LedgerEntry]:
@@ -53,14 +61,14 @@ def tamper(session, sql: str, **params) -> None:
         raw.close()
 
 
-def test_the_sequencer_appends_pending_ratings_in_batches_in_id_order(app, session):
-    ids = sequenced(session, 11, batch=4)
+def test_release_chains_a_batch_in_the_order_of_its_drawn_ids(app, session):
+    ids = sequenced(session, 11)
     chain = GENESIS
     for n, entry in enumerate(entries(session), start=1):
         chain = hashlib.sha256((chain + entry.leaf_hash).encode()).hexdigest()
-        assert (entry.seq, entry.rating_id, entry.chain_hash) == (n, ids[n - 1], chain)
+        assert (entry.seq, entry.rating_id, entry.chain_hash) == (n, sorted(ids)[n - 1], chain)
         assert entry.day.isoformat() == "2026-11-18"
-    assert ledger.append_pending(session, DAY1, TZ, 4) == 0
+    assert release_at(session, DAY1) == 0
 
 
 def test_an_intact_ledger_verifies_and_the_command_exits_0(app, session, runner):
@@ -68,7 +76,7 @@ def test_an_intact_ledger_verifies_and_the_command_exits_0(app, session, runner)
     sequenced(session, 3, at=DAY2)
     assert [c.day.isoformat() for c in ledger.checkpoint_days(session, DAY3, TZ)] == [
         "2026-11-18", "2026-11-19"]
-    result = ledger.verify(session, LATER)
+    result = ledger.verify(session, sealer())
     assert result.ok and (result.entries, result.checkpoints) == (8, 2)
     shown = runner.invoke(ledger_cli, ["verify"])
     assert shown.exit_code == 0, shown.output
@@ -93,16 +101,17 @@ def test_each_finished_day_gets_one_stable_merkle_root(app, session):
 def test_a_batch_after_a_closed_day_never_lands_in_that_day(app, session):
     sequenced(session, 2)
     ledger.checkpoint_days(session, DAY2, TZ)
-    make_ratings(session, 1)
-    ledger.append_pending(session, DAY1 + timedelta(hours=1), TZ)  # a worker's slow clock
+    make_ratings(session, 1, DAY1 + timedelta(hours=1))  # a worker's slow clock
     assert entries(session)[-1].day.isoformat() == "2026-11-19"
-    assert ledger.verify(session, LATER).ok
+    assert ledger.verify(session, sealer()).ok
 
 
-def test_excluding_a_rating_leaves_the_ledger_intact(app, session):
+def test_excluding_a_rating_renews_its_mac_and_leaves_the_ledger_intact(app, session):
     ids = sequenced(session, 3)
-    change_status(session, ids[1], True, "恶意评价", "auditor", DAY2)
-    assert ledger.verify(session, LATER).ok
+    before = session.get(Rating, ids[1]).mac
+    change_status(session, sealer(), ids[1], True, "恶意评价", "auditor", DAY2)
+    assert session.get(Rating, ids[1]).mac != before
+    assert ledger.verify(session, sealer()).ok
 
 
 def test_inclusion_proofs_verify_with_an_independent_merkle_computation(app, session):
@@ -130,12 +139,11 @@ def test_proofs_hold_for_every_tree_shape(app, session, size):
 def test_unchecked_ratings_have_no_proof_yet(app, session):
     ids = sequenced(session, 2)
     assert ledger.proofs(session, ids) is None
-    assert ledger.proofs(session, make_ratings(session, 1)) is None
 
 
 def assert_named(runner, session, seq: int, rating_id: int | None, reason: str) -> None:
     """Verify names the first bad entry, and the command exits 1 with its number."""
-    result = ledger.verify(session, LATER)
+    result = ledger.verify(session, sealer())
     assert (result.ok, result.seq, result.rating_id, result.reason) == (
         False, seq, rating_id, reason), result.message()
     shown = runner.invoke(ledger_cli, ["verify"])
@@ -143,48 +151,83 @@ def assert_named(runner, session, seq: int, rating_id: int | None, reason: str) 
     assert f"#{seq}" in shown.output and reason in shown.output
 
 
-def test_an_altered_score_is_named(app, session, runner):
-    ids = sequenced(session, 6)
+@pytest.mark.parametrize("change", [
+    "score = 10", "comment = '已篡改'", "cadre_id = cadre_id", "status = 'excluded'",
+    "month = '2026-10'", "tags = '[]'"])
+def test_a_rating_edited_by_hand_fails_its_mac(app, session, runner, change):
+    ids = sorted(sequenced(session, 6))
     ledger.checkpoint_days(session, DAY2, TZ)
-    tamper(session, "UPDATE ratings SET score = 10 WHERE id = :id", id=ids[3])
-    assert_named(runner, session, 4, ids[3], "altered")
+    tamper(session, f"UPDATE ratings SET {change} WHERE id = :id", id=ids[3])  # noqa: S608
+    if change == "cadre_id = cadre_id":
+        assert ledger.verify(session, sealer()).ok  # the same content still verifies
+        return
+    assert_named(runner, session, 4, ids[3], "forged")
+
+
+def test_an_edited_leaf_is_named_as_altered(app, session, runner):
+    ids = sorted(sequenced(session, 4))
+    tamper(session, "UPDATE ledger_entries SET leaf_hash = :leaf WHERE rating_id = :id",
+           leaf="cd" * 32, id=ids[1])
+    assert_named(runner, session, 2, ids[1], "altered")
+
+
+def test_an_edited_count_is_named_with_its_cell(app, session, runner):
+    sequenced(session, 4)
+    tamper(session, "UPDATE rating_counts SET count = count + 500")
+    result = ledger.verify(session, sealer())
+    assert result.reason == "counts" and "rating_counts" in result.message()
+    assert "分数 9" in result.message() and "记录为 504，重新计数为 4" in result.message()
+    shown = runner.invoke(ledger_cli, ["verify"])
+    assert shown.exit_code == 1 and "rating_counts" in shown.output
+
+
+def test_a_count_with_no_ratings_behind_it_is_named(app, session, runner):
+    sequenced(session, 2)
+    cadre_id = session.scalar(select(Rating.cadre_id))
+    tamper(session, "INSERT INTO rating_tag_counts (cadre_id, month, rater_group, tag, count) "
+                    "VALUES (:c, '2026-11', 'recipient', '推诿扯皮', 40)", c=cadre_id)
+    result = ledger.verify(session, sealer())
+    assert result.reason == "counts" and "rating_tag_counts" in result.message()
+    assert "标签 推诿扯皮" in result.message() and "重新计数为 0" in result.message()
 
 
 def test_a_deleted_rating_is_named(app, session, runner):
-    ids = sequenced(session, 6)
+    ids = sorted(sequenced(session, 6))
     tamper(session, "DELETE FROM ratings WHERE id = :id", id=ids[2])
     assert_named(runner, session, 3, ids[2], "deleted")
 
 
-def test_a_rating_inserted_below_the_chain_is_named(app, session, runner):
-    ids = make_ratings(session, 5)
-    tamper(session, "DELETE FROM ratings WHERE id = :id", id=ids[2])  # leave a hole
-    assert ledger.append_pending(session, DAY1, TZ) == 4
-    ledger.checkpoint_days(session, DAY2, TZ)
-    make_ratings(session, 1, score=10, ids=[ids[2]])  # slipped in later, under an old id
-    assert ledger.append_pending(session, DAY2, TZ) == 0  # below the closed day: never sequenced
-    assert_named(runner, session, 3, ids[2], "inserted")
+def test_a_rating_inserted_by_hand_is_named_even_with_a_copied_mac(app, session, runner):
+    ids = sorted(sequenced(session, 5))
+    tamper(session, "INSERT INTO ratings (id, cadre_id, rater_group, score, tags, comment, "
+                    "template_id, event_type, batch_at, month, receipt_hash, status, mac) "
+                    "SELECT id + 1000, cadre_id, rater_group, 10, tags, comment, template_id, "
+                    "event_type, batch_at, month, :receipt, status, mac FROM ratings "
+                    "WHERE id = :id", receipt="ef" * 32, id=ids[0])
+    assert_named(runner, session, 6, ids[0] + 1000, "inserted")
+
+
+def test_a_rating_chained_by_hand_still_fails_its_mac(app, session, runner):
+    ids = sorted(sequenced(session, 3))
+    tamper(session, "UPDATE ratings SET score = 1 WHERE id = :id", id=ids[2])
+    row = session.execute(select(LedgerEntry).where(LedgerEntry.rating_id == ids[2])).scalar_one()
+    rating = session.get(Rating, ids[2])
+    session.refresh(rating)
+    leaf = leaf_hash(rating)  # the intruder recomputes the leaf and the chain, not the MAC
+    chain = hashlib.sha256((entries(session)[1].chain_hash + leaf).encode()).hexdigest()
+    tamper(session, "UPDATE ledger_entries SET leaf_hash = :leaf, chain_hash = :chain "
+                    "WHERE seq = :seq", leaf=leaf, chain=chain, seq=row.seq)
+    assert_named(runner, session, 3, ids[2], "forged")
 
 
 def test_a_rating_whose_entry_was_removed_is_named_as_inserted(app, session, runner):
-    ids = sequenced(session, 6)
+    ids = sorted(sequenced(session, 6))
     tamper(session, "DELETE FROM ledger_entries WHERE rating_id = :id", id=ids[3])
     assert_named(runner, session, 4, ids[3], "inserted")
 
 
-def test_a_late_commit_under_a_lower_id_is_pending_then_appended(app, session):
-    ids = make_ratings(session, 4)
-    tamper(session, "DELETE FROM ratings WHERE id = :id", id=ids[1])
-    ledger.append_pending(session, DAY1, TZ)
-    make_ratings(session, 1, ids=[ids[1]])  # its transaction committed after the batch
-    assert ledger.verify(session, DAY1 + timedelta(minutes=1)).ok  # not settled: pending
-    assert ledger.append_pending(session, DAY1 + timedelta(minutes=1), TZ) == 1
-    assert entries(session)[-1].rating_id == ids[1]
-    assert ledger.verify(session, LATER).ok
-
-
 def test_swapped_entries_are_named_as_reordered(app, session, runner):
-    ids = sequenced(session, 6)
+    ids = sorted(sequenced(session, 6))
     tamper(session, "UPDATE ledger_entries SET rating_id = -rating_id WHERE seq IN (2, 5)")
     tamper(session, "UPDATE ledger_entries SET rating_id = :a WHERE rating_id = :b",
            a=ids[4], b=-ids[1])
@@ -201,8 +244,6 @@ def test_a_rewritten_chain_still_fails_its_checkpoint(app, session, runner):
 
 
 def test_scores_carry_the_latest_checkpoint(app, session):
-    from workers.jobs.scores import run_publication
-
     sequenced(session, 3)
     ledger.checkpoint_days(session, DAY2, TZ)
     run_publication("2026-11")
@@ -213,11 +254,11 @@ def test_scores_carry_the_latest_checkpoint(app, session):
     assert (day, len(root), len(chain)) == ("2026-11-18", 64, 64)
 
 
-def test_the_sequencer_lock_never_blocks_a_submission(app, session):
+def test_the_ledger_lock_never_blocks_a_submission(app, session):
     if session.get_bind().dialect.name != "postgresql":
         pytest.skip("SQLite has one writer by design")
     holder = sa.create_engine(db.engine.url)
     with holder.connect() as conn, conn.begin():
         conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": ledger.LOCK_KEY})
-        assert make_ratings(session, 1)  # a rating insert does not wait for the ledger
+        assert submit_ratings(session, 1)  # a submission does not wait for the ledger
     holder.dispose()

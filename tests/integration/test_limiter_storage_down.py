@@ -6,6 +6,7 @@ from sqlalchemy import func, select
 
 from backend.models import Rating
 from tests.support.invitations import issue
+from tests.support.release import release_all
 
 DEAD_REDIS = "redis://127.0.0.1:1/0"  # nothing listens on port 1
 
@@ -18,6 +19,7 @@ def test_submission_succeeds_when_the_limit_storage_is_down(app, make_app, sessi
     assert response.status_code == 201, response.get_data(as_text=True)
     assert client.get(f"/r/{link['token']}").status_code == 409  # the page says 已评价
     session.commit()
+    assert release_all().ratings == 1
     assert session.scalar(select(func.count()).select_from(Rating)) == 1
 
 

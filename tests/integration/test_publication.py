@@ -16,6 +16,7 @@ from backend.scoring import current_period
 from backend.services.publication import publish_period
 from backend.services.templates import register
 from tests.support.invitations import issue
+from tests.support.release import release_all
 
 TZ = ZoneInfo("Asia/Shanghai")
 
@@ -36,6 +37,7 @@ def rate_all(client, scores, cadre_code="C001", tags=("热情周到",)):
         response = client.post(f"/api/v1/invitations/{invitation['token']}/rating",
                                json={"score": score, "tags": list(tags) if score >= 5 else []})
         assert response.status_code == 201
+    release_all()
 
 
 def publish(session, period=None, recorder=None):

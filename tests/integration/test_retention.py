@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
 
 from backend.models import (
     AbuseSignal,
@@ -19,7 +19,7 @@ from backend.models import (
 from backend.services import campaign_progress, campaigns
 from backend.services.campaign_rules import AssignmentInput, CampaignInput, RaterInput
 from backend.services.retention import RetentionReport, purge, purge_rater_phones
-from backend.wiring import token_codec, vault
+from backend.wiring import sealer, token_codec, vault
 from tests.support.ledger import make_ratings
 from workers.schedule import PERIODIC_JOBS
 
@@ -27,6 +27,7 @@ from workers.schedule import PERIODIC_JOBS
 def plant(session, now: datetime, signal_ages: list[int], contact_ages: list[int]) -> None:
     """Add abuse signals and follow-up contacts created the given numbers of days ago."""
     ids = make_ratings(session, max(len(signal_ages), len(contact_ages)))
+    session.execute(delete(AbuseSignal))  # release made one per rating: plant them instead
     for rating_id, age in zip(ids, signal_ages, strict=False):
         session.add(AbuseSignal(rating_id=rating_id, ip_hash="a" * 64, agent_hash="b" * 64,
                                 seconds_on_page=30, created_at=now - timedelta(days=age)))
@@ -86,7 +87,7 @@ def run_campaign(app, session, code: str, now: datetime, ended_days_ago: int | N
     campaign, _ = campaigns.create_campaign(session, ctx, data)
     if ended_days_ago is not None:
         end = campaigns.cancel_campaign if cancel else campaigns.close_campaign
-        end(session, code, now - timedelta(days=ended_days_ago))
+        end(session, sealer(app), code, now - timedelta(days=ended_days_ago))
     return campaign
 
 

@@ -1,24 +1,27 @@
-"""Helpers for ledger tests: ratings inserted directly, and an independent Merkle check."""
+"""Helpers for ledger tests: ratings submitted and released at chosen times, and an independent
+Merkle check."""
 
 from __future__ import annotations
 
 import hashlib
 import secrets
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from flask import current_app
 from sqlalchemy import select
 
-from backend.models import Cadre, Rating
-from backend.services import ledger
-from backend.services.demo import seed
+from backend import wiring
+from backend.models import Rating
+from backend.services import ledger, ratings
+from backend.services.rating_rules import RatedTarget, Submission
 from backend.services.ratings import receipt_hash
-from backend.services.templates import current_template
+from backend.services.release import release
 from tests.support.invitations import issue
 
 DAY1 = datetime(2026, 11, 18, 2, tzinfo=UTC)  # 10:00 in Shanghai
 TZ = ZoneInfo("Asia/Shanghai")
+TAGS = ("热情周到", "办事高效")
 
 
 def rate(client) -> str:
@@ -31,27 +34,41 @@ def rate(client) -> str:
 
 
 def close_today(session) -> None:
-    """Sequence what is pending and checkpoint today, as the 00:10 job will tomorrow."""
+    """Release what is pending and checkpoint today, as the jobs will by tomorrow."""
     now = datetime.now(UTC)
-    ledger.append_pending(session, now, TZ)
+    release(session, wiring.release_context(), force=True)
     ledger.checkpoint_days(session, now + timedelta(days=1), TZ)
 
 
-def make_ratings(session, count: int, score: int = 9, ids: list[int] | None = None) -> list[int]:
-    """Insert event ratings for C001 directly; return their ids."""
-    seed(session)
-    template = current_template(session, current_app.extensions["catalogue"], "service_event")
-    cadre = session.scalar(select(Cadre).where(Cadre.code == "C001"))
-    rows = [Rating(cadre_id=cadre.id, rater_group="recipient", score=score,
-                   tags=["热情周到", "办事高效"][: n % 3], comment="很好" if n % 2 else None,
-                   template_id=template.id, event_type="approval", submitted_hour=DAY1,
-                   month="2026-11", receipt_hash=receipt_hash(secrets.token_hex(16), 0))
-            for n in range(count)]
-    for row, rating_id in zip(rows, ids or [], strict=False):
-        row.id = rating_id
-    session.add_all(rows)
-    session.commit()
-    return [row.id for row in rows]
+def submit_ratings(session, count: int, at: datetime = DAY1, score: int = 9) -> list[str]:
+    """Submit event ratings for C001 through the submission service at `at`; return receipts."""
+    tokens = [i["token"] for i in issue(count, prefix=secrets.token_hex(4))]
+    ctx = ratings.SubmitContext(wiring.token_codec(), wiring.sealer(), TZ, at)
+    return [ratings.submit(session, ctx, token,
+                           Submission([RatedTarget(None, score, tuple(TAGS[: n % 3]))],
+                                      comment="很好" if n % 2 else None),
+                           ratings.ClientSignals())
+            for n, token in enumerate(tokens)]
+
+
+def release_at(session, at: datetime) -> int:
+    """Release everything pending as a batch made at `at`; return how many ratings."""
+    ctx = replace(wiring.release_context(), now=at)
+    return release(session, ctx, force=True).ratings
+
+
+def rating_ids(session, receipts: list[str]) -> list[int]:
+    """Return the ids of the ratings stored under receipts, in the receipts' order."""
+    by_hash = dict(session.execute(select(Rating.receipt_hash, Rating.id).where(
+        Rating.receipt_hash.in_([receipt_hash(r, 0) for r in receipts]))).all())
+    return [by_hash[receipt_hash(r, 0)] for r in receipts]
+
+
+def make_ratings(session, count: int, at: datetime = DAY1, score: int = 9) -> list[int]:
+    """Submit ratings for C001 and release them as one batch at `at`; return their ids."""
+    receipts = submit_ratings(session, count, at, score)
+    assert release_at(session, at) == count
+    return rating_ids(session, receipts)
 
 
 def mth(leaves: list[str]) -> bytes:

@@ -1,23 +1,28 @@
-"""First openings for the delivery funnel: a person's opening counts once, a scanner's never."""
+"""First openings for the delivery funnel: a person's opening counts once, a scanner's never.
+
+An opening is a keyed tag of the link (no invitation is named) and, for event links, a sealed
+item that the release job adds to the funnel's counter of its local day.
+"""
 
 import re
 import threading
-import time
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import event as sa_event
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from backend import wiring
 from backend.extensions import db
-from backend.models import Invitation, InvitationOpen
-from backend.services.opens import insert_open, opened_time
-from backend.services.transactions import begin_write
+from backend.models import FunnelCount, Invitation, OpenTag, PendingItem, UseTag
+from backend.services import opens as openings
 from tests.support.invitations import issue
+from tests.support.release import release_all
 
 FORGED = "x" * 20 + "." + "y" * 27
+TZ = ZoneInfo("Asia/Shanghai")
 
 
 @pytest.fixture
@@ -25,9 +30,24 @@ def invitation(app):
     return issue()[0]
 
 
-def opens(session) -> list[InvitationOpen]:
-    session.commit()  # a fresh snapshot: the requests wrote through their own transactions
-    return list(session.scalars(select(InvitationOpen)))
+def opens(session) -> int:
+    """Count the recorded first openings (tags), after the requests' own transactions."""
+    session.commit()
+    return session.scalar(select(func.count()).select_from(OpenTag))
+
+
+def pending(session, kind: str) -> int:
+    return session.scalar(select(func.count()).select_from(PendingItem)
+                          .where(PendingItem.kind == kind))
+
+
+def funnel(session) -> tuple[int, int]:
+    """Return (opened, rated) of today's funnel counters, after a release."""
+    release_all()
+    today = datetime.now(UTC).astimezone(TZ).date()
+    row = session.execute(select(func.sum(FunnelCount.opened), func.sum(FunnelCount.rated))
+                          .where(FunnelCount.day == today)).one()
+    return int(row[0] or 0), int(row[1] or 0)
 
 
 def open_page(client, token: str) -> tuple[str, str]:
@@ -43,10 +63,6 @@ def beacon(client, token: str):
     return client.post(url, data={"csrf_token": csrf})
 
 
-def hour_of(moment: datetime) -> datetime:
-    return moment.replace(minute=0, second=0, microsecond=0)
-
-
 def test_page_carries_the_beacon_address_of_its_own_link(client, invitation):
     url, _ = open_page(client, invitation["token"])
     assert url == f"/r/{invitation['token']}/opened"
@@ -55,33 +71,31 @@ def test_page_carries_the_beacon_address_of_its_own_link(client, invitation):
 def test_a_plain_get_of_the_page_records_nothing(client, invitation, session):
     for _ in range(3):  # link scanners and prefetchers fetch the page but run no script
         assert client.get(f"/r/{invitation['token']}").status_code == 200
-    assert opens(session) == []
+    assert opens(session) == 0 and funnel(session) == (0, 0)
 
 
-def test_the_beacon_records_one_opening_to_the_hour(client, invitation, session):
-    before = datetime.now(UTC)
+def test_the_beacon_records_one_opening_as_a_tag_that_names_no_invitation(client, invitation,
+                                                                          session):
     response = beacon(client, invitation["token"])
     assert response.status_code == 204 and response.get_data() == b""
-    (opened,) = opens(session)
-    assert opened.invitation_id == session.scalar(select(Invitation.id))
-    assert opened.opened_at in {hour_of(before), hour_of(datetime.now(UTC))}
     assert response.headers["Cache-Control"] == "no-store"
+    token = session.scalar(select(Invitation.token))
+    tag = session.scalar(select(OpenTag.tag))
+    assert tag == wiring.sealer().tags("open", token)[0] and token not in tag
+    assert pending(session, "open") == 1
+    assert funnel(session) == (1, 0)
 
 
-def test_a_second_beacon_adds_no_row_and_keeps_the_first_time(client, invitation, session):
-    assert beacon(client, invitation["token"]).status_code == 204
-    (first,) = opens(session)
-    first.opened_at = first.opened_at - timedelta(hours=5)
-    session.commit()
-    earlier = first.opened_at
-    assert beacon(client, invitation["token"]).status_code == 204
-    assert beacon(client, invitation["mp_scene"]).status_code == 204
-    assert [row.opened_at for row in opens(session)] == [earlier]
+def test_a_second_beacon_records_nothing_more(client, invitation, session):
+    for token in (invitation["token"], invitation["token"], invitation["mp_scene"]):
+        assert beacon(client, token).status_code == 204
+    assert opens(session) == 1 and pending(session, "open") == 1
+    assert funnel(session) == (1, 0)
 
 
 def test_opening_never_consumes_the_link(client, invitation, session):
     assert beacon(client, invitation["token"]).status_code == 204
-    assert session.scalar(select(Invitation.used_at)) is None
+    assert session.scalar(select(func.count()).select_from(UseTag)) == 0
     assert client.get(f"/r/{invitation['token']}").status_code == 200
 
 
@@ -111,24 +125,23 @@ def test_a_beacon_without_the_pages_csrf_token_records_nothing(app, client, invi
     assert client.post(f"/r/{invitation['token']}/opened").status_code == 400
     response = client.post(f"/r/{invitation['token']}/opened", data={"csrf_token": stolen})
     assert response.status_code == 400 and response.get_data() == b""
-    assert opens(session) == []
+    assert opens(session) == 0
 
 
 def test_a_beacon_for_a_used_link_records_nothing_new(client, invitation, session):
     url, csrf = open_page(client, invitation["token"])
     rated = client.post(f"/api/v1/invitations/{invitation['token']}/rating", json={"score": 8})
     assert rated.status_code == 201
-    (recorded,) = opens(session)
+    assert opens(session) == 1
     assert client.post(url, data={"csrf_token": csrf}).status_code == 409
-    assert opens(session) == [recorded]
+    assert opens(session) == 1 and funnel(session) == (1, 1)
 
 
 def test_the_mini_program_read_records_the_opening_once(client, invitation, session):
     for token in (invitation["mp_scene"], invitation["mp_scene"], invitation["token"]):
         assert client.get(f"/api/v1/invitations/{token}").status_code == 200
-    (opened,) = opens(session)
-    assert opened.opened_at.minute == opened.opened_at.second == 0
-    assert session.scalar(select(Invitation.used_at)) is None
+    assert opens(session) == 1 and pending(session, "open") == 1
+    assert session.scalar(select(func.count()).select_from(UseTag)) == 0
 
 
 def test_a_closed_invitation_read_by_the_api_records_nothing(client, session):
@@ -136,7 +149,7 @@ def test_a_closed_invitation_read_by_the_api_records_nothing(client, session):
     session.scalar(select(Invitation)).expires_at = datetime.now(UTC) - timedelta(minutes=1)
     session.commit()
     assert client.get(f"/api/v1/invitations/{expired['token']}").status_code == 410
-    assert opens(session) == []
+    assert opens(session) == 0
 
 
 def test_a_form_submission_without_any_opening_records_one(client, invitation, session):
@@ -145,66 +158,52 @@ def test_a_form_submission_without_any_opening_records_one(client, invitation, s
     response = client.post(f"/r/{invitation['token']}",
                            data={**fields, "score-C001": "9", "tags-C001": ["热情周到"]})
     assert response.status_code == 200
-    (opened,) = opens(session)
-    assert opened.opened_at == session.scalar(select(Invitation.used_at))  # no finer
+    assert opens(session) == 1 and funnel(session) == (1, 1)
 
 
 def test_an_api_submission_without_any_opening_records_one(client, invitation, session):
     rated = client.post(f"/api/v1/invitations/{invitation['token']}/rating", json={"score": 7})
     assert rated.status_code == 201
-    (opened,) = opens(session)
-    assert opened.opened_at == session.scalar(select(Invitation.used_at))
+    assert opens(session) == 1 and pending(session, "open") == 1
+    assert funnel(session) == (1, 1)
 
 
-def test_a_submission_keeps_an_earlier_opening(client, invitation, session):
+def test_a_submission_after_an_opening_counts_the_opening_once(client, invitation, session):
     assert beacon(client, invitation["token"]).status_code == 204
-    (first,) = opens(session)
-    first.opened_at = earlier = first.opened_at - timedelta(hours=3)
-    session.commit()
     rated = client.post(f"/api/v1/invitations/{invitation['token']}/rating", json={"score": 7})
     assert rated.status_code == 201
-    assert [row.opened_at for row in opens(session)] == [earlier]
+    assert opens(session) == 1 and pending(session, "open") == 1
+    assert funnel(session) == (1, 1)
 
 
 def test_a_refused_submission_records_no_opening(client, invitation, session):
     response = client.post(f"/api/v1/invitations/{invitation['token']}/rating",
                            json={"score": 11})
     assert response.status_code == 422
-    assert opens(session) == []
+    assert opens(session) == 0 and pending(session, "rating") == 0
 
 
-def test_racing_first_openings_leave_one_row_and_the_first_wins(app, invitation, session):
+def test_racing_first_openings_leave_one_tag_and_one_count(app, invitation, session):
     invitation_id = session.scalar(select(Invitation.id))
     session.commit()
-    first_hour = hour_of(datetime.now(UTC)) - timedelta(hours=2)
-    first, second = Session(db.engine), Session(db.engine)
-    failures: list[BaseException] = []
+    barrier, failures = threading.Barrier(2), []
 
-    def later() -> None:
-        try:
-            begin_write(second)
-            insert_open(second, invitation_id, first_hour + timedelta(hours=1))
-            second.commit()
-        except BaseException as exc:  # reported to the test's thread below
-            failures.append(exc)
+    def note() -> None:
+        with app.app_context():
+            own = Session(db.engine)
+            try:
+                invitation_row = own.get(Invitation, invitation_id)
+                barrier.wait(timeout=10)
+                openings.note_open(own, wiring.sealer(), invitation_row, datetime.now(UTC), TZ)
+            except BaseException as exc:  # reported to the test's thread below
+                failures.append(exc)
+            finally:
+                own.close()
 
-    try:
-        begin_write(first)
-        insert_open(first, invitation_id, first_hour)
-        racer = threading.Thread(target=later)
+    racers = [threading.Thread(target=note) for _ in range(2)]
+    for racer in racers:
         racer.start()
-        time.sleep(0.3)  # the second writer now waits for the first one's lock
-        first.commit()
-        racer.join(timeout=15)
-    finally:
-        first.close()
-        second.close()
-    assert not racer.is_alive() and failures == []
-    assert [row.opened_at for row in opens(session)] == [first_hour]
-
-
-def test_opening_times_are_no_finer_than_the_time_of_use():
-    now = datetime(2026, 11, 21, 17, 42, 13, 5, tzinfo=UTC)  # 01:42 the next day in Shanghai
-    shanghai = ZoneInfo("Asia/Shanghai")
-    assert opened_time("event", now, shanghai) == datetime(2026, 11, 21, 17, tzinfo=UTC)
-    assert opened_time("ballot", now, shanghai) == datetime(2026, 11, 22, tzinfo=shanghai)
+    for racer in racers:
+        racer.join(timeout=30)
+    assert failures == []
+    assert opens(session) == 1 and pending(session, "open") == 1

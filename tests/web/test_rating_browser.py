@@ -7,13 +7,15 @@ import re
 import time
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from backend.extensions import db
-from backend.models import Invitation, InvitationOpen, Rating
-from backend.wiring import token_codec
+from backend.models import Rating
+from backend.services import uses
+from backend.wiring import sealer, token_codec
 from tests.support.browser import ARTIFACTS, chromium, require_chromium, served_app
 from tests.support.invitations import issue
+from tests.support.release import release_all
 
 pytestmark = pytest.mark.browser
 
@@ -50,12 +52,12 @@ def open_page(browser, url: str, problems: list[str], **options):
 
 
 def openings(app, link: str) -> int:
-    """Return how many first-opening rows the link's invitation has (0 or 1)."""
+    """Return how many first openings the link's invitation has recorded (0 or 1)."""
     with app.app_context():
         token = token_codec(app).verify(link.rsplit("/", 1)[-1])
-        return db.session.scalar(select(func.count()).select_from(InvitationOpen)
-                                 .join(Invitation, Invitation.id == InvitationOpen.invitation_id)
-                                 .where(Invitation.token == token))
+        found = len(uses.tagged(db.session, sealer(app), uses.OPEN, [token]))
+        db.session.remove()
+        return found
 
 
 def wait_for_openings(app, link: str, expected: int, seconds: float = 5) -> int:
@@ -91,12 +93,13 @@ def test_rater_scores_tags_comments_and_gets_a_receipt_once(served, browser):
     expect(page.locator("#copy-receipt")).to_be_visible()
     page.screenshot(path=ARTIFACTS / "rating-thanks.png", full_page=True)
     page.get_by_role("link", name="核验我的评价是否已记入账本").click()
-    expect(page.get_by_role("heading", level=1)).to_have_text("已收到，尚未记入账本")
+    expect(page.get_by_role("heading", level=1)).to_have_text("已受理，等待分批入账")
     page.screenshot(path=ARTIFACTS / "rating-receipt.png", full_page=True)
     page.goto(link)
     expect(page.get_by_role("heading", level=1)).to_have_text("已评价")
     page.close()
     with served.app_context():
+        release_all()
         rating = db.session.scalar(select(Rating).order_by(Rating.id.desc()))
         assert (rating.score, sorted(rating.tags)) == (9, sorted(["热情周到", "办事高效"]))
         assert rating.comment == "窗口工作人员很耐心"

@@ -14,6 +14,7 @@ from backend.services import ledger
 from backend.services.ratings import receipt_hash
 from tests.support.invitations import issue
 from tests.support.ledger import close_today, make_ratings, rate
+from tests.support.release import release_all
 
 TZ = ZoneInfo("Asia/Shanghai")
 UNKNOWN = "5f0c1e9a2b7d4c3e8a6f1b0d9c2e7a41"
@@ -36,13 +37,14 @@ def day_label(day: str) -> str:
     return f"{year}年{month}月{dom}日"
 
 
-def test_a_fresh_receipt_is_shown_as_received_but_not_yet_in_the_ledger(client):
+def test_a_fresh_receipt_is_shown_as_accepted_and_waiting_for_its_batch(client):
     receipt = rate(client)
     response = client.get(f"/receipt/{receipt}")
     assert response.status_code == 200
     assert response.headers["Cache-Control"] == "no-store"
     text = text_of(response)
-    assert "已收到，尚未记入账本" in text and "每天 00:10" in text
+    assert "已受理，等待分批入账" in text and "打乱顺序、分批记入账本" in text
+    assert "每天 00:10" in text
     assert hex_blocks(response) == [receipt]
     assert "<span>" + receipt[:8] + "</span><span>" + receipt[8:16] in response.get_data(
         as_text=True)
@@ -68,7 +70,7 @@ def test_an_included_receipt_shows_its_checkpoint_root_and_position(client, sess
 
 def test_a_ballot_receipt_lists_each_of_its_entries(client, session):
     receipt = secrets.token_hex(16)
-    ids = make_ratings(session, 4)
+    ids = sorted(make_ratings(session, 4))  # in ledger order
     for rating_id, index in zip(ids[:3], (0, 1, 3), strict=True):  # index 2 abstained
         session.get(Rating, rating_id).receipt_hash = receipt_hash(receipt, index)
     session.commit()
@@ -85,10 +87,9 @@ def test_a_ballot_spread_over_two_days_shows_both_checkpoints(client, session):
     receipt = secrets.token_hex(16)
     start = datetime(2026, 11, 1, 2, tzinfo=UTC)
     for day in range(2):
-        (rating_id,) = make_ratings(session, 1)
+        (rating_id,) = make_ratings(session, 1, start + timedelta(days=day))
         session.get(Rating, rating_id).receipt_hash = receipt_hash(receipt, day)
         session.commit()
-        ledger.append_pending(session, start + timedelta(days=day), TZ)
     ledger.checkpoint_days(session, start + timedelta(days=2), TZ)
     entries = client.get(f"/api/v1/receipts/{receipt}").json["entries"]
     response = client.get(f"/receipt/{receipt}")
@@ -124,7 +125,7 @@ def test_the_page_shows_neither_the_score_nor_who_was_rated(client, session):
 def test_an_upper_case_receipt_is_accepted(client, session):
     receipt = rate(client)
     response = client.get(f"/receipt/{receipt.upper()}")
-    assert response.status_code == 200 and "已收到" in text_of(response)
+    assert response.status_code == 200 and "已受理" in text_of(response)
     assert hex_blocks(response) == [receipt]
     close_today(session)
     response = client.get(f"/receipt/{receipt.upper()}")
@@ -145,6 +146,8 @@ def test_the_thanks_page_links_to_the_receipt_page(client):
     thanks = client.post(f"/r/{token}", data={**hidden, "score-C001": "8"}).get_data(as_text=True)
     link = re.search(r'href="(/receipt/[0-9a-f]{32})"[^>]*>核验我的评价是否已记入账本', thanks)
     assert link is not None
+    assert "已受理，等待分批入账" in text_of(client.get(link.group(1)))
+    release_all()
     assert "已收到，尚未记入账本" in text_of(client.get(link.group(1)))
 
 

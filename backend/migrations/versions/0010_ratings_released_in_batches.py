@@ -1,7 +1,7 @@
 """ratings released in batches; uses and openings as keyed tags; ratings carry a MAC
 
-Revision ID: 0009
-Revises: 0008
+Revision ID: 0010
+Revises: 0009
 Create Date: 2026-12-06 01:30:35.408579
 
 Data moves with the schema, with the keys of RATING_SEAL_KEYS (read from the application's
@@ -26,8 +26,8 @@ from backend.services.seal import Sealer
 
 
 # revision identifiers, used by Alembic.
-revision = '0009'
-down_revision = '0008'
+revision = '0010'
+down_revision = '0009'
 branch_labels = None
 depends_on = None
 
@@ -251,5 +251,5 @@ def mac_ratings(conn, sealer):
 
 
 def downgrade():
-    raise RuntimeError("0009 不可回退：回退需要重新在邀请上写下使用时间，这会让评价重新可以"
+    raise RuntimeError("0010 不可回退：回退需要重新在邀请上写下使用时间，这会让评价重新可以"
                        "追溯到评价人。请从迁移前的备份恢复。")
