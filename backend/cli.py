@@ -16,7 +16,6 @@ api_client_cli = AppGroup("api-client", help="机器客户端密钥")
 admin_cli = AppGroup("admin", help="控制台用户")
 directory_cli = AppGroup("directory", help="单位与干部名录")
 templates_cli = AppGroup("templates", help="问卷模板与计分方案")
-demo_cli = AppGroup("demo", help="演示数据")
 invitations_cli = AppGroup("invitations", help="评价邀请")
 
 
@@ -110,17 +109,6 @@ def sync_templates() -> None:
         click.echo(f"{row.kind} {row.key} 版本 {row.version}")
 
 
-@demo_cli.command("seed")
-def seed_demo() -> None:
-    """Seed the demo county (idempotent) and print the demo admin login."""
-    from backend.services.demo import seed
-    from backend.services.templates import register_all
-
-    register_all(db.session, current_app.extensions["catalogue"])
-    username, password = seed(db.session)
-    click.echo(f"演示数据已就绪。控制台登录：用户名 {username}，密码 {password}")
-
-
 @invitations_cli.command("revoke")
 @click.argument("token")
 def revoke_invitation(token: str) -> None:
@@ -138,6 +126,7 @@ def revoke_invitation(token: str) -> None:
 def init_app(app: Flask) -> None:
     """Register the command groups (the feature groups import this module: import them here)."""
     from backend.campaign_cli import campaigns_cli
+    from backend.demo_cli import demo_cli
     from backend.ledger_cli import ledger_cli, review_cli
     from backend.push_cli import push_cli
     from backend.score_cli import audit_cli, ratings_cli, scores_cli

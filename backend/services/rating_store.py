@@ -211,6 +211,7 @@ def store_statements(session: Session, write: Write) -> bool:
                 [{"rating_id": rating_id, **write.signals, "created_at": write.now}
                  for rating_id in ids])
     if write.phone_enc and ids:
-        session.add(FollowupContact(rating_id=ids[0], phone_enc=write.phone_enc))
+        session.add(FollowupContact(rating_id=ids[0], phone_enc=write.phone_enc,
+                                    created_at=write.now))
     session.flush()
     return True

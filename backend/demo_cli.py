@@ -1,0 +1,125 @@
+"""The demo's commands: `flask --app backend demo seed` and `flask --app backend demo core`."""
+
+from __future__ import annotations
+
+import logging
+import sys
+import time
+from zoneinfo import ZoneInfo
+
+import click
+from flask import current_app
+from flask.cli import AppGroup
+
+from backend.errors import DomainError
+from backend.extensions import db
+
+demo_cli = AppGroup("demo", help="演示数据与演示评估核心")
+
+
+def demo_context():
+    """Build the demo's context from the app's configuration, at the current time."""
+    from backend.services.demo_history import DemoContext
+    from backend.services.fraud import FraudSettings
+    from backend.wiring import now, token_codec, vault
+
+    config = current_app.config
+    return DemoContext(codec=token_codec(), vault=vault(),
+                       catalogue=current_app.extensions["catalogue"],
+                       base_url=config["PUBLIC_BASE_URL"], tz=ZoneInfo(config["TIMEZONE"]),
+                       now=now(), retention_days=config["PERSONAL_DATA_RETENTION_DAYS"],
+                       fraud=FraudSettings.from_config(config))
+
+
+def catch_up_rollups(ctx) -> None:
+    """Bring the console's rollups up to date at once (the minute job does a month per run)."""
+    from backend.console.rollups import MAX_DAYS, refresh
+
+    while True:
+        report = refresh(db.session, ctx.now, ctx.tz)
+        if report.skipped or report.days < MAX_DAYS:
+            return
+
+
+def echo_summary(report, seconds: float, tz) -> None:
+    """Print what the county holds."""
+    c, d = report.counts, report.details
+    if report.built:
+        click.echo(f"演示县已生成（用时 {seconds:.1f} 秒）：自 {d.get('start')} 起约六个月的历史。")
+    else:
+        click.echo(f"演示县已存在（生成于 {report.seeded_at.astimezone(tz):%Y-%m-%d %H:%M}），"
+                   "未重复生成。")
+    click.echo(f"  {d.get('officials', '?')} 名干部，{c['units']} 个单位；"
+               f"服务事件 {c['events']} 条，评价 {c['ratings']} 条；"
+               f"已发布评分期间 {c['periods']} 个；"
+               f"待处理告警 {c['alerts']} 条；待复核的异常评价 {c['reviews']} 项；"
+               f"民主测评票 {c['ballots']} 张，已提交 {c['answered']} 张。")
+
+
+def echo_logins(report, base_url: str) -> None:
+    """Print the console logins of every role."""
+    click.echo(f"\n管理控制台：{base_url}/console")
+    for login in report.logins:
+        unit = f"，管理单位 {login.unit}" if login.unit else ""
+        click.echo(f"  {login.role_name}（{login.role}{unit}）：用户名 {login.username}  "
+                   f"密码 {login.password}")
+
+
+def echo_links(report) -> None:
+    """Print the open rating links and the ballot link."""
+    click.echo("\n可直接打开的评价链接（未使用、未过期，每个只能提交一次）：")
+    for link in report.links:
+        click.echo(f"  {link.title} · {link.official} · {link.note}\n    {link.url}")
+    if report.ballot is None:
+        click.echo("\n民主测评已结束，没有未提交的测评票。")
+    else:
+        b = report.ballot
+        click.echo(f"\n民主测评票（{b.title}，{b.official} · {b.note}，尚未提交）：\n    {b.url}")
+    click.echo("\n链接用完后再次运行 demo seed 会补发新的链接。"
+               "查看推送：另开终端运行 flask --app backend demo core")
+
+
+@demo_cli.command("seed")
+@click.option("--cadres", default=40, show_default=True, type=click.IntRange(12, 500),
+              help="演示干部人数（仅首次生成时有效）")
+def seed_demo(cadres: int) -> None:
+    """Seed the demo county (idempotent) and print logins and open rating links."""
+    from backend.services.demo import seed_county
+    from backend.services.templates import register_all
+
+    register_all(db.session, current_app.extensions["catalogue"])
+    started, ctx = time.perf_counter(), demo_context()
+    try:
+        report = seed_county(db.session, ctx, cadres)
+    except DomainError as exc:
+        click.echo(f"错误：{exc.message}", err=True)
+        sys.exit(1)
+    catch_up_rollups(ctx)
+    echo_summary(report, time.perf_counter() - started, ctx.tz)
+    echo_logins(report, current_app.config["PUBLIC_BASE_URL"])
+    echo_links(report)
+
+
+@demo_cli.command("core")
+@click.option("--port", default=5055, show_default=True, type=click.IntRange(1, 65535))
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--secret", default=None, help="whsec_ 开头的签名密钥（默认为演示密钥）")
+def run_core(port: int, host: str, secret: str | None) -> None:
+    """Run a local assessment core that verifies and prints the pushed webhooks."""
+    from werkzeug.serving import run_simple
+
+    from backend.integrations.demo_core import DEMO_SECRET, check_secret, create_receiver
+
+    secret = secret or DEMO_SECRET
+    if problem := check_secret(secret):
+        raise click.BadParameter(problem, param_hint="--secret")
+    url = f"http://{host}:{port}/webhooks"
+    click.echo(f"演示评估核心正在监听 {url}（按 Ctrl+C 停止）。")
+    click.echo("请在运行随时评的终端设置以下环境变量后重新启动（例如 make demo）：")
+    click.echo(f"  export ASSESSMENT_CORE_URL={url}")
+    click.echo(f"  export ASSESSMENT_CORE_SECRET={secret}")
+    click.echo("推送每分钟发送一次，发布评分（scores publish）后立即发送；"
+               "收到的每条推送会显示在下面。")
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)  # our lines, not access logs
+    run_simple(host, port, create_receiver(secret, lambda line: click.echo(line)),
+               threaded=True)
