@@ -19,7 +19,7 @@ demo_cli = AppGroup("demo", help="演示数据与演示评估核心")
 
 def demo_context():
     """Build the demo's context from the app's configuration, at the current time."""
-    from backend.services.demo_history import DemoContext
+    from backend.services.demo_county import DemoContext
     from backend.services.fraud import FraudSettings
     from backend.wiring import now, token_codec, vault
 

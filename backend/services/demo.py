@@ -32,7 +32,8 @@ from backend.models.ledger import OPEN as REVIEW_OPEN
 from backend.services import audit
 from backend.services.campaign_progress import totals
 from backend.services.console_users import create_user
-from backend.services.demo_history import DemoContext, History, plan_county
+from backend.services.demo_county import DemoContext, plan_county
+from backend.services.demo_history import History
 from backend.services.demo_links import LiveLink, ballot_link, live_links
 from backend.services.demo_plan import SOURCE, Official, Roles
 from backend.services.directory import CadreInput, UnitInput, upsert_cadre, upsert_unit

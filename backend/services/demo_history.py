@@ -15,9 +15,7 @@ import heapq
 import itertools
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
-from zoneinfo import ZoneInfo
 
 from sqlalchemy.orm import Session
 
@@ -28,96 +26,19 @@ from backend.services.campaign_rules import AssignmentInput, CampaignInput, Rate
 from backend.services.campaigns import CampaignContext, create_campaign
 from backend.services.deliveries import MessageSettings, Senders, relay_due
 from backend.services.delivery_checks import check_deadlines, purge_contacts
-from backend.services.demo_campaign import TEMPLATE, PlannedCampaign, plan_campaign
-from backend.services.demo_plan import (
-    LATE_REPORT_DAYS_AGO,
-    REPORT_TIMES,
-    Official,
-    PlannedEvent,
-    Roles,
-    Tags,
-    burst_events,
-    history_start,
-    month_index,
-    official_events,
-    reported_late,
-)
-from backend.services.events import EventInput, IngestContext, event_template_keys
-from backend.services.fraud import FraudSettings, detect
+from backend.services.demo_campaign import TEMPLATE, PlannedBallot, PlannedCampaign
+from backend.services.demo_county import CountyPlan, DemoContext, report_time
+from backend.services.demo_plan import PlannedEvent
+from backend.services.events import EventInput, IngestContext
+from backend.services.fraud import detect
 from backend.services.ingestion import ingest_events
 from backend.services.ledger import anchor, append_pending, checkpoint_days, latest_checkpoint
-from backend.services.personal_data import Vault
 from backend.services.publication import publish_period
 from backend.services.push import queue_messages
 from backend.services.rating_rules import RatedTarget, Submission
-from backend.services.templates import Catalogue, register
-from backend.services.tokens import TokenCodec
+from backend.services.templates import register
 
 FIRST_PUBLISHED = 3  # months of history before the first publication: enough for 30 ratings
-
-
-@dataclass(frozen=True)
-class DemoContext:
-    """What the demo needs besides the session: injected, never global."""
-
-    codec: TokenCodec
-    vault: Vault
-    catalogue: Catalogue
-    base_url: str
-    tz: ZoneInfo
-    now: datetime
-    retention_days: int = 30
-    fraud: FraudSettings = field(default_factory=FraudSettings)
-
-
-@dataclass(frozen=True)
-class CountyPlan:
-    """Everything that happens in the demo county, planned ahead."""
-
-    start: date
-    roles: Roles
-    events: list[PlannedEvent]
-    burst_at: datetime
-    burst: list[PlannedEvent]
-    campaign: PlannedCampaign
-
-
-def tags_of(catalogue: Catalogue, key: str) -> Tags:
-    """Return a template's positive and negative tags."""
-    tags = catalogue.templates[key].definition["tags"]
-    return Tags(tuple(tags["positive"]), tuple(tags["negative"]))
-
-
-def plan_county(officials: Sequence[Official], ctx: DemoContext) -> CountyPlan:
-    """Plan six months of a county: events, responses, a burst, a campaign, an outage."""
-    roles = Roles.of([o.code for o in officials])
-    start = history_start(ctx.now, ctx.tz)
-    keys = event_template_keys(ctx.catalogue)
-    event_types = sorted(keys)
-    tags = tags_of(ctx.catalogue, keys[event_types[0]])
-    late_since = ctx.now - timedelta(days=LATE_REPORT_DAYS_AGO)
-    events = []
-    for o in officials:
-        planned = official_events(o, roles.profile(o.code), start, ctx.now, ctx.tz,
-                                  event_types, tags)
-        events += reported_late(planned, late_since) if o.code == roles.late else planned
-    burst_type = "approval" if "approval" in keys else event_types[0]
-    burst_at, burst = burst_events(roles.burst, ctx.now, ctx.tz, burst_type,
-                                   tags_of(ctx.catalogue, keys[burst_type]))
-    campaign = plan_campaign(officials, roles, ctx.now, ctx.tz, tags_of(ctx.catalogue, TEMPLATE))
-    return CountyPlan(start, roles, sorted(events, key=lambda e: e.occurred_at), burst_at, burst,
-                      campaign)
-
-
-def report_time(event: PlannedEvent, tz: ZoneInfo) -> datetime:
-    """Return when the business system reports an event: the next of its two daily runs."""
-    local = (event.occurred_at + event.delayed).astimezone(tz) + timedelta(minutes=10)
-    for day in (local.date(), local.date() + timedelta(days=1)):
-        for slot in REPORT_TIMES:
-            moment = datetime.combine(day, slot, tz)
-            if moment >= local:
-                return moment
-    raise AssertionError("unreachable: the next day always has a slot")
 
 
 class Timeline:
@@ -288,7 +209,7 @@ class History:
         if send_reminders(self.session, when, timedelta(hours=24)):
             self.schedule_relay(when + timedelta(minutes=1))
 
-    def answer(self, when: datetime, ballot) -> None:
+    def answer(self, when: datetime, ballot: PlannedBallot) -> None:
         """Submit a rater's ballot."""
         submission = Submission([RatedTarget(code, score, tags)
                                  for code, score, tags in ballot.answers])
@@ -341,8 +262,3 @@ def event_input(event: PlannedEvent) -> EventInput:
                       cadre_code=event.cadre_code, event_type=event.event_type,
                       occurred_at=event.occurred_at, phone=event.phone, openid=event.openid,
                       channels=event.channels)
-
-
-def months_of_history(plan: CountyPlan, now: datetime, tz: ZoneInfo) -> int:
-    """Return how many calendar months the history touches."""
-    return month_index(now.astimezone(tz).date(), plan.start) + 1
