@@ -44,6 +44,9 @@ def headline(score: Mapping[str, Any]) -> str:
     if composite.get("status") == "ok" and composite.get("score_100") is not None:
         return f"综合得分 {composite['score_100']}"
     recipient = (score.get("groups") or {}).get("recipient") or {}
+    if recipient.get("status") == "ok":
+        return (f"综合得分样本不足，服务对象截尾均值 {recipient.get('trimmed_mean')}"
+                f"（{recipient.get('n')} 条）")
     return f"样本不足（服务对象评价 {recipient.get('n', 0)} 条）"
 
 

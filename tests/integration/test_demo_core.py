@@ -10,7 +10,7 @@ from sqlalchemy import select
 
 from backend.extensions import job_queue
 from backend.integrations.assessment_core import WebhookSender, encode_body
-from backend.integrations.demo_core import DEMO_SECRET, check_secret, create_receiver
+from backend.integrations.demo_core import DEMO_SECRET, check_secret, create_receiver, describe
 from backend.models import WebhookMessage
 from backend.services.demo import seed
 from tests.fakes.assessment_core import new_secret
@@ -88,3 +88,18 @@ def test_a_secret_that_cannot_sign_is_named():
     assert check_secret(DEMO_SECRET) is None
     assert check_secret("secret") == "密钥应以 whsec_ 开头"
     assert check_secret("whsec_%%%") == "whsec_ 之后应是 base64 编码的密钥"
+
+
+@pytest.mark.parametrize(("data", "shown"), [
+    ({"headline": {"kind": "composite", "score_100": 84.25}}, "综合得分 84.25"),
+    ({"composite": {"status": "ok", "score_100": 80.5}}, "综合得分 80.5"),
+    ({"composite": {"status": "insufficient"},
+      "groups": {"recipient": {"status": "ok", "n": 14, "trimmed_mean": 8.6}}},
+     "综合得分样本不足，服务对象截尾均值 8.6（14 条）"),
+    ({"groups": {"recipient": {"status": "insufficient", "n": 3}}},
+     "样本不足（服务对象评价 3 条）"),
+])
+def test_a_score_is_shown_by_its_headline_else_its_composite_else_its_recipients(data, shown):
+    line = describe({"type": "score.published",
+                     "data": {"cadre_code": "C002", "period": "2026-Q4", **data}})
+    assert line == f"score.published 干部 C002 期间 2026-Q4 {shown} 标记 无"
