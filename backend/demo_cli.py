@@ -118,7 +118,7 @@ def run_core(port: int, host: str, secret: str | None) -> None:
     click.echo("请在运行随时评的终端设置以下环境变量后重新启动（例如 make demo）：")
     click.echo(f"  export ASSESSMENT_CORE_URL={url}")
     click.echo(f"  export ASSESSMENT_CORE_SECRET={secret}")
-    click.echo("推送每分钟发送一次，发布评分（scores publish）后立即发送；"
+    click.echo("随时评每分钟发送一次待推送的消息（发布评分后一分钟内到达）；"
                "收到的每条推送会显示在下面。")
     logging.getLogger("werkzeug").setLevel(logging.WARNING)  # our lines, not access logs
     run_simple(host, port, create_receiver(secret, lambda line: click.echo(line)),
