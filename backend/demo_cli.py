@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import errno
 import logging
+import socket
 import sys
 import time
 from zoneinfo import ZoneInfo
@@ -106,20 +108,42 @@ def seed_demo(cadres: int) -> None:
 @click.option("--secret", default=None, help="whsec_ 开头的签名密钥（默认为演示密钥）")
 def run_core(port: int, host: str, secret: str | None) -> None:
     """Run a local assessment core that verifies and prints the pushed webhooks."""
-    from werkzeug.serving import run_simple
+    from werkzeug.serving import make_server
 
     from backend.integrations.demo_core import DEMO_SECRET, check_secret, create_receiver
 
     secret = secret or DEMO_SECRET
     if problem := check_secret(secret):
         raise click.BadParameter(problem, param_hint="--secret")
-    url = f"http://{host}:{port}/webhooks"
+    if problem := address_problem(host, port):  # werkzeug would say it in English, then exit
+        click.echo(f"错误：无法在 {host}:{port} 监听（{problem}），请用 --port 换一个端口",
+                   err=True)
+        sys.exit(1)
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)  # our lines, not access logs
+    server = make_server(host, port, create_receiver(secret, click.echo), threaded=True)
+    echo_core_settings(f"http://{host}:{port}/webhooks", secret)
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        click.echo("演示评估核心已停止。")
+    finally:
+        server.server_close()
+
+
+def address_problem(host: str, port: int) -> str | None:
+    """Return why the core could not listen on host:port (taken, not ours), or None."""
+    try:
+        with socket.create_server((host, port)):
+            return None
+    except OSError as exc:
+        return "端口已被占用" if exc.errno == errno.EADDRINUSE else (exc.strerror or str(exc))
+
+
+def echo_core_settings(url: str, secret: str) -> None:
+    """Tell the user where the core listens and what to give the platform."""
     click.echo(f"演示评估核心正在监听 {url}（按 Ctrl+C 停止）。")
     click.echo("请在运行随时评的终端设置以下环境变量后重新启动（例如 make demo）：")
     click.echo(f"  export ASSESSMENT_CORE_URL={url}")
     click.echo(f"  export ASSESSMENT_CORE_SECRET={secret}")
     click.echo("随时评每分钟发送一次待推送的消息（发布评分后一分钟内到达）；"
                "收到的每条推送会显示在下面。")
-    logging.getLogger("werkzeug").setLevel(logging.WARNING)  # our lines, not access logs
-    run_simple(host, port, create_receiver(secret, lambda line: click.echo(line)),
-               threaded=True)

@@ -160,15 +160,19 @@ def build_history(session: Session, ctx: DemoContext, roster: list[Official]) ->
 
 def seed_county(session: Session, ctx: DemoContext,
                 cadres: int = DEFAULT_CADRES) -> CountyReport:
-    """Seed the directory, the console users and (once) the history; return the report."""
-    seed(session, cadres)
+    """Seed the directory, the console users and (once) the history; return the report.
+
+    `cadres` sizes the county when its history is built; later runs keep the size it has.
+    """
+    entry = marker(session)
+    size = (entry.details or {}).get("officials", cadres) if entry else cadres
+    seed(session, size)
     logins = ensure_users(session)
-    roster = officials(cadres)
-    entry, built = marker(session), False
+    roster, built = officials(size), entry is None
     if entry is None:
-        entry, built = build_history(session, ctx, roster), True
+        entry = build_history(session, ctx, roster)
     details = dict(entry.details or {})
-    roles = Roles.of([o.code for o in roster][:details.get("officials", cadres)])
+    roles = Roles.of([o.code for o in roster])
     report = CountyReport(built, entry.at, details, logins=logins)
     report.links = live_links(session, ctx, roles)
     report.ballot = ballot_link(session, ctx, details.get("campaign", ""))

@@ -95,3 +95,16 @@ def test_the_core_command_refuses_a_secret_it_cannot_use(tmp_path):
         [sys.executable, "-m", "flask", "--app", "backend", "demo", "core", "--secret", "abc"],
         cwd=ROOT, env=env, capture_output=True, text=True, timeout=60, check=False)
     assert done.returncode == 2 and "密钥应以 whsec_ 开头" in done.stderr
+
+
+def test_the_core_command_says_when_its_port_is_taken(tmp_path):
+    env = {**os.environ, "SECRET_KEYS": "demo-core-test-key",
+           "DATABASE_URL": f"sqlite:///{tmp_path / 'unused.db'}"}
+    with socket.create_server(("127.0.0.1", 0)) as taken:
+        port = taken.getsockname()[1]
+        done = subprocess.run(
+            [sys.executable, "-m", "flask", "--app", "backend", "demo", "core", "--port",
+             str(port)], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60,
+            check=False)
+    assert done.returncode == 1
+    assert f"无法在 127.0.0.1:{port} 监听（端口已被占用）" in done.stderr
