@@ -39,6 +39,7 @@ from backend.services.rating_rules import RatedTarget, Submission
 from backend.services.templates import register
 
 FIRST_PUBLISHED = 3  # months of history before the first publication: enough for 30 ratings
+SIGNAL_DAYS, FOLLOWUP_DAYS = 90, 180  # the retention job's defaults
 
 
 class Timeline:
@@ -232,7 +233,7 @@ class History:
     def purge(self, when: datetime) -> None:
         """Erase personal data and signals past their retention (the nightly jobs)."""
         purge_contacts(self.session, when, self.ctx.retention_days)
-        retention.purge(self.session, when, 90, 180, self.ctx.retention_days)
+        retention.purge(self.session, when, SIGNAL_DAYS, FOLLOWUP_DAYS, self.ctx.retention_days)
 
     def detect_fraud(self, when: datetime) -> None:
         """Run the fraud detectors."""
