@@ -3,6 +3,10 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV   := .venv
 BIN    := $(VENV)/bin
 export FLASK_APP := backend
+DEMO_HOST ?= 127.0.0.1
+DEMO_PORT ?= 5000
+# Links and QR codes point at the address served, unless PUBLIC_BASE_URL says otherwise.
+DEMO_URL = $(or $(PUBLIC_BASE_URL),http://$(DEMO_HOST):$(DEMO_PORT))
 
 .PHONY: demo test lint bench install install-dev clean
 
@@ -23,9 +27,8 @@ install-dev: $(VENV)/.installed-dev
 
 demo: install
 	$(BIN)/flask db upgrade
-	$(BIN)/flask demo seed
-	@echo "随时评 demo: http://127.0.0.1:5000  (API docs: http://127.0.0.1:5000/api/docs)"
-	$(BIN)/flask run --host 127.0.0.1 --port 5000
+	PUBLIC_BASE_URL=$(DEMO_URL) $(BIN)/flask demo seed
+	PUBLIC_BASE_URL=$(DEMO_URL) $(BIN)/flask demo serve --host $(DEMO_HOST) --port $(DEMO_PORT)
 
 test: install-dev
 	$(BIN)/python -m pytest -q $(PYTEST_ARGS)

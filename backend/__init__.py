@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import threading
 from typing import Any
 
 from flask import Flask
@@ -28,8 +29,11 @@ def openapi_settings() -> dict[str, Any]:
         "OPENAPI_SWAGGER_UI_URL": DOCS_ASSETS,
         "API_SPEC_OPTIONS": {
             "info": {"description": "随时评：服务事项评价与民主测评数据采集平台的对外接口。"},
-            "components": {"securitySchemes": {"bearerAuth": {"type": "http",
-                                                              "scheme": "bearer"}}},
+            "components": {"securitySchemes": {
+                "bearerAuth": {"type": "http", "scheme": "bearer",
+                               "description": "机器客户端密钥（flask api-client create 生成）"},
+                "mpSession": {"type": "http", "scheme": "bearer",
+                              "description": "小程序会话令牌（POST /api/v1/mp/session 获得）"}}},
         },
     }
 
@@ -114,19 +118,35 @@ def register_blueprints(app: Flask) -> None:
 
 
 def start_embedded_scheduler(app: Flask) -> None:
-    """In embedded mode, run periodic jobs in the serving process from its first request."""
-    if app.config["REDIS_URL"] or app.testing or not app.config["EMBEDDED_SCHEDULER"]:
-        return
-    import threading
+    """In embedded mode, make sure periodic jobs run in this process once it serves.
 
-    lock = threading.Lock()
+    `flask demo serve` (what `make demo` runs) starts them with the server; under another
+    server (`flask run`, gunicorn without Redis) they start with the first request.
+    """
+    if not embedded_background(app):
+        return
 
     @app.before_request
     def ensure_cron() -> None:
+        if "cron_stop" not in app.extensions:
+            start_background(app)
+
+
+def embedded_background(app: Flask) -> bool:
+    """Return whether this app runs its periodic jobs in-process (embedded, not testing)."""
+    return not (app.config["REDIS_URL"] or app.testing or not app.config["EMBEDDED_SCHEDULER"])
+
+
+_background_lock = threading.Lock()
+
+
+def start_background(app: Flask) -> None:
+    """Start the in-process job thread and the periodic-job loop once (embedded mode)."""
+    if not embedded_background(app):
+        return
+    with _background_lock:
         if "cron_stop" in app.extensions:
             return
-        with lock:
-            if "cron_stop" not in app.extensions:
-                from workers.cron import start_embedded
+        from workers.cron import start_embedded
 
-                app.extensions["cron_stop"] = start_embedded(app)
+        app.extensions["cron_stop"] = start_embedded(app)

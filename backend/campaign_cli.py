@@ -14,6 +14,7 @@ from flask.cli import AppGroup
 from backend.cli import fail
 from backend.errors import DomainError
 from backend.extensions import db
+from backend.roster_help import campaign_roster_help
 from backend.services.directory_import import ImportReport
 
 campaigns_cli = AppGroup("campaigns", help="民主测评")
@@ -43,13 +44,13 @@ def parse_time(value: str) -> datetime:
 
 
 def print_report(report: ImportReport, dry_run: bool) -> None:
-    """Print each bad row, then the totals; exit 1 when errors kept the file out."""
+    """Print each bad row, then the totals; exit 1 when errors kept rows out or a check failed."""
     for e in report.errors:
         click.echo(f"第 {e.row} 行，列 {e.column}：{e.reason}")
     state = "已写入" if report.applied else ("试运行，未写入" if dry_run else "有错误，未写入")
     click.echo(f"共 {report.total} 行：新增评价人 {report.created}，错误 {len(report.errors)}；"
                f"{state}")
-    if report.errors and not report.applied and not dry_run:
+    if report.errors and (dry_run or not report.applied):
         sys.exit(1)
 
 
@@ -67,7 +68,8 @@ def plan_roster(ctx, template: str, roster: Path) -> tuple[list, ImportReport]:
     return [p.assignment for p in planned], ImportReport(total=len(rows), errors=errors)
 
 
-@campaigns_cli.command("create")
+@campaigns_cli.command("create", help=campaign_roster_help(
+    "Create a campaign from a roster file (one ballot per rater)."))
 @click.argument("code")
 @click.option("--name", required=True, help="测评名称")
 @click.option("--template", default="democratic_appraisal", show_default=True)
@@ -91,7 +93,7 @@ def create(code: str, name: str, template: str, period: str, closes_at: str, ros
         if dry_run or not assignments or (report.errors and not skip_invalid):
             db.session.rollback()
             print_report(report, dry_run)
-            sys.exit(0 if dry_run else 1)
+            sys.exit(0 if dry_run and assignments else 1)
         campaign, links = create_campaign(db.session, ctx, CampaignInput(
             code, name, template, period, parse_time(closes_at), assignments, max_reminders))
     except DomainError as exc:
@@ -102,7 +104,8 @@ def create(code: str, name: str, template: str, period: str, closes_at: str, ros
                f"{campaign.closes_at.astimezone(ctx.tz):%Y-%m-%d %H:%M}")
 
 
-@campaigns_cli.command("import-roster")
+@campaigns_cli.command("import-roster", help=campaign_roster_help(
+    "Add raters from a CSV or XLSX roster to an open campaign."))
 @click.argument("code")
 @click.argument("file", type=FILE)
 @click.option("--skip-invalid", is_flag=True, help="跳过有错误的行，导入其余行")

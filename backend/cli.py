@@ -11,6 +11,7 @@ from flask.cli import AppGroup
 
 from backend.errors import DomainError
 from backend.extensions import db
+from backend.roster_help import directory_import_help
 
 api_client_cli = AppGroup("api-client", help="机器客户端密钥")
 admin_cli = AppGroup("admin", help="控制台用户")
@@ -29,16 +30,22 @@ def fail(exc: DomainError) -> None:
 @api_client_cli.command("create")
 @click.argument("name")
 @click.option("--scopes", required=True, help="逗号分隔，如 events:write,directory:write")
-def create_api_client(name: str, scopes: str) -> None:
-    """Create an API client; the new secret key is the last line of output."""
+@click.option("--source", "sources", multiple=True,
+              help="该客户端报送事件时可用的 source，可重复；默认为 NAME")
+def create_api_client(name: str, scopes: str, sources: tuple[str, ...]) -> None:
+    """Create an API client; the new secret key is the last line of output.
+
+    The client may post events only under its sources (--source, repeatable; default NAME).
+    """
     from backend.services import api_clients
 
     try:
         client, key = api_clients.create_client(db.session, name,
-                                                api_clients.parse_scopes(scopes))
+                                                api_clients.parse_scopes(scopes), sources)
     except DomainError as exc:
         fail(exc)
-    click.echo(f"已创建客户端 {client.name}，权限：{client.scopes}")
+    click.echo(f"已创建客户端 {client.name}，权限：{client.scopes}，"
+               f"事件来源：{'、'.join(sorted(client.source_set))}")
     click.echo("密钥只显示这一次，请妥善保存：")
     click.echo(key)
 
@@ -61,7 +68,7 @@ def create_admin(username: str, role: str, unit_code: str | None, password: str 
     click.echo(secret)
 
 
-@directory_cli.command("import")
+@directory_cli.command("import", help=directory_import_help())
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--kind", type=click.Choice(["units", "cadres"]), default=None,
               help="不指定则按表头识别")
@@ -81,8 +88,8 @@ def import_directory(file: Path, kind: str | None, skip_invalid: bool, dry_run: 
     state = "已写入" if report.applied else ("试运行，未写入" if dry_run else "有错误，未写入")
     click.echo(f"共 {report.total} 行：新建 {report.created}，更新 {report.updated}，"
                f"错误 {len(report.errors)}；{state}")
-    if report.errors and not report.applied and not dry_run:
-        sys.exit(1)
+    if report.errors and (dry_run or not report.applied):
+        sys.exit(1)  # a dry run is a check: any bad row fails it
 
 
 @templates_cli.command("check")

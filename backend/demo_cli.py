@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import errno
 import logging
+import os
 import socket
 import sys
 import time
@@ -100,6 +101,27 @@ def seed_demo(cadres: int) -> None:
     echo_summary(report, time.perf_counter() - started, ctx.tz)
     echo_logins(report, current_app.config["PUBLIC_BASE_URL"])
     echo_links(report)
+
+
+@demo_cli.command("serve")
+@click.option("--host", default="127.0.0.1", show_default=True, help="监听地址")
+@click.option("--port", default=5000, show_default=True, type=click.IntRange(1, 65535),
+              help="监听端口")
+def serve_demo(host: str, port: int) -> None:
+    """Serve the app with its background jobs running from the start (embedded mode)."""
+    from werkzeug.serving import run_simple
+
+    from backend import start_background
+
+    app = current_app._get_current_object()
+    if not os.environ.get("PUBLIC_BASE_URL"):  # links follow the address actually served
+        app.config["PUBLIC_BASE_URL"] = f"http://{host}:{port}"
+    start_background(app)
+    mode = ("生产模式（任务由 RQ worker 执行）" if app.config["REDIS_URL"]
+            else "嵌入模式（后台任务已在本进程启动）")
+    click.echo(f"随时评 {mode}：{app.config['PUBLIC_BASE_URL']}"
+               "（接口文档 /api/docs，控制台 /console）")
+    run_simple(host, port, app, threaded=True)
 
 
 @demo_cli.command("core")

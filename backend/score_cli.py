@@ -18,7 +18,10 @@ audit_cli = AppGroup("audit", help="查询留痕")
 @scores_cli.command("publish")
 @click.argument("period")
 def publish(period: str) -> None:
-    """Recompute every official's score for PERIOD (2026-11, 2026-Q4, 2026-H2, 2026)."""
+    """Recompute every official's score for PERIOD (2026-11, 2026-Q4, 2026-H2, 2026).
+
+    A period that has not begun yet is refused (exit 1).
+    """
     from backend.scoring import PeriodError
     from workers.jobs.scores import run_publication
 
@@ -26,6 +29,9 @@ def publish(period: str) -> None:
         report = run_publication(period, progress=lambda n: click.echo(f"已计算 {n} 名干部…"))
     except PeriodError as exc:
         click.echo(f"错误：{exc}", err=True)
+        sys.exit(1)
+    except DomainError as exc:
+        click.echo(f"错误：{exc.message}", err=True)
         sys.exit(1)
     click.echo(f"{period}（方案 {report.scheme}）：共 {report.officials} 名干部，"
                f"变化 {report.changed} 个，新预警 {report.alerts_raised} 条")

@@ -1,17 +1,38 @@
-"""SQLite for embedded mode: real transactions, savepoints, WAL and BEGIN IMMEDIATE.
+"""SQLite for embedded mode: real transactions, savepoints, WAL, and writes that never fail to lock.
 
 pysqlite defers BEGIN and mishandles SAVEPOINT; the recipe from SQLAlchemy's SQLite notes
 takes over transaction control so that savepoints and rollbacks behave as on PostgreSQL.
-A connection asked for with `execution_options(sqlite_immediate=True)` begins with
-BEGIN IMMEDIATE, taking the write lock up front so that check-and-consume cannot race.
+
+A deferred SQLite transaction that reads and then writes fails at once with "database is
+locked" when another connection committed in between: its snapshot is stale and SQLite will
+not upgrade it, whatever the busy timeout. So a transaction here emits no BEGIN until it
+first writes: until then each read runs on its own and sees the latest commit, as a
+statement does under PostgreSQL's READ COMMITTED, which every service is written for. The
+first writing statement (or savepoint) is preceded by BEGIN IMMEDIATE, which waits for the
+write lock (the busy timeout) instead of failing; from there the transaction holds the lock,
+so its later reads see nothing change. A connection asked for with
+`execution_options(sqlite_immediate=True)` takes the lock at once, before its first read,
+so that check-and-consume sequences cannot race.
 """
 
 from __future__ import annotations
 
+import re
+
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
-BUSY_TIMEOUT_MS = 10_000
+BUSY_TIMEOUT_MS = 30_000
+PENDING = "sqlite_begin_pending"
+WRITING = re.compile(r"^\s*(INSERT|UPDATE|DELETE|REPLACE|CREATE|DROP|ALTER|SAVEPOINT)\b",
+                     re.IGNORECASE)
+CTE_WRITE = re.compile(r"^\s*WITH\b.*\b(INSERT|UPDATE|DELETE|REPLACE)\b",
+                       re.IGNORECASE | re.DOTALL)
+
+
+def writes(statement: str) -> bool:
+    """Return whether a statement needs the write lock."""
+    return bool(WRITING.match(statement) or CTE_WRITE.match(statement))
 
 
 def configure(engine: Engine) -> None:
@@ -31,5 +52,19 @@ def configure(engine: Engine) -> None:
 
     @event.listens_for(engine, "begin")
     def on_begin(connection) -> None:
-        immediate = connection.get_execution_options().get("sqlite_immediate")
-        connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+        immediate = bool(connection.get_execution_options().get("sqlite_immediate"))
+        connection.info[PENDING] = not immediate
+        if immediate:
+            connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+    @event.listens_for(engine, "before_cursor_execute")
+    def on_execute(connection, cursor, statement, _parameters, _context, _many) -> None:
+        if connection.info.get(PENDING) and writes(statement):
+            connection.info[PENDING] = False
+            if not cursor.connection.in_transaction:
+                cursor.execute("BEGIN IMMEDIATE")
+
+    @event.listens_for(engine, "commit")
+    @event.listens_for(engine, "rollback")
+    def on_end(connection) -> None:
+        connection.info.pop(PENDING, None)

@@ -168,15 +168,19 @@ def session(app):
 
 @pytest.fixture
 def make_key(app) -> Callable[..., dict[str, str]]:
-    """Create an API client with the given scopes and return its Authorization header."""
+    """Create an API client with the given scopes (and event sources, default its name).
+
+    Returns its Authorization header.
+    """
     from backend.extensions import db
     from backend.services.api_clients import create_client
 
-    def make(*scopes: str) -> dict[str, str]:
+    def make(*scopes: str, sources: tuple[str, ...] | list[str] = ()) -> dict[str, str]:
         # End the test's read transaction first: on SQLite (WAL) a snapshot older than a
         # job's commit cannot be upgraded to a write.
         db.session.commit()
-        _, key = create_client(db.session, f"test-{uuid.uuid4().hex[:8]}", list(scopes))
+        _, key = create_client(db.session, f"test-{uuid.uuid4().hex[:8]}", list(scopes),
+                               sources)
         return {"Authorization": f"Bearer {key}"}
 
     return make

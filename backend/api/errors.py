@@ -27,6 +27,8 @@ STATUS_MESSAGES = {
     503: "服务暂不可用",
 }
 
+INVALID_JSON = "请求体不是有效的 JSON"
+
 DOMAIN_STATUS = {
     errors.InvalidInput: 422,
     errors.TemplateError: 422,
@@ -84,8 +86,10 @@ def handle_http_exception(exc: HTTPException) -> Response:
     field_errors = data.get("errors") or flatten_webargs(data.get("messages") or {})
     message = data.get("message")
     if message is None and status == 400:
-        message = ("请求体不是有效的 JSON" if "json" in field_errors
-                   else f"{STATUS_MESSAGES[400]}：{exc.description}")
+        # webargs reports a body it cannot decode as {"json": ["Invalid JSON body."]}: the
+        # body as a whole is at fault, not a field. Werkzeug's own descriptions are English.
+        message = INVALID_JSON if "json" in field_errors else STATUS_MESSAGES[400]
+        field_errors = {k: v for k, v in field_errors.items() if k != "json"}
     headers = exc.get_headers() + list((data.get("headers") or {}).items())
     return respond(status, message, field_errors, headers)
 

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from zoneinfo import ZoneInfo
 
-from flask import current_app
+from flask import current_app, g
 from flask.views import MethodView
 from flask_smorest import Blueprint
 from marshmallow import ValidationError
 
 from backend.api.auth import BEARER_SECURITY, require_scope
-from backend.errors import Conflict, InvalidInput, TooLarge
+from backend.errors import Conflict, Forbidden, InvalidInput, TooLarge
 from backend.extensions import db, job_queue
 from backend.schemas.events import (
     MAX_BATCH,
@@ -19,6 +19,7 @@ from backend.schemas.events import (
     EventResultSchema,
     EventSchema,
 )
+from backend.services.api_clients import check_source
 from backend.services.events import EventInput, IngestContext, Outcome
 from backend.services.ingestion import ingest_events
 from backend.wiring import now, token_codec, vault
@@ -63,9 +64,11 @@ class Events(MethodView):
     @blp.arguments(EventSchema)
     @blp.response(201, EventResultSchema, description="已创建邀请")
     @blp.alt_response(200, schema=EventResultSchema, description="重复提交（内容相同）")
+    @blp.alt_response(403, description="来源不属于本客户端")
     @blp.alt_response(409, description="重复提交（内容不同）")
     def post(self, data):
         """Report a service event and get its one-time invitation."""
+        check_source(g.api_client, data["source"])
         (outcome,) = run([to_input(data)])
         if outcome.status == 422:
             raise InvalidInput(errors=outcome.errors)
@@ -75,13 +78,17 @@ class Events(MethodView):
 
 
 def batch_item(index: int, raw) -> EventInput | Outcome:
-    """Validate one raw batch item on its own."""
+    """Validate one raw batch item on its own, and check its source is the client's."""
     if not isinstance(raw, dict):
         return Outcome(422, errors={"_schema": "每个事件必须是 JSON 对象"}, message="请求内容无效")
     try:
-        return to_input(EVENT_SCHEMA.load(raw))
+        data = EVENT_SCHEMA.load(raw)
+        check_source(g.api_client, data["source"])
     except ValidationError as exc:
         return Outcome(422, errors=exc.normalized_messages(), message="请求内容无效")
+    except Forbidden as exc:
+        return Outcome(403, errors=exc.errors, message=exc.message)
+    return to_input(data)
 
 
 def item_body(index: int, outcome: Outcome) -> dict:

@@ -8,7 +8,7 @@ from flask import current_app, request
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
-from backend.api.mp_auth import current_mp_session
+from backend.api.mp_auth import OPTIONAL_MP_SECURITY, current_mp_session
 from backend.extensions import db, limiter
 from backend.schemas.ratings import (
     TOKEN_PATH,
@@ -65,6 +65,7 @@ def to_submission(data: dict) -> Submission:
 class InvitationResource(MethodView):
     decorators = (limiter.limit(public_limit),)
 
+    @blp.doc(security=OPTIONAL_MP_SECURITY)
     @blp.response(200, InvitationViewSchema)
     @blp.alt_response(404, description="链接无效")
     @blp.alt_response(409, schema=ClosedInvitationSchema, description="已评价")
@@ -86,6 +87,7 @@ class InvitationResource(MethodView):
 class RatingResource(MethodView):
     decorators = (limiter.limit(public_limit),)
 
+    @blp.doc(security=OPTIONAL_MP_SECURITY)
     @blp.arguments(RatingSubmissionSchema())  # an instance: webargs would build one per request
     @blp.response(201, ReceiptSchema)
     @blp.alt_response(404, description="链接无效")

@@ -8,14 +8,19 @@ import math
 from flask import current_app
 from flask.views import MethodView
 from flask_smorest import Blueprint
-from marshmallow import Schema, fields, validate
+from marshmallow import fields, validate
 from werkzeug.exceptions import ServiceUnavailable
 
 from backend import wiring
-from backend.api.auth import BEARER_SECURITY
-from backend.api.mp_auth import current_mp_session, require_mp_session, sign_session_id
+from backend.api.mp_auth import (
+    MP_SECURITY,
+    current_mp_session,
+    require_mp_session,
+    sign_session_id,
+)
 from backend.extensions import db, limiter
 from backend.integrations import IntegrationError, WeChatInvalidCredential
+from backend.schemas.base import Schema
 from backend.services import mp
 
 log = logging.getLogger(__name__)
@@ -96,7 +101,7 @@ class MpSessionResource(MethodView):
 class SubscriptionsResource(MethodView):
     @limiter.limit(public_rate_limit)
     @require_mp_session
-    @blp.doc(security=BEARER_SECURITY)
+    @blp.doc(security=MP_SECURITY)
     @blp.arguments(SubscriptionsSchema)
     @blp.response(200, CreditsSchema, description="已记录")
     def post(self, data):

@@ -20,6 +20,8 @@ from backend.models import MpSession
 from backend.services import mp
 
 SALT = "mp-session"
+MP_SECURITY = [{"mpSession": []}]
+OPTIONAL_MP_SECURITY = [{}, {"mpSession": []}]  # public endpoints that read a session if sent
 SESSION_ID_MAX = 32
 
 

@@ -7,25 +7,25 @@ import logging
 from flask import Flask
 from flask.views import MethodView
 from flask_smorest import Blueprint
-from marshmallow import Schema, fields, validate
+from marshmallow import fields, validate
 from prometheus_client.core import GaugeMetricFamily
 
 from backend.api.auth import BEARER_SECURITY, require_scope
 from backend.errors import InvalidInput
 from backend.extensions import db
+from backend.schemas.base import Schema
+from backend.schemas.scores import PeriodField
 from backend.services import push
 from backend.wiring import now
 
 log = logging.getLogger(__name__)
 blp = Blueprint("push", __name__, url_prefix="/api/v1",
                 description="向评估核心推送：发件箱、投递记录与重新推送")
-PERIOD = validate.Regexp(r"^\d{4}(-(0[1-9]|1[0-2]|Q[1-4]|H[12]))?$",
-                         error="期间格式如 2026-11、2026-Q4、2026-H2、2026")
 
 
 class OutboxQueryArgsSchema(Schema):
     status = fields.String(validate=validate.OneOf(push.STATUSES))
-    period = fields.String(validate=PERIOD)
+    period = PeriodField()
     limit = fields.Integer(load_default=100, validate=validate.Range(1, 500))
 
 
@@ -57,9 +57,10 @@ class OutboxSchema(Schema):
 
 
 class ReplaySchema(Schema):
-    period = fields.String(validate=PERIOD)
+    period = PeriodField()
     ids = fields.List(fields.String(validate=validate.Regexp(
-        r"^msg_[0-9a-f]{32}$", error="webhook-id 格式为 msg_ 加 32 位十六进制")),
+        r"^msg_[0-9a-f]{32}$", error="webhook-id 格式为 msg_ 加 32 位十六进制"),
+        metadata={"example": "msg_" + "0123456789abcdef" * 2}),
         validate=validate.Length(1, 1000))
 
 

@@ -2,15 +2,22 @@
 
 from __future__ import annotations
 
+from zoneinfo import ZoneInfo
+
 from flask import current_app
 from flask.views import MethodView
 from flask_smorest import Blueprint
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from backend.api.auth import BEARER_SECURITY, require_scope
+from backend.errors import Unavailable
 from backend.extensions import db, job_queue
 from backend.schemas.scores import JobSchema, PublishSchema, ScoreListSchema, ScoreQueryArgsSchema
+from backend.services.publication import begun_period
 from backend.services.score_queries import current_scores
 from backend.services.templates import register
+from backend.wiring import now
 
 blp = Blueprint("scores", __name__, url_prefix="/api/v1", description="评分发布与查询")
 
@@ -26,12 +33,17 @@ class Publish(MethodView):
     @blp.doc(security=BEARER_SECURITY)
     @blp.arguments(PublishSchema)
     @blp.response(202, JobSchema)
+    @blp.alt_response(503, description="任务队列暂不可用")
     def post(self, data):
         """Recompute every official's score for the period and push what changed."""
         from workers.jobs.scores import publish_scores
 
-        job_id = job_queue().enqueue(publish_scores, data["period"], queue="low",
-                                     job_id=f"scores-publish-{data['period']}")
+        begun_period(data["period"], now(), ZoneInfo(current_app.config["TIMEZONE"]))
+        try:
+            job_id = job_queue().enqueue(publish_scores, data["period"], queue="low",
+                                         job_id=f"scores-publish-{data['period']}")
+        except (RedisConnectionError, RedisTimeoutError) as exc:
+            raise Unavailable("任务队列暂不可用，评分发布未排队，请稍后重试") from exc
         return {"job_id": job_id}
 
 

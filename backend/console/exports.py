@@ -2,7 +2,9 @@
 
 Text that a spreadsheet would read as a formula (starting with =, +, -, @, tab or carriage
 return) stays text: in XLSX the cell is typed as a string, in CSV it gets a leading quote.
-CSV starts with a UTF-8 byte order mark so that Excel reads Chinese correctly.
+CSV starts with a UTF-8 byte order mark so that Excel reads Chinese correctly. The download
+is named in Chinese (RFC 6266 `filename*`, UTF-8 per RFC 5987) with an English ASCII fallback
+for clients that read only `filename`.
 """
 
 from __future__ import annotations
@@ -13,9 +15,10 @@ import re
 from collections.abc import Iterable
 from datetime import date, datetime
 from typing import Any
+from urllib.parse import quote
 from zoneinfo import ZoneInfo
 
-from flask import Response, current_app, send_file
+from flask import Response, current_app
 from openpyxl import Workbook
 from openpyxl.cell import WriteOnlyCell
 from openpyxl.styles import Font
@@ -25,6 +28,7 @@ from .pages import Page, Table
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 SHEET_NAME_FORBIDDEN = re.compile(r"[\[\]\*\?/\\:]")
+NOT_FILENAME_SAFE = re.compile(r"[^A-Za-z0-9._-]+")
 
 
 def is_formula_like(value: Any) -> bool:
@@ -111,20 +115,29 @@ def xlsx_bytes(page: Page, tables: Iterable[Table]) -> bytes:
     return buffer.getvalue()
 
 
-def file_name(page: Page, fmt: str) -> str:
-    """Return the download name: page title and date."""
-    today = datetime.now(ZoneInfo(current_app.config["TIMEZONE"])).date()
-    return f"{page.title}-{today.isoformat()}.{fmt}"
+def file_names(page: Page, fmt: str) -> tuple[str, str]:
+    """Return the download names, Chinese and ASCII: page title (or slug, code) and date."""
+    today = datetime.now(ZoneInfo(current_app.config["TIMEZONE"])).date().isoformat()
+    slug = page.name.replace("_", "-")
+    kind, _, code = page.target.partition(":")
+    if code and kind in ("cadre", "unit", "campaign"):
+        slug = f"{slug}-{NOT_FILENAME_SAFE.sub('-', code).strip('-')}"
+    return f"{page.title}-{today}.{fmt}", f"{slug}-{today}.{fmt}"
+
+
+def content_disposition(name: str, fallback: str) -> str:
+    """Return an attachment header naming the file in UTF-8, with an ASCII fallback."""
+    return f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{quote(name, safe='')}"
 
 
 def send_page(page: Page, fmt: str) -> Response:
     """Return the page's tables as a download in the given format."""
     if fmt == "csv":
         body = csv_bytes(page.tables[0]) if page.tables else "\ufeff".encode()
-        mimetype = "text/csv; charset=utf-8"
+        mimetype = "text/csv"  # the response adds "; charset=utf-8" once
     else:
         body, mimetype = xlsx_bytes(page, page.tables), XLSX_TYPE
-    response = send_file(io.BytesIO(body), mimetype=mimetype, as_attachment=True,
-                         download_name=file_name(page, fmt), max_age=0)
+    response = Response(body, mimetype=mimetype)
+    response.headers["Content-Disposition"] = content_disposition(*file_names(page, fmt))
     response.headers["Cache-Control"] = "no-store"
     return response

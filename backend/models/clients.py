@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Boolean, ForeignKey, Integer, String
+from sqlalchemy import Boolean, ForeignKey, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from backend.extensions import db
@@ -23,6 +23,7 @@ class ApiClient(db.Model):
     key_id: Mapped[str] = mapped_column(String(16), unique=True)
     key_hash: Mapped[str] = mapped_column(String(64))
     scopes: Mapped[str] = mapped_column(String(500))
+    sources: Mapped[str] = mapped_column(Text)  # comma-separated; events only from these
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
@@ -31,6 +32,11 @@ class ApiClient(db.Model):
     def scope_set(self) -> frozenset[str]:
         """Return the granted scopes as a set."""
         return frozenset(s for s in self.scopes.split(",") if s)
+
+    @property
+    def source_set(self) -> frozenset[str]:
+        """Return the sources the client may post events for."""
+        return frozenset(s for s in self.sources.split(",") if s)
 
 
 class ConsoleUser(db.Model):

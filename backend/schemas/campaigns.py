@@ -1,25 +1,33 @@
 """Schemas of the multi-rater campaign API (民主测评)."""
 
-from marshmallow import Schema, fields, validate
+from marshmallow import fields, validate
 
+from backend.schemas.base import Schema
 from backend.schemas.directory import CODE, text
+from backend.schemas.events import PHONE_MAX
+from backend.schemas.scores import PeriodField
 
 MAX_ASSIGNMENTS = 5000
 MAX_TARGETS = 200
 STATUSES = ("open", "closed", "cancelled")
+TEMPLATE_KEY_MAX = 64  # survey_templates.key
+GROUP_MAX = 20  # campaign_raters.rater_group
+CAMPAIGN_NAME_MAX = 200  # campaigns.name
+RATER_NAME_MAX = 100  # campaign_raters.name
 
 
 class RaterSchema(Schema):
     code = fields.String(required=True, validate=CODE, metadata={"example": "R01"})
-    name = text(100, metadata={"example": "王建国"})
-    phone = fields.String(load_default=None, allow_none=True, validate=validate.Length(1, 20),
+    name = text(RATER_NAME_MAX, metadata={"example": "王建国"})
+    phone = fields.String(load_default=None, allow_none=True,
+                          validate=validate.Length(1, PHONE_MAX),
                           metadata={"description": "手机号（可选），用于短信提醒",
                                     "example": "13800138000"})
 
 
 class AssignmentSchema(Schema):
     rater = fields.Nested(RaterSchema, required=True)
-    group = fields.String(required=True, validate=validate.Length(1, 20),
+    group = fields.String(required=True, validate=validate.Length(1, GROUP_MAX),
                           metadata={"description": "superior、peer、subordinate、"
                                                    "representative 或 recipient（须为模板允许的）",
                                     "example": "peer"})
@@ -31,11 +39,10 @@ class AssignmentSchema(Schema):
 
 class CampaignCreateSchema(Schema):
     code = fields.String(required=True, validate=CODE, metadata={"example": "2026-Q4-XZ"})
-    name = text(200, metadata={"example": "2026年第四季度领导班子民主测评"})
-    template = fields.String(required=True, validate=validate.Length(1, 64),
+    name = text(CAMPAIGN_NAME_MAX, metadata={"example": "2026年第四季度领导班子民主测评"})
+    template = fields.String(required=True, validate=validate.Length(1, TEMPLATE_KEY_MAX),
                              metadata={"example": "democratic_appraisal"})
-    period = fields.String(required=True, validate=validate.Length(1, 10),
-                           metadata={"example": "2026-Q4"})
+    period = PeriodField(required=True)
     closes_at = fields.AwareDateTime(required=True, format="iso",
                                      metadata={"example": "2026-12-31T18:00:00+08:00"})
     max_reminders = fields.Integer(strict=True, validate=validate.Range(0, 10),

@@ -1,29 +1,36 @@
 """Schemas of the service-event API."""
 
-from marshmallow import Schema, fields, validate
+from marshmallow import fields, validate
 
+from backend.schemas.base import Schema
 from backend.schemas.directory import CODE, PRINTABLE
 
 CHANNELS = ("sms", "wechat", "qr")
 MAX_BATCH = 1000
+EXTERNAL_ID_MAX = 128  # service_events.external_id
+EVENT_TYPE_MAX = 40  # service_events.event_type
+PHONE_MAX = 20  # 11 digits, written with +86, spaces or dashes at most
+OPENID_MAX = 128
 
 
 class RecipientSchema(Schema):
-    phone = fields.String(validate=validate.Length(1, 20),
+    phone = fields.String(validate=validate.Length(1, PHONE_MAX),
                           metadata={"description": "手机号（中国大陆），用于短信发送",
                                     "example": "13800138000"})
-    openid = fields.String(validate=[validate.Length(1, 128),
+    openid = fields.String(validate=[validate.Length(1, OPENID_MAX),
                                      validate.Regexp(r"^[A-Za-z0-9_-]+$")],
                            metadata={"description": "小程序 openid，用于订阅消息"})
 
 
 class EventSchema(Schema):
-    source = fields.String(required=True, validate=[validate.Length(1, 64), CODE],
-                           metadata={"example": "approval-system"})
-    external_id = fields.String(required=True, validate=[validate.Length(1, 128), PRINTABLE],
+    source = fields.String(required=True, validate=CODE,
+                           metadata={"description": "来源系统标识，须为本客户端登记的来源之一",
+                                     "example": "approval-system"})
+    external_id = fields.String(required=True,
+                                validate=[validate.Length(1, EXTERNAL_ID_MAX), PRINTABLE],
                                 metadata={"example": "SP-2026-000123"})
     cadre_code = fields.String(required=True, validate=CODE, metadata={"example": "C001"})
-    event_type = fields.String(required=True, validate=validate.Length(1, 40),
+    event_type = fields.String(required=True, validate=validate.Length(1, EVENT_TYPE_MAX),
                                metadata={"example": "approval"})
     occurred_at = fields.AwareDateTime(required=True, format="iso",
                                        metadata={"example": "2026-11-21T09:30:00+08:00"})
@@ -48,8 +55,12 @@ class EventResultSchema(Schema):
 
 
 class EventBatchSchema(Schema):
-    events = fields.List(fields.Raw(), required=True,
-                         metadata={"description": f"至多 {MAX_BATCH} 个事件，格式同单个事件"})
+    # Items are validated one by one in the view, so one bad item never fails the others;
+    # the document still shows their schema and the batch limit (more answers 413).
+    events = fields.List(fields.Raw(metadata={"allOf": [{"$ref": "#/components/schemas/Event"}]}),
+                         required=True,
+                         metadata={"description": f"至多 {MAX_BATCH} 个事件，格式同单个事件",
+                                   "maxItems": MAX_BATCH})
 
 
 class BatchItemSchema(EventResultSchema):

@@ -1,6 +1,8 @@
 """Schemas of the public ledger API: receipt checks and daily checkpoints."""
 
-from marshmallow import Schema, fields, validate
+from marshmallow import fields, validate
+
+from backend.schemas.base import Schema
 
 RECEIPT_PATH = [{"in": "path", "name": "receipt", "required": True,
                  "schema": {"type": "string", "pattern": "^[0-9a-f]{32}$"},

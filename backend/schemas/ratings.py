@@ -1,34 +1,50 @@
 """Schemas of the public rating API (the token is the capability)."""
 
-from marshmallow import Schema, fields, validate
+from marshmallow import fields, validate
+
+from backend.schemas.base import Schema
+from backend.schemas.campaigns import MAX_TARGETS
+from backend.schemas.directory import CODE
+from backend.schemas.events import PHONE_MAX
+from backend.schemas.templates import COMMENT_MAX, MAX_TAGS_LIMIT, SCALE_LIMITS, TAG_MAX
 
 TOKEN_PATH = [{"in": "path", "name": "token", "required": True,
                "schema": {"type": "string", "minLength": 20, "maxLength": 64},
                "description": "链接令牌或小程序 scene"}]
+MAX_SAFE_INTEGER = 2**53 - 1  # the largest millisecond timestamp a browser sends exactly
+SCORE_RANGE = validate.Range(*SCALE_LIMITS)  # the template's own scale is checked on submission
+TAG = fields.String(validate=validate.Length(1, TAG_MAX))
+TAG_COUNT = validate.Length(max=MAX_TAGS_LIMIT)  # the template's max_tags is checked on submission
 
 
 class FollowupSchema(Schema):
     consent = fields.Boolean(required=True)
-    phone = fields.String(validate=validate.Length(1, 20))
+    phone = fields.String(validate=validate.Length(1, PHONE_MAX))
 
 
 class TargetRatingSchema(Schema):
-    target = fields.String(required=True, validate=validate.Length(1, 64))
-    score = fields.Integer(strict=True, allow_none=True, required=True,
+    target = fields.String(required=True, validate=CODE)
+    score = fields.Integer(strict=True, allow_none=True, required=True, validate=SCORE_RANGE,
                            metadata={"description": "null 表示“无法评价”（模板允许时）"})
-    tags = fields.List(fields.String(validate=validate.Length(1, 20)), load_default=list)
+    tags = fields.List(TAG, load_default=list, validate=TAG_COUNT)
 
 
 class RatingSubmissionSchema(Schema):
     """An event rating (score, tags) or a ballot (ratings covering every target)."""
 
-    score = fields.Integer(strict=True, metadata={"example": 9})
-    tags = fields.List(fields.String(validate=validate.Length(1, 20)), load_default=list,
-                       metadata={"example": ["热情周到"]})
-    comment = fields.String(allow_none=True, validate=validate.Length(max=2000))
+    score = fields.Integer(strict=True, validate=SCORE_RANGE,
+                           metadata={"description": "模板量表内的整数（默认 1 到 10）",
+                                     "example": 9})
+    tags = fields.List(TAG, load_default=list, validate=TAG_COUNT,
+                       metadata={"description": "模板中的标签，至多为模板的 max_tags（默认 5）",
+                                 "example": ["热情周到"]})
+    comment = fields.String(allow_none=True, validate=validate.Length(max=COMMENT_MAX),
+                            metadata={"description": f"意见，至多 {COMMENT_MAX} 个字"})
     followup = fields.Nested(FollowupSchema)
-    ratings = fields.List(fields.Nested(TargetRatingSchema), validate=validate.Length(1, 200))
-    opened_at = fields.Integer(metadata={"description": "页面打开时的毫秒时间戳（可选，用于防刷）"})
+    ratings = fields.List(fields.Nested(TargetRatingSchema),
+                          validate=validate.Length(1, MAX_TARGETS))
+    opened_at = fields.Integer(strict=True, validate=validate.Range(0, MAX_SAFE_INTEGER),
+                               metadata={"description": "页面打开时的毫秒时间戳（可选，用于防刷）"})
 
 
 class ReceiptSchema(Schema):

@@ -1,13 +1,22 @@
 """Schemas of the scores API."""
 
-from marshmallow import Schema, ValidationError, fields, validate
+from marshmallow import ValidationError, fields, validate
 
+from backend.schemas.base import Schema
 from backend.schemas.directory import CODE
 from backend.scoring import PeriodError, parse_period
+
+PERIOD_PATTERN = r"^\d{4}(-(0[1-9]|1[0-2]|Q[1-4]|H[12]))?$"
+PERIOD_MAX = 7  # "2026-11", "2026-Q4", "2026-H2" or "2026"
+PERIOD_FORMAT = validate.Regexp(PERIOD_PATTERN, error="期间格式如 2026-11、2026-Q4、2026-H2、2026")
 
 
 class PeriodField(fields.String):
     """A calendar period label: 2026-11, 2026-Q4, 2026-H2 or 2026."""
+
+    def __init__(self, **kwargs) -> None:
+        kwargs.setdefault("metadata", {"example": "2026-Q4"})
+        super().__init__(validate=[validate.Length(max=PERIOD_MAX), PERIOD_FORMAT], **kwargs)
 
     def _deserialize(self, value, attr, data, **kwargs):
         text = super()._deserialize(value, attr, data, **kwargs)
@@ -19,7 +28,7 @@ class PeriodField(fields.String):
 
 
 class PublishSchema(Schema):
-    period = PeriodField(required=True, metadata={"example": "2026-Q4"})
+    period = PeriodField(required=True)
 
 
 class JobSchema(Schema):
@@ -27,12 +36,12 @@ class JobSchema(Schema):
 
 
 class ScoreQueryArgsSchema(Schema):
-    period = PeriodField(required=True, metadata={"example": "2026-Q4"})
+    period = PeriodField(required=True)
     cadre_code = fields.String(validate=CODE)
     after = fields.String(validate=CODE, metadata={"description": "分页：上一页最后一个干部编码"})
     limit = fields.Integer(load_default=1000, validate=validate.Range(1, 5000))
 
 
 class ScoreListSchema(Schema):
-    items = fields.List(fields.Dict(), metadata={"description": "Score 对象，见 SCORING.md"})
+    items = fields.List(fields.Dict(), metadata={"description": "Score 对象，见 docs/scoring.md"})
     next = fields.String(allow_none=True, metadata={"description": "下一页的 after 参数"})

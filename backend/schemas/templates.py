@@ -1,16 +1,15 @@
 """Schemas that validate survey template files and render them for the API."""
 
-from marshmallow import (
-    RAISE,
-    Schema,
-    ValidationError,
-    fields,
-    validate,
-    validates_schema,
-)
+from marshmallow import RAISE, ValidationError, fields, validate, validates_schema
+
+from backend.schemas.base import Schema
 
 RATER_GROUPS = ("recipient", "representative", "superior", "peer", "subordinate")
-TAG = fields.String(validate=validate.Length(1, 12))
+TAG_MAX = 12  # characters of a tag label
+MAX_TAGS_LIMIT = 10  # the most tags a template may let a rater choose
+SCALE_LIMITS = (0, 100)  # every scale lies within these
+COMMENT_MAX = 500  # the longest comment any template may accept
+TAG = fields.String(validate=validate.Length(1, TAG_MAX))
 
 
 class StrictSchema(Schema):
@@ -26,8 +25,9 @@ class ScaleSchema(StrictSchema):
 
     @validates_schema
     def check_range(self, data, **kwargs):
-        if not 0 <= data["min"] < data["max"] <= 100:
-            raise ValidationError("需满足 0 <= min < max <= 100", "max")
+        low, high = SCALE_LIMITS
+        if not low <= data["min"] < data["max"] <= high:
+            raise ValidationError(f"需满足 {low} <= min < max <= {high}", "max")
 
 
 class TagsSchema(StrictSchema):
@@ -48,7 +48,8 @@ class TagDisplaySchema(StrictSchema):
 
 class CommentSchema(StrictSchema):
     enabled = fields.Boolean(required=True)
-    max_length = fields.Integer(load_default=500, strict=True, validate=validate.Range(1, 500))
+    max_length = fields.Integer(load_default=COMMENT_MAX, strict=True,
+                                validate=validate.Range(1, COMMENT_MAX))
 
 
 class FollowupSchema(StrictSchema):
@@ -88,7 +89,8 @@ class TemplateFileSchema(StrictSchema):
     scale = fields.Nested(ScaleSchema, required=True)
     tags = fields.Nested(TagsSchema, required=True)
     tag_display = fields.Nested(TagDisplaySchema, required=True)
-    max_tags = fields.Integer(load_default=5, strict=True, validate=validate.Range(1, 10))
+    max_tags = fields.Integer(load_default=5, strict=True,
+                              validate=validate.Range(1, MAX_TAGS_LIMIT))
     comment = fields.Nested(CommentSchema, required=True)
     followup = fields.Nested(FollowupSchema, required=True)
     allow_abstain = fields.Boolean(load_default=False)

@@ -51,6 +51,16 @@ def parse_period(label: str) -> Period:
     raise PeriodError(f"无效的期间：{label!r}（格式：2026-11、2026-Q4、2026-H2 或 2026）")
 
 
+def period_start(period: Period, tz: tzinfo) -> datetime:
+    """Return the first moment of a period in the deployment's time zone."""
+    return datetime(period.year, period.first_month, 1, tzinfo=tz)
+
+
+def has_begun(period: Period, moment: datetime, tz: tzinfo) -> bool:
+    """Tell whether a period has begun at a moment (a period in progress has)."""
+    return moment >= period_start(period, tz)
+
+
 def month_label(moment: datetime, tz: tzinfo) -> str:
     """Return the "YYYY-MM" month of a moment in the deployment's time zone."""
     return moment.astimezone(tz).strftime("%Y-%m")

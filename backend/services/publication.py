@@ -17,8 +17,9 @@ from datetime import datetime, tzinfo
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from backend.errors import InvalidInput
 from backend.models import ScoreSnapshot, SurveyTemplate
-from backend.scoring import Period, month_label, parse_period
+from backend.scoring import Period, has_begun, month_label, parse_period
 from backend.services.bulk import EncodedJSON, copy_rows
 from backend.services.score_alerts import AlertBatch
 from backend.services.score_counts import PIVOT_CHUNK, official_counts, snapshot_reader
@@ -48,6 +49,15 @@ def current_hashes(session: Session, period: str, scheme_id: int) -> dict[int, t
         .where(ScoreSnapshot.period == period, ScoreSnapshot.scheme_id == scheme_id,
                ScoreSnapshot.superseded_at.is_(None)))
     return {cadre_id: (snapshot_id, digest) for cadre_id, snapshot_id, digest in rows}
+
+
+def begun_period(label: str, now: datetime, tz: tzinfo) -> Period:
+    """Parse a period to publish; refuse (422) one that has not begun yet."""
+    period = parse_period(label)
+    if not has_begun(period, now, tz):
+        raise InvalidInput(f"期间 {label} 尚未开始，不能发布评分",
+                           {"period": f"期间 {label} 尚未开始"})
+    return period
 
 
 def low_sample_end(period: Period, now: datetime, tz: tzinfo) -> str:
@@ -118,7 +128,7 @@ def publish_period(session: Session, label: str, scheme_row: SurveyTemplate, now
                    tz: tzinfo, queue: QueueMany, checkpoint: str | None = None,
                    progress: Progress | None = None) -> PublicationReport:
     """Recompute every official's score for a period and publish what changed; commit."""
-    period = parse_period(label)
+    period = begun_period(label, now, tz)
     scheme = scheme_of(scheme_row)
     report = PublicationReport(period=label, scheme=f"{scheme_row.key}@{scheme_row.version}")
     end = low_sample_end(period, now, tz)

@@ -113,7 +113,7 @@ def raise_for_status(status: str) -> None:
         raise Gone(message, body={"status": status})
 
 
-def presented_invitation(store: rating_store.SessionStore | rating_store.PostgresStore,
+def presented_invitation(store: rating_store.Store,
                          token: str) -> Presented:
     """Return what submission needs of the invitation behind a verified token, or 404."""
     row = store.first(PRESENTED, {"token": token})

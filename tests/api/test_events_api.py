@@ -13,7 +13,7 @@ from backend.services.demo import seed
 @pytest.fixture
 def auth(make_key, session):
     seed(session)
-    return make_key("events:write")
+    return make_key("events:write", sources=["approval-system"])
 
 
 OCCURRED = (datetime.now(UTC) - timedelta(hours=1)).isoformat()
@@ -136,6 +136,46 @@ def test_events_need_the_events_scope(client, make_key, session):
     seed(session)
     response = client.post("/api/v1/events", json=event(), headers=make_key("directory:write"))
     assert response.status_code == 403
+
+
+def test_event_under_a_source_of_another_client_is_403_in_chinese(client, auth, session):
+    response = client.post("/api/v1/events", json=event(source="tax-system"), headers=auth)
+    assert response.status_code == 403
+    assert "tax-system" in response.json["message"] and "approval-system" in \
+        response.json["message"]
+    assert "source" in response.json["errors"]
+    assert count(session, ServiceEvent) == 0
+
+
+def test_a_client_cannot_replay_or_take_another_clients_idempotency_key(client, auth,
+                                                                       make_key, session):
+    first = client.post("/api/v1/events", json=event(), headers=auth)
+    assert first.status_code == 201
+    other = make_key("events:write", sources=["tax-system"])
+    for body in (event(), event(cadre_code="C002")):
+        response = client.post("/api/v1/events", json=body, headers=other)
+        assert response.status_code == 403 and "invitation" not in response.json
+    assert count(session, ServiceEvent) == 1
+
+
+def test_a_client_may_post_under_each_of_its_sources(client, make_key, session):
+    seed(session)
+    both = make_key("events:write", sources=["approval-system", "hall-tablet"])
+    for n, source in enumerate(("approval-system", "hall-tablet")):
+        response = client.post("/api/v1/events", headers=both,
+                               json=event(source=source, external_id=f"S-{n}"))
+        assert response.status_code == 201, response.json
+
+
+def test_batch_item_under_another_source_gets_its_own_403_and_the_others_proceed(
+        client, auth, session):
+    items = [event(external_id="M-1"), event(external_id="M-2", source="tax-system"),
+             event(external_id="M-3", cadre_code="C002")]
+    results = client.post("/api/v1/events/batch", json={"events": items},
+                          headers=auth).json["results"]
+    assert [r["status"] for r in results] == [201, 403, 201]
+    assert "tax-system" in results[1]["message"] and "source" in results[1]["errors"]
+    assert count(session, ServiceEvent) == 2
 
 
 def test_batch_reports_each_item_and_one_bad_item_fails_nothing_else(client, auth, session):

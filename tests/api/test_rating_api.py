@@ -129,6 +129,15 @@ def test_bad_submission_is_422_naming_the_field_and_keeps_the_link(client, invit
     assert rate(client, invitation["token"]).status_code == 201
 
 
+def test_a_comment_of_500_characters_is_kept_and_one_more_is_refused_in_chinese(
+        client, invitation, session):
+    refused = rate(client, invitation["token"], comment="很" * 501)
+    assert refused.status_code == 422
+    assert refused.json["errors"]["comment"] == ["不能超过 500 个字符"]
+    assert rate(client, invitation["token"], comment="很" * 500).status_code == 201
+    assert session.scalar(select(Rating.comment)) == "很" * 500
+
+
 def test_missing_score_is_422(client, invitation):
     response = client.post(f"/api/v1/invitations/{invitation['token']}/rating", json={})
     assert response.status_code == 422 and "score" in response.json["errors"]

@@ -66,6 +66,45 @@ def test_unknown_period_is_422_naming_it(client, make_key, period):
     assert read.status_code == 422
 
 
+def periods_after(label: str) -> list[str]:
+    """Return a month, quarter, half-year and year that begin after the given month."""
+    year, month = map(int, label.split("-"))
+    year, month = (year + 1, 1) if month == 12 else (year, month + 1)
+    quarter, half = (month - 1) // 3 + 1, (month - 1) // 6 + 1
+    later = [f"{year}-{month:02d}", f"{year + 1}"]
+    later += [f"{year}-Q{quarter}"] if month in (1, 4, 7, 10) else [f"{year + 1}-Q1"]
+    later += [f"{year}-H{half}"] if month in (1, 7) else [f"{year + 1}-H1"]
+    return later
+
+
+def test_a_period_that_has_not_begun_is_refused_in_chinese_and_nothing_is_queued(
+        client, make_key, rated, session):
+    for period in periods_after(rated):
+        response = client.post("/api/v1/scores/publish", json={"period": period},
+                               headers=make_key("scores:publish"))
+        assert response.status_code == 422, period
+        assert "尚未开始" in response.json["message"] and "period" in response.json["errors"]
+    assert session.scalars(select(WebhookMessage)).all() == []
+    year = rated[:4]
+    for period in (rated, year, f"{year}-H{(int(rated[5:]) - 1) // 6 + 1}"):
+        assert client.post("/api/v1/scores/publish", json={"period": period},
+                           headers=make_key("scores:publish")).status_code == 202
+
+
+def test_publish_is_503_in_chinese_when_the_queue_is_unreachable(make_app, make_key, rated):
+    cut_off = make_app(REDIS_URL="redis://127.0.0.1:1/0")
+    response = cut_off.test_client().post("/api/v1/scores/publish", json={"period": rated},
+                                          headers=make_key("scores:publish"))
+    assert response.status_code == 503
+    assert "队列" in response.json["message"]
+
+
+def test_publish_command_refuses_a_period_that_has_not_begun(runner, rated):
+    for period in periods_after(rated):
+        result = runner.invoke(args=["scores", "publish", period])
+        assert result.exit_code == 1 and "尚未开始" in result.output, period
+
+
 def test_scores_need_their_scopes(client, make_key):
     assert client.get("/api/v1/scores?period=2026-Q4",
                       headers=make_key("scores:publish")).status_code == 403

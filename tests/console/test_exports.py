@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 import zipfile
+from urllib.parse import unquote
 
 import pytest
 from openpyxl import load_workbook
 from sqlalchemy import select
 
-from backend.console.exports import csv_value, is_formula_like, neutral_text
+from backend.console.exports import XLSX_TYPE, csv_value, is_formula_like, neutral_text
 from backend.extensions import db
 from backend.models import AuditEntry
 from tests.console.world import USERS
@@ -93,3 +95,43 @@ def test_each_export_is_audited(signed_in, world):
     entry = db.session.scalar(select(AuditEntry).order_by(AuditEntry.id.desc()))
     assert (entry.actor, entry.action) == (USERS["viewer"], "export.units")
     assert entry.details["query"] == {"days": "7"} and entry.address
+
+
+def download_names(response) -> tuple[str, str]:
+    """Return (ASCII fallback, UTF-8 name) of an attachment's Content-Disposition."""
+    header = response.headers["Content-Disposition"]
+    fallback = re.fullmatch(r'attachment; filename="([^"]+)"; filename\*=UTF-8\'\'(\S+)', header)
+    assert fallback, header
+    return fallback.group(1), unquote(fallback.group(2))
+
+
+def test_csv_carries_one_charset_and_names_the_file_in_chinese_and_english(signed_in, world):
+    response = signed_in("org_admin").get("/console/officials/export.csv")
+    assert response.headers["Content-Type"] == "text/csv; charset=utf-8"
+    fallback, name = download_names(response)
+    assert re.fullmatch(r"officials-\d{4}-\d{2}-\d{2}\.csv", fallback)
+    assert name == "按干部-" + fallback.removeprefix("officials-")
+
+
+def test_xlsx_has_no_charset_and_a_fallback_naming_the_official(signed_in, world):
+    response = signed_in("org_admin").get(feedback_url(world, "xlsx"))
+    assert response.headers["Content-Type"] == XLSX_TYPE
+    fallback, name = download_names(response)
+    assert re.fullmatch(r"feedback-C001-\d{4}-\d{2}-\d{2}\.xlsx", fallback)
+    assert name.endswith("评价意见与回访-" + fallback.removeprefix("feedback-C001-"))
+
+
+def test_every_export_has_an_english_ascii_fallback_name(app, signed_in, world):
+    client = signed_in("org_admin")
+    rules = [r.rule for r in app.url_map.iter_rules() if r.endpoint.endswith("_export")
+             and r.endpoint.startswith("console.") and "audit" not in r.endpoint
+             and "ledger" not in r.endpoint]
+    args = {"unit_id": world.units["XZ100"], "cadre_id": world.cadres["C001"],
+            "campaign_id": world.campaign_id}
+    for rule in rules:
+        url = rule.replace("<any(xlsx, csv):fmt>", "csv")
+        for key, value in args.items():
+            url = url.replace(f"<int:{key}>", str(value))
+        fallback, name = download_names(client.get(url))
+        assert re.fullmatch(r"[a-z][a-z-]*(-[A-Za-z0-9._-]+)?-\d{4}-\d{2}-\d{2}\.csv", fallback)
+        assert not fallback.startswith("-") and name.endswith(fallback[-14:])

@@ -454,6 +454,35 @@ def test_cli_runs_a_campaign_from_roster_to_slips_and_close(app, session, tmp_pa
     assert closed.exit_code == 0 and "2 张" in closed.output
 
 
+def test_cli_dry_runs_exit_1_on_any_bad_row_and_0_on_a_good_roster(app, session, tmp_path):
+    team(session)
+    good, bad = tmp_path / "good.csv", tmp_path / "bad.csv"
+    good.write_text("rater_code,name,group,targets\nS1,周上级,上级,L1 L2\n", encoding="utf-8")
+    bad.write_text("rater_code,name,group,targets\nS1,周上级,上级,L1 L2\nS2,吴二,外星人,L1\n",
+                   encoding="utf-8")
+    runner = app.test_cli_runner()
+    closes = (datetime.now(TZ) + timedelta(days=5)).strftime("%Y-%m-%dT%H:%M")
+    base = ["create", "DRY-1", "--name", "试运行测评", "--period", "2026-Q4",
+            "--closes-at", closes, "--dry-run", "--roster"]
+    checked = runner.invoke(campaigns_cli, [*base, str(good)])
+    assert checked.exit_code == 0 and "试运行" in checked.output, checked.output
+    refused = runner.invoke(campaigns_cli, [*base, str(bad)])
+    assert refused.exit_code == 1 and "第 3 行，列 group" in refused.output
+    made = runner.invoke(campaigns_cli, [*base[:-2], "--roster", str(good)])
+    assert made.exit_code == 0, made.output
+    extra = runner.invoke(campaigns_cli, ["import-roster", "DRY-1", "--dry-run", str(bad)])
+    assert extra.exit_code == 1 and "第 3 行，列 group" in extra.output
+    assert session.scalar(select(func.count()).select_from(CampaignRater)) == 1
+
+
+@pytest.mark.parametrize("command", ["create", "import-roster"])
+def test_roster_commands_list_the_roster_columns_in_their_help(app, command):
+    shown = app.test_cli_runner().invoke(campaigns_cli, [command, "--help"]).output
+    for aliases in campaign_roster.COLUMNS.values():
+        assert all(alias in shown for alias in aliases)
+    assert "上级" in shown and "docs/roster.md" in shown
+
+
 def test_slips_embed_a_cjk_truetype_font_and_print_one_slip_per_rater():
     slips = [Slip(f"R{n}", "欧阳建国", "同级", f"https://ssp.example.cn/r/{'x' * 20}.{n:08d}")
              for n in range(9)]

@@ -30,6 +30,29 @@ def test_api_client_with_unknown_scope_is_refused(app, runner):
     assert "everything" in result.output
 
 
+def test_api_client_posts_events_under_its_name_unless_sources_are_given(app, runner, session):
+    named = runner.invoke(args=["api-client", "create", "approval-system", "--scopes",
+                                "events:write"])
+    listed = runner.invoke(args=["api-client", "create", "hall", "--scopes", "events:write",
+                                 "--source", "hall-tablet", "--source", "hall-kiosk"])
+    assert named.exit_code == listed.exit_code == 0, named.output + listed.output
+    assert "hall-kiosk、hall-tablet" in listed.output
+    sources = dict(session.execute(select(ApiClient.name, ApiClient.sources)).all())
+    assert sources == {"approval-system": "approval-system", "hall": "hall-kiosk,hall-tablet"}
+
+
+def test_api_client_needs_a_valid_source(app, runner, session):
+    unnamed = runner.invoke(args=["api-client", "create", "审批系统", "--scopes", "events:write"])
+    assert unnamed.exit_code == 1 and "--source" in unnamed.output
+    bad = runner.invoke(args=["api-client", "create", "x", "--scopes", "events:write",
+                              "--source", "no spaces"])
+    assert bad.exit_code == 1 and "no spaces" in bad.output
+    made = runner.invoke(args=["api-client", "create", "审批系统", "--scopes", "events:write",
+                               "--source", "approval-system"])
+    assert made.exit_code == 0, made.output
+    assert session.scalar(select(func.count()).select_from(ApiClient)) == 1
+
+
 def test_admin_create_needs_a_unit_for_unit_admins(app, runner, session):
     refused = runner.invoke(args=["admin", "create", "li", "--role", "unit_admin"])
     assert refused.exit_code == 1

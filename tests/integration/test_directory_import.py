@@ -77,6 +77,17 @@ def test_dry_run_reports_but_writes_nothing(app, runner, session, tmp_path):
     assert count(session, Unit) == 0
 
 
+def test_dry_run_with_a_bad_row_exits_1_after_printing_the_report(app, runner, session,
+                                                                  tmp_path):
+    text = "code,name,category\nA1,甲,township\nA2,乙,castle\n"
+    for options in (["--dry-run"], ["--dry-run", "--skip-invalid"]):
+        result = runner.invoke(args=["directory", "import", *options,
+                                     str(write(tmp_path, "u.csv", text))])
+        assert result.exit_code == 1, options
+        assert "第 3 行，列 category" in result.output and "试运行" in result.output
+    assert count(session, Unit) == 0
+
+
 def test_xlsx_with_unit_and_cadre_sheets_imports_in_one_go(app, runner, session, tmp_path):
     book = Workbook()
     units = book.active
@@ -113,3 +124,13 @@ def test_unreadable_file_is_refused_clearly(app, runner, tmp_path, name):
     result = runner.invoke(args=["directory", "import", str(path)])
     assert result.exit_code == 1
     assert "错误" in result.output
+
+
+def test_help_lists_every_column_of_both_tables(runner):
+    from backend.services.directory_import import COLUMNS
+
+    shown = runner.invoke(args=["directory", "import", "--help"]).output
+    assert "docs/roster.md" in shown
+    for columns in COLUMNS.values():
+        for name, aliases in columns.items():
+            assert all(alias in shown for alias in aliases), name

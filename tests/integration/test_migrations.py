@@ -1,6 +1,9 @@
 """Migrations build exactly the models' schema, on SQLite and on PostgreSQL."""
 
+from datetime import UTC, datetime
+
 import pytest
+import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from flask_migrate import upgrade
@@ -30,3 +33,19 @@ def test_migrations_build_exactly_the_models_schema(empty_database):
             differences = compare_metadata(context, db.metadata)
         db.engine.dispose()
     assert differences == []
+
+
+def test_existing_api_clients_keep_posting_under_their_name(empty_database):
+    app = create_app(base_config(empty_database))
+    with app.app_context():
+        upgrade(revision="0008")
+        with db.engine.begin() as conn:
+            conn.execute(sa.text(
+                "INSERT INTO api_clients (name, key_id, key_hash, scopes, active, created_at) "
+                "VALUES ('approval-system', 'k1', 'h', 'events:write', true, :now)"),
+                {"now": datetime.now(UTC)})
+        upgrade()
+        with db.engine.connect() as conn:
+            sources = conn.execute(sa.text("SELECT sources FROM api_clients")).scalar_one()
+        db.engine.dispose()
+    assert sources == "approval-system"

@@ -83,7 +83,8 @@ def prepare(app, tokens: int) -> tuple[list[str], str]:
     issued = []
     with app.app_context():
         seed(db.session)
-        _, key = create_client(db.session, "bench-memory", ["events:write", "scores:publish"])
+        _, key = create_client(db.session, "bench-memory", ["events:write", "scores:publish"],
+                               ["bench-sms"])
         for start in range(0, tokens, 1000):
             ctx = IngestContext(token_codec(), vault(), app.extensions["catalogue"],
                                 app.config["PUBLIC_BASE_URL"], TZ, datetime.now(UTC))
