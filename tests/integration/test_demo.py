@@ -14,9 +14,10 @@ from datetime import UTC, datetime
 
 import pytest
 from flask import Flask
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 
 from backend import create_app
+from backend.demo_cli import bulk_load
 from backend.extensions import db
 from backend.models import (
     Alert,
@@ -251,6 +252,16 @@ def test_the_printed_logins_sign_in_with_every_role(county):
         assert response.status_code == 302, username
 
 
+def test_the_seed_skips_commit_fsyncs_only_while_it_runs(county):
+    def synchronous() -> int:
+        return db.session.execute(text("PRAGMA synchronous")).scalar()
+
+    assert synchronous() == 2  # FULL, SQLite's default, for everything but the seed
+    with bulk_load():
+        assert synchronous() == 1  # NORMAL: the WAL is synced at checkpoints only
+    assert synchronous() == 2
+
+
 def test_the_county_seeds_on_each_database_and_a_second_run_changes_nothing(app, runner):
     first = runner.invoke(args=["demo", "seed", "--cadres", "12"])
     assert first.exit_code == 0, first.output
@@ -264,3 +275,4 @@ def test_the_county_seeds_on_each_database_and_a_second_run_changes_nothing(app,
     assert runner.invoke(args=["ledger", "verify"]).exit_code == 0
     for token in links(second.output, app.config["PUBLIC_BASE_URL"]):
         assert app.test_client().get(f"/api/v1/invitations/{token}").json["status"] == "open"
+
