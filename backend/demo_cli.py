@@ -1,4 +1,8 @@
-"""The demo's commands: `flask --app backend demo seed` and `flask --app backend demo core`."""
+"""The demo's commands: `flask --app backend demo seed|serve|core`.
+
+`seed` builds (once) and tops up the demo county and prints how to get in; `serve` runs the
+app with its background jobs as `make demo` does; `core` stands in for the assessment core.
+"""
 
 from __future__ import annotations
 
@@ -10,6 +14,7 @@ import socket
 import sys
 import time
 from collections.abc import Iterator
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 import click
@@ -20,10 +25,14 @@ from sqlalchemy import event
 from backend.errors import DomainError
 from backend.extensions import db
 
+if TYPE_CHECKING:
+    from backend.services.demo import CountyReport
+    from backend.services.demo_county import DemoContext
+
 demo_cli = AppGroup("demo", help="演示数据与演示评估核心")
 
 
-def demo_context():
+def demo_context() -> DemoContext:
     """Build the demo's context from the app's configuration, at the current time."""
     from backend.services.demo_county import DemoContext
     from backend.services.fraud import FraudSettings
@@ -64,7 +73,7 @@ def bulk_load() -> Iterator[None]:
         engine.dispose()
 
 
-def catch_up_rollups(ctx) -> None:
+def catch_up_rollups(ctx: DemoContext) -> None:
     """Bring the console's rollups up to date at once (the minute job does a month per run)."""
     from backend.console.rollups import MAX_DAYS, refresh
 
@@ -74,7 +83,7 @@ def catch_up_rollups(ctx) -> None:
             return
 
 
-def echo_summary(report, seconds: float, tz) -> None:
+def echo_summary(report: CountyReport, seconds: float, tz: ZoneInfo) -> None:
     """Print what the county holds."""
     c, d = report.counts, report.details
     if report.built:
@@ -89,7 +98,7 @@ def echo_summary(report, seconds: float, tz) -> None:
                f"民主测评票 {c['ballots']} 张，已提交 {c['answered']} 张。")
 
 
-def echo_logins(report, base_url: str) -> None:
+def echo_logins(report: CountyReport, base_url: str) -> None:
     """Print the console logins of every role."""
     click.echo(f"\n管理控制台：{base_url}/console")
     for login in report.logins:
@@ -98,7 +107,7 @@ def echo_logins(report, base_url: str) -> None:
                    f"密码 {login.password}")
 
 
-def echo_links(report) -> None:
+def echo_links(report: CountyReport) -> None:
     """Print the open rating links and the ballot link."""
     click.echo("\n可直接打开的评价链接（未使用、未过期，每个只能提交一次）：")
     for link in report.links:
