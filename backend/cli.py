@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import sys
 from pathlib import Path
 
@@ -18,7 +17,6 @@ api_client_cli = AppGroup("api-client", help="机器客户端密钥")
 admin_cli = AppGroup("admin", help="控制台用户")
 directory_cli = AppGroup("directory", help="单位与干部名录")
 templates_cli = AppGroup("templates", help="问卷模板与计分方案")
-demo_cli = AppGroup("demo", help="演示数据")
 invitations_cli = AppGroup("invitations", help="评价邀请")
 
 
@@ -118,38 +116,6 @@ def sync_templates() -> None:
         click.echo(f"{row.kind} {row.key} 版本 {row.version}")
 
 
-@demo_cli.command("seed")
-def seed_demo() -> None:
-    """Seed the demo county (idempotent) and print the demo admin login."""
-    from backend.services.demo import seed
-    from backend.services.templates import register_all
-
-    register_all(db.session, current_app.extensions["catalogue"])
-    username, password = seed(db.session)
-    click.echo(f"演示数据已就绪。控制台登录：用户名 {username}，密码 {password}")
-
-
-@demo_cli.command("serve")
-@click.option("--host", default="127.0.0.1", show_default=True, help="监听地址")
-@click.option("--port", default=5000, show_default=True, type=click.IntRange(1, 65535),
-              help="监听端口")
-def serve_demo(host: str, port: int) -> None:
-    """Serve the app with its background jobs running from the start (embedded mode)."""
-    from werkzeug.serving import run_simple
-
-    from backend import start_background
-
-    app = current_app._get_current_object()
-    if not os.environ.get("PUBLIC_BASE_URL"):  # links follow the address actually served
-        app.config["PUBLIC_BASE_URL"] = f"http://{host}:{port}"
-    start_background(app)
-    mode = ("生产模式（任务由 RQ worker 执行）" if app.config["REDIS_URL"]
-            else "嵌入模式（后台任务已在本进程启动）")
-    click.echo(f"随时评 {mode}：{app.config['PUBLIC_BASE_URL']}"
-               "（接口文档 /api/docs，控制台 /console）")
-    run_simple(host, port, app, threaded=True)
-
-
 @invitations_cli.command("revoke")
 @click.argument("token")
 def revoke_invitation(token: str) -> None:
@@ -167,6 +133,7 @@ def revoke_invitation(token: str) -> None:
 def init_app(app: Flask) -> None:
     """Register the command groups (the feature groups import this module: import them here)."""
     from backend.campaign_cli import campaigns_cli
+    from backend.demo_cli import demo_cli
     from backend.ledger_cli import ledger_cli, review_cli
     from backend.push_cli import push_cli
     from backend.score_cli import audit_cli, ratings_cli, scores_cli

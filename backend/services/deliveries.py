@@ -284,7 +284,7 @@ def add_fallback_sms(session: Session, row: Delivery, now: datetime) -> int:
         return 0
     session.add(Delivery(invitation_id=row.invitation_id, event_id=row.event_id, channel="sms",
                          status=PENDING, attempts=0, contact_enc=row.fallback_phone_enc,
-                         next_attempt_at=now, due_by=row.due_by))
+                         next_attempt_at=now, due_by=row.due_by, created_at=now))
     return 1
 
 

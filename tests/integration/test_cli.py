@@ -3,6 +3,7 @@
 from sqlalchemy import func, select
 
 from backend.models import ApiClient, Cadre, ConsoleUser, Unit
+from backend.services.demo import seed
 
 
 def test_api_client_create_prints_a_working_key_last(app, runner, client):
@@ -55,7 +56,7 @@ def test_api_client_needs_a_valid_source(app, runner, session):
 def test_admin_create_needs_a_unit_for_unit_admins(app, runner, session):
     refused = runner.invoke(args=["admin", "create", "li", "--role", "unit_admin"])
     assert refused.exit_code == 1
-    runner.invoke(args=["demo", "seed"])
+    seed(session)  # the demo directory (the whole demo county is tests/integration/test_demo.py's)
     made = runner.invoke(args=["admin", "create", "li", "--role", "unit_admin", "--unit", "XZ100"])
     assert made.exit_code == 0, made.output
     user = session.scalar(select(ConsoleUser).where(ConsoleUser.username == "li"))
@@ -63,11 +64,10 @@ def test_admin_create_needs_a_unit_for_unit_admins(app, runner, session):
     assert user.unit.code == "XZ100" and password not in user.password_hash
 
 
-def test_demo_seed_is_idempotent(app, runner, session):
-    first = runner.invoke(args=["demo", "seed"])
-    assert first.exit_code == 0 and "admin" in first.output
+def test_demo_directory_seed_is_idempotent(app, session):
+    assert seed(session) == ("admin", "demo-admin-2026")
     counts = [session.scalar(select(func.count()).select_from(m)) for m in (Unit, Cadre)]
-    assert runner.invoke(args=["demo", "seed"]).exit_code == 0
+    seed(session)
     assert counts == [session.scalar(select(func.count()).select_from(m)) for m in (Unit, Cadre)]
     assert counts[0] >= 8 and counts[1] >= 40
     categories = set(session.scalars(select(Unit.category)))

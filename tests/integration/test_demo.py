@@ -1,0 +1,278 @@
+"""The living demo: `flask --app backend demo seed` builds a county with six months of history.
+
+The full county (forty officials) is seeded once per module on SQLite, the embedded mode's
+database, and read by the tests below; a smaller county is seeded on each backend.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import defaultdict
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import pytest
+from flask import Flask
+from sqlalchemy import func, select, text
+
+from backend import create_app
+from backend.demo_cli import bulk_load
+from backend.extensions import db
+from backend.models import (
+    Alert,
+    AuditEntry,
+    Cadre,
+    Campaign,
+    ConsoleUser,
+    Delivery,
+    Invitation,
+    InvitationOpen,
+    LedgerCheckpoint,
+    Rating,
+    RatingCount,
+    ReviewItem,
+    ScoreSnapshot,
+    ServiceEvent,
+    WebhookMessage,
+)
+from backend.services.campaign_progress import totals
+from backend.services.demo import MARKER, demo_cadres
+from backend.services.demo_plan import Roles
+from backend.services.events import event_template_keys
+from tests.conftest import base_config
+from tests.console.world import https_client, sign_in
+
+BASE_URL = "http://127.0.0.1:5055"
+LOGIN = re.compile(r"用户名 (\S+)\s+密码 (\S+)")
+SATISFACTION_FLAGS = ("not_excellent_eligible", "warning_talk", "reassignment_review")
+
+
+@dataclass
+class Seeded:
+    """The module's county: its app, both runs' output and the row counts after each run."""
+
+    app: Flask
+    first: str
+    second: str
+    after_first: dict[str, int]
+    after_second: dict[str, int]
+    roles: Roles
+
+    def seed_again(self) -> str:
+        """Run the command once more and return its output."""
+        result = self.app.test_cli_runner().invoke(args=["demo", "seed"])
+        assert result.exit_code == 0, result.output
+        return result.output
+
+
+def table_counts() -> dict[str, int]:
+    """Return the number of rows of every table."""
+    return {t.name: db.session.scalar(select(func.count()).select_from(t))
+            for t in db.metadata.sorted_tables}
+
+
+@pytest.fixture(scope="module")
+def county(tmp_path_factory) -> Iterator[Seeded]:
+    """Seed the full demo county on a SQLite file of its own, twice."""
+    uri = "sqlite:///" + str(tmp_path_factory.mktemp("demo") / "demo.db")
+    app = create_app({**base_config(uri), "PUBLIC_BASE_URL": BASE_URL})
+    with app.app_context():
+        db.create_all()
+        runner = app.test_cli_runner()
+        first = runner.invoke(args=["demo", "seed"])
+        assert first.exit_code == 0, first.output
+        after_first = table_counts()
+        second = runner.invoke(args=["demo", "seed"])
+        assert second.exit_code == 0, second.output
+        after_second = table_counts()
+        roles = Roles.of([c.code for c in demo_cadres()])
+        yield Seeded(app, first.output, second.output, after_first, after_second, roles)
+        db.session.remove()
+        db.engine.dispose()
+
+
+def codes_of(rows) -> set[str]:
+    """Return the official codes of (cadre_id, ...) rows."""
+    ids = {row[0] for row in rows}
+    return set(db.session.scalars(select(Cadre.code).where(Cadre.id.in_(ids))))
+
+
+def alert_codes(*types: str) -> set[str]:
+    """Return the officials with an alert of the given types."""
+    return codes_of(db.session.execute(select(Alert.cadre_id).where(Alert.type.in_(types))))
+
+
+def links(output: str, base: str = BASE_URL) -> list[str]:
+    """Return the signed tokens of the links an output prints."""
+    return re.findall(re.escape(base) + r"/r/(\S+)", output)
+
+
+def test_a_second_run_finds_the_county_and_changes_no_row(county):
+    assert "演示县已生成" in county.first and "演示县已存在" in county.second
+    assert county.after_second == county.after_first
+    assert county.after_first["service_events"] > 3000
+    assert county.after_first["ratings"] > 2500
+    assert links(county.second) == links(county.first)
+
+
+def test_events_cover_every_channel_and_every_declared_event_type(county):
+    types = set(db.session.scalars(select(ServiceEvent.event_type).distinct()))
+    assert types == set(event_template_keys(county.app.extensions["catalogue"]))
+    channels = set(db.session.scalars(select(ServiceEvent.channels).distinct()))
+    assert {"sms", "qr", "wechat"} <= channels
+    statuses = dict(db.session.execute(
+        select(Delivery.status, func.count()).group_by(Delivery.status)).all())
+    assert statuses["recorded"] > 1000 and "pending" not in statuses  # no gateway: recorded
+    opened_only = db.session.scalar(
+        select(func.count()).select_from(InvitationOpen)
+        .join(Invitation, Invitation.id == InvitationOpen.invitation_id)
+        .where(Invitation.used_at.is_(None)))
+    assert opened_only > 100  # the funnel: opened, not rated
+
+
+def recipient_rates() -> dict[str, tuple[int, float, float]]:
+    """Return per official: valid recipient ratings, satisfaction and dissatisfaction."""
+    spread: dict[str, dict[int, int]] = defaultdict(lambda: defaultdict(int))
+    for code, score, n in db.session.execute(
+            select(Cadre.code, RatingCount.score, func.sum(RatingCount.count))
+            .join(Cadre, Cadre.id == RatingCount.cadre_id)
+            .where(RatingCount.rater_group == "recipient")
+            .group_by(Cadre.code, RatingCount.score)):
+        spread[code][score] += int(n)
+    rates = {}
+    for code, counts in spread.items():
+        n = sum(counts.values())
+        rates[code] = (n, sum(v for s, v in counts.items() if s >= 7) / n,
+                       sum(v for s, v in counts.items() if s <= 4) / n)
+    return rates
+
+
+def test_most_officials_are_rated_well_and_a_few_badly(county):
+    rates, roles = recipient_rates(), county.roles
+    assert rates[roles.poor][2] > 0.5 and rates[roles.weak][2] > 0.2
+    doing_well = set(rates) - {roles.poor, roles.weak, roles.slipping, roles.sparse}
+    assert len(doing_well) >= 30
+    assert all(rates[c][1] >= 0.8 and rates[c][2] <= 0.06 for c in doing_well)
+    poor_id = db.session.scalar(select(Cadre.id).where(Cadre.code == roles.poor))
+    complaints = db.session.execute(select(Rating.tags, Rating.comment).where(
+        Rating.cadre_id == poor_id, Rating.score <= 4)).all()
+    assert sum(1 for tags, comment in complaints if tags and comment) >= 10
+
+
+def test_only_the_intended_officials_raise_flags_and_alerts(county):
+    roles = county.roles
+    assert alert_codes("low_sample") == {roles.sparse}
+    flagged = alert_codes(*SATISFACTION_FLAGS)
+    assert {roles.poor, roles.weak} <= flagged <= {roles.poor, roles.weak, roles.slipping}
+    assert roles.poor in alert_codes("reassignment_review")
+    assert alert_codes("delivery_overdue") == {roles.late}
+
+
+def test_past_months_are_published_with_snapshots_alerts_and_queued_pushes(county):
+    details = db.session.scalar(select(AuditEntry.details).where(AuditEntry.action == MARKER))
+    published = set(db.session.scalars(select(ScoreSnapshot.period).distinct()))
+    assert published == set(details["published"]) and len(published) >= 4
+    for period in published:
+        assert db.session.scalar(select(func.count()).where(
+            ScoreSnapshot.period == period, ScoreSnapshot.superseded_at.is_(None))) == 40
+    types = set(db.session.scalars(select(WebhookMessage.type).distinct()))
+    assert types == {"score.published", "alert.raised"}
+    assert db.session.scalar(select(func.count()).select_from(LedgerCheckpoint)) > 150
+    runner = county.app.test_cli_runner()
+    for command in (["ledger", "verify"], ["audit", "verify"]):
+        result = runner.invoke(args=command)
+        assert result.exit_code == 0, result.output
+
+
+def test_the_campaign_is_open_and_half_answered(county):
+    campaign = db.session.scalar(select(Campaign))
+    assert campaign.template.key == "democratic_appraisal" and campaign.status == "open"
+    assert campaign.closes_at > datetime.now(UTC)
+    invited, answered = totals(db.session, [campaign.id])[campaign.id]
+    assert answered == invited // 2 and invited >= 20
+
+
+def test_a_burst_of_forged_top_scores_waits_in_the_review_queue(county):
+    items = db.session.execute(select(ReviewItem.kind, ReviewItem.cadre_id, ReviewItem.rating_ids)
+                               .where(ReviewItem.state == "open")).all()
+    assert {"burst", "address", "fast"} <= {kind for kind, _, _ in items}
+    burst = next(item for item in items if item.kind == "burst")
+    assert codes_of([(burst.cadre_id,)]) == {county.roles.burst} and len(burst.rating_ids) >= 10
+
+
+def test_printed_links_are_open_and_point_at_the_public_base_url(county):
+    output = county.seed_again()  # whatever other tests used, the output lists open links
+    tokens = links(output)
+    assert len(tokens) == 4
+    client = county.app.test_client()
+    kinds = []
+    for token in tokens:
+        response = client.get(f"/api/v1/invitations/{token}")
+        assert response.status_code == 200 and response.json["status"] == "open"
+        kinds.append((response.json["kind"], response.json["event_type"]))
+        assert client.get(f"/r/{token}").status_code == 200
+    assert [k for k, _ in kinds] == ["event", "event", "event", "ballot"]
+    assert len({t for _, t in kinds[:3]}) == 3
+
+
+def test_a_used_link_is_replaced_on_the_next_run(county):
+    before = links(county.seed_again())
+    client = county.app.test_client()
+    rated = client.post(f"/api/v1/invitations/{before[0]}/rating",
+                        json={"score": 9, "tags": ["办事高效"], "comment": "演示：一次办好"})
+    assert rated.status_code == 201
+    after = links(county.seed_again())
+    assert before[0] not in after and before[1:3] == after[:2] and after[3] == before[3]
+    assert client.get(f"/api/v1/invitations/{after[2]}").json["status"] == "open"
+
+
+def test_a_rating_from_a_printed_link_shows_on_the_officials_feedback_page(county):
+    output = county.seed_again()
+    token, client = links(output)[0], county.app.test_client()
+    target = client.get(f"/api/v1/invitations/{token}").json["targets"][0]["code"]
+    assert client.post(f"/api/v1/invitations/{token}/rating",
+                       json={"score": 3, "tags": ["办事拖拉"],
+                             "comment": "演示评价：材料跑了三趟"}).status_code == 201
+    console = https_client(county.app)
+    username, password = LOGIN.findall(output)[0]
+    assert sign_in(console, username, password).status_code == 302
+    cadre_id = db.session.scalar(select(Cadre.id).where(Cadre.code == target))
+    page = console.get(f"/console/officials/{cadre_id}/feedback").get_data(as_text=True)
+    assert "演示评价：材料跑了三趟" in page
+
+
+def test_the_printed_logins_sign_in_with_every_role(county):
+    logins = LOGIN.findall(county.first)
+    roles = {db.session.scalar(select(ConsoleUser.role).where(ConsoleUser.username == u))
+             for u, _ in logins}
+    assert roles == {"org_admin", "unit_admin", "auditor", "viewer"}
+    for username, password in logins:
+        response = sign_in(https_client(county.app), username, password)
+        assert response.status_code == 302, username
+
+
+def test_the_seed_skips_commit_fsyncs_only_while_it_runs(county):
+    def synchronous() -> int:
+        return db.session.execute(text("PRAGMA synchronous")).scalar()
+
+    assert synchronous() == 2  # FULL, SQLite's default, for everything but the seed
+    with bulk_load():
+        assert synchronous() == 1  # NORMAL: the WAL is synced at checkpoints only
+    assert synchronous() == 2
+
+
+def test_the_county_seeds_on_each_database_and_a_second_run_changes_nothing(app, runner):
+    first = runner.invoke(args=["demo", "seed", "--cadres", "12"])
+    assert first.exit_code == 0, first.output
+    counts = table_counts()
+    second = runner.invoke(args=["demo", "seed", "--cadres", "12"])
+    assert second.exit_code == 0, second.output
+    assert table_counts() == counts
+    assert counts["ratings"] > 500 and counts["score_snapshots"] >= 4 * 12
+    roles = Roles.of([c.code for c in demo_cadres(12)])
+    assert alert_codes("low_sample") == {roles.sparse}
+    assert runner.invoke(args=["ledger", "verify"]).exit_code == 0
+    for token in links(second.output, app.config["PUBLIC_BASE_URL"]):
+        assert app.test_client().get(f"/api/v1/invitations/{token}").json["status"] == "open"
+
