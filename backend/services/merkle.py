@@ -16,7 +16,7 @@ import hashlib
 import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, Protocol
 
 GENESIS = "0" * 64
@@ -42,7 +42,8 @@ def leaf_content(rating: RatingContent) -> str:
     """Return the canonical JSON a leaf hash covers (status is left out on purpose)."""
     return json.dumps([LEAF_VERSION, rating.id, rating.cadre_id, rating.rater_group,
                        rating.score, sorted(rating.tags or []), rating.comment,
-                       rating.template_id, rating.event_type, rating.batch_at.isoformat(),
+                       rating.template_id, rating.event_type,
+                       rating.batch_at.astimezone(UTC).isoformat(),
                        rating.month, rating.receipt_hash],
                       ensure_ascii=False, separators=(",", ":"))
 

@@ -7,6 +7,7 @@ legitimate change of a stored rating, and it renews the MAC.
 
 from __future__ import annotations
 
+from datetime import UTC
 from typing import Any
 
 from backend.services.seal import Sealer
@@ -21,7 +22,7 @@ def mac_content(row: Any) -> dict:
     get = row.get if isinstance(row, dict) else lambda k: getattr(row, k)
     values = {k: get(k) for k in MAC_FIELDS}
     values["tags"] = sorted(values["tags"] or [])
-    values["batch_at"] = values["batch_at"].isoformat()
+    values["batch_at"] = values["batch_at"].astimezone(UTC).isoformat()
     return values
 
 

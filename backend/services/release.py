@@ -21,7 +21,7 @@ import random
 from collections import Counter, defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime, tzinfo
+from datetime import UTC, date, datetime, tzinfo
 from typing import Any
 
 from sqlalchemy import delete, func, select, text
@@ -148,7 +148,7 @@ def opened(sealer: Sealer, rows: Sequence[Any]) -> Batch:
 
 def store_batch(session: Session, ctx: ReleaseContext, batch: Batch) -> None:
     """Write a batch's ratings and everything derived from them (the caller commits)."""
-    batch_at = ctx.now.replace(minute=0, second=0, microsecond=0)
+    batch_at = ctx.now.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
     rows = [(n, k, row) for n, sub in enumerate(batch.submissions)
             for k, row in enumerate(sub["rows"])]
     ctx.shuffle(rows)

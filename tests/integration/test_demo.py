@@ -26,8 +26,7 @@ from backend.models import (
     Campaign,
     ConsoleUser,
     Delivery,
-    Invitation,
-    InvitationOpen,
+    FunnelCount,
     LedgerCheckpoint,
     Rating,
     RatingCount,
@@ -124,11 +123,9 @@ def test_events_cover_every_channel_and_every_declared_event_type(county):
     statuses = dict(db.session.execute(
         select(Delivery.status, func.count()).group_by(Delivery.status)).all())
     assert statuses["recorded"] > 1000 and "pending" not in statuses  # no gateway: recorded
-    opened_only = db.session.scalar(
-        select(func.count()).select_from(InvitationOpen)
-        .join(Invitation, Invitation.id == InvitationOpen.invitation_id)
-        .where(Invitation.used_at.is_(None)))
-    assert opened_only > 100  # the funnel: opened, not rated
+    opened, rated = db.session.execute(select(func.sum(FunnelCount.opened),
+                                              func.sum(FunnelCount.rated))).one()
+    assert opened - rated > 100  # the funnel: opened, not rated
 
 
 def recipient_rates() -> dict[str, tuple[int, float, float]]:
@@ -234,6 +231,8 @@ def test_a_rating_from_a_printed_link_shows_on_the_officials_feedback_page(count
     assert client.post(f"/api/v1/invitations/{token}/rating",
                        json={"score": 3, "tags": ["办事拖拉"],
                              "comment": "演示评价：材料跑了三趟"}).status_code == 201
+    released = county.app.test_cli_runner().invoke(args=["ratings", "release"])  # the minute job
+    assert released.exit_code == 0 and "已入账 1 条评价" in released.output
     console = https_client(county.app)
     username, password = LOGIN.findall(output)[0]
     assert sign_in(console, username, password).status_code == 302
