@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from flask import url_for
+from flask import current_app, url_for
 
 from backend.extensions import db
 from backend.scoring.periods import trailing_months
+from backend.services.release import waiting
 
 from ..access import READERS
 from ..labels import ALERT_TYPES, CHANNEL_NAMES
@@ -75,6 +76,15 @@ def alerts_table(counts: dict[str, int]) -> Table:
                  rows, links={"type": "url"})
 
 
+def batch_note(pending: int) -> str:
+    """Say that ratings enter in batches, and how many wait (an aggregate, all units)."""
+    minimum = current_app.config["RATING_BATCH_MIN"]
+    when = ("本演示每分钟入账一次" if not current_app.config["REDIS_URL"]
+            else f"每批至少 {minimum} 条，最迟当天结束时入账")
+    return (f"评价分批入账：为保护评价人，评价先密封保存，再打乱顺序分批计入统计（{when}）。"
+            f"全平台当前待入账 {pending} 条。")
+
+
 def build() -> Page:
     """Build the overview."""
     scope, unit = unit_arg()
@@ -89,6 +99,7 @@ def build() -> Page:
                                "channel")
     slow = activity.lagging(units, 8)
     return Page("监测总览", "overview", subtitle=unit.name if unit else "全部单位",
+                notes=[batch_note(waiting(db.session))],
                 cards=headline_cards(totals, sum(alerts.values()), low),
                 charts=[Chart("trend", "trend", "近30天趋势", trend_chart_data(series)),
                         Chart("lagging", "bars", "参评率最低的单位（近30天）",
