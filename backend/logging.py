@@ -171,6 +171,9 @@ def end_request(_exc: BaseException | None = None) -> None:
 def init_app(app: Flask) -> None:
     """Configure the log level and format, and give every request an id."""
     logging.basicConfig(level=app.config.get("LOG_LEVEL", "INFO"))
+    # SQL and its parameters (tokens, tags, sealed ratings) never reach a log line, whatever
+    # LOG_LEVEL says: SQLAlchemy logs statements once its logger allows INFO.
+    logging.getLogger("sqlalchemy").setLevel(logging.WARNING)
     app.config["LOG_FORMAT"] = log_format(app)
     configure_logging(app.config["LOG_FORMAT"])
     app.before_request_funcs.setdefault(None, []).insert(0, start_request)

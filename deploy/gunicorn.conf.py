@@ -25,7 +25,7 @@ from pathlib import Path
 
 from gunicorn import glogging
 
-from backend.web.security import mask_secrets
+from backend.web.security import MASKING_FILTER, mask_secrets
 
 # Set before any worker imports prometheus_client (preload is off, so the app and the client
 # are imported after fork): the value class is chosen at import time from this variable.
@@ -117,6 +117,13 @@ class AccessLogger(glogging.Logger):
     """Gunicorn's logger with ISO 8601 times; tokens, receipts and phones masked in access lines."""
 
     atoms_wrapper_class = JsonSafeAtoms
+
+    def setup(self, cfg) -> None:
+        """Mask secrets in gunicorn's own lines too (at DEBUG it logs every request's path)."""
+        super().setup(cfg)
+        for log in (self.error_log, self.access_log):
+            for handler in log.handlers:
+                handler.addFilter(MASKING_FILTER)
 
     def now(self) -> str:
         return datetime.now().astimezone().isoformat(timespec="milliseconds")
