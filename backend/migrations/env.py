@@ -91,6 +91,13 @@ def run_migrations_online():
     connectable = get_engine()
 
     with connectable.connect() as connection:
+        sqlite = connection.dialect.name == "sqlite"
+        if sqlite:
+            # Batch migrations rebuild SQLite tables (copy, drop, rename): with foreign keys
+            # enforced, dropping a table other rows refer to fails. The pragma works only
+            # outside a transaction, which is where the connection is now.
+            connection.exec_driver_sql("PRAGMA foreign_keys=OFF")
+            connection.commit()  # end the implicit transaction before the migration's own
         context.configure(
             connection=connection,
             target_metadata=get_metadata(),
@@ -99,6 +106,9 @@ def run_migrations_online():
 
         with context.begin_transaction():
             context.run_migrations()
+        if sqlite:
+            connection.exec_driver_sql("PRAGMA foreign_keys=ON")
+            connection.commit()
 
 
 if context.is_offline_mode():
