@@ -27,8 +27,11 @@ from backend.services.ratings import receipt_hash
 from backend.services.release import release
 from tests.fakes import FakeWeChat
 
-OFFICIALS = [f"K{n}" for n in range(5)]
-TEAM = OFFICIALS[:3]
+OFFICIALS = [f"K{n}" for n in range(3)]
+# Two officials share the 50 events: a rating's official is published, so the fewer
+# candidates each official has, the better chance does; with 25 each, chance links about 1.6.
+SERVING = OFFICIALS[:2]
+TEAM = OFFICIALS
 EVENTS, RATED, BALLOTS = 50, 40, 10
 # Tables that hold a rating or something tied to one, and how each row names its rating.
 RATING_SIDE = {"ratings": "id", "abuse_signals": "rating_id", "followup_contacts": "rating_id",
@@ -92,7 +95,7 @@ def issue(client, auth: dict, found: World) -> dict[int, str]:
         assert client.put(f"/api/v1/cadres/{code}", headers=auth, json={
             "name": f"干部{code}", "unit_code": "LK1", "position": "科员"}).status_code == 201
     occurred = (datetime.now(UTC) - timedelta(hours=1)).isoformat()
-    events = [{"source": "linkage", "external_id": f"L-{n}", "cadre_code": OFFICIALS[n % 5],
+    events = [{"source": "linkage", "external_id": f"L-{n}", "cadre_code": SERVING[n % 2],
                "event_type": ("approval", "village_visit")[n % 2], "occurred_at": occurred,
                "recipient": {"phone": f"1391234{n:04d}", "openid": f"o_rater_{n}"},
                "channels": (["sms", "qr"], ["wechat"], ["qr"])[n % 3]} for n in range(EVENTS)]
@@ -280,7 +283,7 @@ def test_no_stored_trace_links_a_rating_to_its_invitation(world):
                  dict(rows("SELECT id, cadre_id FROM invitations WHERE cadre_id IS NOT NULL")))
     results = [(name, correct(guess, world, world.rated))
                for name, guess in (*xmin_attacks(), *order_attacks(officials))]
-    best = max(results, key=lambda r: r[1])  # chance: about 1, and 4 within each official
+    best = max(results, key=lambda r: r[1])  # chance: about 1, and 1.6 within each official
     assert len(results) > 200  # the attacks ran
     assert best[1] <= 8, f"{best[0]} links {best[1]} of {RATED} ratings"
 
