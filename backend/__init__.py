@@ -43,6 +43,9 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app = Flask(__name__, instance_relative_config=True,
                 template_folder="web/templates", static_folder="web/static")
     os.makedirs(app.instance_path, exist_ok=True)
+    from backend import routing
+
+    routing.init_app(app)  # before any blueprint adds a rule
     app.config.update(load_config(os.environ, app.instance_path))
     app.config.update(openapi_settings())
     app.config.update(config or {})

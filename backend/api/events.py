@@ -6,10 +6,10 @@ from zoneinfo import ZoneInfo
 
 from flask import current_app, g
 from flask.views import MethodView
-from flask_smorest import Blueprint
 from marshmallow import ValidationError
 
 from backend.api.auth import BEARER_SECURITY, require_scope
+from backend.api.parsing import Blueprint
 from backend.errors import Conflict, Forbidden, InvalidInput, TooLarge
 from backend.extensions import db, job_queue
 from backend.schemas.events import (

@@ -6,9 +6,9 @@ from zoneinfo import ZoneInfo
 
 from flask import current_app, request
 from flask.views import MethodView
-from flask_smorest import Blueprint
 
 from backend.api.mp_auth import OPTIONAL_MP_SECURITY, current_mp_session
+from backend.api.parsing import Blueprint
 from backend.extensions import db, limiter
 from backend.schemas.ratings import (
     TOKEN_PATH,

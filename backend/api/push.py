@@ -6,11 +6,11 @@ import logging
 
 from flask import Flask
 from flask.views import MethodView
-from flask_smorest import Blueprint
 from marshmallow import fields, validate
 from prometheus_client.core import GaugeMetricFamily
 
 from backend.api.auth import BEARER_SECURITY, require_scope
+from backend.api.parsing import Blueprint
 from backend.errors import InvalidInput
 from backend.extensions import db
 from backend.schemas.base import Schema

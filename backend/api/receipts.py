@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from flask.views import MethodView
-from flask_smorest import Blueprint
 
 from backend.api.invitations import public_limit
+from backend.api.parsing import Blueprint
 from backend.extensions import db, limiter
 from backend.schemas.ledger import (
     RECEIPT_PATH,

@@ -6,11 +6,11 @@ from zoneinfo import ZoneInfo
 
 from flask import current_app
 from flask.views import MethodView
-from flask_smorest import Blueprint
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from backend.api.auth import BEARER_SECURITY, require_scope
+from backend.api.parsing import Blueprint
 from backend.errors import Unavailable
 from backend.extensions import db, job_queue
 from backend.schemas.scores import JobSchema, PublishSchema, ScoreListSchema, ScoreQueryArgsSchema
