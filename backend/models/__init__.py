@@ -3,7 +3,7 @@
 from backend.models.alerts import Alert
 from backend.models.audit import AuditEntry
 from backend.models.campaigns import BallotTarget, Campaign, CampaignRater
-from backend.models.clients import ApiClient, ConsoleUser
+from backend.models.clients import ApiClient, ConsoleSession, ConsoleUser
 from backend.models.directory import Cadre, Unit
 from backend.models.invitations import Invitation, ServiceEvent
 from backend.models.ledger import LedgerCheckpoint, LedgerEntry, ReviewItem
@@ -30,7 +30,8 @@ from backend.models.scores import ScoreSnapshot, WebhookMessage
 from backend.models.templates import SurveyTemplate
 
 __all__ = ["AbuseSignal", "Alert", "ApiClient", "AuditEntry", "BallotTarget", "Cadre",
-           "CadreDaily", "CadreMonthly", "Campaign", "CampaignRater", "ConsoleUser", "DayTotal",
+           "CadreDaily", "CadreMonthly", "Campaign", "CampaignRater", "ConsoleSession",
+           "ConsoleUser", "DayTotal",
            "Delivery", "FollowupContact", "Invitation", "InvitationOpen", "InvitationUse",
            "LedgerCheckpoint", "LedgerEntry", "MpSession", "MpSubscription", "Rating",
            "RatingCount", "RatingTagCount", "ReviewItem", "RollupState", "ScoreSnapshot",
