@@ -11,7 +11,7 @@ import hashlib
 import secrets
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, or_, select, update
+from sqlalchemy import delete, or_, update
 from sqlalchemy.orm import Session
 
 from backend.models import ConsoleSession, ConsoleUser
@@ -75,8 +75,3 @@ def purge_ended(session: Session, now: datetime) -> int:
         ConsoleSession.created_at <= now - LIFETIME, ConsoleSession.seen_at <= now - IDLE)))
     return result.rowcount or 0
 
-
-def sessions_of(session: Session, user_id: int) -> list[ConsoleSession]:
-    """Return a user's sessions, oldest first."""
-    return list(session.scalars(select(ConsoleSession).where(ConsoleSession.user_id == user_id)
-                                .order_by(ConsoleSession.created_at)))
