@@ -71,6 +71,7 @@ def init_extensions(app: Flask) -> None:
     from backend import logging as app_logging
     from backend import metrics, models, sqlite  # noqa: F401  (models registers the tables)
     from backend.api import errors
+    from backend.api.openapi import OperationIds
     from backend.extensions import add_retry_after, api, db, limiter, migrate
     from backend.services.templates import load_catalogue
 
@@ -83,7 +84,7 @@ def init_extensions(app: Flask) -> None:
                      render_as_batch=True)
     limiter.init_app(app)
     app.after_request(add_retry_after)
-    api.init_app(app)
+    api.init_app(app, spec_kwargs={"extra_plugins": [OperationIds()]})
     errors.init_app(app)
     metrics.init_app(app)
     from backend.web import security

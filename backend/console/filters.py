@@ -17,10 +17,10 @@ from werkzeug.datastructures import MultiDict
 from werkzeug.exceptions import UnprocessableEntity
 
 from backend.routing import ID_MAX
-from backend.schemas.base import CONTROL_CHARACTERS
+from backend.schemas.base import UNSTORABLE
 
 VALUE_MAX = 2000  # a `next` path with its filters; every other value is far shorter
-CONTROL = re.compile(f"[{CONTROL_CHARACTERS}]")
+CONTROL = re.compile(UNSTORABLE)
 DIGITS = re.compile(r"[0-9]+")
 BEYOND = ID_MAX + 1  # what any longer run of digits stands for
 FILTERS = ("unit", "days", "page", "q", "sort", "below", "state", "type", "status", "period",

@@ -12,7 +12,7 @@ CODE = [validate.Length(1, CODE_MAX),
                         error="编码只能包含字母、数字、点、横线和下划线，且不超过 64 个字符")]
 # One line of text with at least one visible character: no control character at all (the
 # base's guard lets tab and line breaks through for multi-line text), no lone surrogate.
-LINE = rf"[^\x09-\x0d{CONTROL_CHARACTERS}]"
+LINE = rf"[^\x09-\x0d{CONTROL_CHARACTERS}]"  # the base's guard adds lone surrogates
 PRINTABLE = validate.Regexp(rf"^{LINE}*[^\s{CONTROL_CHARACTERS}]{LINE}*$",
                             error="不能为空，也不能包含控制字符")
 CODE_PATH = [{"in": "path", "name": "code", "required": True,

@@ -129,6 +129,15 @@ def test_an_implausible_opening_time_is_422_and_the_link_stays_open(client, open
                        ).status_code == 201
 
 
+def test_an_event_link_rated_as_a_ballot_with_a_bad_item_is_422(client):
+    token = issue(1)[0]["token"]
+    response = client.post(f"/api/v1/invitations/{token}/rating", json={
+        "score": 9, "ratings": [{"target": "C001", "score": 9}, {"target": "C9", "score": 99}]})
+    assert response.status_code == 422 and "ratings" in response.json["errors"]
+    assert client.post(f"/api/v1/invitations/{token}/rating", json={"score": 9}
+                       ).status_code == 201
+
+
 def test_a_required_body_is_required(client, key):
     bare = client.post("/api/v1/push/replay", headers=key)
     as_form = client.post("/api/v1/push/replay", headers=key, data={"period": "2026-11"})
