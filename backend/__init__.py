@@ -43,6 +43,9 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app = Flask(__name__, instance_relative_config=True,
                 template_folder="web/templates", static_folder="web/static")
     os.makedirs(app.instance_path, exist_ok=True)
+    from backend import routing
+
+    routing.init_app(app)  # before any blueprint adds a rule
     app.config.update(load_config(os.environ, app.instance_path))
     app.config.update(openapi_settings())
     app.config.update(config or {})
@@ -69,6 +72,7 @@ def init_extensions(app: Flask) -> None:
     from backend import logging as app_logging
     from backend import metrics, models, sqlite  # noqa: F401  (models registers the tables)
     from backend.api import errors
+    from backend.api.openapi import OperationIds
     from backend.extensions import add_retry_after, api, db, limiter, migrate
     from backend.services.templates import load_catalogue
 
@@ -81,7 +85,7 @@ def init_extensions(app: Flask) -> None:
                      render_as_batch=True)
     limiter.init_app(app)
     app.after_request(add_retry_after)
-    api.init_app(app)
+    api.init_app(app, spec_kwargs={"extra_plugins": [OperationIds()]})
     errors.init_app(app)
     metrics.init_app(app)
     from backend.web import security

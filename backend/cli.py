@@ -9,6 +9,7 @@ import click
 from flask import Flask, current_app
 from flask.cli import AppGroup
 
+from backend import wiring
 from backend.errors import DomainError
 from backend.extensions import db
 from backend.roster_help import directory_import_help
@@ -66,6 +67,47 @@ def create_admin(username: str, role: str, unit_code: str | None, password: str 
         fail(exc)
     click.echo(f"已创建控制台用户 {user.username}（{user.role}）")
     click.echo(secret)
+
+
+@admin_cli.command("set-password")
+@click.argument("username")
+@click.option("--password", default=None, help="不提供则随机生成并显示")
+def set_admin_password(username: str, password: str | None) -> None:
+    """Give a console user a new password and end all their sessions."""
+    from backend.services.console_users import set_password
+
+    try:
+        secret = set_password(db.session, username, password, "cli", wiring.now())
+    except DomainError as exc:
+        fail(exc)
+    click.echo(f"已为 {username} 设置新密码，其所有登录会话已结束")
+    click.echo(secret)
+
+
+@admin_cli.command("disable")
+@click.argument("username")
+def disable_admin(username: str) -> None:
+    """Disable a console user and end all their sessions."""
+    from backend.services.console_users import set_active
+
+    try:
+        ended = set_active(db.session, username, False, "cli", wiring.now())
+    except DomainError as exc:
+        fail(exc)
+    click.echo(f"已停用 {username}，结束了 {ended} 个登录会话")
+
+
+@admin_cli.command("enable")
+@click.argument("username")
+def enable_admin(username: str) -> None:
+    """Enable a console user again."""
+    from backend.services.console_users import set_active
+
+    try:
+        set_active(db.session, username, True, "cli", wiring.now())
+    except DomainError as exc:
+        fail(exc)
+    click.echo(f"已启用 {username}")
 
 
 @directory_cli.command("import", help=directory_import_help())

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import logging
 import math
 import threading
 import time
@@ -12,8 +13,13 @@ from flask_limiter import Limiter
 from flask_migrate import Migrate
 from flask_smorest import Api
 from flask_sqlalchemy import SQLAlchemy
+from redis import exceptions as redis_errors
 from sqlalchemy import MetaData
 from sqlalchemy.orm import DeclarativeBase
+
+log = logging.getLogger(__name__)
+# The job broker is out of reach: the outbox still holds the work, the cron sweep sends it.
+BROKER_ERRORS = (redis_errors.ConnectionError, redis_errors.TimeoutError)
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -83,3 +89,16 @@ def job_queue(app=None):
         if "jobs" not in app.extensions:
             app.extensions["jobs"] = make_job_queue(app)
     return app.extensions["jobs"]
+
+
+def wake(func, *args, queue: str, job_id: str) -> str | None:
+    """Enqueue a relay of work already committed to an outbox; None if the broker is down.
+
+    The caller has stored the work, so an unreachable Redis only delays it until the next
+    cron sweep (every minute); the request that stored it still succeeds.
+    """
+    try:
+        return job_queue().enqueue(func, *args, queue=queue, job_id=job_id)
+    except BROKER_ERRORS as exc:
+        log.warning("job broker unreachable, %s left to the outbox sweep: %s", job_id, exc)
+        return None

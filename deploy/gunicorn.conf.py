@@ -24,6 +24,7 @@ from datetime import datetime
 from pathlib import Path
 
 from gunicorn import glogging
+from gunicorn.http import wsgi as _gunicorn_wsgi
 
 from backend.web.security import MASKING_FILTER, mask_secrets
 
@@ -88,6 +89,21 @@ _trusted_proxies = _env_int("TRUSTED_PROXIES", 0)
 forwarded_allow_ips = os.environ.get(
     "FORWARDED_ALLOW_IPS", "*" if _trusted_proxies > 0 else "127.0.0.1,::1")
 secure_scheme_headers = {"X-FORWARDED-PROTO": "https"}
+
+# --- no server banner -----------------------------------------------------------------------
+# Gunicorn names itself and nothing configures that away: drop its Server header from every
+# response (nginx runs with server_tokens off, so no banner reaches a client either way).
+def _without_server_banner(default_headers):
+    def headers(self):
+        return [line for line in default_headers(self) if not line.startswith("Server:")]
+
+    headers.without_banner = True
+    return headers
+
+
+if not getattr(_gunicorn_wsgi.Response.default_headers, "without_banner", False):
+    _gunicorn_wsgi.Response.default_headers = _without_server_banner(
+        _gunicorn_wsgi.Response.default_headers)
 
 # --- logging --------------------------------------------------------------------------------
 loglevel = os.environ.get("LOG_LEVEL", "info").lower()

@@ -143,8 +143,12 @@ def clear_tables(app) -> None:
 
 @pytest.fixture
 def app(base_app):
-    """An app with empty tables, on each backend in turn."""
+    """An app with empty tables and no rate-limit counts, on each backend in turn."""
+    from backend.extensions import limiter
+
     clear_tables(base_app)
+    limiter.init_app(base_app)  # the one limiter serves the last app that bound it
+    limiter.reset()
     base_app.extensions.pop("jobs", None)
     with base_app.app_context():
         yield base_app

@@ -8,9 +8,9 @@ from zoneinfo import ZoneInfo
 
 from flask import Response, current_app
 from flask.views import MethodView
-from flask_smorest import Blueprint
 
 from backend.api.auth import BEARER_SECURITY, require_scope
+from backend.api.parsing import Blueprint
 from backend.errors import InvalidInput
 from backend.extensions import db
 from backend.models import Campaign

@@ -1,9 +1,9 @@
 """Directory API: units and cadres, written by the organisation department's systems."""
 
 from flask.views import MethodView
-from flask_smorest import Blueprint
 
 from backend.api.auth import BEARER_SECURITY, require_scope
+from backend.api.parsing import Blueprint
 from backend.extensions import db
 from backend.schemas.directory import CODE_PATH, CadreSchema, UnitSchema
 from backend.services import directory

@@ -1,13 +1,22 @@
-"""One JSON error shape for everything under /api; plain Chinese pages elsewhere."""
+"""One JSON error shape for everything under /api; plain Chinese pages elsewhere.
+
+Whatever escapes a view ends here. Domain errors map to their status; a service that cannot be
+reached (the database, Redis) is a 503, a value the database cannot store a 422; the session is
+rolled back so the next request starts clean. Only a genuine bug is still a 500.
+"""
 
 from __future__ import annotations
 
+import contextlib
 import logging
 
+import sqlalchemy.exc
 from flask import Flask, Response, jsonify, render_template, request
+from redis import exceptions as redis_errors
 from werkzeug.exceptions import HTTPException, InternalServerError
 
 from backend import errors
+from backend.extensions import db
 
 log = logging.getLogger(__name__)
 
@@ -28,6 +37,14 @@ STATUS_MESSAGES = {
 }
 
 INVALID_JSON = "请求体不是有效的 JSON"
+UNSTORABLE = "请求内容超出可存储的范围"
+RETRY_SECONDS = "30"
+
+# Infrastructure failures and what they mean to the client.
+UNAVAILABLE_ERRORS = (redis_errors.ConnectionError, redis_errors.TimeoutError,
+                      sqlalchemy.exc.OperationalError, sqlalchemy.exc.InterfaceError,
+                      sqlalchemy.exc.TimeoutError)
+UNSTORABLE_ERRORS = (sqlalchemy.exc.DataError, OverflowError)
 
 DOMAIN_STATUS = {
     errors.InvalidInput: 422,
@@ -53,7 +70,8 @@ def error_body(status: int, message: str | None = None, field_errors=None) -> di
 
 def wants_json() -> bool:
     """Tell whether the failing request should get JSON rather than a page."""
-    return request.path.startswith("/api") or request.accept_mimetypes.best == "application/json"
+    return (request.path.startswith(("/api", "/console/api/"))
+            or request.accept_mimetypes.best == "application/json")
 
 
 def flatten_webargs(messages: dict) -> dict:
@@ -105,9 +123,19 @@ def handle_domain_error(exc: errors.DomainError) -> Response:
 
 
 def handle_unexpected(exc: Exception) -> Response:
-    """Log the failure and answer 500 without a stack trace."""
+    """Answer 503 for a service out of reach, 422 for a value no column holds, else 500."""
     if isinstance(exc, HTTPException):
         return handle_http_exception(exc)
+    with contextlib.suppress(sqlalchemy.exc.SQLAlchemyError):  # a dead connection stays dead
+        db.session.rollback()
+    if isinstance(exc, UNAVAILABLE_ERRORS):
+        log.warning("service unavailable on %s %s: %s", request.method, request.path, exc)
+        return respond(503, errors.Unavailable.default_message,
+                       headers=[("Retry-After", RETRY_SECONDS)])
+    if isinstance(exc, UNSTORABLE_ERRORS):
+        log.warning("value refused by the database on %s %s: %s", request.method, request.path,
+                    exc)
+        return respond(422, UNSTORABLE)
     log.exception("unhandled error on %s %s", request.method, request.path)
     return handle_http_exception(InternalServerError())
 

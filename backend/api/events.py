@@ -6,12 +6,12 @@ from zoneinfo import ZoneInfo
 
 from flask import current_app, g
 from flask.views import MethodView
-from flask_smorest import Blueprint
 from marshmallow import ValidationError
 
 from backend.api.auth import BEARER_SECURITY, require_scope
+from backend.api.parsing import Blueprint
 from backend.errors import Conflict, Forbidden, InvalidInput, TooLarge
-from backend.extensions import db, job_queue
+from backend.extensions import db, wake
 from backend.schemas.events import (
     MAX_BATCH,
     EventBatchResultSchema,
@@ -47,13 +47,17 @@ def to_input(data: dict) -> EventInput:
 
 
 def run(items: list[EventInput]) -> list[Outcome]:
-    """Ingest events, then wake the delivery relay if anything is to be sent."""
+    """Ingest events, then wake the delivery relay if anything is to be sent.
+
+    The deliveries are outbox rows committed with the events: with Redis down the event is
+    still answered 201, and the cron sweep relays them once Redis is back.
+    """
     outcomes, to_send = ingest_events(db.session, ingest_context(), items)
     current_app.extensions["metrics"].count_invitations(items, outcomes)
     if to_send:
         from workers.jobs.deliveries import RELAY_JOB_ID, relay_deliveries
 
-        job_queue().enqueue(relay_deliveries, queue="high", job_id=RELAY_JOB_ID)
+        wake(relay_deliveries, queue="high", job_id=RELAY_JOB_ID)
     return outcomes
 
 

@@ -6,10 +6,11 @@ from zoneinfo import ZoneInfo
 
 from flask import current_app, request
 from flask.views import MethodView
-from flask_smorest import Blueprint
 
 from backend.api.mp_auth import OPTIONAL_MP_SECURITY, current_mp_session
-from backend.extensions import db, limiter
+from backend.api.parsing import Blueprint
+from backend.extensions import db
+from backend.public_limits import opening_limit, submission_limit
 from backend.schemas.ratings import (
     TOKEN_PATH,
     ClosedInvitationSchema,
@@ -24,11 +25,6 @@ from backend.wiring import now, sealer, token_codec
 
 blp = Blueprint("invitations", __name__, url_prefix="/api/v1",
                 description="评价：凭链接令牌或小程序 scene 读取邀请并提交评价")
-
-
-def public_limit() -> str:
-    """Return the per-address limit on public endpoints (RATELIMIT_PUBLIC)."""
-    return current_app.config["RATELIMIT_PUBLIC"]
 
 
 def submit_context() -> ratings.SubmitContext:
@@ -63,7 +59,7 @@ def to_submission(data: dict) -> Submission:
 
 @blp.route("/invitations/<string:token>", parameters=TOKEN_PATH)
 class InvitationResource(MethodView):
-    decorators = (limiter.limit(public_limit),)
+    decorators = (opening_limit(),)
 
     @blp.doc(security=OPTIONAL_MP_SECURITY)
     @blp.response(200, InvitationViewSchema)
@@ -84,7 +80,7 @@ class InvitationResource(MethodView):
 
 @blp.route("/invitations/<string:token>/rating", parameters=TOKEN_PATH)
 class RatingResource(MethodView):
-    decorators = (limiter.limit(public_limit),)
+    decorators = (submission_limit(),)
 
     @blp.doc(security=OPTIONAL_MP_SECURITY)
     @blp.arguments(RatingSubmissionSchema())  # an instance: webargs would build one per request

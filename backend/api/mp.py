@@ -7,7 +7,6 @@ import math
 
 from flask import current_app
 from flask.views import MethodView
-from flask_smorest import Blueprint
 from marshmallow import fields, validate
 from werkzeug.exceptions import ServiceUnavailable
 
@@ -18,6 +17,7 @@ from backend.api.mp_auth import (
     require_mp_session,
     sign_session_id,
 )
+from backend.api.parsing import Blueprint
 from backend.extensions import db, limiter
 from backend.integrations import IntegrationError, WeChatInvalidCredential
 from backend.schemas.base import Schema

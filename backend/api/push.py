@@ -6,13 +6,13 @@ import logging
 
 from flask import Flask
 from flask.views import MethodView
-from flask_smorest import Blueprint
 from marshmallow import fields, validate
 from prometheus_client.core import GaugeMetricFamily
 
 from backend.api.auth import BEARER_SECURITY, require_scope
+from backend.api.parsing import Blueprint
 from backend.errors import InvalidInput
-from backend.extensions import db
+from backend.extensions import BROKER_ERRORS, db
 from backend.schemas.base import Schema
 from backend.schemas.scores import PeriodField
 from backend.services import push
@@ -95,7 +95,10 @@ class Replay(MethodView):
             raise InvalidInput(errors={"ids": "period 与 ids 只能提供一个"})
         count = push.replay(db.session, data.get("period"), data.get("ids"), now=now())
         if count:
-            start_relay()
+            try:
+                start_relay()
+            except BROKER_ERRORS:  # the replayed rows wait in the outbox for the sweep
+                log.warning("job broker unreachable; replayed messages left to the sweep")
         return {"replayed": count}
 
 

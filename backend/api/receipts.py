@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from flask.views import MethodView
-from flask_smorest import Blueprint
 
-from backend.api.invitations import public_limit
+from backend.api.parsing import Blueprint
 from backend.extensions import db, limiter
+from backend.public_limits import public_limit
 from backend.schemas.ledger import (
     RECEIPT_PATH,
     CheckpointListSchema,

@@ -6,13 +6,11 @@ from zoneinfo import ZoneInfo
 
 from flask import current_app
 from flask.views import MethodView
-from flask_smorest import Blueprint
-from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from backend.api.auth import BEARER_SECURITY, require_scope
+from backend.api.parsing import Blueprint
 from backend.errors import Unavailable
-from backend.extensions import db, job_queue
+from backend.extensions import BROKER_ERRORS, db, job_queue
 from backend.schemas.scores import JobSchema, PublishSchema, ScoreListSchema, ScoreQueryArgsSchema
 from backend.services.publication import begun_period
 from backend.services.score_queries import current_scores
@@ -42,7 +40,7 @@ class Publish(MethodView):
         try:
             job_id = job_queue().enqueue(publish_scores, data["period"], queue="low",
                                          job_id=f"scores-publish-{data['period']}")
-        except (RedisConnectionError, RedisTimeoutError) as exc:
+        except BROKER_ERRORS as exc:
             raise Unavailable("任务队列暂不可用，评分发布未排队，请稍后重试") from exc
         return {"job_id": job_id}
 

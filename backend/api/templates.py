@@ -2,8 +2,8 @@
 
 from flask import current_app
 from flask.views import MethodView
-from flask_smorest import Blueprint
 
+from backend.api.parsing import Blueprint
 from backend.extensions import db
 from backend.schemas.templates import TemplateDetailSchema, TemplateListSchema
 from backend.services import templates

@@ -38,6 +38,14 @@ def configure(state) -> None:
     auth.configure_session(state.app)
 
 
+@bp.before_request
+def check_arguments() -> None:
+    """Refuse control characters and overlong values in any query or form argument."""
+    from .filters import check_arguments as check
+
+    check()
+
+
 @bp.before_app_request
 def forget_user() -> None:
     """Drop the cached user and scope: an outer app context (tests, CLI) spans requests."""

@@ -1,26 +1,35 @@
-"""Console sign-in: hashed passwords, lockout, hardened session cookies, roles and unit scope.
+"""Console sign-in: hashed passwords, throttled guessing, server-side sessions, roles, scope.
 
-Five wrong passwords in a row lock an account for fifteen minutes; the answer never tells
-whether the user exists or is locked. A session lasts at most twelve hours and ends after two
-idle hours or when the password or the account changes.
+A wrong password, an unknown user and a throttled account get the same answer after the same
+work (one password hash, one audit entry), so neither the text nor the timing tells which
+usernames exist; see backend/services/login_throttle.py for who is slowed down and how. A
+session lives in the database (backend/services/console_sessions.py): signing out, a new
+password or a disabled account end it wherever its cookie was copied; it also ends after 30
+idle minutes and 12 hours after sign-in. A browser that signed a user in keeps a device cookie
+naming that user, which lets the user in while strangers hammer the account.
 """
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import hashlib
 import hmac
+import logging
+import secrets
 import time
 from collections.abc import Callable, Iterable
-from datetime import datetime, timedelta
+from datetime import datetime
 from urllib.parse import urlsplit
 
 from flask import (
     Flask,
+    Response,
     abort,
     current_app,
     g,
     jsonify,
+    make_response,
     redirect,
     render_template,
     request,
@@ -28,25 +37,31 @@ from flask import (
     url_for,
 )
 from flask.typing import ResponseReturnValue
+from itsdangerous import BadSignature, URLSafeTimedSerializer
 from sqlalchemy import select
+from werkzeug.exceptions import TooManyRequests
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from backend import wiring
 from backend.extensions import db, limiter
 from backend.models import ConsoleUser
 from backend.models.clients import ROLES
-from backend.services import audit
+from backend.services import audit, console_sessions
+from backend.services.login_throttle import Attempt, LoginThrottle
 from backend.services.transactions import begin_write
 
 from . import bp
 from .queries.common import Scope
 from .scope import user_scope
 
-MAX_FAILURES = 5
-LOCKOUT = timedelta(minutes=15)
-IDLE_SECONDS = 2 * 3600
-MAX_SECONDS = 12 * 3600
-LOGIN_FAILED = "用户名或密码错误。连续输错 5 次，账户将锁定 15 分钟。"
+log = logging.getLogger(__name__)
+LOGIN_FAILED = "用户名或密码错误。连续输错 5 次后，需等待 15 分钟才能在此处再次登录该账户。"
+TOO_MANY = "登录失败次数过多，请稍后再试。"
+USERNAME_MAX = 64
+DEVICE_COOKIE = "ssp_console_device"
+DEVICE_SALT = "console-device"
+DEVICE_DAYS = 180
+DEVICE_USERS_MAX = 10
 
 
 def configure_session(app: Flask) -> None:
@@ -68,43 +83,97 @@ def fingerprint(user: ConsoleUser) -> str:
     return hmac.new(key, user.password_hash.encode(), hashlib.sha256).hexdigest()[:24]
 
 
-def authenticate(username: str, password: str, now: datetime) -> ConsoleUser | None:
-    """Check a password, counting failures and locking after five; commit."""
+def throttle() -> LoginThrottle:
+    """Return the sign-in throttle on the rate-limit storage (Redis, or memory)."""
+    return LoginThrottle(limiter.limiter, time.time())
+
+
+def device_serializer() -> URLSafeTimedSerializer:
+    """Return the signer of device cookies (newest key signs, every key verifies)."""
+    return URLSafeTimedSerializer(list(reversed(current_app.config["SECRET_KEYS"])),
+                                  salt=DEVICE_SALT)
+
+
+def device_cookie() -> dict:
+    """Return this browser's device record {"d": id, "u": [usernames]}, or a new one."""
+    raw = request.cookies.get(DEVICE_COOKIE, "")
+    with contextlib.suppress(BadSignature, TypeError, ValueError):
+        record = device_serializer().loads(raw, max_age=DEVICE_DAYS * 86400)
+        if isinstance(record, dict) and isinstance(record.get("u"), list):
+            return record
+    return {"d": secrets.token_urlsafe(12), "u": []}
+
+
+def attempt_of(username: str) -> Attempt:
+    """Describe this request's attempt on a username (a known device only for its users)."""
+    record = device_cookie()
+    known = record["d"] if username in record["u"] else None
+    return Attempt(username, request.remote_addr or "unknown", known)
+
+
+def check(attempt: Attempt, password: str) -> tuple[ConsoleUser | None, str]:
+    """Check a password with one hash whatever the case; return the user and the outcome."""
     begin_write(db.session)
-    user = db.session.scalar(select(ConsoleUser).where(ConsoleUser.username == username)
-                             .with_for_update())
-    if user is None or not user.active:
-        check_password_hash(dummy_hash(), password)
-        db.session.rollback()
+    user = db.session.scalar(select(ConsoleUser).where(ConsoleUser.username == attempt.username))
+    try:
+        closed = throttle().closed(attempt)
+    except Exception:  # the storage is out of reach: sign-in still needs the password
+        log.warning("sign-in throttle unreachable", exc_info=True)
+        closed = False
+    matches = check_password_hash(user.password_hash if user else dummy_hash(), password)
+    if user is None:
+        return None, "unknown_user"
+    if closed:
+        return None, "throttled"
+    if not user.active:
+        return None, "inactive"
+    return (user, "ok") if matches else (None, "wrong_password")
+
+
+def record_failure(attempt: Attempt, reason: str, now: datetime) -> None:
+    """Count the failure and write it to the audit trail (the same work for every reason)."""
+    locked = False
+    with contextlib.suppress(Exception):  # storage trouble must not turn 401 into 500
+        locked = throttle().failed(attempt)
+    name = attempt.username or "（空）"
+    audit.record(db.session, name, "login.locked" if locked else "login.failed",
+                 f"user:{name}", now, {"reason": reason}, attempt.address)
+    db.session.commit()
+
+
+def authenticate(username: str, password: str, now: datetime) -> ConsoleUser | None:
+    """Check a sign-in; count and audit a failure; open nothing yet. Commits."""
+    attempt = attempt_of(username)
+    user, outcome = check(attempt, password)
+    if user is None:
+        record_failure(attempt, outcome, now)
         return None
-    if user.locked_until is not None and user.locked_until > now:
-        db.session.rollback()
-        return None
-    if not check_password_hash(user.password_hash, password):
-        record_failure(user, now)
-        db.session.commit()
-        return None
-    user.failed_logins, user.locked_until = 0, None
+    with contextlib.suppress(Exception):
+        throttle().succeeded(attempt)
     audit.record(db.session, user.username, "login", f"user:{user.username}", now,
                  address=request.remote_addr)
-    db.session.commit()
     return user
 
 
-def record_failure(user: ConsoleUser, now: datetime) -> None:
-    """Count a wrong password; the fifth in a row locks the account."""
-    user.failed_logins = (user.failed_logins or 0) + 1
-    if user.failed_logins >= MAX_FAILURES:
-        user.failed_logins, user.locked_until = 0, now + LOCKOUT
-        audit.record(db.session, user.username, "login.locked", f"user:{user.username}", now,
-                     {"minutes": int(LOCKOUT.total_seconds() // 60)}, request.remote_addr)
-
-
-def start_session(user: ConsoleUser) -> None:
-    """Begin a fresh session for the user (a new cookie: no fixation)."""
+def start_session(user: ConsoleUser, now: datetime) -> str:
+    """Open a server-side session and a fresh cookie (no fixation); commit."""
+    console_sessions.purge_ended(db.session, now)
+    secret = console_sessions.open_session(db.session, user, now)
+    db.session.commit()
     session.clear()
-    stamp = int(time.time())
-    session.update(uid=user.id, fp=fingerprint(user), at=stamp, seen=stamp)
+    session.update(sid=secret, fp=fingerprint(user))
+    return secret
+
+
+def remember_device(response: Response, username: str) -> Response:
+    """Name the user in this browser's device cookie (it may then outlast a throttle)."""
+    record = device_cookie()
+    users = [name for name in record["u"] if name != username][-(DEVICE_USERS_MAX - 1):]
+    record["u"] = [*users, username]
+    response.set_cookie(DEVICE_COOKIE, device_serializer().dumps(record),
+                        max_age=DEVICE_DAYS * 86400, path="/console/", httponly=True,
+                        secure=current_app.config["SESSION_COOKIE_SECURE"], samesite="Lax")
+    return response
 
 
 def current_user() -> ConsoleUser | None:
@@ -115,19 +184,19 @@ def current_user() -> ConsoleUser | None:
 
 
 def load_user() -> ConsoleUser | None:
-    """Return the session's user when the session is still valid."""
-    uid, stamp = session.get("uid"), int(time.time())
-    if uid is None:
+    """Return the user of the session's live server-side session, moving its idle clock."""
+    secret, now = session.get("sid"), wiring.now()
+    if secret is None:
         return None
-    if stamp - session.get("at", 0) > MAX_SECONDS or stamp - session.get("seen", 0) > IDLE_SECONDS:
-        session.clear()
-        return None
-    user = db.session.get(ConsoleUser, uid)
+    found = console_sessions.live_session(db.session, secret, now)
+    user = db.session.get(ConsoleUser, found.user_id) if found else None
     if user is None or not user.active or session.get("fp") != fingerprint(user):
         session.clear()
         return None
-    if stamp - session.get("seen", 0) > 60:  # refresh the idle clock once a minute
-        session["seen"] = stamp
+    if console_sessions.needs_touch(found, now):
+        begin_write(db.session)
+        console_sessions.touch(db.session, secret, now)
+        db.session.commit()
     return user
 
 
@@ -197,18 +266,37 @@ def login() -> ResponseReturnValue:
         if current_user() is not None:
             return redirect(safe_next(request.args.get("next")))
         return render_template("console/login.html", error=None)
-    username = request.form.get("username", "").strip()[:64]
-    user = authenticate(username, request.form.get("password", ""), wiring.now())
+    username = request.form.get("username", "").strip()[:USERNAME_MAX]
+    refuse_busy_address()
+    now = wiring.now()
+    user = authenticate(username, request.form.get("password", ""), now)
     if user is None:
         return render_template("console/login.html", error=LOGIN_FAILED,
                                username=username), 401
-    start_session(user)
-    return redirect(safe_next(request.args.get("next")))
+    start_session(user, now)
+    return remember_device(make_response(redirect(safe_next(request.args.get("next")))),
+                           user.username)
+
+
+def refuse_busy_address() -> None:
+    """Answer 429 to an address past its failed sign-ins, whatever name it tries."""
+    try:
+        wait = throttle().address_wait(request.remote_addr or "unknown")
+    except Exception:
+        log.warning("sign-in throttle unreachable", exc_info=True)
+        return
+    if wait is not None:
+        error = TooManyRequests()
+        error.data = {"message": TOO_MANY, "headers": {"Retry-After": str(wait)}}
+        raise error
 
 
 @bp.route("/logout", methods=["POST"])
 def logout() -> ResponseReturnValue:
-    """Sign out."""
+    """Sign out: end the server-side session, so no copy of the cookie works any more."""
+    begin_write(db.session)
+    console_sessions.end_session(db.session, session.get("sid"))
+    db.session.commit()
     session.clear()
     return redirect(url_for("console.login"))
 

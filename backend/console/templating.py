@@ -13,6 +13,7 @@ from backend.models import RollupState
 
 from . import bp
 from .auth import scope
+from .filters import link_args
 from .labels import (
     ALERT_STATES,
     ALERT_TYPES,
@@ -54,16 +55,15 @@ def alert_types() -> dict[str, str]:
 @bp.app_template_global()
 def same_page(**changes: Any) -> str:
     """Return this page's URL with some query arguments changed (None drops one)."""
-    args = {**request.args.to_dict(flat=True), **changes}
-    args = {k: v for k, v in args.items() if v not in (None, "")}
-    return url_for(request.endpoint, **(request.view_args or {}), **args)
+    return url_for(request.endpoint, **(request.view_args or {}), **link_args(**changes))
 
 
 @bp.app_template_global()
 def export_url(fmt: str) -> str:
     """Return the export of this page in a format, with the same filters."""
-    args = {k: v for k, v in request.args.to_dict(flat=True).items() if k != "page"}
-    return url_for(request.endpoint + "_export", fmt=fmt, **(request.view_args or {}), **args)
+    view_args = {k: v for k, v in (request.view_args or {}).items() if k != "fmt"}
+    return url_for(request.endpoint.removesuffix("_export") + "_export", fmt=fmt, **view_args,
+                   **link_args(page=None))
 
 
 @bp.app_template_filter("local_time")

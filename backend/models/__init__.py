@@ -3,7 +3,7 @@
 from backend.models.alerts import Alert
 from backend.models.audit import AuditEntry
 from backend.models.campaigns import BallotTarget, Campaign, CampaignRater
-from backend.models.clients import ApiClient, ConsoleUser
+from backend.models.clients import ApiClient, ConsoleSession, ConsoleUser
 from backend.models.directory import Cadre, Unit
 from backend.models.invitations import Invitation, ServiceEvent
 from backend.models.ledger import LedgerCheckpoint, LedgerEntry, ReviewItem
@@ -34,8 +34,8 @@ from backend.models.templates import SurveyTemplate
 
 __all__ = ["AbuseSignal", "Alert", "ApiClient", "AuditEntry", "BallotTarget", "Cadre",
            "CadreDaily", "CadreMonthly", "Campaign", "CampaignRater", "CampaignTurnout",
-           "ConsoleUser", "DayTotal", "Delivery", "FollowupContact", "FunnelCount", "Invitation",
-           "LedgerCheckpoint", "LedgerEntry", "MpSession", "MpSubscription", "OpenTag",
-           "PendingItem", "Rating", "RatingCount", "RatingTagCount", "ReviewItem", "RollupState",
-           "ScoreSnapshot", "ServiceEvent", "SurveyTemplate", "Unit", "UnitDaily", "UnitDay",
-           "UseTag", "WebhookMessage"]
+           "ConsoleSession", "ConsoleUser", "DayTotal", "Delivery", "FollowupContact",
+           "FunnelCount", "Invitation", "LedgerCheckpoint", "LedgerEntry", "MpSession",
+           "MpSubscription", "OpenTag", "PendingItem", "Rating", "RatingCount", "RatingTagCount",
+           "ReviewItem", "RollupState", "ScoreSnapshot", "ServiceEvent", "SurveyTemplate",
+           "Unit", "UnitDaily", "UnitDay", "UseTag", "WebhookMessage"]

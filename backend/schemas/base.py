@@ -4,12 +4,18 @@ marshmallow writes its messages in English into each field and validator. The ba
 rewrites them, when a field is bound, from the two tables below, so no schema has to pass
 `error_messages=` or `error=` for the library's own messages. A message a schema wrote itself
 (a validator's `error=`, a field's `error_messages=`) is kept as written.
+
+Binding also guards every text field, list items and mapping keys included: NUL and other
+control characters (tab and line breaks aside), and lone surrogates, which no database column
+stores, are refused here once rather than field by field. A field without a pattern of its own
+documents the guard as its pattern; a field with one keeps its own (which must exclude them).
 """
 
 from __future__ import annotations
 
 import copy
 import functools
+import re
 import weakref
 from collections.abc import Callable, Iterable
 
@@ -82,6 +88,63 @@ ITEM_LENGTH = {"min": "不能少于 {min} 项", "max": "不能多于 {max} 项",
                "all": "须有 {min} 到 {max} 项", "equal": "须恰好 {equal} 项"}
 RANGE_BOUNDS = {"min": ("不小于 {min}", "大于 {min}"), "max": ("不大于 {max}", "小于 {max}")}
 
+# C0 controls but tab, line feed and carriage return; DEL and the C1 controls. Lone
+# surrogates are refused too, but not named in documented patterns: they are no characters
+# of a valid JSON text, and generators of the document's patterns cannot use them.
+CONTROL_CHARACTERS = r"\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f"
+SURROGATES = r"\ud800-\udfff"
+UNSTORABLE = f"[{CONTROL_CHARACTERS}{SURROGATES}]"
+TEXT_PATTERN = f"^[^{CONTROL_CHARACTERS}]*$"
+CONTROL_MESSAGE = "不能包含 NUL 或其他控制字符"
+
+
+class PlainText(validate.Regexp):
+    """Refuse control characters (documented as the field's pattern) and lone surrogates."""
+
+    _surrogate = re.compile(f"[{SURROGATES}]").search
+
+    def __init__(self) -> None:
+        super().__init__(TEXT_PATTERN, error=CONTROL_MESSAGE)
+
+    def __call__(self, value: str) -> str:
+        value = super().__call__(value)
+        if self._surrogate(value):
+            raise marshmallow.ValidationError(CONTROL_MESSAGE)
+        return value
+
+
+class PatternGuard(validate.Validator):
+    """Refuse control characters where the field has a pattern of its own, and hold that
+    pattern to the whole value: Python's `$` also matches before a final line break."""
+
+    _search = re.compile(UNSTORABLE).search
+
+    def __init__(self, patterns: list[validate.Regexp]) -> None:
+        self.patterns = patterns
+
+    def __call__(self, value: str) -> str:
+        if not isinstance(value, str):
+            return value
+        for pattern in self.patterns:
+            if not pattern.regex.match(value):
+                return value  # the pattern's own message already says so
+            if not pattern.regex.fullmatch(value):
+                raise marshmallow.ValidationError(pattern._format_error(value))
+        if self._search(value):
+            raise marshmallow.ValidationError(CONTROL_MESSAGE)
+        return value
+
+
+def guard_text(field: fields.Field) -> None:
+    """Add the control-character guard to a text field (documented unless it has a pattern)."""
+    if not isinstance(field, fields.String):
+        return
+    if any(isinstance(v, PlainText | PatternGuard) for v in field.validators):
+        return
+    patterns = [v for v in field.validators if isinstance(v, validate.Regexp)]
+    field.validators.append(PatternGuard(patterns) if patterns else PlainText())
+
+
 _translated: weakref.WeakKeyDictionary[validate.Validator, dict[bool, validate.Validator]] = (
     weakref.WeakKeyDictionary())
 
@@ -110,6 +173,7 @@ def translate_field(field: fields.Field) -> None:
     field.error_messages = {key: chinese.get(key, text) if text == english.get(key) else text
                             for key, text in field.error_messages.items()}
     field.validators = [translate_validator(v, field) for v in field.validators]
+    guard_text(field)
     for inner in inner_fields(field):
         translate_field(inner)
 

@@ -4,7 +4,7 @@ from marshmallow import fields, validate
 
 from backend.schemas.base import Schema
 from backend.schemas.directory import CODE, text
-from backend.schemas.events import PHONE_MAX
+from backend.schemas.events import PHONE
 from backend.schemas.scores import PeriodField
 
 MAX_ASSIGNMENTS = 5000
@@ -19,8 +19,7 @@ RATER_NAME_MAX = 100  # campaign_raters.name
 class RaterSchema(Schema):
     code = fields.String(required=True, validate=CODE, metadata={"example": "R01"})
     name = text(RATER_NAME_MAX, metadata={"example": "王建国"})
-    phone = fields.String(load_default=None, allow_none=True,
-                          validate=validate.Length(1, PHONE_MAX),
+    phone = fields.String(load_default=None, allow_none=True, validate=PHONE,
                           metadata={"description": "手机号（可选），用于短信提醒",
                                     "example": "13800138000"})
 

@@ -3,14 +3,17 @@
 from marshmallow import fields, validate
 
 from backend.models.directory import UNIT_CATEGORIES
-from backend.schemas.base import Schema
+from backend.schemas.base import CONTROL_CHARACTERS, Schema
 
 CODE_MAX = 64  # units.code, cadres.code, campaigns.code, campaign_raters.code
 CODE_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"
 CODE = [validate.Length(1, CODE_MAX),
         validate.Regexp(CODE_PATTERN,
                         error="编码只能包含字母、数字、点、横线和下划线，且不超过 64 个字符")]
-PRINTABLE = validate.Regexp(r"^[^\x00-\x1f\x7f]*\S[^\x00-\x1f\x7f]*$",
+# One line of text with at least one visible character: no control character at all (the
+# base's guard lets tab and line breaks through for multi-line text), no lone surrogate.
+LINE = rf"[^\x09-\x0d{CONTROL_CHARACTERS}]"  # the base's guard adds lone surrogates
+PRINTABLE = validate.Regexp(rf"^{LINE}*[^\s{CONTROL_CHARACTERS}]{LINE}*$",
                             error="不能为空，也不能包含控制字符")
 CODE_PATH = [{"in": "path", "name": "code", "required": True,
               "schema": {"type": "string", "minLength": 1, "maxLength": CODE_MAX,

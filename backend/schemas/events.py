@@ -9,12 +9,18 @@ CHANNELS = ("sms", "wechat", "qr")
 MAX_BATCH = 1000
 EXTERNAL_ID_MAX = 128  # service_events.external_id
 EVENT_TYPE_MAX = 40  # service_events.event_type
-PHONE_MAX = 20  # 11 digits, written with +86, spaces or dashes at most
 OPENID_MAX = 128
+# A mainland mobile number: 11 digits from 13 to 19, after +86 or 0086 if any, with single
+# spaces or dashes between digits allowed (so at most 25 characters); the services keep the
+# 11 digits.
+PHONE_PATTERN = r"^(?:\+86|0086)?[ -]?1[3-9](?:[ -]?[0-9]){9}$"
+PHONE_EXAMPLE = "13800138000"
+PHONE = [validate.Length(min=len(PHONE_EXAMPLE)),
+         validate.Regexp(PHONE_PATTERN, error="手机号应为中国大陆 11 位手机号，如 13800138000")]
 
 
 class RecipientSchema(Schema):
-    phone = fields.String(validate=validate.Length(1, PHONE_MAX),
+    phone = fields.String(validate=PHONE,
                           metadata={"description": "手机号（中国大陆），用于短信发送",
                                     "example": "13800138000"})
     openid = fields.String(validate=[validate.Length(1, OPENID_MAX),

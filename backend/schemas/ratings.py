@@ -5,7 +5,7 @@ from marshmallow import fields, validate
 from backend.schemas.base import Schema
 from backend.schemas.campaigns import MAX_TARGETS
 from backend.schemas.directory import CODE
-from backend.schemas.events import PHONE_MAX
+from backend.schemas.events import PHONE, PHONE_EXAMPLE
 from backend.schemas.templates import COMMENT_MAX, MAX_TAGS_LIMIT, SCALE_LIMITS, TAG_MAX
 
 TOKEN_PATH = [{"in": "path", "name": "token", "required": True,
@@ -19,7 +19,7 @@ TAG_COUNT = validate.Length(max=MAX_TAGS_LIMIT)  # the template's max_tags is ch
 
 class FollowupSchema(Schema):
     consent = fields.Boolean(required=True)
-    phone = fields.String(validate=validate.Length(1, PHONE_MAX))
+    phone = fields.String(validate=PHONE, metadata={"example": PHONE_EXAMPLE})
 
 
 class TargetRatingSchema(Schema):

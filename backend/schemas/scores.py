@@ -6,7 +6,8 @@ from backend.schemas.base import Schema
 from backend.schemas.directory import CODE
 from backend.scoring import PeriodError, parse_period
 
-PERIOD_PATTERN = r"^\d{4}(-(0[1-9]|1[0-2]|Q[1-4]|H[12]))?$"
+# Years 1900 to 9999, as parse_period accepts them.
+PERIOD_PATTERN = r"^(19[0-9]{2}|[2-9][0-9]{3})(-(0[1-9]|1[0-2]|Q[1-4]|H[12]))?$"
 PERIOD_MAX = 7  # "2026-11", "2026-Q4", "2026-H2" or "2026"
 PERIOD_FORMAT = validate.Regexp(PERIOD_PATTERN, error="期间格式如 2026-11、2026-Q4、2026-H2、2026")
 

@@ -161,7 +161,8 @@ def check_submission(definition: dict, targets: list[Target],
     per_item = {str(n): e for n, r in enumerate(submission.ratings)
                 if (e := item_errors(definition, r))}
     if per_item:
-        errors = errors | (per_item["0"] if len(targets) == 1 else {"ratings": per_item})
+        one = len(targets) == 1 and len(submission.ratings) == 1  # the event form's fields
+        errors = errors | (per_item["0"] if one else {"ratings": per_item})
     if errors:
         raise InvalidInput(errors=errors)
     by_code = {r.target or targets[0].code: r for r in submission.ratings}

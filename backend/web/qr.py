@@ -46,6 +46,7 @@ def image_response(data: bytes, mimetype: str) -> Response:
     response.headers["Referrer-Policy"] = "no-referrer"
     response.headers["X-Content-Type-Options"] = "nosniff"
     response.headers["Content-Security-Policy"] = "default-src 'none'"
+    response.headers["Cross-Origin-Resource-Policy"] = "cross-origin"  # embedded elsewhere
     response.set_etag(hashlib.sha256(data).hexdigest()[:32])
     return response.make_conditional(request)
 

@@ -18,8 +18,9 @@ from itsdangerous import BadSignature, Signer
 from werkzeug.datastructures import MultiDict
 
 from backend import errors
-from backend.api.invitations import public_limit, submit_context
-from backend.extensions import db, limiter
+from backend.api.invitations import submit_context
+from backend.extensions import db
+from backend.public_limits import opening_limit, submission_limit
 from backend.services import opens, ratings
 from backend.services.rating_rules import ABSTAIN_LABEL, RatedTarget, Submission
 from backend.services.rating_views import invitation_view
@@ -179,7 +180,7 @@ def render_closed(kind: str) -> tuple[str, int]:
 
 
 @bp.get("/r/<token>")
-@limiter.limit(public_limit)
+@opening_limit()
 def show(token: str) -> ResponseReturnValue:
     """Show the rating form; opening never consumes the link."""
     ctx = submit_context()
@@ -187,7 +188,7 @@ def show(token: str) -> ResponseReturnValue:
 
 
 @bp.post("/r/<token>")
-@limiter.limit(public_limit)
+@submission_limit()
 def submit(token: str) -> ResponseReturnValue:
     """Submit the form; the first successful submission uses the link up."""
     ctx = submit_context()
@@ -205,7 +206,7 @@ def submit(token: str) -> ResponseReturnValue:
 
 
 @bp.post("/r/<token>/opened")
-@limiter.limit(public_limit)
+@opening_limit()
 def opened(token: str) -> ResponseReturnValue:
     """Record the first opening of the page by a person (the page's script sends this)."""
     ctx = submit_context()

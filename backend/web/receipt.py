@@ -14,8 +14,8 @@ from flask import Blueprint, Response, render_template, url_for
 from flask.typing import ResponseReturnValue
 
 from backend import errors
-from backend.api.invitations import public_limit
 from backend.extensions import db, limiter
+from backend.public_limits import public_limit
 from backend.services.receipts import check_receipt
 from backend.web.rating import render_closed
 

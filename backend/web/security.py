@@ -2,6 +2,12 @@
 
 The JSON API under /api authenticates with tokens and bearer keys, never with cookies, so it
 is outside CSRF protection; every other state-changing request must carry the form's token.
+
+Every response gets a strict CSP (the API docs page included: its boot script is a file),
+Permissions-Policy, Cross-Origin-Opener-Policy and -Resource-Policy (QR images say
+cross-origin themselves: business systems embed them), and HSTS when PUBLIC_BASE_URL is https.
+Nothing private is stored by a browser or proxy: pages carrying a token, every console page
+and every answer to a request with credentials are `Cache-Control: no-store`.
 """
 
 from __future__ import annotations
@@ -25,10 +31,9 @@ POLICY = {
     "form-action": "'self'",
     "base-uri": "'none'",
 }
-# flask-smorest's Swagger UI page boots with an inline script and inline styles (its assets
-# are served locally, so still no external source).
-DOCS_POLICY = {**POLICY, "script-src": "'self' 'unsafe-inline'",
-               "style-src": "'self' 'unsafe-inline'"}
+PERMISSIONS_POLICY = ("accelerometer=(), camera=(), geolocation=(), gyroscope=(), "
+                      "magnetometer=(), microphone=(), payment=(), usb=()")
+HSTS = "max-age=31536000"
 UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
 # A token is a capability: /r/<token>, /r/<token>/qr.svg, /api/v1/invitations/<token>/rating.
@@ -91,9 +96,7 @@ def csp_nonce() -> str:
 
 def content_security_policy() -> str:
     """Return the CSP of the current response."""
-    docs = "/" + "/".join(filter(None, (current_app.config.get("OPENAPI_URL_PREFIX", "").strip(
-        "/"), current_app.config.get("OPENAPI_SWAGGER_UI_PATH", "").strip("/"))))
-    policy = dict(DOCS_POLICY if request.path == docs else POLICY)
+    policy = dict(POLICY)
     if nonce := g.get("csp_nonce"):
         for directive in ("script-src", "style-src"):
             policy[directive] += f" 'nonce-{nonce}'"
@@ -107,9 +110,20 @@ def add_security_headers(response: Response) -> Response:
     headers.setdefault("X-Content-Type-Options", "nosniff")
     headers.setdefault("X-Frame-Options", "DENY")
     headers.setdefault("Referrer-Policy", "no-referrer")
-    if carries_token(request.path):
+    headers.setdefault("Permissions-Policy", PERMISSIONS_POLICY)
+    headers.setdefault("Cross-Origin-Opener-Policy", "same-origin")
+    headers.setdefault("Cross-Origin-Resource-Policy", "same-origin")
+    if current_app.config["PUBLIC_BASE_URL"].startswith("https://"):
+        headers.setdefault("Strict-Transport-Security", HSTS)
+    if is_private(request.path):
         headers.setdefault("Cache-Control", "no-store")
     return response
+
+
+def is_private(path: str) -> bool:
+    """Tell whether an answer must not be stored: a token page, the console, credentials."""
+    return (carries_token(path) or path.startswith("/console/")
+            or "Authorization" in request.headers)
 
 
 def forget_request_state() -> None:

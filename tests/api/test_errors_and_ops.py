@@ -81,7 +81,7 @@ def test_openapi_document_lists_the_directory_and_bearer_auth(client):
 def test_docs_page_loads_only_assets_served_by_the_app(client):
     page = client.get("/api/docs").get_data(as_text=True)
     sources = re.findall(r'(?:src|href)="([^"]+)"', page)
-    assert sources and all(s.startswith("/api/docs/assets/") for s in sources)
+    assert sources and all(s.startswith(("/api/docs/assets/", "/static/docs/")) for s in sources)
     for source in sources:
         with client.get(source) as asset:
             assert asset.status_code == 200, source

@@ -149,7 +149,7 @@ def test_missing_score_is_422(client, invitation):
 
 def test_rating_row_holds_no_link_to_invitation_event_or_rater(client, invitation, session):
     before = session.execute(select(Invitation.__table__)).all()
-    rate(client, invitation["token"], comment="窗口\x00服务\x07很好\r\n谢谢")
+    rate(client, invitation["token"], comment="窗口服务很好\r\n谢谢")
     release_all()
     rating = session.scalar(select(Rating))
     columns = {c.key for c in inspect(Rating).columns}

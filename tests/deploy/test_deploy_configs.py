@@ -14,12 +14,15 @@ import os
 import re
 import runpy
 import shutil
+import socket
 import subprocess
 import sys
+import time
 from fnmatch import fnmatch
 from pathlib import Path
 from types import SimpleNamespace
 
+import httpx
 import pytest
 import yaml
 
@@ -252,6 +255,37 @@ def test_gunicorn_drops_the_metrics_of_an_exited_worker(monkeypatch, tmp_path):
     assert not (tmp_path / "gauge_livesum_4242.db").exists()
     conf["on_starting"](None)
     assert list(tmp_path.glob("*.db")) == []
+
+
+def free_port() -> int:
+    """Return a TCP port nobody listens on right now."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def test_gunicorn_answers_without_a_server_banner(tmp_path):
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if k not in ("REDIS_URL",)}
+    env.update(DATABASE_URL=f"sqlite:///{tmp_path}/banner.db", SECRET_KEYS="banner-key",
+               PROMETHEUS_MULTIPROC_DIR=str(tmp_path / "prometheus"), WEB_CONCURRENCY="1",
+               EMBEDDED_SCHEDULER="0")
+    server = subprocess.Popen(
+        [sys.executable, "-m", "gunicorn", "-c", "deploy/gunicorn.conf.py", "--bind",
+         f"127.0.0.1:{port}", "backend:create_app()"], cwd=ROOT, env=env,
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline, response = time.monotonic() + 30, None
+        while response is None and time.monotonic() < deadline:
+            try:
+                response = httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=2)
+            except httpx.TransportError:
+                time.sleep(0.2)
+        assert response is not None and response.status_code == 200
+        assert "server" not in response.headers and "gunicorn" not in str(response.headers)
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
 
 
 # --- the files agree with each other and with the app ------------------------------------------

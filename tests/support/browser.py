@@ -25,26 +25,35 @@ def require_chromium() -> None:
 
 
 @contextlib.contextmanager
-def served_app(database: Path) -> Iterator[tuple]:
-    """Serve a fresh app on a SQLite file over HTTP; yield (app, base URL)."""
-    app = create_app({**base_config(f"sqlite:///{database}"),
-                      "PUBLIC_BASE_URL": "http://127.0.0.1"})
+def served_app(database: Path | str, **overrides) -> Iterator[tuple]:
+    """Serve a fresh app on a SQLite file (or a database URI) over HTTP; yield (app, base URL)."""
+    uri = database if isinstance(database, str) else f"sqlite:///{database}"
+    app = create_app({**base_config(uri), "PUBLIC_BASE_URL": "http://127.0.0.1", **overrides})
     with app.app_context():
         db.create_all()
+    try:
+        with serving(app) as base:
+            yield app, base
+    finally:
+        with app.app_context():
+            db.session.remove()
+            db.engine.dispose()
+
+
+@contextlib.contextmanager
+def serving(app) -> Iterator[str]:
+    """Serve an app over HTTP on a free port of 127.0.0.1; yield its base URL."""
     server = make_server("127.0.0.1", 0, app, threaded=True)
     base = f"http://127.0.0.1:{server.server_port}"
     app.config["PUBLIC_BASE_URL"] = base
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
-        yield app, base
+        yield base
     finally:
         server.shutdown()
         server.server_close()
         thread.join(timeout=5)
-        with app.app_context():
-            db.session.remove()
-            db.engine.dispose()
 
 
 @contextlib.contextmanager

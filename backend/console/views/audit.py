@@ -15,6 +15,7 @@ from backend.services import audit
 from .. import bp
 from ..access import AUDITORS
 from ..auth import current_user, login_required
+from ..filters import id_arg, link_args, text_arg
 from ..labels import audit_action_name
 from ..pages import Column, Page, Table, exporting, register_page
 from ..queries import audit as queries
@@ -54,13 +55,11 @@ def labelled(rows: list[dict]) -> list[dict]:
 def build() -> Page:
     """Build the audit trail page (exports hold up to 100,000 matching entries)."""
     until = day_arg("to")
-    rows = queries.entries(db.session, request.args.get("actor", "").strip()[:64],
-                           request.args.get("action", "").strip()[:60],
+    rows = queries.entries(db.session, text_arg("actor", 64), text_arg("action", 60),
                            local_start(day_arg("from")),
                            local_start(until + timedelta(days=1)) if until else None,
-                           request.args.get("before", type=int),
-                           EXPORT_LIMIT if exporting() else PAGE)
-    older = url_for("console.audit_trail", **{**request.args.to_dict(), "before": rows[-1]["id"]}
+                           id_arg("before"), EXPORT_LIMIT if exporting() else PAGE)
+    older = url_for("console.audit_trail", **link_args(before=rows[-1]["id"])
                     ) if len(rows) == PAGE and not exporting() else None
     return Page("查询留痕", "audit", subtitle="谁在何时从何处查看或导出了什么",
                 tables=[Table("audit", "留痕记录", COLUMNS, labelled(rows), sortable=False)],

@@ -6,13 +6,14 @@ from datetime import date, datetime, tzinfo
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from flask import abort, current_app, request
+from flask import abort, current_app
 
 from backend import wiring
 from backend.extensions import db
 from backend.models import Unit
 
 from ..auth import scope
+from ..filters import id_arg, int_arg
 from ..pages import Column
 from ..queries.common import Scope, today
 from ..scope import narrowed
@@ -38,18 +39,18 @@ def local_today() -> date:
 
 def days_arg(default: int = 30) -> int:
     """Return the window asked for (7 or 30 days)."""
-    days = request.args.get("days", type=int)
+    days = int_arg("days", default, 1, 365)
     return days if days in WINDOWS else default
 
 
 def page_arg() -> int:
     """Return the 1-based page number asked for."""
-    return max(1, min(request.args.get("page", 1, type=int), 10_000))
+    return int_arg("page", 1, 1, 10_000)
 
 
 def unit_arg() -> tuple[Scope, Unit | None]:
     """Return the scope narrowed to ?unit= (404 when that unit is not visible) and the unit."""
-    unit_id = request.args.get("unit", type=int)
+    unit_id = id_arg("unit")
     if not unit_id:
         return scope(), None
     return scoped_unit(unit_id)

@@ -10,6 +10,7 @@ from backend.scoring.periods import trailing_months
 
 from ..access import READERS
 from ..auth import current_user, scope
+from ..filters import text_arg
 from ..labels import ALERT_TYPES, group_name
 from ..pages import Card, Chart, Column, Page, Table, exporting, register_page
 from ..queries import officials as queries
@@ -57,7 +58,7 @@ def build_list() -> Page:
     """Build the officials page (exports hold every matching official)."""
     unit_scope, unit = unit_arg()
     rows, total = queries.officials_page(
-        db.session, unit_scope, months(), request.args.get("q", "").strip()[:50],
+        db.session, unit_scope, months(), text_arg("q", 50),
         request.args.get("below") == "1", request.args.get("sort", "valid"), page_arg(),
         None if exporting() else PAGE_SIZE)
     table = Table("officials", f"干部列表（共 {total} 人）", LIST_COLUMNS, with_scores(rows),

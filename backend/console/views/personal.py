@@ -15,6 +15,7 @@ from backend.services import audit
 from .. import bp
 from ..access import ORG
 from ..auth import current_user, login_required, safe_next
+from ..filters import id_arg
 from ..labels import RATING_STATUSES, group_name
 from ..pages import Column, Page, Table, register_page
 from ..queries import personal
@@ -69,7 +70,7 @@ def build_non_responders(campaign_id: int) -> Page:
 def unmask() -> ResponseReturnValue:
     """Show a full phone number to an org admin who gives a reason; audited."""
     reason = request.form.get("reason", "").strip()
-    kind, row_id = request.form.get("kind", ""), request.form.get("id", type=int)
+    kind, row_id = request.form.get("kind", ""), id_arg("id", request.form)
     found = personal.phone_token(db.session, kind, row_id) if row_id else None
     back = safe_next(request.form.get("next"))
     if found is None:
