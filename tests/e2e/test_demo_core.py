@@ -56,10 +56,15 @@ def next_line(lines: queue.Queue, pattern: str, timeout: float = 20.0) -> str:
     raise AssertionError(f"no line matching {pattern!r} in:\n" + "\n".join(seen))
 
 
+def demo_env(tmp_path) -> dict[str, str]:
+    """Return the environment of a demo command: embedded mode, whatever the test run uses."""
+    return {**os.environ, "PYTHONUNBUFFERED": "1", "SECRET_KEYS": "demo-core-test-key",
+            "REDIS_URL": "", "DATABASE_URL": f"sqlite:///{tmp_path / 'unused.db'}"}
+
+
 def test_the_core_command_says_what_to_set_then_prints_verified_and_refused_pushes(tmp_path):
     port = free_port()
-    env = {**os.environ, "PYTHONUNBUFFERED": "1", "SECRET_KEYS": "demo-core-test-key",
-           "DATABASE_URL": f"sqlite:///{tmp_path / 'unused.db'}"}
+    env = demo_env(tmp_path)
     process = subprocess.Popen(
         [sys.executable, "-m", "flask", "--app", "backend", "demo", "core", "--port", str(port)],
         cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
@@ -89,8 +94,7 @@ def test_the_core_command_says_what_to_set_then_prints_verified_and_refused_push
 
 
 def test_the_core_command_refuses_a_secret_it_cannot_use(tmp_path):
-    env = {**os.environ, "SECRET_KEYS": "demo-core-test-key",
-           "DATABASE_URL": f"sqlite:///{tmp_path / 'unused.db'}"}
+    env = demo_env(tmp_path)
     done = subprocess.run(
         [sys.executable, "-m", "flask", "--app", "backend", "demo", "core", "--secret", "abc"],
         cwd=ROOT, env=env, capture_output=True, text=True, timeout=60, check=False)
@@ -98,8 +102,7 @@ def test_the_core_command_refuses_a_secret_it_cannot_use(tmp_path):
 
 
 def test_the_core_command_says_when_its_port_is_taken(tmp_path):
-    env = {**os.environ, "SECRET_KEYS": "demo-core-test-key",
-           "DATABASE_URL": f"sqlite:///{tmp_path / 'unused.db'}"}
+    env = demo_env(tmp_path)
     with socket.create_server(("127.0.0.1", 0)) as taken:
         port = taken.getsockname()[1]
         done = subprocess.run(
