@@ -31,7 +31,7 @@ demo: install
 	PUBLIC_BASE_URL=$(DEMO_URL) $(BIN)/flask demo serve --host $(DEMO_HOST) --port $(DEMO_PORT)
 
 test: install-dev
-	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -q -n 2 --dist loadfile $(PYTEST_ARGS)
 
 lint: install-dev
 	$(BIN)/ruff check .

@@ -39,11 +39,18 @@ def postgres_url() -> str:
 
 
 def redis_test_url() -> str:
-    """Return the Redis URL for tests (database 9 unless TEST_REDIS_URL says otherwise)."""
+    """Return the Redis URL for tests: database 9, or 15 for a second xdist worker.
+
+    TEST_REDIS_URL overrides it. Tests that need a database of their own use fixed numbers
+    of their module's (tests/support/redis_db.py); a module runs in one worker (--dist
+    loadfile), so two workers never share one.
+    """
     if url := os.environ.get("TEST_REDIS_URL"):
         return url
+    number = 15 if os.environ.get("PYTEST_XDIST_WORKER", "gw0") != "gw0" else 9
     base = os.environ.get("REDIS_URL") or DEFAULT_REDIS
-    return base.rsplit("/", 1)[0] + "/9" if base.count("/") >= 3 else base + "/9"
+    root = base.rsplit("/", 1)[0] if base.count("/") >= 3 else base
+    return f"{root}/{number}"
 
 
 def check_postgres(url: str) -> None:

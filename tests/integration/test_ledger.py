@@ -153,7 +153,7 @@ def assert_named(runner, session, seq: int, rating_id: int | None, reason: str) 
 
 @pytest.mark.parametrize("change", [
     "score = 10", "comment = '已篡改'", "cadre_id = cadre_id", "status = 'excluded'",
-    "month = '2026-10'", "tags = '[]'"])
+    "month = '2026-10'", "tags = '[\"伪造\"]'"])
 def test_a_rating_edited_by_hand_fails_its_mac(app, session, runner, change):
     ids = sorted(sequenced(session, 6))
     ledger.checkpoint_days(session, DAY2, TZ)
