@@ -74,7 +74,7 @@ def init_extensions(app: Flask) -> None:
     from backend.api import errors
     from backend.api.openapi import OperationIds
     from backend.extensions import add_retry_after, api, db, limiter, migrate
-    from backend.services.templates import load_catalogue
+    from backend.services.templates.catalogue import load_catalogue
 
     app_logging.init_app(app)
     db.init_app(app)

@@ -15,7 +15,7 @@ from backend.cli import fail
 from backend.errors import DomainError
 from backend.extensions import db
 from backend.roster_help import campaign_roster_help
-from backend.services.directory_import import ImportReport
+from backend.services.directory.roster_import import ImportReport
 
 campaigns_cli = AppGroup("campaigns", help="民主测评")
 FILE = click.Path(exists=True, dir_okay=False, path_type=Path)
@@ -23,7 +23,7 @@ FILE = click.Path(exists=True, dir_okay=False, path_type=Path)
 
 def context():
     """Build the campaign context from the app's configuration."""
-    from backend.services.campaigns import CampaignContext
+    from backend.services.campaigns.lifecycle import CampaignContext
     from backend.wiring import now, token_codec, vault
 
     config = current_app.config
@@ -57,8 +57,8 @@ def print_report(report: ImportReport, dry_run: bool) -> None:
 def plan_roster(ctx, template: str, roster: Path) -> tuple[list, ImportReport]:
     """Check a roster against a ballot template; return valid assignments and the report."""
     from backend.errors import InvalidInput
-    from backend.services.campaign_roster import check_rows, read_roster
-    from backend.services.campaign_rules import ballot_template
+    from backend.services.campaigns.roster import check_rows, read_roster
+    from backend.services.campaigns.rules import ballot_template
 
     found = ballot_template(db.session, ctx.catalogue, template)
     if found is None:
@@ -82,8 +82,8 @@ def plan_roster(ctx, template: str, roster: Path) -> tuple[list, ImportReport]:
 def create(code: str, name: str, template: str, period: str, closes_at: str, roster: Path,
            max_reminders: int | None, skip_invalid: bool, dry_run: bool) -> None:
     """Create a campaign from a roster file (one ballot per rater)."""
-    from backend.services.campaign_rules import CampaignInput
-    from backend.services.campaigns import create_campaign
+    from backend.services.campaigns.lifecycle import create_campaign
+    from backend.services.campaigns.rules import CampaignInput
 
     ctx = context()
     if max_reminders is None:
@@ -112,7 +112,7 @@ def create(code: str, name: str, template: str, period: str, closes_at: str, ros
 @click.option("--dry-run", is_flag=True, help="只检查并显示报告，不写入")
 def import_roster(code: str, file: Path, skip_invalid: bool, dry_run: bool) -> None:
     """Add raters from a CSV or XLSX roster to an open campaign."""
-    from backend.services.campaign_roster import import_roster as run
+    from backend.services.campaigns.roster import import_roster as run
 
     try:
         result = run(db.session, context(), code, file.read_bytes(), file.name,
@@ -127,8 +127,8 @@ def import_roster(code: str, file: Path, skip_invalid: bool, dry_run: bool) -> N
 @click.option("--out", "out", required=True, type=click.Path(dir_okay=False, path_type=Path))
 def slips(code: str, out: Path) -> None:
     """Write the printable slips (PDF, eight per A4 page) of every open ballot."""
-    from backend.services.campaign_slips import campaign_slips
-    from backend.services.campaigns import find_campaign
+    from backend.services.campaigns.lifecycle import find_campaign
+    from backend.services.campaigns.slips import campaign_slips
     from backend.wiring import sealer
 
     ctx = context()
@@ -145,8 +145,8 @@ def slips(code: str, out: Path) -> None:
 @click.argument("code")
 def show(code: str) -> None:
     """Show response figures per rater group and the number of non-responders."""
-    from backend.services.campaign_progress import campaign_progress
-    from backend.services.campaigns import STATUS_NAMES, find_campaign
+    from backend.services.campaigns.lifecycle import STATUS_NAMES, find_campaign
+    from backend.services.campaigns.progress import campaign_progress
 
     ctx = context()
     try:
@@ -167,8 +167,8 @@ def show(code: str) -> None:
 @click.argument("code")
 def non_responders(code: str) -> None:
     """List raters who have not answered yet (code, name, group)."""
-    from backend.services.campaign_progress import non_responders as find
-    from backend.services.campaigns import find_campaign
+    from backend.services.campaigns.lifecycle import find_campaign
+    from backend.services.campaigns.progress import non_responders as find
     from backend.wiring import sealer
 
     try:
@@ -184,7 +184,7 @@ def non_responders(code: str) -> None:
 @click.argument("closes_at")
 def extend(code: str, closes_at: str) -> None:
     """Move a campaign's closing time later."""
-    from backend.services.campaigns import extend_campaign
+    from backend.services.campaigns.lifecycle import extend_campaign
     from backend.wiring import now
 
     try:
@@ -198,7 +198,7 @@ def extend(code: str, closes_at: str) -> None:
 @click.argument("code")
 def close(code: str) -> None:
     """Close a campaign; its ballots are revoked."""
-    from backend.services.campaigns import close_campaign
+    from backend.services.campaigns.lifecycle import close_campaign
     from backend.wiring import now, sealer
 
     try:
@@ -212,7 +212,7 @@ def close(code: str) -> None:
 @click.argument("code")
 def cancel(code: str) -> None:
     """Cancel a campaign nobody has answered yet."""
-    from backend.services.campaigns import cancel_campaign
+    from backend.services.campaigns.lifecycle import cancel_campaign
     from backend.wiring import now, sealer
 
     try:

@@ -38,7 +38,7 @@ def create_api_client(name: str, scopes: str, sources: tuple[str, ...]) -> None:
 
     The client may post events only under its sources (--source, repeatable; default NAME).
     """
-    from backend.services import api_clients
+    from backend.services.accounts import api_clients
 
     try:
         client, key = api_clients.create_client(db.session, name,
@@ -59,7 +59,7 @@ def create_api_client(name: str, scopes: str, sources: tuple[str, ...]) -> None:
 @click.option("--password", default=None, help="不提供则随机生成并显示")
 def create_admin(username: str, role: str, unit_code: str | None, password: str | None) -> None:
     """Create a console user; the password is the last line of output."""
-    from backend.services.console_users import create_user
+    from backend.services.accounts.console_users import create_user
 
     try:
         user, secret = create_user(db.session, username, role, unit_code, password)
@@ -74,7 +74,7 @@ def create_admin(username: str, role: str, unit_code: str | None, password: str 
 @click.option("--password", default=None, help="不提供则随机生成并显示")
 def set_admin_password(username: str, password: str | None) -> None:
     """Give a console user a new password and end all their sessions."""
-    from backend.services.console_users import set_password
+    from backend.services.accounts.console_users import set_password
 
     try:
         secret = set_password(db.session, username, password, "cli", wiring.now())
@@ -88,7 +88,7 @@ def set_admin_password(username: str, password: str | None) -> None:
 @click.argument("username")
 def disable_admin(username: str) -> None:
     """Disable a console user and end all their sessions."""
-    from backend.services.console_users import set_active
+    from backend.services.accounts.console_users import set_active
 
     try:
         ended = set_active(db.session, username, False, "cli", wiring.now())
@@ -101,7 +101,7 @@ def disable_admin(username: str) -> None:
 @click.argument("username")
 def enable_admin(username: str) -> None:
     """Enable a console user again."""
-    from backend.services.console_users import set_active
+    from backend.services.accounts.console_users import set_active
 
     try:
         set_active(db.session, username, True, "cli", wiring.now())
@@ -118,7 +118,7 @@ def enable_admin(username: str) -> None:
 @click.option("--dry-run", is_flag=True, help="只检查并显示报告，不写入")
 def import_directory(file: Path, kind: str | None, skip_invalid: bool, dry_run: bool) -> None:
     """Import a CSV or XLSX roster of units or cadres."""
-    from backend.services.directory_import import import_roster
+    from backend.services.directory.roster_import import import_roster
 
     try:
         report = import_roster(db.session, file, kind, skip_invalid, dry_run)
@@ -138,7 +138,7 @@ def import_directory(file: Path, kind: str | None, skip_invalid: bool, dry_run: 
 @click.option("--dir", "folder", default=None, help="模板目录，默认 SURVEY_TEMPLATES_DIR")
 def check_templates(folder: str | None) -> None:
     """Validate every template and scheme file; exit 1 naming file, path and reason."""
-    from backend.services.templates import load_catalogue
+    from backend.services.templates.catalogue import load_catalogue
 
     try:
         catalogue = load_catalogue(folder or current_app.config["SURVEY_TEMPLATES_DIR"])
@@ -152,7 +152,7 @@ def check_templates(folder: str | None) -> None:
 @templates_cli.command("sync")
 def sync_templates() -> None:
     """Register the current templates and schemes, creating new versions for changes."""
-    from backend.services.templates import register_all
+    from backend.services.templates.catalogue import register_all
 
     for row in register_all(db.session, current_app.extensions["catalogue"]):
         click.echo(f"{row.kind} {row.key} 版本 {row.version}")
@@ -162,7 +162,7 @@ def sync_templates() -> None:
 @click.argument("token")
 def revoke_invitation(token: str) -> None:
     """Revoke an invitation by its link token or mini-program scene."""
-    from backend.services.invitations import revoke
+    from backend.services.invitations.lookup import revoke
     from backend.wiring import now, sealer, token_codec
 
     try:

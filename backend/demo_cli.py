@@ -26,15 +26,15 @@ from backend.errors import DomainError
 from backend.extensions import db
 
 if TYPE_CHECKING:
-    from backend.services.demo import CountyReport
-    from backend.services.demo_county import DemoContext
+    from backend.services.demo.county import DemoContext
+    from backend.services.demo.seed import CountyReport
 
 demo_cli = AppGroup("demo", help="演示数据与演示评估核心")
 
 
 def demo_context() -> DemoContext:
     """Build the demo's context from the app's configuration, at the current time."""
-    from backend.services.demo_county import DemoContext
+    from backend.services.demo.county import DemoContext
     from backend.services.fraud import FraudSettings
     from backend.wiring import now, sealer, token_codec, vault
 
@@ -129,8 +129,8 @@ def echo_links(report: CountyReport) -> None:
               help="演示干部人数（仅首次生成时有效）")
 def seed_demo(cadres: int) -> None:
     """Seed the demo county (idempotent) and print logins and open rating links."""
-    from backend.services.demo import seed_county
-    from backend.services.templates import register_all
+    from backend.services.demo.seed import seed_county
+    from backend.services.templates.catalogue import register_all
 
     started, ctx = time.perf_counter(), demo_context()
     try:

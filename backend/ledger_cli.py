@@ -28,7 +28,7 @@ def verify() -> None:
 
     Exit 0 when intact; otherwise exit 1 naming the first entry or count that does not verify.
     """
-    from backend.services.ledger import verify as verify_ledger
+    from backend.services.ledger.chain import verify as verify_ledger
     from backend.wiring import sealer
 
     result = verify_ledger(db.session, sealer())
@@ -41,7 +41,7 @@ def verify() -> None:
 @ledger_cli.command("checkpoint")
 def checkpoint() -> None:
     """Checkpoint every day that is over."""
-    from backend.services.ledger import checkpoint_days
+    from backend.services.ledger.chain import checkpoint_days
     from backend.wiring import now
 
     made = checkpoint_days(db.session, now(), timezone())

@@ -31,7 +31,7 @@ def log_line(item: dict[str, Any]) -> str:
 @click.option("--limit", default=20, show_default=True, help="列出的死信条数")
 def push_status(limit: int) -> None:
     """Show the outbox: counts by status, backlog, endpoint state and dead letters."""
-    from backend.services.push import status_summary
+    from backend.services.outbox.push import status_summary
 
     summary = status_summary(db.session, dead_letters=limit)
     counts = "，".join(f"{STATUS_NAMES[s]} {n}" for s, n in summary["counts"].items())
@@ -56,7 +56,7 @@ def push_status(limit: int) -> None:
 @click.option("--id", "ids", multiple=True, help="webhook-id，可重复")
 def push_replay(period: str | None, ids: tuple[str, ...]) -> None:
     """Queue messages again: a period's, given ids, or (with neither) every dead letter."""
-    from backend.services.push import replay
+    from backend.services.outbox.push import replay
     from backend.wiring import now
     from workers.jobs.push import start_relay
 

@@ -10,7 +10,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 
 from backend.models.directory import UNIT_CATEGORIES
-from backend.services import campaign_roster, directory_import
+from backend.services.campaigns import roster as campaign_roster
+from backend.services.directory import roster_import as directory_import
 
 DIRECTORY_NOTES = {
     "units": {

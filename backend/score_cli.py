@@ -72,7 +72,7 @@ def include(rating_id: int, reason: str, actor: str) -> None:
 @ratings_cli.command("release")
 def release_now() -> None:
     """Release every pending rating now, whatever the batch size (operators, tests)."""
-    from backend.services.release import release
+    from backend.services.ratings.release import release
     from backend.wiring import release_context
 
     report = release(db.session, release_context(), force=True)
@@ -86,7 +86,7 @@ def release_now() -> None:
 @audit_cli.command("verify")
 def verify() -> None:
     """Recompute the audit trail's hash chain; exit 1 naming the first bad entry."""
-    from backend.services.audit import verify as verify_chain
+    from backend.services.accounts.audit import verify as verify_chain
 
     bad = verify_chain(db.session)
     if bad is not None:

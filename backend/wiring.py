@@ -14,10 +14,10 @@ from flask import Flask, current_app
 
 from backend.models.types import utcnow
 from backend.services.fraud import FraudSettings
-from backend.services.personal_data import Vault
-from backend.services.release import ReleaseContext
-from backend.services.seal import Sealer
-from backend.services.tokens import TokenCodec
+from backend.services.invitations.tokens import TokenCodec
+from backend.services.privacy.personal_data import Vault
+from backend.services.ratings.release import ReleaseContext
+from backend.services.sealing.seal import Sealer
 
 _lock = threading.RLock()  # builders call other builders (wechat -> token cache)
 

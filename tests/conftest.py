@@ -186,7 +186,7 @@ def make_key(app) -> Callable[..., dict[str, str]]:
     Returns its Authorization header.
     """
     from backend.extensions import db
-    from backend.services.api_clients import create_client
+    from backend.services.accounts.api_clients import create_client
 
     def make(*scopes: str, sources: tuple[str, ...] | list[str] = ()) -> dict[str, str]:
         # End the test's read transaction first: on SQLite (WAL) a snapshot older than a

@@ -9,7 +9,7 @@ from flask import g, request
 
 from backend.errors import Forbidden, Unauthorized
 from backend.extensions import db
-from backend.services import api_clients
+from backend.services.accounts import api_clients
 
 BEARER_SECURITY = [{"bearerAuth": []}]
 

@@ -29,8 +29,11 @@ from backend.schemas.campaigns import (
     RosterUploadSchema,
 )
 from backend.schemas.directory import CODE_PATH
-from backend.services import campaign_progress, campaign_roster, campaign_slips, campaigns
-from backend.services.campaign_rules import AssignmentInput, CampaignInput, RaterInput
+from backend.services.campaigns import lifecycle as campaigns
+from backend.services.campaigns import progress as campaign_progress
+from backend.services.campaigns import roster as campaign_roster
+from backend.services.campaigns import slips as campaign_slips
+from backend.services.campaigns.rules import AssignmentInput, CampaignInput, RaterInput
 from backend.wiring import now, sealer, token_codec, vault
 
 blp = Blueprint("campaigns", __name__, url_prefix="/api/v1",

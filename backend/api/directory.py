@@ -6,8 +6,8 @@ from backend.api.auth import BEARER_SECURITY, require_scope
 from backend.api.parsing import Blueprint
 from backend.extensions import db
 from backend.schemas.directory import CODE_PATH, CadreSchema, UnitSchema
-from backend.services import directory
-from backend.services.directory import CadreInput, UnitInput
+from backend.services.directory import units as directory
+from backend.services.directory.units import CadreInput, UnitInput
 
 blp = Blueprint("directory", __name__, url_prefix="/api/v1", description="单位与干部名录")
 

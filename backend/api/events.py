@@ -19,9 +19,9 @@ from backend.schemas.events import (
     EventResultSchema,
     EventSchema,
 )
-from backend.services.api_clients import check_source
-from backend.services.events import EventInput, IngestContext, Outcome
-from backend.services.ingestion import ingest_events
+from backend.services.accounts.api_clients import check_source
+from backend.services.invitations.events import EventInput, IngestContext, Outcome
+from backend.services.invitations.ingestion import ingest_events
 from backend.wiring import now, sealer, token_codec, vault
 
 blp = Blueprint("events", __name__, url_prefix="/api/v1", description="服务事件与评价邀请")

@@ -18,9 +18,10 @@ from backend.schemas.ratings import (
     RatingSubmissionSchema,
     ReceiptSchema,
 )
-from backend.services import opens, ratings
-from backend.services.rating_rules import RatedTarget, Submission
-from backend.services.rating_views import invitation_view
+from backend.services.ratings import opens
+from backend.services.ratings import submission as ratings
+from backend.services.ratings.rules import RatedTarget, Submission
+from backend.services.ratings.views import invitation_view
 from backend.wiring import now, sealer, token_codec
 
 blp = Blueprint("invitations", __name__, url_prefix="/api/v1",

@@ -21,7 +21,7 @@ from backend.api.parsing import Blueprint
 from backend.extensions import db, limiter
 from backend.integrations import IntegrationError, WeChatInvalidCredential
 from backend.schemas.base import Schema
-from backend.services import mp
+from backend.services.invitations import mp
 
 log = logging.getLogger(__name__)
 blp = Blueprint("mp", __name__, url_prefix="/api/v1", description="微信小程序登录与订阅消息授权")

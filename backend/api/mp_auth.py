@@ -17,7 +17,7 @@ from backend.api.auth import bearer_token
 from backend.errors import Unauthorized
 from backend.extensions import db
 from backend.models import MpSession
-from backend.services import mp
+from backend.services.invitations import mp
 
 SALT = "mp-session"
 MP_SECURITY = [{"mpSession": []}]

@@ -15,7 +15,7 @@ from backend.errors import InvalidInput
 from backend.extensions import BROKER_ERRORS, db
 from backend.schemas.base import Schema
 from backend.schemas.scores import PeriodField
-from backend.services import push
+from backend.services.outbox import push
 from backend.wiring import now
 
 log = logging.getLogger(__name__)

@@ -13,8 +13,8 @@ from backend.schemas.ledger import (
     CheckpointQueryArgsSchema,
     ReceiptStatusSchema,
 )
-from backend.services.ledger import list_checkpoints
-from backend.services.receipts import check_receipt
+from backend.services.ledger.chain import list_checkpoints
+from backend.services.ratings.receipts import check_receipt
 
 blp = Blueprint("ledger", __name__, url_prefix="/api/v1",
                 description="账本：凭评价凭证核验是否已记入账本；每日检查点")

@@ -12,9 +12,9 @@ from backend.api.parsing import Blueprint
 from backend.errors import Unavailable
 from backend.extensions import BROKER_ERRORS, db, job_queue
 from backend.schemas.scores import JobSchema, PublishSchema, ScoreListSchema, ScoreQueryArgsSchema
-from backend.services.publication import begun_period
-from backend.services.score_queries import current_scores
-from backend.services.templates import register
+from backend.services.scores.publication import begun_period
+from backend.services.scores.queries import current_scores
+from backend.services.templates.catalogue import register
 from backend.wiring import now
 
 blp = Blueprint("scores", __name__, url_prefix="/api/v1", description="评分发布与查询")

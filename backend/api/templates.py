@@ -6,7 +6,7 @@ from flask.views import MethodView
 from backend.api.parsing import Blueprint
 from backend.extensions import db
 from backend.schemas.templates import TemplateDetailSchema, TemplateListSchema
-from backend.services import templates
+from backend.services.templates import catalogue as templates
 
 blp = Blueprint("templates", __name__, url_prefix="/api/v1", description="问卷模板")
 

@@ -2,8 +2,8 @@
 
 A wrong password, an unknown user and a throttled account get the same answer after the same
 work (one password hash, one audit entry), so neither the text nor the timing tells which
-usernames exist; see backend/services/login_throttle.py for who is slowed down and how. A
-session lives in the database (backend/services/console_sessions.py): signing out, a new
+usernames exist; see backend/services/accounts/login_throttle.py for who is slowed down and how. A
+session lives in the database (backend/services/accounts/console_sessions.py): signing out, a new
 password or a disabled account end it wherever its cookie was copied; it also ends after 30
 idle minutes and 12 hours after sign-in. A browser that signed a user in keeps a device cookie
 naming that user, which lets the user in while strangers hammer the account.
@@ -46,8 +46,8 @@ from backend import wiring
 from backend.extensions import db, limiter
 from backend.models import ConsoleUser
 from backend.models.clients import ROLES
-from backend.services import audit, console_sessions
-from backend.services.login_throttle import Attempt, LoginThrottle
+from backend.services.accounts import audit, console_sessions
+from backend.services.accounts.login_throttle import Attempt, LoginThrottle
 from backend.services.transactions import begin_write
 
 from . import bp

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import current_app
 
-from backend.services.campaign_rules import GROUP_NAMES
+from backend.services.campaigns.rules import GROUP_NAMES
 
 ROLE_NAMES = {"org_admin": "组织部管理员", "unit_admin": "单位管理员", "auditor": "审计员",
               "viewer": "只读用户"}

@@ -17,7 +17,7 @@ from flask.typing import ResponseReturnValue
 
 from backend import wiring
 from backend.extensions import db
-from backend.services import audit
+from backend.services.accounts import audit
 
 from . import bp
 from .auth import current_user, login_required

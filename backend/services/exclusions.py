@@ -9,9 +9,10 @@ from sqlalchemy.orm import Session
 from backend.errors import Conflict, InvalidInput, NotFound
 from backend.models import Rating
 from backend.models.ratings import EXCLUDED, VALID
-from backend.services import audit, counts
-from backend.services.rating_mac import rating_mac
-from backend.services.seal import Sealer
+from backend.services.accounts import audit
+from backend.services.scores import counts
+from backend.services.sealing.mac import rating_mac
+from backend.services.sealing.seal import Sealer
 from backend.services.transactions import begin_write
 
 

@@ -18,9 +18,9 @@ from backend.errors import Conflict, InvalidInput, NotFound
 from backend.models import ReviewItem, ScoreSnapshot
 from backend.models.ledger import CLEARED, EXCLUDED, OPEN
 from backend.scoring import parse_period
-from backend.services import audit
+from backend.services.accounts import audit
 from backend.services.exclusions import change_status
-from backend.services.seal import Sealer
+from backend.services.sealing.seal import Sealer
 from backend.services.transactions import begin_write
 
 ACTIONS = {"exclude": EXCLUDED, "clear": CLEARED}

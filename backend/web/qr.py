@@ -16,8 +16,8 @@ from backend.api.mp import NOT_CONFIGURED, unavailable, wechat_unavailable
 from backend.errors import NotFound
 from backend.extensions import redis_connection
 from backend.integrations import IntegrationError
-from backend.services import mp
-from backend.services.qr import qr_png, qr_svg
+from backend.services.invitations import mp
+from backend.services.invitations.qr import qr_png, qr_svg
 
 bp = Blueprint("qr", __name__)
 

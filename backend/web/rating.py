@@ -21,9 +21,10 @@ from backend import errors
 from backend.api.invitations import submit_context
 from backend.extensions import db
 from backend.public_limits import opening_limit, submission_limit
-from backend.services import opens, ratings
-from backend.services.rating_rules import ABSTAIN_LABEL, RatedTarget, Submission
-from backend.services.rating_views import invitation_view
+from backend.services.ratings import opens
+from backend.services.ratings import submission as ratings
+from backend.services.ratings.rules import ABSTAIN_LABEL, RatedTarget, Submission
+from backend.services.ratings.views import invitation_view
 from backend.wiring import token_codec
 
 bp = Blueprint("rating", __name__)

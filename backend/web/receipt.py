@@ -16,7 +16,7 @@ from flask.typing import ResponseReturnValue
 from backend import errors
 from backend.extensions import db, limiter
 from backend.public_limits import public_limit
-from backend.services.receipts import check_receipt
+from backend.services.ratings.receipts import check_receipt
 from backend.web.rating import render_closed
 
 bp = Blueprint("receipt", __name__)

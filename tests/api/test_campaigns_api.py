@@ -10,8 +10,8 @@ import pytest
 from sqlalchemy import func, select
 
 from backend.models import Campaign, CampaignRater, Delivery, Rating
-from backend.services.campaign_progress import send_reminders
-from backend.services.deliveries import MessageSettings, Senders, relay_due
+from backend.services.campaigns.progress import send_reminders
+from backend.services.invitations.deliveries import MessageSettings, Senders, relay_due
 from backend.wiring import sealer, token_codec, vault
 from tests.integration.test_campaigns import PHONES, TEAM, RecordingSms, team
 from tests.support.release import release_all

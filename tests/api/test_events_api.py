@@ -7,7 +7,7 @@ import pytest
 from sqlalchemy import func, select
 
 from backend.models import Delivery, Invitation, ServiceEvent
-from backend.services.demo import seed
+from backend.services.demo.seed import seed
 
 
 @pytest.fixture

@@ -18,9 +18,9 @@ from backend.api.mp_auth import current_mp_session, session_id_of
 from backend.extensions import db
 from backend.integrations import RedisTokenCache, WeChatClient
 from backend.models import MpSession
-from backend.services import mp
-from backend.services.qr import qr_png
-from backend.services.tokens import new_token
+from backend.services.invitations import mp
+from backend.services.invitations.qr import qr_png
+from backend.services.invitations.tokens import new_token
 from tests.conftest import TEST_KEYS
 from tests.fakes import FakeWeChat
 

@@ -12,8 +12,8 @@ import pytest
 from sqlalchemy import select
 
 from backend.models import Cadre, PendingItem, Rating
-from backend.services import ledger
-from backend.services.ratings import receipt_hash
+from backend.scoring.merkle import receipt_hash
+from backend.services.ledger import chain as ledger
 from tests.support.invitations import issue
 from tests.support.ledger import close_today, fold, make_ratings, rate
 from tests.support.release import release_all

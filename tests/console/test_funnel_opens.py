@@ -11,7 +11,7 @@ from sqlalchemy import select
 from backend.console.rollups import refresh
 from backend.extensions import db
 from backend.models import Invitation
-from backend.services import uses
+from backend.services.sealing import uses
 from backend.wiring import sealer, token_codec
 from tests.console.world import TZ
 from tests.support.release import release_all

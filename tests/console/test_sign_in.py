@@ -18,7 +18,7 @@ from backend.console.auth import LOGIN_FAILED, attempt_of, throttle
 from backend.extensions import db, limiter
 from backend.models import AuditEntry, ConsoleSession
 from backend.models.types import utcnow
-from backend.services import console_sessions
+from backend.services.accounts import console_sessions
 from tests.console.world import PASSWORD, USERS, csrf_of, https_client, sign_in
 
 NEW_PASSWORD = "brand-new-password-2026"

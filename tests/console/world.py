@@ -32,15 +32,15 @@ from backend.models import (
     UseTag,
     WebhookMessage,
 )
-from backend.services import counts
-from backend.services.alerts import raise_alert
-from backend.services.demo import seed
-from backend.services.events import EventInput, IngestContext
-from backend.services.ingestion import ingest_events
-from backend.services.opens import event_channel
-from backend.services.push import queue_messages
-from backend.services.rating_mac import rating_mac
-from backend.services.templates import register
+from backend.services.alerts.records import raise_alert
+from backend.services.demo.seed import seed
+from backend.services.invitations.events import EventInput, IngestContext
+from backend.services.invitations.ingestion import ingest_events
+from backend.services.outbox.push import queue_messages
+from backend.services.ratings.opens import event_channel
+from backend.services.scores import counts
+from backend.services.sealing.mac import rating_mac
+from backend.services.templates.catalogue import register
 from backend.wiring import sealer, token_codec, vault
 
 TZ = ZoneInfo("Asia/Shanghai")

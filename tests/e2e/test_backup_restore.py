@@ -14,7 +14,7 @@ from flask_migrate import upgrade
 
 from backend import create_app
 from backend.extensions import db
-from backend.services.ledger import checkpoint_days
+from backend.services.ledger.chain import checkpoint_days
 from tests.conftest import IN_CI, base_config, private_postgres_database
 from tests.support.invitations import issue
 from tests.support.release import release_all

@@ -66,8 +66,8 @@ def prepare(database_url: str) -> dict[str, str]:
     """Create the schema, the demo county and an API key; return its Authorization header."""
     from backend import create_app
     from backend.extensions import db
-    from backend.services.api_clients import create_client
-    from backend.services.demo import seed
+    from backend.services.accounts.api_clients import create_client
+    from backend.services.demo.seed import seed
 
     app = create_app(base_config(database_url))
     with app.app_context():

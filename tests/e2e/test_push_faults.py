@@ -21,7 +21,7 @@ import sqlalchemy as sa
 
 from backend import wiring
 from backend.extensions import db
-from backend.services import push
+from backend.services.outbox import push
 from tests.conftest import SEAL_TEST_KEYS, TEST_KEYS, base_config, private_postgres_database
 from tests.fakes import FakeAssessmentCore
 from workers.cron import tick

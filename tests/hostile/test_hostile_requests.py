@@ -138,7 +138,7 @@ def target(make_app, wechat) -> Iterator[Target]:
                    WECHAT_SECRET=wechat.secret)
     with app.app_context():
         world = build_world(datetime.now(UTC))
-        from backend.services.api_clients import create_client
+        from backend.services.accounts.api_clients import create_client
 
         _, key = create_client(db.session, "hostile", list(SCOPES), ["hostile"])
         code = db.session.scalar(select(Campaign.code))

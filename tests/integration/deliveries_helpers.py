@@ -9,9 +9,9 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import select
 
 from backend.models import Cadre, Delivery, Invitation, ServiceEvent, SurveyTemplate, Unit
-from backend.services.deliveries import Senders
-from backend.services.templates import register_all
-from backend.services.tokens import new_token
+from backend.services.invitations.deliveries import Senders
+from backend.services.invitations.tokens import new_token
+from backend.services.templates.catalogue import register_all
 
 PHONE = "13800138000"
 OPENID = "o_test_user_0001"

@@ -27,11 +27,14 @@ from backend.models import (
     Rating,
     Unit,
 )
-from backend.services import campaign_progress, campaign_roster, campaigns, ratings
-from backend.services.campaign_rules import AssignmentInput, CampaignInput, RaterInput
-from backend.services.campaign_slips import Slip, SlipSheet, font_path, qr_matrix, render_slips
-from backend.services.deliveries import MessageSettings, Senders, relay_due
-from backend.services.rating_rules import RatedTarget, Submission
+from backend.services.campaigns import lifecycle as campaigns
+from backend.services.campaigns import progress as campaign_progress
+from backend.services.campaigns import roster as campaign_roster
+from backend.services.campaigns.rules import AssignmentInput, CampaignInput, RaterInput
+from backend.services.campaigns.slips import Slip, SlipSheet, font_path, qr_matrix, render_slips
+from backend.services.invitations.deliveries import MessageSettings, Senders, relay_due
+from backend.services.ratings import submission as ratings
+from backend.services.ratings.rules import RatedTarget, Submission
 from backend.wiring import sealer, token_codec, vault
 from tests.conftest import missing
 from tests.support.release import release_all

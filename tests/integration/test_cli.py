@@ -3,7 +3,7 @@
 from sqlalchemy import func, select
 
 from backend.models import ApiClient, Cadre, ConsoleUser, Unit
-from backend.services.demo import seed
+from backend.services.demo.seed import seed
 
 
 def test_api_client_create_prints_a_working_key_last(app, runner, client):

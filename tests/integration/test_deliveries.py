@@ -16,8 +16,8 @@ from backend.config import DEFAULT_PUBLIC_BASE_URL
 from backend.extensions import db, job_queue
 from backend.integrations import SmsClient
 from backend.models import Alert, Delivery, MpSession, UseTag
-from backend.services.alerts import resolve_alert
-from backend.services.deliveries import (
+from backend.services.alerts.records import resolve_alert
+from backend.services.invitations.deliveries import (
     LINK,
     MessageSettings,
     compose_sms,
@@ -25,8 +25,12 @@ from backend.services.deliveries import (
     retry_delay,
     sms_segments,
 )
-from backend.services.delivery_checks import PurgeReport, check_deadlines, purge_contacts
-from backend.services.personal_data import Vault
+from backend.services.invitations.delivery_checks import (
+    PurgeReport,
+    check_deadlines,
+    purge_contacts,
+)
+from backend.services.privacy.personal_data import Vault
 from tests.fakes import FakeSmsGateway, FakeWeChat
 from tests.integration.deliveries_helpers import (
     OCCURRED,

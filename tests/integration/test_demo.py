@@ -35,10 +35,10 @@ from backend.models import (
     ServiceEvent,
     WebhookMessage,
 )
-from backend.services.campaign_progress import totals
-from backend.services.demo import MARKER, demo_cadres
-from backend.services.demo_plan import Roles
-from backend.services.events import event_template_keys
+from backend.services.campaigns.progress import totals
+from backend.services.demo.plan import Roles
+from backend.services.demo.seed import MARKER, demo_cadres
+from backend.services.invitations.events import event_template_keys
 from tests.conftest import base_config
 from tests.console.world import https_client, sign_in
 

@@ -12,7 +12,7 @@ from backend.extensions import job_queue
 from backend.integrations.assessment_core import WebhookSender, encode_body
 from backend.integrations.demo_core import DEMO_SECRET, check_secret, create_receiver, describe
 from backend.models import WebhookMessage
-from backend.services.demo import seed
+from backend.services.demo.seed import seed
 from tests.fakes.assessment_core import new_secret
 from tests.fakes.server import FakeServer
 from workers.jobs.scores import run_publication

@@ -127,7 +127,7 @@ def test_unreadable_file_is_refused_clearly(app, runner, tmp_path, name):
 
 
 def test_help_lists_every_column_of_both_tables(runner):
-    from backend.services.directory_import import COLUMNS
+    from backend.services.directory.roster_import import COLUMNS
 
     shown = runner.invoke(args=["directory", "import", "--help"]).output
     assert "docs/roster.md" in shown

@@ -25,15 +25,18 @@ from backend.models import (
     ReviewItem,
     ScoreSnapshot,
 )
-from backend.services import campaigns, counts, fraud, ratings, review
-from backend.services.campaign_rules import AssignmentInput, CampaignInput, RaterInput
-from backend.services.demo import seed
-from backend.services.events import EventInput, IngestContext
+from backend.services import fraud, review
+from backend.services.campaigns import lifecycle as campaigns
+from backend.services.campaigns.rules import AssignmentInput, CampaignInput, RaterInput
+from backend.services.demo.seed import seed
 from backend.services.exclusions import change_status
-from backend.services.ingestion import ingest_events
-from backend.services.rating_mac import rating_mac
-from backend.services.rating_rules import RatedTarget, Submission
-from backend.services.templates import current_template
+from backend.services.invitations.events import EventInput, IngestContext
+from backend.services.invitations.ingestion import ingest_events
+from backend.services.ratings import submission as ratings
+from backend.services.ratings.rules import RatedTarget, Submission
+from backend.services.scores import counts
+from backend.services.sealing.mac import rating_mac
+from backend.services.templates.catalogue import current_template
 from backend.wiring import sealer, token_codec, vault
 from tests.support.invitations import issue
 from tests.support.release import release_all

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from backend.services.tokens import TokenCodec
+from backend.services.invitations.tokens import TokenCodec
 from tests.support.invitations import issue
 
 OLD = "rotation-key-old-0123456789abcdef0123"

@@ -14,9 +14,9 @@ from sqlalchemy import select, text
 from backend.extensions import db
 from backend.ledger_cli import ledger_cli
 from backend.models import LedgerCheckpoint, LedgerEntry, Rating, ScoreSnapshot
-from backend.services import ledger
+from backend.scoring.merkle import GENESIS, leaf_hash
 from backend.services.exclusions import change_status
-from backend.services.merkle import GENESIS, leaf_hash
+from backend.services.ledger import chain as ledger
 from backend.wiring import sealer
 from tests.support.ledger import (
     DAY1,

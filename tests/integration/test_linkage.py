@@ -23,8 +23,8 @@ from sqlalchemy import text
 
 from backend import wiring
 from backend.extensions import db
-from backend.services.ratings import receipt_hash
-from backend.services.release import release
+from backend.scoring.merkle import receipt_hash
+from backend.services.ratings.release import release
 from tests.fakes import FakeWeChat
 
 OFFICIALS = [f"K{n}" for n in range(3)]

@@ -18,12 +18,11 @@ from flask_migrate import upgrade
 from backend import create_app, wiring
 from backend.extensions import db
 from backend.models.types import UTCDateTime
-from backend.services import uses
-from backend.services.deliveries import LINK
-from backend.services.ledger import verify
-from backend.services.merkle import GENESIS, chain_hash, leaf_hash
-from backend.services.ratings import receipt_hash
-from backend.services.templates import register
+from backend.scoring.merkle import GENESIS, chain_hash, leaf_hash, receipt_hash
+from backend.services.invitations.deliveries import LINK
+from backend.services.ledger.chain import verify
+from backend.services.sealing import uses
+from backend.services.templates.catalogue import register
 from tests.conftest import base_config, private_postgres_database
 
 TZ = ZoneInfo("Asia/Shanghai")

@@ -13,8 +13,8 @@ from sqlalchemy import func, select
 
 from backend.models import Alert, ScoreSnapshot
 from backend.scoring import current_period
-from backend.services.publication import publish_period
-from backend.services.templates import register
+from backend.services.scores.publication import publish_period
+from backend.services.templates.catalogue import register
 from tests.support.invitations import issue
 from tests.support.release import release_all
 
@@ -230,8 +230,8 @@ def test_every_published_number_equals_a_recomputation_for_many_officials(app, s
     session.commit()
     scheme = register(session, current_app.extensions["catalogue"].schemes["default"])
     # Read in ranges of 7 officials (and 7 rows ahead), so 40 officials take several queries.
-    monkeypatch.setattr("backend.services.score_counts.PIVOT_CHUNK", 7)
-    monkeypatch.setattr("backend.services.publication.PIVOT_CHUNK", 7)
+    monkeypatch.setattr("backend.services.scores.score_counts.PIVOT_CHUNK", 7)
+    monkeypatch.setattr("backend.services.scores.publication.PIVOT_CHUNK", 7)
     report = publish_period(session, "2026-Q3", scheme, datetime(2026, 10, 5, tzinfo=UTC), TZ,
                             Recorder())
     assert report.officials >= len(officials)

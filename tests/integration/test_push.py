@@ -16,9 +16,9 @@ from backend.extensions import job_queue
 from backend.integrations.assessment_core import WebhookSender
 from backend.models import Alert, ScoreSnapshot, SurveyTemplate, WebhookMessage
 from backend.push_cli import push_cli
-from backend.services import push
-from backend.services.alerts import resolve_alert
-from backend.services.templates import register_all
+from backend.services.alerts.records import resolve_alert
+from backend.services.outbox import push
+from backend.services.templates.catalogue import register_all
 from tests.fakes import FakeAssessmentCore
 from tests.integration.deliveries_helpers import make_cadre
 from workers.jobs import push as jobs

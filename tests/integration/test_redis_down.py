@@ -15,7 +15,7 @@ from sqlalchemy import select
 
 from backend.extensions import db, redis_connection
 from backend.models import Delivery, ServiceEvent
-from backend.services.demo import seed
+from backend.services.demo.seed import seed
 from tests.fakes import FakeSmsGateway
 from workers import jobs
 from workers.cron import slot_id, tick

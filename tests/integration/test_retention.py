@@ -16,9 +16,10 @@ from backend.models import (
     Rating,
     Unit,
 )
-from backend.services import campaign_progress, campaigns
-from backend.services.campaign_rules import AssignmentInput, CampaignInput, RaterInput
-from backend.services.retention import RetentionReport, purge, purge_rater_phones
+from backend.services.campaigns import lifecycle as campaigns
+from backend.services.campaigns import progress as campaign_progress
+from backend.services.campaigns.rules import AssignmentInput, CampaignInput, RaterInput
+from backend.services.privacy.retention import RetentionReport, purge, purge_rater_phones
 from backend.wiring import sealer, token_codec, vault
 from tests.support.ledger import make_ratings
 from workers.schedule import PERIODIC_JOBS

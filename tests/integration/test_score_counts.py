@@ -9,8 +9,8 @@ from sqlalchemy import select
 
 from backend.models import Cadre, RatingCount, RatingTagCount, Unit
 from backend.scoring import Scheme, parse_period, trailing_months
-from backend.services import score_counts
-from backend.services.score_counts import official_counts
+from backend.services.scores import score_counts
+from backend.services.scores.score_counts import official_counts
 
 PERIOD = parse_period("2026-Q3")
 WINDOW_END = "2026-09"

@@ -7,7 +7,7 @@ import pytest
 import yaml
 
 from backend.errors import TemplateError
-from backend.services.templates import load_catalogue, register, register_all
+from backend.services.templates.catalogue import load_catalogue, register, register_all
 
 ROOT = Path(__file__).resolve().parents[2] / "survey_templates"
 

@@ -33,10 +33,10 @@ from backend.models import (
     UseTag,
     WebhookMessage,
 )
-from backend.services import ledger
-from backend.services.integrity import LEDGER_INTEGRITY, check_integrity
-from backend.services.release import release
-from backend.services.seal import Sealer
+from backend.services.ledger import chain as ledger
+from backend.services.ledger.integrity import LEDGER_INTEGRITY, check_integrity
+from backend.services.ratings.release import release
+from backend.services.sealing.seal import Sealer
 from tests.conftest import SEAL_TEST_KEYS, TEST_KEYS
 from tests.console.world import https_client, sign_in
 from tests.support.invitations import issue

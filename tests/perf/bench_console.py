@@ -60,7 +60,7 @@ def add_users(app) -> None:
 def fill(app, sizes: Sizes) -> float:
     """Generate the data; return the seconds it took."""
     from backend.extensions import db
-    from backend.services.templates import register
+    from backend.services.templates.catalogue import register
     from backend.wiring import vault
 
     started = time.perf_counter()

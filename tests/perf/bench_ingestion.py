@@ -21,7 +21,7 @@ TARGET_EVENTS_PER_SECOND = 3000
 def seed_directory(session, cadres: int = 2000) -> None:
     """Create 20 units and `cadres` cadres with one INSERT each."""
     from backend.models import Cadre, Unit
-    from backend.services.templates import register_all
+    from backend.services.templates.catalogue import register_all
 
     register_all(session, session.info["catalogue"])
     session.execute(sa.insert(Unit), [{"code": f"U{u:02d}", "name": f"单位{u}",
@@ -45,7 +45,7 @@ def batch(round_no: int) -> list[dict]:
 def bare_rows(session, round_no: int) -> tuple[list[dict], list[dict], list[dict]]:
     """Precompute rows shaped like ingestion's, for the bare INSERT baseline."""
     from backend.models import Cadre, SurveyTemplate
-    from backend.services.tokens import new_token
+    from backend.services.invitations.tokens import new_token
 
     now = datetime.now(UTC)
     template_id = session.scalar(sa.select(SurveyTemplate.id).limit(1))
@@ -95,7 +95,7 @@ def bare_insert(engine, rows) -> None:
 def measure(app, rounds: int) -> tuple[list[float], list[float]]:
     """Time the API and the bare INSERT, interleaved so noise hits both alike."""
     from backend.extensions import db
-    from backend.services.api_clients import create_client
+    from backend.services.accounts.api_clients import create_client
 
     with app.app_context():
         db.session.info["catalogue"] = app.extensions["catalogue"]

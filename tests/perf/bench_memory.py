@@ -74,10 +74,10 @@ def worker_ready(redis: str) -> bool:
 def prepare(app, tokens: int) -> tuple[list[str], str]:
     """Seed the demo county, issue QR invitations; return their URL tokens and an API key."""
     from backend.extensions import db
-    from backend.services.api_clients import create_client
-    from backend.services.demo import seed
-    from backend.services.events import EventInput, IngestContext
-    from backend.services.ingestion import ingest_events
+    from backend.services.accounts.api_clients import create_client
+    from backend.services.demo.seed import seed
+    from backend.services.invitations.events import EventInput, IngestContext
+    from backend.services.invitations.ingestion import ingest_events
     from backend.wiring import token_codec, vault
 
     issued = []
@@ -107,7 +107,7 @@ def batch(visit: int) -> dict:
 
 def sign_in(http: httpx.Client) -> None:
     """Sign in to the console as the demo administrator."""
-    from backend.services.demo import DEMO_ADMIN
+    from backend.services.demo.seed import DEMO_ADMIN
 
     page = http.get("/console/login").text
     csrf = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)

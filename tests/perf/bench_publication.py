@@ -87,9 +87,9 @@ def settle(engine) -> None:
 def timed_publication(app) -> float:
     """Publish the quarter from scratch (no earlier snapshots) and return the seconds."""
     from backend.extensions import db
-    from backend.services.publication import publish_period
-    from backend.services.push import queue_messages
-    from backend.services.templates import register
+    from backend.services.outbox.push import queue_messages
+    from backend.services.scores.publication import publish_period
+    from backend.services.templates.catalogue import register
 
     with app.app_context():
         db.session.execute(sa.text("TRUNCATE score_snapshots, webhook_outbox, alerts"))
@@ -150,7 +150,7 @@ def run(quick: bool = False) -> list[Result]:
     with fresh_database() as url:
         app = bench_app(url)
         from backend.extensions import db
-        from backend.services.templates import register
+        from backend.services.templates.catalogue import register
 
         with app.app_context():
             template_id = register(db.session,

@@ -77,7 +77,7 @@ def queue_round(round_no: int) -> list[tuple[str, dict]]:
     from backend import wiring
     from backend.extensions import db
     from backend.models import WebhookMessage
-    from backend.services.push import queue_messages
+    from backend.services.outbox.push import queue_messages
 
     queue_messages(db.session, [("score.published", {
         "cadre_code": f"C{n:05d}", "period": "2026-11",

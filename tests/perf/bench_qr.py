@@ -25,7 +25,7 @@ FORMATS = ("png", "svg")
 
 def raw_tokens(count: int) -> list[str]:
     """Return `count` well-formed raw tokens, the same ones on every run."""
-    from backend.services.tokens import TOKEN_ALPHABET, TOKEN_LENGTH
+    from backend.services.invitations.tokens import TOKEN_ALPHABET, TOKEN_LENGTH
 
     rng, alphabet = random.Random(SEED), sorted(TOKEN_ALPHABET)
     return ["".join(rng.choices(alphabet, k=TOKEN_LENGTH)) for _ in range(count)]
@@ -42,7 +42,7 @@ def request_ms(client, path: str) -> float:
 
 def draw_ms(fmt: str, url: str) -> float:
     """Return the milliseconds the bare library takes to draw url (no cache)."""
-    from backend.services.qr import qr_png, qr_svg
+    from backend.services.invitations.qr import qr_png, qr_svg
 
     draw = (qr_png if fmt == "png" else qr_svg).__wrapped__
     started = time.perf_counter()
@@ -52,7 +52,7 @@ def draw_ms(fmt: str, url: str) -> float:
 
 def measure(app, tokens: list[str]) -> dict[str, list[float]]:
     """Time cold, warm and both baselines per token, interleaved so noise hits all alike."""
-    from backend.services.qr import qr_png, qr_svg
+    from backend.services.invitations.qr import qr_png, qr_svg
     from backend.wiring import token_codec
 
     qr_png.cache_clear()

@@ -1,7 +1,8 @@
 """Printed ballot slips: a PDF of 500 slips (a campaign of 500 raters) on PostgreSQL.
 
-Baseline, same run: drawing the same 500 short links as bare QR PNGs (backend.services.qr,
-cache bypassed), the cheapest way to get 500 printable codes without any layout or PDF.
+Baseline, same run: drawing the same 500 short links as bare QR PNGs
+(backend.services.invitations.qr, cache bypassed), the cheapest way to get 500 printable
+codes without any layout or PDF.
 Target: 500 slips in under 10 s.
 """
 
@@ -25,8 +26,8 @@ def seed_campaign(app) -> str:
     """Create a nine-person team and a campaign of 500 raters; return its code."""
     from backend.extensions import db
     from backend.models import Cadre, Unit
-    from backend.services.campaign_rules import AssignmentInput, CampaignInput, RaterInput
-    from backend.services.campaigns import CampaignContext, create_campaign
+    from backend.services.campaigns.lifecycle import CampaignContext, create_campaign
+    from backend.services.campaigns.rules import AssignmentInput, CampaignInput, RaterInput
     from backend.wiring import token_codec, vault
 
     with app.app_context():
@@ -51,8 +52,8 @@ def seed_campaign(app) -> str:
 def render(app, code: str) -> bytes:
     """Produce the slips PDF exactly as the API does (query, QR codes, layout, fonts)."""
     from backend.extensions import db
-    from backend.services.campaign_slips import campaign_slips
-    from backend.services.campaigns import find_campaign
+    from backend.services.campaigns.lifecycle import find_campaign
+    from backend.services.campaigns.slips import campaign_slips
     from backend.wiring import token_codec
 
     with app.app_context():
@@ -65,7 +66,7 @@ def short_links(app, code: str) -> list[str]:
     """Return the 500 short links the slips carry."""
     from backend.extensions import db
     from backend.models import CampaignRater, Invitation
-    from backend.services.campaign_slips import short_link
+    from backend.services.campaigns.slips import short_link
     from backend.wiring import token_codec
 
     with app.app_context():
@@ -75,7 +76,7 @@ def short_links(app, code: str) -> list[str]:
 
 def bare_pngs(urls: list[str]) -> None:
     """Draw each URL as a QR PNG without the cache."""
-    from backend.services.qr import qr_png
+    from backend.services.invitations.qr import qr_png
 
     for url in urls:
         qr_png.__wrapped__(url)

@@ -34,9 +34,9 @@ KEYS = "bench-submission-key-0123456789abcdef"
 def issue_tokens(app, count: int) -> list[str]:
     """Issue `count` invitations through the real ingestion; return their raw tokens."""
     from backend.extensions import db
-    from backend.services.demo import seed
-    from backend.services.events import EventInput, IngestContext
-    from backend.services.ingestion import ingest_events
+    from backend.services.demo.seed import seed
+    from backend.services.invitations.events import EventInput, IngestContext
+    from backend.services.invitations.ingestion import ingest_events
     from backend.wiring import token_codec, vault
 
     tokens = []
@@ -111,7 +111,7 @@ def run(quick: bool = False) -> list[Result]:
                "SECRET_KEYS": KEYS, "RATELIMIT_PUBLIC": "100000000/minute",
                "LOG_LEVEL": "WARNING", "BARE_DSN": url.replace("postgresql+psycopg", "postgresql"),
                "PYTHONPATH": str(ROOT)}
-        from backend.services.tokens import TokenCodec
+        from backend.services.invitations.tokens import TokenCodec
 
         codec = TokenCodec([KEYS])
         third = len(tokens) // 3

@@ -18,8 +18,8 @@ from pathlib import Path
 
 from backend.extensions import db
 from backend.models.clients import SCOPES
-from backend.services.api_clients import create_client
-from backend.services.demo import seed
+from backend.services.accounts.api_clients import create_client
+from backend.services.demo.seed import seed
 
 PHASES = "examples,coverage,fuzzing,stateful"
 SERVER_ERROR = "ST101"

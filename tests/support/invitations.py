@@ -8,9 +8,9 @@ from zoneinfo import ZoneInfo
 from flask import current_app
 
 from backend.extensions import db
-from backend.services.demo import seed
-from backend.services.events import EventInput, IngestContext
-from backend.services.ingestion import ingest_events
+from backend.services.demo.seed import seed
+from backend.services.invitations.events import EventInput, IngestContext
+from backend.services.invitations.ingestion import ingest_events
 from backend.wiring import sealer, token_codec, vault
 
 

@@ -13,10 +13,11 @@ from sqlalchemy import select
 
 from backend import wiring
 from backend.models import Rating
-from backend.services import ledger, ratings
-from backend.services.rating_rules import RatedTarget, Submission
-from backend.services.ratings import receipt_hash
-from backend.services.release import release
+from backend.scoring.merkle import receipt_hash
+from backend.services.ledger import chain as ledger
+from backend.services.ratings import submission as ratings
+from backend.services.ratings.release import release
+from backend.services.ratings.rules import RatedTarget, Submission
 from tests.support.invitations import issue
 
 DAY1 = datetime(2026, 11, 18, 2, tzinfo=UTC)  # 10:00 in Shanghai

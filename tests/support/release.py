@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from backend import wiring
 from backend.extensions import db
-from backend.services.release import ReleaseReport, release
+from backend.services.ratings.release import ReleaseReport, release
 
 
 def release_all() -> ReleaseReport:

@@ -25,7 +25,7 @@ from backend.schemas.templates import (
     TagsSchema,
     TemplateFileSchema,
 )
-from backend.services.campaign_rules import MAX_CAMPAIGN_NAME, MAX_NAME
+from backend.services.campaigns.rules import MAX_CAMPAIGN_NAME, MAX_NAME
 
 
 def validators(schema, name: str, item: bool = False) -> list:

@@ -6,7 +6,7 @@ import json
 from hypothesis import given
 from hypothesis import strategies as st
 
-from backend.services.scores import UNHASHED, encode_document
+from backend.services.scores.documents import UNHASHED, encode_document
 
 # Published floats: means and interval bounds on the scale, rates and weights in [0, 1].
 NUMBERS = st.one_of(st.floats(1e-4, 100, allow_nan=False), st.just(0.0), st.integers(0, 10**6))

@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 from backend import wiring
 from backend.extensions import db
 from backend.models import FunnelCount, Invitation, OpenTag, PendingItem, UseTag
-from backend.services import opens as openings
+from backend.services.ratings import opens as openings
 from tests.support.invitations import issue
 from tests.support.release import release_all
 

@@ -14,7 +14,7 @@ from sqlalchemy import update
 
 from backend.extensions import db
 from backend.models import Invitation
-from backend.services.api_clients import create_client
+from backend.services.accounts.api_clients import create_client
 from backend.wiring import token_codec
 from tests.support.browser import chromium, require_chromium, served_app
 from tests.support.invitations import issue

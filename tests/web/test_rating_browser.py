@@ -11,7 +11,7 @@ from sqlalchemy import select
 
 from backend.extensions import db
 from backend.models import Rating
-from backend.services import uses
+from backend.services.sealing import uses
 from backend.wiring import sealer, token_codec
 from tests.support.browser import ARTIFACTS, chromium, require_chromium, served_app
 from tests.support.invitations import issue

@@ -15,8 +15,8 @@ from flask import current_app
 
 from backend import wiring
 from backend.extensions import db, job_queue
-from backend.services.campaign_progress import send_reminders
-from backend.services.campaigns import close_overdue
+from backend.services.campaigns.lifecycle import close_overdue
+from backend.services.campaigns.progress import send_reminders
 from workers.jobs.deliveries import RELAY_JOB_ID, logged, relay_deliveries
 
 log = logging.getLogger(__name__)

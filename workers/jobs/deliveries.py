@@ -17,8 +17,8 @@ from flask import Flask, current_app
 
 from backend import wiring
 from backend.extensions import db, job_queue
-from backend.services.deliveries import MessageSettings, Senders, relay_due
-from backend.services.delivery_checks import check_deadlines, purge_contacts
+from backend.services.invitations.deliveries import MessageSettings, Senders, relay_due
+from backend.services.invitations.delivery_checks import check_deadlines, purge_contacts
 
 log = logging.getLogger(__name__)
 

@@ -15,9 +15,9 @@ from flask import current_app
 from backend import wiring
 from backend.extensions import db
 from backend.services.fraud import FraudSettings, detect
-from backend.services.integrity import check_integrity
-from backend.services.ledger import checkpoint_days
-from backend.services.retention import purge
+from backend.services.ledger.chain import checkpoint_days
+from backend.services.ledger.integrity import check_integrity
+from backend.services.privacy.retention import purge
 from workers.jobs.push import logged
 
 log = logging.getLogger(__name__)

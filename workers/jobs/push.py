@@ -27,7 +27,7 @@ from flask import Flask, current_app
 from backend import wiring
 from backend.extensions import db, job_queue
 from backend.integrations.assessment_core import WebhookSender, parse_secrets
-from backend.services.push import (
+from backend.services.outbox.push import (
     PENDING,
     RETRY_SCHEDULE,
     PushSettings,

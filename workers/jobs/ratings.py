@@ -13,7 +13,7 @@ from flask import current_app
 
 from backend import wiring
 from backend.extensions import db
-from backend.services.release import release
+from backend.services.ratings.release import release
 from workers.jobs.push import logged
 
 log = logging.getLogger(__name__)

@@ -9,10 +9,10 @@ from flask import current_app
 
 from backend.extensions import db
 from backend.scoring import current_period
-from backend.services.ledger import anchor, latest_checkpoint
-from backend.services.publication import PublicationReport, publish_period
-from backend.services.push import queue_messages
-from backend.services.templates import register
+from backend.services.ledger.chain import anchor, latest_checkpoint
+from backend.services.outbox.push import queue_messages
+from backend.services.scores.publication import PublicationReport, publish_period
+from backend.services.templates.catalogue import register
 from backend.wiring import now
 
 log = logging.getLogger(__name__)

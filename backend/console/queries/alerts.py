@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 
 from backend.models import Alert, Cadre, Unit
 from backend.models.alerts import ACKNOWLEDGED, OPEN, RESOLVED
-from backend.services.alerts import resolve_alert
+from backend.services.alerts.records import resolve_alert
 
 from .common import Scope
 

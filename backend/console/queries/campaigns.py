@@ -8,7 +8,7 @@ from sqlalchemy import exists, func, select
 from sqlalchemy.orm import Session
 
 from backend.models import BallotTarget, Cadre, Campaign, Invitation
-from backend.services.campaign_progress import totals
+from backend.services.campaigns.progress import totals
 
 from .common import Scope, ratio
 

@@ -12,9 +12,9 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from backend.models import Campaign, CampaignRater, FollowupContact, Rating
-from backend.services.campaign_progress import unanswered
-from backend.services.personal_data import Vault, mask_phone
-from backend.services.seal import Sealer
+from backend.services.campaigns.progress import unanswered
+from backend.services.privacy.personal_data import Vault, mask_phone
+from backend.services.sealing.seal import Sealer
 
 LIMIT = 200
 

@@ -7,7 +7,7 @@ from flask.typing import ResponseReturnValue
 
 from backend import wiring
 from backend.extensions import db
-from backend.services import audit
+from backend.services.accounts import audit
 from backend.services.transactions import begin_write
 
 from .. import bp

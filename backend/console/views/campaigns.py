@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import abort, current_app, request, url_for
 
 from backend.extensions import db
-from backend.services.campaign_progress import campaign_progress
+from backend.services.campaigns.progress import campaign_progress
 
 from ..access import READERS
 from ..auth import current_user, scope

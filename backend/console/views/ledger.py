@@ -7,9 +7,9 @@ from flask.typing import ResponseReturnValue
 
 from backend import wiring
 from backend.extensions import db
-from backend.services import audit
-from backend.services.ledger import list_checkpoints
-from backend.services.ledger_verify import verify
+from backend.services.accounts import audit
+from backend.services.ledger.chain import list_checkpoints
+from backend.services.ledger.verify import verify
 
 from .. import bp
 from ..access import AUDITORS

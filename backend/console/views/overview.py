@@ -6,7 +6,7 @@ from flask import current_app, url_for
 
 from backend.extensions import db
 from backend.scoring.periods import trailing_months
-from backend.services.release import waiting
+from backend.services.ratings.release import waiting
 
 from ..access import READERS
 from ..labels import ALERT_TYPES, CHANNEL_NAMES

@@ -10,7 +10,7 @@ from flask.typing import ResponseReturnValue
 from backend import wiring
 from backend.extensions import db
 from backend.models import Cadre, Campaign
-from backend.services import audit
+from backend.services.accounts import audit
 
 from .. import bp
 from ..access import ORG

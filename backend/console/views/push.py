@@ -7,7 +7,8 @@ from flask.typing import ResponseReturnValue
 
 from backend import wiring
 from backend.extensions import db
-from backend.services import audit, push
+from backend.services.accounts import audit
+from backend.services.outbox import push
 
 from .. import bp
 from ..access import ORG, ORG_READERS

@@ -1,0 +1,215 @@
+"""Verify the ratings from scratch: MACs, leaves, the chain, the checkpoints and every count.
+
+The walk streams entries in sequence order joined to their ratings and stops at the first
+entry that does not verify. Reasons:
+- forged: the rating no longer matches its MAC (keys outside the database): its content or
+  status was edited, or the row was written by hand;
+- altered: the rating's content no longer hashes to its entry's leaf;
+- deleted: the entry's rating row is gone;
+- inserted: a rating has no entry (release chains every rating in the transaction that
+  stores it, so such a row was written behind the platform's back);
+- reordered: the rating's hash belongs to another position, an entry's chain hash does not
+  follow from its predecessor, or days go backwards;
+- missing: sequence numbers skip (an entry was removed);
+- checkpoint: a day's entries no longer give its recorded root, range, count or chain hash;
+- counts: a count table differs from a recount of the valid ratings (the first difference is
+  named by table, official, month, group and score or tag).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from backend.models import LedgerCheckpoint, LedgerEntry, Rating
+from backend.scoring.merkle import GENESIS, MerkleBuilder, chain_hash, leaf_hash
+from backend.services.ledger import recount
+from backend.services.sealing.mac import mac_ok
+from backend.services.sealing.seal import Sealer
+
+STREAM = 5000
+REASONS = {"forged": "评价与其 MAC 不符（内容或状态被改动，或为手工写入）",
+           "counts": "计数表与有效评价的重新计数不符",
+           "altered": "评价内容被改动", "deleted": "评价记录被删除",
+           "inserted": "账本中间出现未入账的评价", "reordered": "条目顺序或链被改动",
+           "missing": "账本条目缺失", "checkpoint": "检查点与账本条目不符"}
+
+
+@dataclass(frozen=True)
+class VerifyResult:
+    """The outcome: ok, or the first bad entry (seq, rating id) and why."""
+
+    entries: int
+    checkpoints: int
+    seq: int | None = None
+    rating_id: int | None = None
+    reason: str | None = None
+    detail: str = ""
+
+    @property
+    def ok(self) -> bool:
+        """Tell whether everything verified."""
+        return self.reason is None
+
+    def message(self) -> str:
+        """Describe the outcome in Chinese."""
+        if self.ok:
+            return (f"账本完整：{self.entries} 个条目与评价的 MAC、{self.checkpoints} 个检查点"
+                    f"及全部计数表均校验通过")
+        if self.reason == "counts":
+            return f"账本校验失败：原因：counts（{REASONS['counts']}）{self.detail}"
+        rating = f"（评价 #{self.rating_id}）" if self.rating_id is not None else ""
+        return (f"账本校验失败：第一个不一致的条目是 #{self.seq}{rating}，"
+                f"原因：{self.reason}（{REASONS[self.reason]}）{self.detail}")
+
+
+@dataclass
+class Day:
+    """The running checkpoint of one day during the walk."""
+
+    day: date
+    first_seq: int
+    builder: MerkleBuilder = field(default_factory=MerkleBuilder)
+    last_seq: int = 0
+    chain_hash: str = GENESIS
+
+
+@dataclass
+class Walk:
+    """Carries the walk's state from entry to entry."""
+
+    checkpoints: dict[date, LedgerCheckpoint]
+    sealer: Sealer
+    expected: int = 1
+    chain: str = GENESIS
+    current: Day | None = None
+    closed_days: int = 0
+    failure: VerifyResult | None = None
+    recomputed: str | None = None
+
+    def fail(self, seq: int, rating_id: int | None, reason: str, detail: str = "") -> bool:
+        """Record the first failure; return False to stop the walk."""
+        self.failure = VerifyResult(self.expected - 1, self.closed_days, seq, rating_id,
+                                    reason, detail)
+        return False
+
+    def step(self, row: Any) -> bool:
+        """Check one entry; return False at the first failure."""
+        if row.seq != self.expected:
+            return self.fail(self.expected, None, "missing", f"（下一个条目是 #{row.seq}）")
+        if row.id is None:
+            return self.fail(row.seq, row.rating_id, "deleted")
+        if not mac_ok(self.sealer, row):
+            return self.fail(row.seq, row.rating_id, "forged")
+        self.recomputed = leaf_hash(row)
+        if self.recomputed != row.leaf_hash:
+            return self.fail(row.seq, row.rating_id, "altered")
+        self.chain = chain_hash(self.chain, row.leaf_hash)
+        if self.chain != row.chain_hash:
+            return self.fail(row.seq, row.rating_id, "reordered", "（链哈希不符）")
+        if not self.enter_day(row):
+            return False
+        self.add_to_day(row)
+        self.expected += 1
+        return True
+
+    def enter_day(self, row: Any) -> bool:
+        """Close the previous day when the entry starts a new one."""
+        if self.current is not None and row.day == self.current.day:
+            return True
+        if self.current is not None and row.day < self.current.day:
+            return self.fail(row.seq, row.rating_id, "reordered", "（日期倒退）")
+        if self.current is not None and not self.close_day():
+            return False
+        self.current = Day(row.day, row.seq)
+        return True
+
+    def add_to_day(self, row: Any) -> None:
+        """Add an entry to its day's running checkpoint."""
+        self.current.builder.push(row.leaf_hash)
+        self.current.last_seq, self.current.chain_hash = row.seq, row.chain_hash
+
+    def close_day(self) -> bool:
+        """Compare a finished day with its checkpoint (a day after the last one may be open)."""
+        day = self.current
+        recorded = self.checkpoints.pop(day.day, None)
+        if recorded is None:
+            if any(d > day.day for d in self.checkpoints):
+                return self.fail(day.first_seq, None, "checkpoint",
+                                 f"（{day.day} 没有检查点）")
+            return True
+        got = (day.builder.root().hex(), day.first_seq, day.last_seq, day.builder.size,
+               day.chain_hash)
+        want = (recorded.root, recorded.first_seq, recorded.last_seq, recorded.count,
+                recorded.chain_hash)
+        if got != want:
+            return self.fail(recorded.first_seq, None, "checkpoint", f"（{day.day}）")
+        self.closed_days += 1
+        return True
+
+    def finish(self) -> None:
+        """Close the last day and report checkpoints left without entries."""
+        if self.failure is None and self.current is not None:
+            self.close_day()
+        if self.failure is None and self.checkpoints:
+            day = min(self.checkpoints)
+            self.fail(self.checkpoints[day].first_seq, None, "missing",
+                      f"（{day} 的检查点没有对应条目）")
+
+
+def verify(session: Session, sealer: Sealer) -> VerifyResult:
+    """Recompute everything; return the first entry or count that does not verify, if any."""
+    walk = Walk({c.day: c for c in session.scalars(select(LedgerCheckpoint))}, sealer)
+    result = session.execute(
+        select(LedgerEntry.seq, LedgerEntry.rating_id, LedgerEntry.leaf_hash,
+               LedgerEntry.chain_hash, LedgerEntry.day, LedgerEntry.created_at, Rating.id,
+               Rating.cadre_id, Rating.rater_group, Rating.score, Rating.tags, Rating.comment,
+               Rating.template_id, Rating.event_type, Rating.batch_at, Rating.month,
+               Rating.receipt_hash, Rating.status, Rating.excluded_reason, Rating.mac)
+        .outerjoin(Rating, Rating.id == LedgerEntry.rating_id)
+        .order_by(LedgerEntry.seq).execution_options(yield_per=STREAM))
+    with result:  # closes the server-side cursor even when we stop early
+        for row in result:
+            if not walk.step(row):
+                break
+    walk.finish()
+    failure = classify(session, walk.failure, walk.recomputed)
+    orphan = inserted(session, walk.expected - 1, walk.closed_days)
+    if orphan is not None and (failure is None or orphan.seq <= failure.seq):
+        return orphan
+    if failure is not None:
+        return failure
+    mismatch = recount.first_mismatch(session)
+    if mismatch is not None:
+        return VerifyResult(walk.expected - 1, walk.closed_days, None, None, "counts",
+                            f"：{mismatch}")
+    return VerifyResult(walk.expected - 1, walk.closed_days)
+
+
+def classify(session: Session, failure: VerifyResult | None,
+             recomputed: str | None) -> VerifyResult | None:
+    """Tell a reordering from an alteration: the rating's hash sits at another position."""
+    if failure is None or failure.reason != "altered":
+        return failure
+    elsewhere = session.scalar(select(LedgerEntry.seq).where(LedgerEntry.leaf_hash == recomputed))
+    if elsewhere is None:
+        return failure
+    return VerifyResult(failure.entries, failure.checkpoints, failure.seq, failure.rating_id,
+                        "reordered", f"（该评价的哈希位于条目 #{elsewhere}）")
+
+
+def inserted(session: Session, entries: int, checkpoints: int) -> VerifyResult | None:
+    """Return the first rating without an entry, if any."""
+    orphan = session.scalar(
+        select(Rating.id).outerjoin(LedgerEntry, LedgerEntry.rating_id == Rating.id)
+        .where(LedgerEntry.seq.is_(None)).order_by(Rating.id).limit(1))
+    if orphan is None:
+        return None
+    before = session.scalar(select(func.max(LedgerEntry.seq))
+                            .where(LedgerEntry.rating_id < orphan)) or 0
+    return VerifyResult(entries, checkpoints, before + 1, orphan, "inserted",
+                        f"（评价 #{orphan} 没有账本条目：不是经分批入账写入的）")

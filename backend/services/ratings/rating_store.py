@@ -1,0 +1,166 @@
+"""The reads and the write of one submission: mark the link used and buffer the sealed rating.
+
+A submission writes three things in one transaction, none of which names the invitation: the
+link's use tag (an HMAC of its token; the table's key makes use single), its first-opening
+tag when the link had none, and the rating sealed into `pending_items` (with, for an event
+invitation's new opening, a sealed opening for the funnel). The invitation row is read, never
+written: nothing on it changes when it is used. The release job
+(backend/services/ratings/release.py) later moves pending items into `ratings` in shuffled batches.
+
+On PostgreSQL the write is ONE statement on a pooled driver connection in autocommit mode
+(backend/services/ratings/rating_store_pg.py); elsewhere (SQLite in embedded mode) the same rows go
+in through the session under BEGIN IMMEDIATE.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import NamedTuple, Protocol
+
+from sqlalchemy import Engine, and_, bindparam, exists, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, scoped_session
+
+from backend.models import (
+    Cadre,
+    Invitation,
+    OpenTag,
+    PendingItem,
+    ServiceEvent,
+    SurveyTemplate,
+    UseTag,
+)
+from backend.services.transactions import begin_write
+
+
+class Presented(NamedTuple):
+    """What submission needs of an invitation, read in one query."""
+
+    id: int
+    kind: str
+    template_id: int
+    digest: str
+    cadre_id: int | None
+    cadre_code: str | None
+    event_type: str | None
+    campaign_id: int | None
+    revoked_at: datetime | None
+    expires_at: datetime
+    channels: str | None  # of the event that created the invitation
+    used: bool
+
+
+def presented_query(used_clause):
+    """Return the one read of a submission: the invitation, its event's channels, its use."""
+    creating = and_(ServiceEvent.invitation_id == Invitation.id,
+                    ServiceEvent.throttled.is_(False))
+    return (select(Invitation.id, Invitation.kind, Invitation.template_id,
+                   SurveyTemplate.digest, Invitation.cadre_id, Cadre.code,
+                   Invitation.event_type, Invitation.campaign_id, Invitation.revoked_at,
+                   Invitation.expires_at, ServiceEvent.channels,
+                   exists().where(used_clause).label("used"))
+            .join(SurveyTemplate, SurveyTemplate.id == Invitation.template_id)
+            .outerjoin(Cadre, Cadre.id == Invitation.cadre_id)
+            .outerjoin(ServiceEvent, creating)
+            .where(Invitation.token == bindparam("token")))
+
+
+# One statement object: no per-request expression building.
+PRESENTED = presented_query(UseTag.tag.in_(bindparam("tags", expanding=True)))
+
+
+@dataclass(frozen=True)
+class Write:
+    """What one submission stores: tags, the sealed rating, perhaps a sealed opening."""
+
+    invitation_id: int
+    now: datetime
+    day: date  # the submission's local day: a day's items are released whatever the batch
+    use_tags: list[str]  # newest key first; the first is written, the others must be absent
+    open_tags: list[str]
+    receipt_hash: str  # the receipt's accepted_hash: the rater may ask while it waits
+    sealed: str
+    open_sealed: str | None = None  # an event link's opening, buffered if it is the first
+
+
+class Store(Protocol):
+    """Where one submission reads the invitation and writes its rows."""
+
+    def read(self, token: str, use_tags: list[str]) -> Presented | None:
+        """Return the invitation behind a token with whether it was used, or None."""
+
+    def store(self, write: Write) -> bool:
+        """Write a submission; False if the link was used (or closed) meanwhile."""
+
+
+class SessionStore:
+    """Reads and writes a submission through the ORM session (SQLite, embedded mode)."""
+
+    def __init__(self, session: Session):
+        self.session = session
+
+    def read(self, token: str, use_tags: list[str]) -> Presented | None:
+        """Return the invitation behind a token with whether it was used, or None."""
+        row = self.session.execute(PRESENTED, {"token": token, "tags": use_tags}).first()
+        return Presented(*row) if row is not None else None
+
+    def store(self, write: Write) -> bool:
+        """Write under BEGIN IMMEDIATE and commit; False if the link was not open."""
+        try:
+            stored = store_statements(self.session, write)
+            if stored:
+                self.session.commit()
+            else:
+                self.session.rollback()
+            return stored
+        except IntegrityError:  # the key of the use tags: a second use of the same link
+            self.session.rollback()
+            return False
+
+
+@contextlib.contextmanager
+def opened(session: Session) -> Iterator[Store]:
+    """Give the store one submission reads and writes through; end any open transaction."""
+    current = session() if isinstance(session, scoped_session) else session
+    if current.in_transaction():  # committing an idle session still costs a begin and end
+        current.commit()
+    bind = session.get_bind()
+    if bind.dialect.name != "postgresql" or not isinstance(bind, Engine):
+        yield SessionStore(session)
+        return
+    # psycopg is a production extra: imported only where PostgreSQL is in use.
+    from backend.services.ratings.rating_store_pg import driver_store
+
+    with driver_store(bind) as store:
+        yield store
+
+
+def still_open(session: Session, write: Write) -> bool:
+    """Tell whether the link is unrevoked, unexpired and used under no older key."""
+    invitation = session.execute(select(Invitation.revoked_at, Invitation.expires_at)
+                                 .where(Invitation.id == write.invitation_id)).first()
+    if invitation is None or invitation.revoked_at is not None:
+        return False
+    if invitation.expires_at <= write.now:
+        return False
+    return session.scalar(select(exists().where(UseTag.tag.in_(write.use_tags)))) is False
+
+
+def store_statements(session: Session, write: Write) -> bool:
+    """Write statement by statement under BEGIN IMMEDIATE; return whether the link was used."""
+    begin_write(session)
+    if not still_open(session, write):
+        return False
+    session.add(UseTag(tag=write.use_tags[0]))
+    session.add(PendingItem(kind="rating", day=write.day, receipt_hash=write.receipt_hash,
+                            sealed=write.sealed))
+    first_open = session.scalar(select(exists().where(OpenTag.tag.in_(write.open_tags)))) is False
+    if first_open:
+        session.add(OpenTag(tag=write.open_tags[0]))
+        if write.open_sealed is not None:
+            session.add(PendingItem(kind="open", day=write.day, sealed=write.open_sealed))
+    session.flush()
+    return True

@@ -1,0 +1,71 @@
+"""Alerts raised by publication: low samples and the satisfaction thresholds.
+
+One alert per (type, official, period); an existing alert, whatever its state, is left as
+people set it. New alerts are inserted in bulk and pushed as "alert.raised" messages.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+
+from sqlalchemy.orm import Session
+
+from backend.models import Alert
+from backend.models.alerts import OPEN
+from backend.scoring import Period
+from backend.services.alerts.records import alert_key
+from backend.services.bulk import copy_rows, existing
+from backend.services.session_worker import run_now
+
+LOW_SAMPLE = "low_sample"
+BATCH = 1000
+
+
+class AlertBatch:
+    """Collect the flags of computed scores and write the new alerts in batches."""
+
+    def __init__(self, session: Session, period: Period, low_sample_month: str, now: datetime,
+                 queue: Callable, write: Callable[[Callable[[], object]], object] = run_now
+                 ) -> None:
+        self.session, self.period, self.month = session, period, low_sample_month
+        self.now, self.queue = now, queue
+        self.write_job = write  # where the database work runs
+        self.pending: list[dict] = []
+        self.raised = 0
+
+    def consider(self, computed) -> None:
+        """Queue an alert for each flag of a computed score."""
+        for flag in computed.flags:
+            period = self.month if flag == LOW_SAMPLE else self.period.label
+            details = {"cadre_code": computed.code, "flag": flag, "period": period,
+                       "score_period": self.period.label,
+                       "digest": computed.document["digest"]}
+            self.pending.append({"key": alert_key(flag, computed.cadre_id, period),
+                                 "type": flag, "cadre_id": computed.cadre_id,
+                                 "period": period, "details": details})
+        if len(self.pending) >= BATCH:
+            self.write()
+
+    def write(self) -> None:
+        """Insert the alerts not raised before and queue their pushes."""
+        if self.pending:
+            pending, self.pending = self.pending, []
+            self.write_job(lambda: self.insert(pending))
+
+    def insert(self, pending: list[dict]) -> None:
+        """Insert those of the alerts not raised before and queue their pushes."""
+        known = existing(self.session, Alert.__table__.c.key, [a["key"] for a in pending])
+        fresh = [a for a in {a["key"]: a for a in pending}.values() if a["key"] not in known]
+        if not fresh:
+            return
+        copy_rows(self.session, Alert.__table__, [
+            {**a, "state": OPEN, "raised_at": self.now, "updated_at": self.now} for a in fresh])
+        self.queue(self.session, [("alert.raised", {**a["details"], "type": a["type"],
+                                                    "state": OPEN}, a["key"], a["period"])
+                                  for a in fresh], self.now)
+        self.raised += len(fresh)
+
+    def flush(self) -> None:
+        """Write what is left (`raised` counts them once the writes have run)."""
+        self.write()

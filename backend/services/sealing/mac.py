@@ -1,0 +1,36 @@
+"""The MAC every stored rating carries: its content and status under a key outside the database.
+
+A rating written or edited by hand (score, official, tags, comment, time, receipt, or a
+flipped status) no longer matches; `ledger verify` checks every one. Exclusion is the one
+legitimate change of a stored rating, and it renews the MAC.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC
+from typing import Any
+
+from backend.services.sealing.seal import Sealer
+
+# What a rating's MAC covers: everything stored but its id and the MAC itself.
+MAC_FIELDS = ("cadre_id", "rater_group", "score", "tags", "comment", "template_id",
+              "event_type", "batch_at", "month", "receipt_hash", "status", "excluded_reason")
+
+
+def mac_content(row: Any) -> dict:
+    """Return what a rating's MAC covers, from a row dict or a loaded rating."""
+    get = row.get if isinstance(row, dict) else lambda k: getattr(row, k)
+    values = {k: get(k) for k in MAC_FIELDS}
+    values["tags"] = sorted(values["tags"] or [])
+    values["batch_at"] = values["batch_at"].astimezone(UTC).isoformat()
+    return values
+
+
+def rating_mac(sealer: Sealer, row: Any) -> str:
+    """Return the MAC of a rating (a row dict or a loaded rating)."""
+    return sealer.mac(mac_content(row))
+
+
+def mac_ok(sealer: Sealer, row: Any) -> bool:
+    """Tell whether a stored rating still matches its MAC."""
+    return sealer.mac_ok(mac_content(row), row["mac"] if isinstance(row, dict) else row.mac)
