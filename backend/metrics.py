@@ -20,6 +20,8 @@ from prometheus_client.exposition import CONTENT_TYPE_LATEST
 from prometheus_client.metrics import MetricWrapperBase
 from sqlalchemy import func, select
 
+from backend.services.invitations.events import Result
+
 log = logging.getLogger(__name__)
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
 DELIVERY_CHANNELS = ("sms", "wechat")  # always exported, zero included, so series never vanish
@@ -85,7 +87,7 @@ class Metrics:
     def count_invitations(self, items: Iterable, outcomes: Iterable) -> None:
         """Count the invitations of newly accepted events (201), once per requested channel."""
         for item, outcome in zip(items, outcomes, strict=False):
-            if outcome.status != 201 or not outcome.body:
+            if outcome.result is not Result.CREATED or not outcome.body:
                 continue
             throttled = "true" if outcome.body.get("throttled") else "false"
             for channel in item.channels or ("none",):

@@ -20,7 +20,7 @@ from backend.schemas.events import (
     EventSchema,
 )
 from backend.services.accounts.api_clients import check_source
-from backend.services.invitations.events import EventInput, IngestContext, Outcome
+from backend.services.invitations.events import EventInput, IngestContext, Outcome, Result
 from backend.services.invitations.ingestion import ingest_events
 from backend.wiring import now, sealer, token_codec, vault
 
@@ -35,6 +35,11 @@ def ingest_context() -> IngestContext:
                          catalogue=current_app.extensions["catalogue"],
                          base_url=config["PUBLIC_BASE_URL"], tz=ZoneInfo(config["TIMEZONE"]),
                          now=now(), sealer=sealer())
+
+
+# The HTTP mapping of ingestion's results (a batch answers each item with its own status).
+HTTP_STATUS = {Result.CREATED: 201, Result.REPLAYED: 200, Result.CONFLICT: 409,
+               Result.INVALID: 422, Result.FORBIDDEN: 403}
 
 
 def to_input(data: dict) -> EventInput:
@@ -74,32 +79,33 @@ class Events(MethodView):
         """Report a service event and get its one-time invitation."""
         check_source(g.api_client, data["source"])
         (outcome,) = run([to_input(data)])
-        if outcome.status == 422:
+        if outcome.result is Result.INVALID:
             raise InvalidInput(errors=outcome.errors)
-        if outcome.status == 409:
+        if outcome.result is Result.CONFLICT:
             raise Conflict(outcome.message)
-        return outcome.body, outcome.status
+        return outcome.body, HTTP_STATUS[outcome.result]
 
 
 def batch_item(index: int, raw) -> EventInput | Outcome:
     """Validate one raw batch item on its own, and check its source is the client's."""
     if not isinstance(raw, dict):
-        return Outcome(422, errors={"_schema": "每个事件必须是 JSON 对象"}, message="请求内容无效")
+        return Outcome(Result.INVALID, errors={"_schema": "每个事件必须是 JSON 对象"},
+                       message="请求内容无效")
     try:
         data = EVENT_SCHEMA.load(raw)
         check_source(g.api_client, data["source"])
     except ValidationError as exc:
-        return Outcome(422, errors=exc.normalized_messages(), message="请求内容无效")
+        return Outcome(Result.INVALID, errors=exc.normalized_messages(), message="请求内容无效")
     except Forbidden as exc:
-        return Outcome(403, errors=exc.errors, message=exc.message)
+        return Outcome(Result.FORBIDDEN, errors=exc.errors, message=exc.message)
     return to_input(data)
 
 
 def item_body(index: int, outcome: Outcome) -> dict:
     """Render one batch result."""
     if outcome.body is not None:
-        return {"index": index, "status": outcome.status, **outcome.body}
-    body = {"index": index, "status": outcome.status, "message": outcome.message}
+        return {"index": index, "status": HTTP_STATUS[outcome.result], **outcome.body}
+    body = {"index": index, "status": HTTP_STATUS[outcome.result], "message": outcome.message}
     return body | ({"errors": outcome.errors} if outcome.errors else {})
 
 

@@ -30,7 +30,7 @@ from backend.services.campaigns import lifecycle as campaigns
 from backend.services.campaigns.rules import AssignmentInput, CampaignInput, RaterInput
 from backend.services.demo.seed import seed
 from backend.services.exclusions import change_status
-from backend.services.invitations.events import EventInput, IngestContext
+from backend.services.invitations.events import EventInput, IngestContext, Result
 from backend.services.invitations.ingestion import ingest_events
 from backend.services.ratings import submission as ratings
 from backend.services.ratings.rules import RatedTarget, Submission
@@ -197,7 +197,7 @@ def ingest(app, session, source: str, code: str, count: int) -> None:
     events = [EventInput(source, f"{code}-{source}-{n}", code, "approval", occurred)
               for n in range(count)]
     outcomes, _ = ingest_events(session, ctx, events)
-    assert {o.status for o in outcomes} == {201}
+    assert {o.result for o in outcomes} == {Result.CREATED}
 
 
 def test_an_unusual_share_of_events_from_one_source_is_flagged(app, session):

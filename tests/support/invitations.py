@@ -9,7 +9,7 @@ from flask import current_app
 
 from backend.extensions import db
 from backend.services.demo.seed import seed
-from backend.services.invitations.events import EventInput, IngestContext
+from backend.services.invitations.events import EventInput, IngestContext, Result
 from backend.services.invitations.ingestion import ingest_events
 from backend.wiring import sealer, token_codec, vault
 
@@ -27,5 +27,5 @@ def issue(count: int = 1, cadre_code: str = "C001", prefix: str = "T",
     items = [EventInput("test", f"{prefix}-{n}", cadre_code, "approval", occurred,
                         phone=phone, channels=("qr",)) for n in range(count)]
     outcomes, _ = ingest_events(db.session, ctx, items)
-    assert {o.status for o in outcomes} == {201}
+    assert {o.result for o in outcomes} == {Result.CREATED}
     return [o.body["invitation"] for o in outcomes]

@@ -30,7 +30,7 @@ from backend.services.demo.plan import PlannedEvent
 from backend.services.fraud import detect
 from backend.services.invitations.deliveries import MessageSettings, Senders, relay_due
 from backend.services.invitations.delivery_checks import check_deadlines, purge_contacts
-from backend.services.invitations.events import EventInput, IngestContext
+from backend.services.invitations.events import EventInput, IngestContext, Result
 from backend.services.invitations.ingestion import ingest_events
 from backend.services.ledger.chain import anchor, checkpoint_days, latest_checkpoint
 from backend.services.outbox.push import queue_messages
@@ -140,7 +140,7 @@ class History:
                             templates=self.templates)
         outcomes, to_send = ingest_events(self.session, ctx, [event_input(e) for e in events])
         for event, outcome in zip(events, outcomes, strict=True):
-            if outcome.status != 201:
+            if outcome.result is not Result.CREATED:
                 raise RuntimeError(f"演示事件 {event.external_id} 未能写入：{outcome.errors}")
             self.stats["events"] += 1
             if not outcome.body["throttled"]:

@@ -18,7 +18,12 @@ from backend.models import Cadre, Campaign, CampaignRater, Invitation, ServiceEv
 from backend.services.campaigns.rules import GROUP_NAMES
 from backend.services.demo.plan import Roles
 from backend.services.invitations.deliveries import MessageSettings, Senders, relay_due
-from backend.services.invitations.events import EventInput, IngestContext, event_template_keys
+from backend.services.invitations.events import (
+    EventInput,
+    IngestContext,
+    Result,
+    event_template_keys,
+)
 from backend.services.invitations.ingestion import ingest_events
 from backend.services.sealing import uses
 
@@ -74,7 +79,7 @@ def add_live_events(session: Session, ctx, roles: Roles, missing: int) -> None:
     ingest = IngestContext(codec=ctx.codec, vault=ctx.vault, catalogue=ctx.catalogue,
                            base_url=ctx.base_url, tz=ctx.tz, now=ctx.now, sealer=ctx.sealer)
     outcomes, to_send = ingest_events(session, ingest, items)
-    if bad := [o.errors for o in outcomes if o.status != 201]:
+    if bad := [o.errors for o in outcomes if o.result is not Result.CREATED]:
         raise RuntimeError(f"演示评价链接未能创建：{bad}")
     senders = Senders(codec=ctx.codec, vault=ctx.vault,
                       settings=MessageSettings(ctx.base_url, timezone=ctx.tz), sealer=ctx.sealer)

@@ -9,6 +9,7 @@ the template's throttle window gets that invitation back (`throttled: true`).
 
 from __future__ import annotations
 
+import enum
 import json
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -37,11 +38,22 @@ class EventInput:
     channels: tuple[str, ...] = ("qr",)
 
 
+class Result(enum.Enum):
+    """What became of one event; the API maps each to its HTTP status."""
+
+    CREATED = "created"  # a new invitation
+    REPLAYED = "replayed"  # the same event again: the same invitation
+    CONFLICT = "conflict"  # the same (source, external_id) with different content
+    INVALID = "invalid"  # the event breaks a rule
+    FORBIDDEN = "forbidden"  # the source is not the client's
+    REPEAT = "repeat"  # a repeat inside one batch, resolved to its first occurrence
+
+
 @dataclass(frozen=True)
 class Outcome:
-    """The result of one event: a status and either a body or errors."""
+    """The result of one event: what became of it and either a body or errors."""
 
-    status: int
+    result: Result
     body: dict | None = None
     errors: dict | None = None
     message: str | None = None

@@ -16,6 +16,7 @@ from backend.services.invitations.events import (
     IngestContext,
     Outcome,
     Prepared,
+    Result,
     check_event,
     content_hash,
     link_body,
@@ -106,7 +107,7 @@ def prepare(session: Session, ctx: IngestContext, index: int, item: EventInput,
     cadre = cadres.get(item.cadre_code)
     template = template_for(session, ctx, item.event_type)
     if errors := check_event(ctx, item, cadre, template):
-        return Outcome(422, errors=errors, message="请求内容无效")
+        return Outcome(Result.INVALID, errors=errors, message="请求内容无效")
     phone = normalise_phone(item.phone) if item.phone else None
     return Prepared(
         index=index, data=item, cadre=cadre, template=template,
@@ -119,8 +120,8 @@ def replay(ctx: IngestContext, stored: tuple, prepared: Prepared) -> Outcome:
     """Answer a repeated (source, external_id): same content 200, different content 409."""
     event_id, stored_hash, throttled, token, expires_at = stored
     if stored_hash != prepared.content_hash:
-        return Outcome(409, message="该事件（source, external_id）已存在且内容不同")
-    return Outcome(200, body=link_body(ctx, event_id, throttled, token, expires_at))
+        return Outcome(Result.CONFLICT, message="该事件（source, external_id）已存在且内容不同")
+    return Outcome(Result.REPLAYED, body=link_body(ctx, event_id, throttled, token, expires_at))
 
 
 def find_throttle(ctx: IngestContext, p: Prepared, open_invitations: dict) -> dict | None:
@@ -174,18 +175,19 @@ def write_batch(session: Session, ctx: IngestContext,
             fresh.append(p)
     bodies, to_send = write_rows(session, ctx, fresh)
     for p in fresh:
-        decided[p.index] = Outcome(201, body=bodies[p.index])
+        decided[p.index] = Outcome(Result.CREATED, body=bodies[p.index])
     for index, outcome in list(decided.items()):
-        if outcome.status == 0:  # a repeat inside the batch: same body as its first
-            decided[index] = Outcome(200, body=bodies[outcome.body["first"]])
+        if outcome.result is Result.REPEAT:  # a repeat inside the batch: same body as its first
+            decided[index] = Outcome(Result.REPLAYED, body=bodies[outcome.body["first"]])
     return [decided[i] for i in range(len(items))], to_send
 
 
 def intra_batch_replay(first: Prepared, p: Prepared) -> Outcome:
     """Answer a (source, external_id) repeated within one batch."""
     if first.content_hash != p.content_hash:
-        return Outcome(409, message="该事件（source, external_id）在本批中重复且内容不同")
-    return Outcome(0, body={"first": first.index})
+        return Outcome(Result.CONFLICT,
+                       message="该事件（source, external_id）在本批中重复且内容不同")
+    return Outcome(Result.REPEAT, body={"first": first.index})
 
 
 def assign_invitation(ctx: IngestContext, p: Prepared, open_invitations: dict) -> None:
