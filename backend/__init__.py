@@ -70,11 +70,12 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
 def init_extensions(app: Flask) -> None:
     """Bind the unbound extensions and load the survey templates."""
     from backend import logging as app_logging
-    from backend import metrics, models, sqlite  # noqa: F401  (models registers the tables)
+    from backend import metrics, models  # noqa: F401  (models registers the tables)
     from backend.api import errors
     from backend.api.openapi import OperationIds
     from backend.extensions import add_retry_after, api, db, limiter, migrate
     from backend.services.templates.catalogue import load_catalogue
+    from backend.storage import sqlite
 
     app_logging.init_app(app)
     db.init_app(app)

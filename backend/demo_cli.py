@@ -24,6 +24,7 @@ from sqlalchemy import event
 
 from backend.errors import DomainError
 from backend.extensions import db
+from backend.storage.engine import SQLITE, engine_kind
 
 if TYPE_CHECKING:
     from backend.services.demo.county import DemoContext
@@ -55,7 +56,7 @@ def bulk_load() -> Iterator[None]:
     so their durability buys nothing; the serving process keeps SQLite's defaults.
     """
     engine = db.engine
-    if engine.dialect.name != "sqlite":
+    if engine_kind(engine) != SQLITE:
         yield
         return
 

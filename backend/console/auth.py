@@ -48,7 +48,7 @@ from backend.models import ConsoleUser
 from backend.models.clients import ROLES
 from backend.services.accounts import audit, console_sessions
 from backend.services.accounts.login_throttle import Attempt, LoginThrottle
-from backend.services.transactions import begin_write
+from backend.storage.transactions import begin_write
 
 from . import bp
 from .queries.common import Scope

@@ -15,7 +15,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
 
-from sqlalchemy import Table, delete, func, select, text, tuple_, update
+from sqlalchemy import Table, delete, func, select, tuple_, update
 from sqlalchemy.orm import Session
 
 from backend.models import (
@@ -31,7 +31,8 @@ from backend.models import (
 )
 from backend.models.rollups import MEASURES, MONTHLY_MEASURES
 from backend.scoring.periods import trailing_months
-from backend.services.transactions import begin_write
+from backend.storage.engine import try_advisory_lock, upsert_insert
+from backend.storage.transactions import begin_write
 
 from .sources import Key, day_counts
 
@@ -66,10 +67,7 @@ def day_bounds(day: date, tz: tzinfo) -> tuple[datetime, datetime]:
 def lock(session: Session) -> bool:
     """Begin a write transaction holding the rollup lock; False when another run holds it."""
     begin_write(session)
-    if session.get_bind().dialect.name != "postgresql":
-        return True
-    return bool(session.scalar(text("SELECT pg_try_advisory_xact_lock(:key)"),
-                               {"key": LOCK_KEY}))
+    return try_advisory_lock(session, LOCK_KEY)
 
 
 def first_day(session: Session, tz: tzinfo) -> date | None:
@@ -101,11 +99,7 @@ def upsert(session: Session, table: Table, keys: Sequence[str], rows: list[dict]
     """Insert rows; on a key conflict add the `add` columns, keep `keep`, replace the rest."""
     if not rows:
         return
-    if session.get_bind().dialect.name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert
-    statement = insert(table)
+    statement = upsert_insert(session)(table)
     changes = {c: table.c[c] + statement.excluded[c] if c in add else statement.excluded[c]
                for c in rows[0] if c not in keys and c not in keep}
     session.execute(statement.on_conflict_do_update(index_elements=list(keys), set_=changes),

@@ -13,7 +13,7 @@ from backend.services.accounts import audit
 from backend.services.scores import counts
 from backend.services.sealing.mac import rating_mac
 from backend.services.sealing.seal import Sealer
-from backend.services.transactions import begin_write
+from backend.storage.transactions import begin_write
 
 
 def change_status(session: Session, sealer: Sealer, rating_id: int, excluded: bool, reason: str,

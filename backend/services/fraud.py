@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 
 from backend.models import LedgerCheckpoint, ReviewItem
 from backend.models.ledger import OPEN
-from backend.services.transactions import begin_write
+from backend.storage.transactions import begin_write
 
 HASH_CHARS = 12
 

@@ -21,7 +21,7 @@ from backend.scoring import parse_period
 from backend.services.accounts import audit
 from backend.services.exclusions import change_status
 from backend.services.sealing.seal import Sealer
-from backend.services.transactions import begin_write
+from backend.storage.transactions import begin_write
 
 ACTIONS = {"exclude": EXCLUDED, "clear": CLEARED}
 

@@ -9,7 +9,7 @@ from sqlalchemy.orm import Session
 
 from backend.extensions import db
 from backend.models import WebhookMessage
-from backend.services.bulk import EncodedJSON, copy_rows, existing, insert_rows
+from backend.storage.bulk import EncodedJSON, copy_rows, existing, insert_rows
 
 T0 = datetime(2026, 10, 5, 8, 30, tzinfo=UTC)
 

@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from backend.services.session_worker import SessionWorker
+from backend.storage.session_worker import SessionWorker
 
 REQUEST = contextvars.ContextVar("request", default=None)
 

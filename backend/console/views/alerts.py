@@ -8,7 +8,7 @@ from flask.typing import ResponseReturnValue
 from backend import wiring
 from backend.extensions import db
 from backend.services.accounts import audit
-from backend.services.transactions import begin_write
+from backend.storage.transactions import begin_write
 
 from .. import bp
 from ..access import READERS, WRITERS

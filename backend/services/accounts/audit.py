@@ -12,10 +12,11 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select, text
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from backend.models.audit import AuditEntry
+from backend.storage.engine import advisory_lock
 
 GENESIS = "0" * 64
 LOCK_KEY = 7_110_001
@@ -32,8 +33,7 @@ def entry_hash(prev_hash: str, at: datetime, actor: str, action: str, target: st
 def record(session: Session, actor: str, action: str, target: str, now: datetime,
            details: Mapping[str, Any] | None = None, address: str | None = None) -> AuditEntry:
     """Append an entry in the caller's transaction (the caller commits)."""
-    if session.get_bind().dialect.name == "postgresql":
-        session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": LOCK_KEY})
+    advisory_lock(session, LOCK_KEY)
     last = session.scalar(select(AuditEntry.hash).order_by(AuditEntry.id.desc()).limit(1))
     details = dict(details or {})
     at = now.replace(microsecond=0)

@@ -21,7 +21,6 @@ from backend.errors import Conflict, InvalidInput, NotFound
 from backend.models import BallotTarget, Campaign, CampaignRater, Delivery, Invitation
 from backend.models.campaigns import CANCELLED, CLOSED, OPEN
 from backend.scoring.periods import month_label, parse_period
-from backend.services.bulk import insert_rows
 from backend.services.campaigns.rules import (
     CampaignInput,
     Planned,
@@ -36,7 +35,8 @@ from backend.services.privacy.personal_data import Vault, normalise_phone
 from backend.services.sealing import uses
 from backend.services.sealing.seal import Sealer
 from backend.services.templates.catalogue import Catalogue
-from backend.services.transactions import begin_write
+from backend.storage.bulk import insert_rows
+from backend.storage.transactions import begin_write
 
 STATUS_NAMES = {OPEN: "进行中", CLOSED: "已关闭", CANCELLED: "已取消"}
 

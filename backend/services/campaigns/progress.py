@@ -22,11 +22,11 @@ from sqlalchemy.orm import Session, joinedload
 from backend.models import Campaign, CampaignRater, CampaignTurnout, Delivery
 from backend.models.campaigns import OPEN
 from backend.models.outbox import PENDING
-from backend.services.bulk import insert_rows
 from backend.services.privacy.personal_data import Vault
 from backend.services.sealing import uses
 from backend.services.sealing.seal import Sealer
-from backend.services.transactions import begin_write
+from backend.storage.bulk import insert_rows
+from backend.storage.transactions import begin_write
 
 DEFAULT_MIN_N = {"recipient": 10, "representative": 3, "superior": 1, "peer": 3,
                  "subordinate": 3}

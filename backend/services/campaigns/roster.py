@@ -30,7 +30,7 @@ from backend.services.campaigns.rules import (
     load_cadres,
 )
 from backend.services.directory.roster_import import ImportReport, RowError, read_csv, read_xlsx
-from backend.services.transactions import begin_write
+from backend.storage.transactions import begin_write
 
 COLUMNS = {
     "code": ("rater_code", "code", "评价人编码", "测评人编码", "编码"),

@@ -33,7 +33,7 @@ from backend.services.invitations.tokens import TokenCodec
 from backend.services.privacy.personal_data import Vault
 from backend.services.sealing import uses
 from backend.services.sealing.seal import Sealer, SealError
-from backend.services.transactions import begin_write
+from backend.storage.transactions import begin_write
 
 log = logging.getLogger(__name__)
 

@@ -15,7 +15,7 @@ from backend.models import Alert, Delivery, Invitation, MpSession, ServiceEvent
 from backend.models.alerts import RESOLVED
 from backend.models.outbox import CANCELLED, RECORDED, SENT
 from backend.services.alerts.records import DELIVERY_OVERDUE, find_alert, month_period, raise_alert
-from backend.services.transactions import begin_write
+from backend.storage.transactions import begin_write
 
 DEADLINE_LOOKBACK = timedelta(days=62)  # the current and the previous month, whole
 

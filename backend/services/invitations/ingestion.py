@@ -10,7 +10,6 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from backend.models import Cadre, Delivery, Invitation, ServiceEvent
-from backend.services.bulk import insert_rows
 from backend.services.invitations.events import (
     EventInput,
     IngestContext,
@@ -25,6 +24,7 @@ from backend.services.invitations.events import (
 from backend.services.invitations.tokens import new_token
 from backend.services.privacy.personal_data import normalise_phone
 from backend.services.sealing import uses
+from backend.storage.bulk import insert_rows
 
 
 def ingest_events(session: Session, ctx: IngestContext,

@@ -25,6 +25,7 @@ from backend.integrations import LockTimeout, WeChatClient, WeChatInvalidCode
 from backend.models import MpSession, MpSubscription
 from backend.models.types import utcnow
 from backend.services.privacy.personal_data import Vault
+from backend.storage.engine import upsert_insert
 
 SESSION_TTL = 7200
 SESSION_ID_BYTES = 18  # 24 URL-safe characters, 144 random bits
@@ -101,11 +102,7 @@ def _add_credits(session: Session, openid_hash: str, template_id: str, n: int,
 
 
 def _dialect_insert(session: Session) -> Any:
-    if session.get_bind().dialect.name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert
-    return insert
+    return upsert_insert(session)
 
 
 class ImageCache(Protocol):

@@ -17,7 +17,7 @@ from collections.abc import Iterable, Sequence
 from datetime import date, datetime, timedelta, tzinfo
 from typing import Any
 
-from sqlalchemy import select, text
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from backend.errors import NotFound, Unavailable
@@ -31,9 +31,10 @@ from backend.scoring.merkle import (
     leaf_hash,
     receipt_hash,
 )
-from backend.services.bulk import copy_rows
 from backend.services.ledger.verify import VerifyResult, verify
-from backend.services.transactions import begin_write
+from backend.storage.bulk import copy_rows
+from backend.storage.engine import advisory_lock
+from backend.storage.transactions import begin_write
 
 __all__ = ["VerifyResult", "append_entries", "checkpoint_days", "inclusion_proof", "verify"]
 
@@ -45,8 +46,7 @@ MAX_RECEIPT_RATINGS = 200  # a ballot holds at most 200 ratings under one receip
 def lock(session: Session) -> None:
     """Begin a write transaction holding the ledger's lock until commit."""
     begin_write(session)
-    if session.get_bind().dialect.name == "postgresql":
-        session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": LOCK_KEY})
+    advisory_lock(session, LOCK_KEY)
 
 
 def latest_checkpoint(session: Session) -> LedgerCheckpoint | None:

@@ -18,7 +18,7 @@ from backend.services.alerts import records as alerts
 from backend.services.ledger.verify import VerifyResult, verify
 from backend.services.outbox.push import queue_message
 from backend.services.sealing.seal import Sealer
-from backend.services.transactions import begin_write
+from backend.storage.transactions import begin_write
 
 LEDGER_INTEGRITY = "ledger_integrity"
 AUTO = "自动解除"

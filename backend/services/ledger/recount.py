@@ -11,6 +11,8 @@ from __future__ import annotations
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
+from backend.storage.engine import engine_kind
+
 SCORES = """
 WITH recount AS (
     SELECT cadre_id, month, rater_group, score AS item, count(*) AS n
@@ -63,7 +65,7 @@ FROM differ AS d ORDER BY 1, 2, 3, 4 LIMIT 1
 
 def first_mismatch(session: Session) -> str | None:
     """Return the first count that differs from a recount of the valid ratings, described."""
-    dialect = session.get_bind().dialect.name
+    dialect = engine_kind(session)
     checks = (("rating_counts", "分数", SCORES),
               ("rating_tag_counts", "标签", TAGS.format(elements=TAG_ELEMENTS[dialect])))
     for table, label, sql in checks:

@@ -27,8 +27,8 @@ from backend.integrations.assessment_core import GONE, SendResult
 from backend.models import Alert, Cadre, ScoreSnapshot, SurveyTemplate, WebhookMessage
 from backend.models.alerts import RESOLVED
 from backend.services.alerts.records import month_period, raise_alert
-from backend.services.bulk import EncodedJSON, copy_rows
-from backend.services.transactions import begin_write
+from backend.storage.bulk import EncodedJSON, copy_rows
+from backend.storage.transactions import begin_write
 
 STATUSES = PENDING, DELIVERED, DEAD = "pending", "delivered", "dead"
 ENDPOINT_GONE, DEAD_LETTERS = "push_endpoint_gone", "push_dead_letters"

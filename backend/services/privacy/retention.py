@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 
 from backend.models import AbuseSignal, Campaign, CampaignRater, FollowupContact
 from backend.models.campaigns import CANCELLED, CLOSED
-from backend.services.transactions import begin_write
+from backend.storage.transactions import begin_write
 
 
 @dataclass(frozen=True)

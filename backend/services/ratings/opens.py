@@ -23,7 +23,7 @@ from backend.models import Invitation, OpenTag, PendingItem, ServiceEvent
 from backend.services.ratings.submission import primary_channel
 from backend.services.sealing.seal import Sealer
 from backend.services.sealing.uses import OPEN
-from backend.services.transactions import begin_write
+from backend.storage.transactions import begin_write
 
 log = logging.getLogger(__name__)
 

@@ -38,7 +38,6 @@ from backend.models import (
     RatingTagCount,
 )
 from backend.models.ratings import VALID
-from backend.services.bulk import copy_rows
 from backend.services.fraud import FraudSettings, record_findings
 from backend.services.fraud_rules import batch_runs
 from backend.services.ledger import chain as ledger
@@ -46,6 +45,8 @@ from backend.services.privacy.personal_data import Vault
 from backend.services.scores import counts
 from backend.services.sealing.mac import rating_mac
 from backend.services.sealing.seal import Sealer, SealError
+from backend.storage.bulk import copy_rows
+from backend.storage.engine import on_postgres
 
 log = logging.getLogger(__name__)
 MAX_BATCH = 5000
@@ -184,7 +185,7 @@ def allocate_ids(session: Session, n: int) -> list[int]:
     """Draw n rating ids (the caller holds the write lock); they follow the shuffled order."""
     if n == 0:
         return []
-    if session.get_bind().dialect.name == "postgresql":
+    if on_postgres(session):
         return list(session.scalars(text(
             "SELECT nextval(pg_get_serial_sequence('ratings', 'id')) "
             "FROM generate_series(1, :n)"), {"n": n}))

@@ -1,7 +1,7 @@
 """Rating submission: validate against the template, use the link once, buffer the rating sealed.
 
 The link's use is a keyed tag (backend/services/sealing/uses.py) written in the same
-transaction as the sealed rating (backend/services/ratings/rating_store.py): exactly once, and
+transaction as the sealed rating (backend/storage/rating_store.py): exactly once, and
 the rater gets a receipt at once. Nothing written at submission names the invitation, and
 nothing about the invitation changes; the release job (backend/services/ratings/release.py)
 later moves the rating into `ratings` in a shuffled batch.
@@ -28,8 +28,6 @@ from backend.services.campaigns.lifecycle import ballot_month
 from backend.services.invitations.lookup import find_invitation
 from backend.services.invitations.tokens import TokenCodec
 from backend.services.privacy.personal_data import normalise_phone
-from backend.services.ratings import rating_store
-from backend.services.ratings.rating_store import Presented
 from backend.services.ratings.rules import (
     Submission,
     Target,
@@ -39,6 +37,8 @@ from backend.services.ratings.rules import (
 )
 from backend.services.sealing.seal import Sealer
 from backend.services.sealing.uses import OPEN, USE, is_used
+from backend.storage import rating_store
+from backend.storage.rating_store import Presented
 
 
 @dataclass(frozen=True)

@@ -4,16 +4,15 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from backend.models import RatingCount, RatingTagCount
+from backend.storage.engine import upsert_insert
 
 
 def upsert(session: Session, model, key: dict, delta: int) -> None:
     """Add `delta` to the count at `key`, creating the row when missing."""
-    dialect = session.get_bind().dialect.name
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    insert = upsert_insert(session)
     statement = insert(model).values(**key, count=delta)
     statement = statement.on_conflict_do_update(
         index_elements=list(key), set_={"count": model.count + delta})
@@ -37,8 +36,7 @@ def add_many(session: Session, model, keys: Sequence[str], rows: Mapping[tuple, 
     measures = sorted({m for deltas in rows.values() for m in deltas})
     values = [{**dict(zip(keys, key, strict=True)), **{m: deltas.get(m, 0) for m in measures}}
               for key, deltas in sorted(rows.items())]
-    dialect = session.get_bind().dialect.name
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    insert = upsert_insert(session)
     statement = insert(model)
     statement = statement.on_conflict_do_update(
         index_elements=list(keys),

@@ -25,8 +25,8 @@ from backend.scoring import (
     score_pairs,
     sorted_counts,
 )
-from backend.services.bulk import EncodedJSON
 from backend.services.scores.score_counts import OfficialCounts
+from backend.storage.bulk import EncodedJSON
 
 
 @dataclass(frozen=True)

@@ -20,11 +20,12 @@ from sqlalchemy.orm import Session
 from backend.errors import InvalidInput
 from backend.models import ScoreSnapshot, SurveyTemplate
 from backend.scoring import Period, has_begun, month_label, parse_period
-from backend.services.bulk import EncodedJSON, copy_rows
 from backend.services.scores.documents import Computed, compute, scheme_of
 from backend.services.scores.score_alerts import AlertBatch
 from backend.services.scores.score_counts import PIVOT_CHUNK, official_counts, snapshot_reader
-from backend.services.session_worker import SessionWorker, run_now
+from backend.storage.bulk import EncodedJSON, copy_rows
+from backend.storage.engine import on_postgres
+from backend.storage.session_worker import SessionWorker, run_now
 
 FLUSH_EVERY = 1000
 Message = tuple[str, Mapping | EncodedJSON, str, str | None]  # type, data, identity, period
@@ -136,7 +137,7 @@ def publish_period(session: Session, label: str, scheme_row: SurveyTemplate, now
     # PostgreSQL reads the next range of officials (one thread and connection) and writes the
     # last batch (another) while this one is scored: every database call of the loop goes
     # through one of the two workers.
-    threaded = session.get_bind().dialect.name == "postgresql"
+    threaded = on_postgres(session)
     with (collector_paused(), snapshot_reader(session) as source,
           SessionWorker(threaded) as reader, SessionWorker(threaded) as worker):
         alerts = AlertBatch(session, period, end, now, queue, worker.write)

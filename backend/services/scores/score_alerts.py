@@ -15,8 +15,8 @@ from backend.models import Alert
 from backend.models.alerts import OPEN
 from backend.scoring import Period
 from backend.services.alerts.records import alert_key
-from backend.services.bulk import copy_rows, existing
-from backend.services.session_worker import run_now
+from backend.storage.bulk import copy_rows, existing
+from backend.storage.session_worker import run_now
 
 LOW_SAMPLE = "low_sample"
 BATCH = 1000

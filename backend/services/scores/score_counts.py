@@ -28,7 +28,8 @@ from sqlalchemy.orm import Session
 
 from backend.models import Cadre, RatingCount, RatingTagCount
 from backend.scoring import Period, Scheme, trailing_months
-from backend.services.session_worker import run_now
+from backend.storage.engine import engine_kind, on_postgres
+from backend.storage.session_worker import run_now
 
 STREAM = {"yield_per": 2000}
 T = TypeVar("T")
@@ -65,7 +66,7 @@ def official_counts(session: Session, period: Period, scheme: Scheme, six_months
     """
     window = trailing_months(six_months_end, scheme.low_sample_months)
     scale = range(scheme.scale_min, scheme.scale_max + 1)
-    dialect = session.get_bind().dialect.name
+    dialect = engine_kind(session)
     if dialect == "postgresql" and len(scale) <= MAX_PIVOT:
         rows = fetch(pivot_rows(session, scale, period.months, window,
                                 scheme.low_sample_min))
@@ -83,7 +84,7 @@ def snapshot_reader(session: Session) -> Iterator[Session]:
     moment, and its own server process pivots the next range while the caller's connection
     writes results. Elsewhere (SQLite, one writer) it is the caller's session.
     """
-    if session.get_bind().dialect.name != "postgresql":
+    if not on_postgres(session):
         yield session
         return
     with session.get_bind().connect() as connection:

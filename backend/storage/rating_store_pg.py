@@ -1,7 +1,7 @@
 """The PostgreSQL reads and write of one submission: ONE statement on a pooled driver connection.
 
 Imported only when the database is PostgreSQL (psycopg is a production extra; the embedded
-demo runs without it). See backend/services/ratings/rating_store.py for what is written and why.
+demo runs without it). See backend/storage/rating_store.py for what is written and why.
 The write is a single statement, so it is atomic by itself and runs in autocommit mode:
 the read of the invitation and the write are two round trips, with no BEGIN and COMMIT.
 """
@@ -17,7 +17,7 @@ from sqlalchemy import ARRAY, Engine, String, bindparam, func, text
 from sqlalchemy.dialects.postgresql.psycopg import dialect as psycopg_dialect
 
 from backend.models import UseTag
-from backend.services.ratings.rating_store import Presented, Write, presented_query
+from backend.storage.rating_store import Presented, Write, presented_query
 
 PG_DIALECT = psycopg_dialect()
 PRESENTED_PG = presented_query(UseTag.tag == func.any(bindparam("tags", type_=ARRAY(String))))

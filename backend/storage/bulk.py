@@ -21,6 +21,8 @@ from sqlalchemy import JSON, Column, Table, insert, select, text
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
+from backend.storage.engine import POSTGRESQL, SQLITE, engine_kind, on_postgres
+
 
 class EncodedJSON(str):
     """JSON text already encoded, as the value of a JSON column: inserted as is, not re-encoded.
@@ -48,10 +50,10 @@ def insert_rows(session: Session, table: Table, rows: list[dict],
     if not rows:
         return []
     columns = list(rows[0])
-    dialect = session.get_bind().dialect
-    if dialect.name != "postgresql":
+    kind = engine_kind(session)
+    if kind != POSTGRESQL:
         rows = [decoded(row) for row in rows]
-        statement = sqlite_insert(table) if dialect.name == "sqlite" else insert(table)
+        statement = sqlite_insert(table) if kind == SQLITE else insert(table)
         if skip_conflicts_on:
             statement = statement.on_conflict_do_nothing(index_elements=[skip_conflicts_on])
         if returning:
@@ -64,6 +66,7 @@ def insert_rows(session: Session, table: Table, rows: list[dict],
         table.c.keys())
     if unknown:
         raise ValueError(f"not columns of {table.name}: {sorted(unknown)}")
+    dialect = session.get_bind().dialect
     # Identifiers come from the model's own table (checked above); values are one parameter.
     sql = (f"INSERT INTO {table.name} ({', '.join(columns)}) "  # noqa: S608
            f"SELECT {', '.join(columns)} FROM json_to_recordset(CAST(:rows AS json)) "
@@ -88,8 +91,7 @@ def copy_rows(session: Session, table: Table, rows: list[dict],
     """
     if not rows:
         return
-    dialect = session.get_bind().dialect
-    if dialect.name != "postgresql":
+    if not on_postgres(session):
         insert_rows(session, table, rows, skip_conflicts_on=skip_conflicts_on)
         return
     columns = list(rows[0])
@@ -151,7 +153,7 @@ def staged(session: Session, table: Table, columns: list[str], rows: list[dict],
 
 def existing(session: Session, column: Column, values: list) -> set:
     """Return which of the values a (unique) column already holds."""
-    if session.get_bind().dialect.name != "postgresql":
+    if not on_postgres(session):
         return set(session.scalars(select(column).where(column.in_(values))))
     # One array parameter (a thousand IN placeholders cost more to send and plan than the
     # probe), joined rather than matched with = ANY: on a table just emptied and refilled in

@@ -9,7 +9,7 @@ def begin_write(session: Session) -> None:
     """Commit, then begin a transaction that takes SQLite's write lock up front.
 
     On SQLite a deferred transaction that reads and then writes can fail to upgrade its lock
-    under concurrency; BEGIN IMMEDIATE (see backend/sqlite.py) avoids that. On PostgreSQL
+    under concurrency; BEGIN IMMEDIATE (see backend/storage/sqlite.py) avoids that. On PostgreSQL
     this only starts a transaction.
     """
     session.commit()

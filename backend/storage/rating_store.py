@@ -8,7 +8,7 @@ written: nothing on it changes when it is used. The release job
 (backend/services/ratings/release.py) later moves pending items into `ratings` in shuffled batches.
 
 On PostgreSQL the write is ONE statement on a pooled driver connection in autocommit mode
-(backend/services/ratings/rating_store_pg.py); elsewhere (SQLite in embedded mode) the same rows go
+(backend/storage/rating_store_pg.py); elsewhere (SQLite in embedded mode) the same rows go
 in through the session under BEGIN IMMEDIATE.
 """
 
@@ -33,7 +33,8 @@ from backend.models import (
     SurveyTemplate,
     UseTag,
 )
-from backend.services.transactions import begin_write
+from backend.storage.engine import on_postgres
+from backend.storage.transactions import begin_write
 
 
 class Presented(NamedTuple):
@@ -128,11 +129,11 @@ def opened(session: Session) -> Iterator[Store]:
     if current.in_transaction():  # committing an idle session still costs a begin and end
         current.commit()
     bind = session.get_bind()
-    if bind.dialect.name != "postgresql" or not isinstance(bind, Engine):
+    if not on_postgres(bind) or not isinstance(bind, Engine):
         yield SessionStore(session)
         return
     # psycopg is a production extra: imported only where PostgreSQL is in use.
-    from backend.services.ratings.rating_store_pg import driver_store
+    from backend.storage.rating_store_pg import driver_store
 
     with driver_store(bind) as store:
         yield store

@@ -22,6 +22,8 @@ import re
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
+from backend.storage.engine import SQLITE, engine_kind
+
 BUSY_TIMEOUT_MS = 30_000
 PENDING = "sqlite_begin_pending"
 WRITING = re.compile(r"^\s*(INSERT|UPDATE|DELETE|REPLACE|CREATE|DROP|ALTER|SAVEPOINT)\b",
@@ -37,7 +39,7 @@ def writes(statement: str) -> bool:
 
 def configure(engine: Engine) -> None:
     """Attach the transaction-control listeners to a SQLite engine (no-op otherwise)."""
-    if engine.dialect.name != "sqlite":
+    if engine_kind(engine) != SQLITE:
         return
 
     @event.listens_for(engine, "connect")
