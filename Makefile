@@ -35,6 +35,7 @@ test: install-dev
 
 lint: install-dev
 	$(BIN)/ruff check .
+	$(BIN)/lint-imports
 
 bench: install-dev
 	@command -v wrk >/dev/null || { echo "installing wrk (Debian) for the submission benchmark"; \

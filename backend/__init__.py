@@ -1,15 +1,40 @@
-"""随时评 (Suishiping): the application factory."""
+"""随时评 (Suishiping): the application factory, the one place that wires every part together."""
 
 from __future__ import annotations
 
 import os
-import threading
 from typing import Any
 
 from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
+from backend import cli, http_errors, models, routing
+from backend.api import (
+    campaigns,
+    directory,
+    events,
+    invitations,
+    mp,
+    ops,
+    push,
+    receipts,
+    scores,
+    templates,
+)
+from backend.api.openapi import OperationIds
+from backend.api.ops import DOCS_ASSETS
 from backend.config import load_config
+from backend.console import bp as console_bp
+from backend.extensions import add_retry_after, api, db, limiter, migrate
+from backend.observability import logs as app_logging
+from backend.observability import metrics
+from backend.services.templates.catalogue import load_catalogue
+from backend.storage import sqlite
+from backend.web import qr, rating, receipt, security
+from workers import jobs
+from workers.cron import embedded_background, start_background
+
+__all__ = ["create_app", "models"]  # importing models registers every table
 
 API_TITLE = "随时评 Suishiping API"
 API_VERSION = "v1"
@@ -17,8 +42,6 @@ API_VERSION = "v1"
 
 def openapi_settings() -> dict[str, Any]:
     """Return flask-smorest settings: spec at /api/openapi.json, docs at /api/docs."""
-    from backend.api.ops import DOCS_ASSETS
-
     return {
         "API_TITLE": API_TITLE,
         "API_VERSION": API_VERSION,
@@ -43,8 +66,6 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app = Flask(__name__, instance_relative_config=True,
                 template_folder="web/templates", static_folder="web/static")
     os.makedirs(app.instance_path, exist_ok=True)
-    from backend import routing
-
     routing.init_app(app)  # before any blueprint adds a rule
     app.config.update(load_config(os.environ, app.instance_path))
     app.config.update(openapi_settings())
@@ -60,23 +81,16 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n)
     init_extensions(app)
     register_blueprints(app)
-    from backend import cli
-
     cli.init_app(app)
     start_embedded_scheduler(app)
     return app
 
 
+jobs.use_factory(create_app)  # a worker process that resolves a job builds its app with it
+
+
 def init_extensions(app: Flask) -> None:
     """Bind the unbound extensions and load the survey templates."""
-    from backend import logging as app_logging
-    from backend import metrics, models  # noqa: F401  (models registers the tables)
-    from backend.api import errors
-    from backend.api.openapi import OperationIds
-    from backend.extensions import add_retry_after, api, db, limiter, migrate
-    from backend.services.templates.catalogue import load_catalogue
-    from backend.storage import sqlite
-
     app_logging.init_app(app)
     db.init_app(app)
     with app.app_context():
@@ -87,30 +101,14 @@ def init_extensions(app: Flask) -> None:
     limiter.init_app(app)
     app.after_request(add_retry_after)
     api.init_app(app, spec_kwargs={"extra_plugins": [OperationIds()]})
-    errors.init_app(app)
+    http_errors.init_app(app)
     metrics.init_app(app)
-    from backend.web import security
     security.init_app(app)
     app.extensions["catalogue"] = load_catalogue(app.config["SURVEY_TEMPLATES_DIR"])
 
 
 def register_blueprints(app: Flask) -> None:
     """Register the API blueprints (documented) and the plain ones."""
-    from backend.api import (
-        campaigns,
-        directory,
-        events,
-        invitations,
-        mp,
-        ops,
-        push,
-        receipts,
-        scores,
-        templates,
-    )
-    from backend.extensions import api
-    from backend.web import qr, rating, receipt
-
     for module in (directory, events, invitations, mp, templates, scores, campaigns, push,
                    receipts):
         api.register_blueprint(module.blp)
@@ -118,8 +116,6 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(qr.bp)
     app.register_blueprint(rating.bp)
     app.register_blueprint(receipt.bp)
-    from backend.console import bp as console_bp
-
     app.register_blueprint(console_bp)
 
 
@@ -136,23 +132,3 @@ def start_embedded_scheduler(app: Flask) -> None:
     def ensure_cron() -> None:
         if "cron_stop" not in app.extensions:
             start_background(app)
-
-
-def embedded_background(app: Flask) -> bool:
-    """Return whether this app runs its periodic jobs in-process (embedded, not testing)."""
-    return not (app.config["REDIS_URL"] or app.testing or not app.config["EMBEDDED_SCHEDULER"])
-
-
-_background_lock = threading.Lock()
-
-
-def start_background(app: Flask) -> None:
-    """Start the in-process job thread and the periodic-job loop once (embedded mode)."""
-    if not embedded_background(app):
-        return
-    with _background_lock:
-        if "cron_stop" in app.extensions:
-            return
-        from workers.cron import start_embedded
-
-        app.extensions["cron_stop"] = start_embedded(app)

@@ -12,11 +12,14 @@ from zoneinfo import ZoneInfo
 
 from flask import Flask, current_app
 
+from backend.extensions import redis_connection
+from backend.integrations import MemoryTokenCache, RedisTokenCache, SmsClient, WeChatClient
 from backend.models.types import utcnow
 from backend.services.fraud import FraudSettings
 from backend.services.invitations.tokens import TokenCodec
 from backend.services.privacy.personal_data import Vault
 from backend.services.ratings.release import ReleaseContext
+from backend.services.ratings.submission import SubmitContext
 from backend.services.sealing.seal import Sealer
 
 _lock = threading.RLock()  # builders call other builders (wechat -> token cache)
@@ -57,9 +60,6 @@ def release_context(app: Flask | None = None, batch_min: int | None = None) -> R
 
 def token_cache(app: Flask | None = None):
     """Return the cache for upstream access tokens: Redis when configured, else memory."""
-    from backend.extensions import redis_connection
-    from backend.integrations import MemoryTokenCache, RedisTokenCache
-
     def build(a: Flask):
         connection = redis_connection(a)
         return RedisTokenCache(connection) if connection is not None else MemoryTokenCache()
@@ -69,8 +69,6 @@ def token_cache(app: Flask | None = None):
 
 def wechat_client(app: Flask | None = None):
     """Return the WeChat client (None when no app id and secret are configured)."""
-    from backend.integrations import WeChatClient
-
     def build(a: Flask):
         if not (a.config["WECHAT_APPID"] and a.config["WECHAT_SECRET"]):
             return None
@@ -82,8 +80,6 @@ def wechat_client(app: Flask | None = None):
 
 def sms_client(app: Flask | None = None):
     """Return the SMS client (None without SMS_GATEWAY_URL: messages are recorded instead)."""
-    from backend.integrations import SmsClient
-
     def build(a: Flask):
         url = a.config["SMS_GATEWAY_URL"]
         return SmsClient(url) if url else None
@@ -94,3 +90,9 @@ def sms_client(app: Flask | None = None):
 def now() -> datetime:
     """Return the current time (aware UTC); the one clock services are given."""
     return utcnow()
+
+
+def submit_context() -> SubmitContext:
+    """Build the submission context from the app's configuration."""
+    return SubmitContext(codec=token_codec(), sealer=sealer(),
+                                 tz=ZoneInfo(current_app.config["TIMEZONE"]), now=now())

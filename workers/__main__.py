@@ -6,16 +6,16 @@ import argparse
 import logging
 import sys
 
+from rq import SimpleWorker, Worker
+
+from backend import create_app
+from backend.extensions import redis_connection
+from workers.jobs import use_app
+from workers.queues import QUEUES
+
 
 def main(argv: list[str] | None = None) -> int:
     """Run a worker until stopped (or until the queues are empty with --burst)."""
-    from rq import SimpleWorker, Worker
-
-    from backend import create_app
-    from backend.extensions import redis_connection
-    from workers.jobs import use_app
-    from workers.queues import QUEUES
-
     parser = argparse.ArgumentParser(prog="python -m workers")
     parser.add_argument("--burst", action="store_true", help="exit when the queues are empty")
     parser.add_argument("--simple", action="store_true", help="run jobs without forking")

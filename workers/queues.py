@@ -17,7 +17,13 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any, Protocol
 
-from backend.logging import bound, current_request_id
+from flask import current_app
+from rq import Queue, Retry
+from rq.exceptions import NoSuchJobError
+from rq.job import Job
+
+from backend.extensions import BROKER_ERRORS, redis_connection
+from backend.observability.logs import bound, current_request_id
 from workers.jobs import execute, job_path
 
 log = logging.getLogger(__name__)
@@ -30,7 +36,6 @@ ACTIVE_STATES = {"queued", "scheduled", "started", "deferred"}
 
 class JobQueue(Protocol):
     """What services receive as their `enqueue` side effect."""
-
     def enqueue(self, func: Callable, *args: Any, queue: str = DEFAULT, job_id: str | None = None,
                 delay: timedelta | None = None, retry: Sequence[int] | None = DEFAULT_RETRY) -> str:
         """Schedule `func(*args)`; return the job id."""
@@ -38,16 +43,11 @@ class JobQueue(Protocol):
 
 class RQJobQueue:
     """Jobs on Redis through RQ; workers run them (`python -m workers`)."""
-
     def __init__(self, connection) -> None:
         self.connection = connection
 
     def enqueue(self, func, *args, queue=DEFAULT, job_id=None, delay=None, retry=DEFAULT_RETRY):
         """Put the job on its RQ queue, skipping it if the same job id is still pending."""
-        from rq import Queue, Retry
-        from rq.exceptions import NoSuchJobError
-        from rq.job import Job
-
         if job_id:
             try:
                 if Job.fetch(job_id, connection=self.connection).get_status() in ACTIVE_STATES:
@@ -81,7 +81,6 @@ class _Pending:
 
 class EmbeddedJobQueue:
     """In-process jobs: a heap of due times served by one daemon thread (or by the caller)."""
-
     def __init__(self, app, threaded: bool = True, clock: Callable[[], float] = time.monotonic):
         self.app, self.threaded, self.clock = app, threaded, clock
         self._heap: list[_Pending] = []
@@ -190,8 +189,32 @@ class EmbeddedJobQueue:
 def make_job_queue(app) -> JobQueue:
     """Create the queue for this app: RQ with REDIS_URL, embedded otherwise."""
     if app.config.get("REDIS_URL"):
-        from backend.extensions import redis_connection
 
         return RQJobQueue(redis_connection(app))
     mode = app.config.get("EMBEDDED_JOBS", "thread")
     return EmbeddedJobQueue(app, threaded=(mode == "thread"))
+
+
+_jobs_lock = threading.Lock()
+
+
+def job_queue(app=None):
+    """Return the app's job queue (RQ or embedded), created on first use."""
+    app = app or current_app._get_current_object()
+    with _jobs_lock:
+        if "jobs" not in app.extensions:
+            app.extensions["jobs"] = make_job_queue(app)
+    return app.extensions["jobs"]
+
+
+def wake(func, *args, queue: str, job_id: str) -> str | None:
+    """Enqueue a relay of work already committed to an outbox; None if the broker is down.
+
+    The caller has stored the work, so an unreachable Redis only delays it until the next
+    cron sweep (every minute); the request that stored it still succeeds.
+    """
+    try:
+        return job_queue().enqueue(func, *args, queue=queue, job_id=job_id)
+    except BROKER_ERRORS as exc:
+        log.warning("job broker unreachable, %s left to the outbox sweep: %s", job_id, exc)
+        return None

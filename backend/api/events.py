@@ -11,7 +11,7 @@ from marshmallow import ValidationError
 from backend.api.auth import BEARER_SECURITY, require_scope
 from backend.api.parsing import Blueprint
 from backend.errors import Conflict, Forbidden, InvalidInput, TooLarge
-from backend.extensions import db, wake
+from backend.extensions import db
 from backend.schemas.events import (
     MAX_BATCH,
     EventBatchResultSchema,
@@ -23,6 +23,8 @@ from backend.services.accounts.api_clients import check_source
 from backend.services.invitations.events import EventInput, IngestContext, Outcome, Result
 from backend.services.invitations.ingestion import ingest_events
 from backend.wiring import now, sealer, token_codec, vault
+from workers.jobs.deliveries import RELAY_JOB_ID, relay_deliveries
+from workers.queues import wake
 
 blp = Blueprint("events", __name__, url_prefix="/api/v1", description="服务事件与评价邀请")
 EVENT_SCHEMA = EventSchema()  # schemas are reusable; building one per batch item is costly
@@ -60,7 +62,6 @@ def run(items: list[EventInput]) -> list[Outcome]:
     outcomes, to_send = ingest_events(db.session, ingest_context(), items)
     current_app.extensions["metrics"].count_invitations(items, outcomes)
     if to_send:
-        from workers.jobs.deliveries import RELAY_JOB_ID, relay_deliveries
 
         wake(relay_deliveries, queue="high", job_id=RELAY_JOB_ID)
     return outcomes

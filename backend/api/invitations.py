@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from zoneinfo import ZoneInfo
-
 from flask import current_app, request
 from flask.views import MethodView
 
@@ -22,16 +20,10 @@ from backend.services.ratings import opens
 from backend.services.ratings import submission as ratings
 from backend.services.ratings.rules import RatedTarget, Submission
 from backend.services.ratings.views import invitation_view
-from backend.wiring import now, sealer, token_codec
+from backend.wiring import submit_context
 
 blp = Blueprint("invitations", __name__, url_prefix="/api/v1",
                 description="评价：凭链接令牌或小程序 scene 读取邀请并提交评价")
-
-
-def submit_context() -> ratings.SubmitContext:
-    """Build the submission context from the app's configuration."""
-    return ratings.SubmitContext(codec=token_codec(), sealer=sealer(),
-                                 tz=ZoneInfo(current_app.config["TIMEZONE"]), now=now())
 
 
 def signals(opened_at_ms: int | None, ctx: ratings.SubmitContext) -> ratings.ClientSignals:

@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import logging
-import math
 
 from flask import current_app
 from flask.views import MethodView
 from marshmallow import fields, validate
-from werkzeug.exceptions import ServiceUnavailable
 
 from backend import wiring
 from backend.api.mp_auth import (
@@ -19,16 +17,14 @@ from backend.api.mp_auth import (
 )
 from backend.api.parsing import Blueprint
 from backend.extensions import db, limiter
-from backend.integrations import IntegrationError, WeChatInvalidCredential
+from backend.http_errors import NOT_CONFIGURED, unavailable, wechat_unavailable
+from backend.integrations import IntegrationError
 from backend.schemas.base import Schema
 from backend.services.invitations import mp
 
 log = logging.getLogger(__name__)
 blp = Blueprint("mp", __name__, url_prefix="/api/v1", description="微信小程序登录与订阅消息授权")
 
-NOT_CONFIGURED = "微信小程序服务未配置，暂不可用"
-UNREACHABLE = "暂时无法连接微信服务，请稍后再试"
-MISCONFIGURED = "微信小程序服务配置有误，暂不可用"
 ASCII_TEXT = validate.Regexp(r"^[\x21-\x7e]+$", error="只能包含可见的 ASCII 字符")
 
 
@@ -58,24 +54,6 @@ class CreditsSchema(Schema):
 def public_rate_limit() -> str:
     """Return the per-address limit of public endpoints."""
     return current_app.config["RATELIMIT_PUBLIC"]
-
-
-def unavailable(message: str, exc: Exception | None = None) -> ServiceUnavailable:
-    """Build a 503 carrying a Chinese message (and Retry-After when WeChat gave one)."""
-    error = ServiceUnavailable()
-    retry_after = getattr(exc, "retry_after", None)
-    headers = {"Retry-After": str(math.ceil(retry_after))} if retry_after else {}
-    error.data = {"message": message, "headers": headers}
-    return error
-
-
-def wechat_unavailable(exc: IntegrationError) -> ServiceUnavailable:
-    """Log a failed WeChat call and build the 503 that answers it."""
-    if isinstance(exc, WeChatInvalidCredential):
-        log.error("wechat refused our app credentials: %s", exc)
-        return unavailable(MISCONFIGURED, exc)
-    log.warning("wechat call failed: %s", exc)
-    return unavailable(UNREACHABLE, exc)
 
 
 @blp.route("/mp/session")

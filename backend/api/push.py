@@ -17,6 +17,7 @@ from backend.schemas.base import Schema
 from backend.schemas.scores import PeriodField
 from backend.services.outbox import push
 from backend.wiring import now
+from workers.jobs.push import start_relay
 
 log = logging.getLogger(__name__)
 blp = Blueprint("push", __name__, url_prefix="/api/v1",
@@ -89,8 +90,6 @@ class Replay(MethodView):
     @blp.response(200, ReplayResultSchema, description="已重新排队的消息数")
     def post(self, data):
         """Queue dead (or, for a period or ids, delivered) messages again; none = dead ones."""
-        from workers.jobs.push import start_relay
-
         if "period" in data and "ids" in data:
             raise InvalidInput(errors={"ids": "period 与 ids 只能提供一个"})
         count = push.replay(db.session, data.get("period"), data.get("ids"), now=now())
@@ -104,7 +103,6 @@ class Replay(MethodView):
 
 class OutboxCollector:
     """Prometheus gauges read from the outbox table at scrape time (any process sees them)."""
-
     def __init__(self, app: Flask) -> None:
         self.app = app
 

@@ -10,12 +10,14 @@ from flask.views import MethodView
 from backend.api.auth import BEARER_SECURITY, require_scope
 from backend.api.parsing import Blueprint
 from backend.errors import Unavailable
-from backend.extensions import BROKER_ERRORS, db, job_queue
+from backend.extensions import BROKER_ERRORS, db
 from backend.schemas.scores import JobSchema, PublishSchema, ScoreListSchema, ScoreQueryArgsSchema
 from backend.services.scores.publication import begun_period
 from backend.services.scores.queries import current_scores
 from backend.services.templates.catalogue import register
 from backend.wiring import now
+from workers.jobs.scores import publish_scores
+from workers.queues import job_queue
 
 blp = Blueprint("scores", __name__, url_prefix="/api/v1", description="评分发布与查询")
 
@@ -34,8 +36,6 @@ class Publish(MethodView):
     @blp.alt_response(503, description="任务队列暂不可用")
     def post(self, data):
         """Recompute every official's score for the period and push what changed."""
-        from workers.jobs.scores import publish_scores
-
         begun_period(data["period"], now(), ZoneInfo(current_app.config["TIMEZONE"]))
         try:
             job_id = job_queue().enqueue(publish_scores, data["period"], queue="low",

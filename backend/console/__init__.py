@@ -8,11 +8,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, Response, jsonify, render_template, request
+from flask import Response, current_app, g, jsonify, render_template, request, url_for
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 
-bp = Blueprint("console", __name__, url_prefix="/console", template_folder="templates")
+from backend.console import auth, templating, views  # importing them registers their routes
+from backend.console.blueprint import bp
+from backend.console.filters import check_arguments as check
+from backend.console.labels import ROLE_NAMES
+from backend.http_errors import STATUS_MESSAGES, handle_http_exception
 
 NAV = (
     ("console.overview", "监测总览"),
@@ -27,7 +31,6 @@ NAV = (
     ("console.ledger", "评价账本"),
 )
 
-from . import auth, templating, views  # noqa: E402  (routes and helpers register on bp)
 
 __all__ = ["bp", "templating", "views"]
 
@@ -41,16 +44,12 @@ def configure(state) -> None:
 @bp.before_request
 def check_arguments() -> None:
     """Refuse control characters and overlong values in any query or form argument."""
-    from .filters import check_arguments as check
-
     check()
 
 
 @bp.before_app_request
 def forget_user() -> None:
     """Drop the cached user and scope: an outer app context (tests, CLI) spans requests."""
-    from flask import g
-
     for name in ("console_user", "console_scope", "console_exporting"):
         g.pop(name, None)
 
@@ -58,8 +57,6 @@ def forget_user() -> None:
 @bp.app_template_global()
 def console_nav() -> list[dict[str, Any]]:
     """Return the navigation entries the signed-in user may open."""
-    from flask import current_app, url_for
-
     user = auth.current_user()
     if user is None:
         return []
@@ -75,8 +72,6 @@ def console_nav() -> list[dict[str, Any]]:
 @bp.context_processor
 def inject_user() -> dict[str, Any]:
     """Make the signed-in user and role names available to templates."""
-    from .labels import ROLE_NAMES
-
     return {"console_user": auth.current_user(), "role_names": ROLE_NAMES}
 
 
@@ -93,10 +88,8 @@ def csrf_failed(exc: CSRFError) -> tuple[Response | str, int]:
 def http_error(exc: HTTPException):
     """Answer JSON under /console/api and the plain error page elsewhere."""
     if auth.is_api():
-        from backend.api.errors import STATUS_MESSAGES
 
         status = exc.code or 500
         return jsonify({"code": status, "message": STATUS_MESSAGES.get(status, "错误")}), status
-    from backend.api.errors import handle_http_exception
 
     return handle_http_exception(exc)

@@ -43,6 +43,7 @@ from werkzeug.exceptions import TooManyRequests
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from backend import wiring
+from backend.console.blueprint import bp
 from backend.extensions import db, limiter
 from backend.models import ConsoleUser
 from backend.models.clients import ROLES
@@ -50,7 +51,6 @@ from backend.services.accounts import audit, console_sessions
 from backend.services.accounts.login_throttle import Attempt, LoginThrottle
 from backend.storage.transactions import begin_write
 
-from . import bp
 from .queries.common import Scope
 from .scope import user_scope
 

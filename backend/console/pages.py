@@ -16,17 +16,17 @@ from flask import g, jsonify, render_template, request
 from flask.typing import ResponseReturnValue
 
 from backend import wiring
+from backend.console.blueprint import bp
 from backend.extensions import db
 from backend.services.accounts import audit
 
-from . import bp
 from .auth import current_user, login_required
+from .exports import send_page
 
 
 @dataclass
 class Column:
     """A table column: kinds text, int, pct, score, date, datetime, progress."""
-
     key: str
     label: str
     kind: str = "text"
@@ -36,7 +36,6 @@ class Column:
 @dataclass
 class Table:
     """A table of rows (dicts); `links` maps a column to the row key holding its URL."""
-
     key: str
     title: str
     columns: list[Column]
@@ -49,7 +48,6 @@ class Table:
 @dataclass
 class Chart:
     """A chart drawn by console.js from its data: trend, bars, funnel or stack."""
-
     id: str
     kind: str
     title: str
@@ -59,7 +57,6 @@ class Chart:
 @dataclass
 class Card:
     """A headline figure."""
-
     label: str
     value: str
     hint: str = ""
@@ -69,7 +66,6 @@ class Card:
 @dataclass
 class Page:
     """Everything a monitoring page shows."""
-
     title: str
     name: str
     subtitle: str = ""
@@ -123,8 +119,6 @@ def register_page(rule: str, endpoint: str, build: Callable[..., Page],
         return render_template(template, page=page)
 
     def export(fmt: str, **kwargs) -> ResponseReturnValue:
-        from .exports import send_page
-
         g.console_exporting = True
         page = build(**kwargs)
         response = send_page(page, fmt)

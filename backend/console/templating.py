@@ -8,10 +8,11 @@ from zoneinfo import ZoneInfo
 
 from flask import current_app, request, url_for
 
+from backend.console.blueprint import bp
 from backend.extensions import db
 from backend.models import RollupState
+from backend.services.reports.rollups import STATE
 
-from . import bp
 from .auth import scope
 from .filters import link_args
 from .labels import (
@@ -21,7 +22,6 @@ from .labels import (
     PUSH_STATUSES,
     SYSTEM_ALERTS,
 )
-from .rollups import STATE
 from .scope import visible_units
 
 NUMERIC = frozenset({"int", "pct", "score", "progress"})

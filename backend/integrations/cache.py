@@ -9,6 +9,8 @@ import time
 from collections.abc import Callable, Iterator
 from typing import Any, Protocol
 
+from redis.exceptions import LockError
+
 from .errors import LockTimeout
 
 log = logging.getLogger(__name__)
@@ -16,23 +18,18 @@ log = logging.getLogger(__name__)
 
 class TokenCache(Protocol):
     """Where credentials shared by every process live."""
-
     def get(self, key: str) -> str | None:
         """Return the value stored under key, or None."""
-
     def set(self, key: str, value: str, ttl_seconds: float) -> None:
         """Store value under key for ttl_seconds."""
-
     def delete(self, key: str) -> None:
         """Forget key."""
-
     def lock(self, name: str, timeout: float) -> contextlib.AbstractContextManager[None]:
         """Hold a lock named name; wait at most timeout seconds, then raise LockTimeout."""
 
 
 class RedisTokenCache:
     """TokenCache on Redis, shared by every web node and worker."""
-
     def __init__(self, redis_client: Any, prefix: str = "ssp:"):
         self._redis = redis_client
         self._prefix = prefix
@@ -55,8 +52,6 @@ class RedisTokenCache:
     @contextlib.contextmanager
     def lock(self, name: str, timeout: float) -> Iterator[None]:
         """Hold a Redis lock; it expires after timeout so a crashed holder frees it."""
-        from redis.exceptions import LockError
-
         lock = self._redis.lock(self._prefix + "lock:" + name, timeout=timeout,
                                 blocking_timeout=timeout)
         if not lock.acquire():
@@ -72,7 +67,6 @@ class RedisTokenCache:
 
 class MemoryTokenCache:
     """TokenCache in process memory, for embedded mode and unit tests."""
-
     def __init__(self, clock: Callable[[], float] = time.monotonic):
         self._clock = clock
         self._values: dict[str, tuple[str, float]] = {}

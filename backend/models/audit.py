@@ -7,7 +7,7 @@ from datetime import datetime
 from sqlalchemy import JSON, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from backend.extensions import db
+from backend.models.base import db
 from backend.models.invitations import ID
 from backend.models.types import UTCDateTime, utcnow
 

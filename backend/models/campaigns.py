@@ -7,7 +7,7 @@ from datetime import datetime
 from sqlalchemy import ForeignKey, Integer, PrimaryKeyConstraint, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from backend.extensions import db
+from backend.models.base import db
 from backend.models.directory import Cadre
 from backend.models.invitations import ID, Invitation
 from backend.models.templates import SurveyTemplate
@@ -38,7 +38,6 @@ class Campaign(db.Model):
 
 class CampaignRater(db.Model):
     """One rater of a campaign and the ballot (invitation) they hold."""
-
     __tablename__ = "campaign_raters"
     __table_args__ = (UniqueConstraint("campaign_id", "code"),)
 
@@ -56,7 +55,6 @@ class CampaignRater(db.Model):
 
 class BallotTarget(db.Model):
     """An official covered by a ballot, rated under the ballot's rater group."""
-
     __tablename__ = "ballot_targets"
     __table_args__ = (PrimaryKeyConstraint("invitation_id", "cadre_id"),)
 

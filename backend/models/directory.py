@@ -7,7 +7,7 @@ from datetime import datetime
 from sqlalchemy import Boolean, ForeignKey, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from backend.extensions import db
+from backend.models.base import db
 from backend.models.types import UTCDateTime, utcnow
 
 UNIT_CATEGORIES = {

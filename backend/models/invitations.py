@@ -7,7 +7,7 @@ from datetime import datetime
 from sqlalchemy import BigInteger, Boolean, ForeignKey, Index, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from backend.extensions import db
+from backend.models.base import db
 from backend.models.directory import Cadre
 from backend.models.templates import SurveyTemplate
 from backend.models.types import UTCDateTime, utcnow
@@ -44,7 +44,6 @@ class Invitation(db.Model):
 
 class ServiceEvent(db.Model):
     """A service event reported by a business system; idempotent on (source, external_id)."""
-
     __tablename__ = "service_events"
     __table_args__ = (UniqueConstraint("source", "external_id"),)
 

@@ -13,7 +13,7 @@ from datetime import date, datetime
 from sqlalchemy import JSON, Date, ForeignKey, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from backend.extensions import db
+from backend.models.base import db
 from backend.models.invitations import ID
 from backend.models.types import UTCDateTime, utcnow
 
@@ -22,7 +22,6 @@ OPEN, CLEARED, EXCLUDED = "open", "cleared", "excluded"
 
 class LedgerEntry(db.Model):
     """One rating in the chain: chain_hash = sha256(previous chain_hash + leaf_hash)."""
-
     __tablename__ = "ledger_entries"
 
     seq: Mapped[int] = mapped_column(ID, primary_key=True, autoincrement=False)
@@ -35,7 +34,6 @@ class LedgerEntry(db.Model):
 
 class LedgerCheckpoint(db.Model):
     """The Merkle root over one local day's leaf hashes, in sequence order."""
-
     __tablename__ = "ledger_checkpoints"
 
     day: Mapped[date] = mapped_column(Date, primary_key=True)
@@ -50,7 +48,6 @@ class LedgerCheckpoint(db.Model):
 
 class ReviewItem(db.Model):
     """A fraud signal for a reviewer to decide; one per (kind, subject, window)."""
-
     __tablename__ = "review_items"
     __table_args__ = (UniqueConstraint("kind", "subject", "window"),)
 

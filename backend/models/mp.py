@@ -7,7 +7,7 @@ from datetime import datetime
 from sqlalchemy import Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from backend.extensions import db
+from backend.models.base import db
 from backend.models.types import UTCDateTime, utcnow
 
 
@@ -24,7 +24,6 @@ class MpSession(db.Model):
 
 class MpSubscription(db.Model):
     """Subscribe-message credits a user granted for one message template."""
-
     __tablename__ = "mp_subscriptions"
     __table_args__ = (UniqueConstraint("openid_hash", "template_id"),)
 

@@ -7,7 +7,7 @@ from datetime import datetime
 from sqlalchemy import ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from backend.extensions import db
+from backend.models.base import db
 from backend.models.invitations import ID, Invitation, ServiceEvent
 from backend.models.types import UTCDateTime, utcnow
 

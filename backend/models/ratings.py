@@ -26,7 +26,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from backend.extensions import db
+from backend.models.base import db
 from backend.models.directory import Cadre
 from backend.models.invitations import ID
 from backend.models.templates import SurveyTemplate
@@ -62,7 +62,6 @@ class Rating(db.Model):
 
 class RatingCount(db.Model):
     """Valid ratings per (official, month, group, score): scoring reads only this."""
-
     __tablename__ = "rating_counts"
     # By month too: a publication or rollup reads a few months out of years of them.
     __table_args__ = (PrimaryKeyConstraint("cadre_id", "month", "rater_group", "score"),
@@ -77,7 +76,6 @@ class RatingCount(db.Model):
 
 class RatingTagCount(db.Model):
     """Valid ratings carrying a tag per (official, month, group, tag)."""
-
     __tablename__ = "rating_tag_counts"
     __table_args__ = (PrimaryKeyConstraint("cadre_id", "month", "rater_group", "tag"),
                       Index("ix_rating_tag_counts_month_cadre", "month", "cadre_id"))
@@ -103,7 +101,6 @@ class UseTag(db.Model):
 
 class OpenTag(db.Model):
     """A link opened by a person (first opening), kept as a keyed tag like a use."""
-
     __tablename__ = "invitation_open_tags"
 
     tag: Mapped[str] = mapped_column(String(64), primary_key=True)
@@ -144,7 +141,6 @@ class FunnelCount(db.Model):
 
 class CampaignTurnout(db.Model):
     """Ballots answered per (campaign, rater group, local day), written at release."""
-
     __tablename__ = "campaign_turnout"
     __table_args__ = (PrimaryKeyConstraint("campaign_id", "rater_group", "day"),)
 
@@ -156,7 +152,6 @@ class CampaignTurnout(db.Model):
 
 class AbuseSignal(db.Model):
     """Keyed hashes for fraud detection, kept apart from ratings and purged on schedule."""
-
     __tablename__ = "abuse_signals"
 
     id: Mapped[int] = mapped_column(ID, primary_key=True)
@@ -170,7 +165,6 @@ class AbuseSignal(db.Model):
 
 class FollowupContact(db.Model):
     """A phone number the rater agreed to be called back on; encrypted, purged on schedule."""
-
     __tablename__ = "followup_contacts"
 
     id: Mapped[int] = mapped_column(ID, primary_key=True)

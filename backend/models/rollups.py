@@ -14,7 +14,7 @@ from datetime import date, datetime
 from sqlalchemy import Date, ForeignKey, Index, Integer, PrimaryKeyConstraint, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from backend.extensions import db
+from backend.models.base import db
 from backend.models.types import UTCDateTime, utcnow
 
 MEASURES = ("invited", "to_deliver", "reached", "reached_on_time", "opened", "rated",
@@ -28,7 +28,6 @@ def _count() -> Mapped[int]:
 
 class InvitationMeasures:
     """The invitation funnel's counts (MONTHLY_MEASURES), shared by every rollup table."""
-
     invited: Mapped[int] = _count()
     to_deliver: Mapped[int] = _count()
     reached: Mapped[int] = _count()
@@ -39,14 +38,12 @@ class InvitationMeasures:
 
 class DailyMeasures(InvitationMeasures):
     """The funnel's counts and the messages sent (MEASURES), for the daily rollups."""
-
     messages: Mapped[int] = _count()
     messages_failed: Mapped[int] = _count()
 
 
 class CadreDaily(DailyMeasures, db.Model):
     """Counts per (local day, official, event type, channel)."""
-
     __tablename__ = "rollup_cadre_daily"
     __table_args__ = (PrimaryKeyConstraint("day", "cadre_id", "event_type", "channel"),
                       Index("ix_rollup_cadre_daily_cadre_day", "cadre_id", "day"))
@@ -60,7 +57,6 @@ class CadreDaily(DailyMeasures, db.Model):
 
 class UnitDaily(DailyMeasures, db.Model):
     """Counts per (local day, unit, event type, channel): the sum of the unit's officials."""
-
     __tablename__ = "rollup_unit_daily"
     __table_args__ = (PrimaryKeyConstraint("day", "unit_id", "event_type", "channel"),
                       Index("ix_rollup_unit_daily_unit_day", "unit_id", "day"))
@@ -73,7 +69,6 @@ class UnitDaily(DailyMeasures, db.Model):
 
 class UnitDay(DailyMeasures, db.Model):
     """Counts per (local day, unit), all event types and channels together."""
-
     __tablename__ = "rollup_unit_day"
     __table_args__ = (PrimaryKeyConstraint("day", "unit_id"),
                       Index("ix_rollup_unit_day_unit_day", "unit_id", "day"))
@@ -84,7 +79,6 @@ class UnitDay(DailyMeasures, db.Model):
 
 class DayTotal(DailyMeasures, db.Model):
     """Counts per (local day, event type, channel) over every unit: what org-wide pages read."""
-
     __tablename__ = "rollup_daily"
     __table_args__ = (PrimaryKeyConstraint("day", "event_type", "channel"),)
 
@@ -95,7 +89,6 @@ class DayTotal(DailyMeasures, db.Model):
 
 class CadreMonthly(InvitationMeasures, db.Model):
     """Counts per (month, official), with the valid ratings of the month."""
-
     __tablename__ = "rollup_cadre_monthly"
     __table_args__ = (PrimaryKeyConstraint("month", "cadre_id"),
                       Index("ix_rollup_cadre_monthly_cadre", "cadre_id", "month"))
@@ -108,7 +101,6 @@ class CadreMonthly(InvitationMeasures, db.Model):
 
 class RollupState(db.Model):
     """Where a rollup stands: days before `open_from` are final."""
-
     __tablename__ = "rollup_state"
 
     name: Mapped[str] = mapped_column(String(40), primary_key=True)

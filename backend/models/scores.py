@@ -7,7 +7,7 @@ from datetime import datetime
 from sqlalchemy import JSON, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from backend.extensions import db
+from backend.models.base import db
 from backend.models.directory import Cadre
 from backend.models.invitations import ID
 from backend.models.templates import SurveyTemplate
@@ -43,7 +43,6 @@ class ScoreSnapshot(db.Model):
 
 class WebhookMessage(db.Model):
     """A message for the assessment core, written in the transaction that caused it."""
-
     __tablename__ = "webhook_outbox"
     __table_args__ = (Index("ix_webhook_outbox_due", "status", "next_attempt_at"),)
 

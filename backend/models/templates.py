@@ -7,13 +7,12 @@ from datetime import datetime
 from sqlalchemy import JSON, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from backend.extensions import db
+from backend.models.base import db
 from backend.models.types import UTCDateTime, utcnow
 
 
 class SurveyTemplate(db.Model):
     """One immutable version of a template (kind "template") or a scoring scheme ("scheme")."""
-
     __tablename__ = "survey_templates"
     __table_args__ = (
         UniqueConstraint("kind", "key", "version"),

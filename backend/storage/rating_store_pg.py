@@ -17,7 +17,7 @@ from sqlalchemy import ARRAY, Engine, String, bindparam, func, text
 from sqlalchemy.dialects.postgresql.psycopg import dialect as psycopg_dialect
 
 from backend.models import UseTag
-from backend.storage.rating_store import Presented, Write, presented_query
+from backend.storage.submission_rows import Presented, Write, presented_query
 
 PG_DIALECT = psycopg_dialect()
 PRESENTED_PG = presented_query(UseTag.tag == func.any(bindparam("tags", type_=ARRAY(String))))

@@ -12,9 +12,9 @@ import hashlib
 from flask import Blueprint, Response, current_app, request
 
 from backend import wiring
-from backend.api.mp import NOT_CONFIGURED, unavailable, wechat_unavailable
 from backend.errors import NotFound
 from backend.extensions import redis_connection
+from backend.http_errors import NOT_CONFIGURED, unavailable, wechat_unavailable
 from backend.integrations import IntegrationError
 from backend.services.invitations import mp
 from backend.services.invitations.qr import qr_png, qr_svg

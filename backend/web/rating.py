@@ -18,14 +18,13 @@ from itsdangerous import BadSignature, Signer
 from werkzeug.datastructures import MultiDict
 
 from backend import errors
-from backend.api.invitations import submit_context
 from backend.extensions import db
 from backend.public_limits import opening_limit, submission_limit
 from backend.services.ratings import opens
 from backend.services.ratings import submission as ratings
 from backend.services.ratings.rules import ABSTAIN_LABEL, RatedTarget, Submission
 from backend.services.ratings.views import invitation_view
-from backend.wiring import token_codec
+from backend.wiring import submit_context, token_codec
 
 bp = Blueprint("rating", __name__)
 
@@ -45,7 +44,6 @@ CLOSED = {
 @dataclass
 class FormState:
     """What the rater has chosen so far, kept when the form comes back with errors."""
-
     scores: dict[str, str] = field(default_factory=dict)
     tags: dict[str, list[str]] = field(default_factory=dict)
     comment: str = ""

@@ -18,6 +18,7 @@ from backend.extensions import db, limiter
 from backend.public_limits import public_limit
 from backend.services.ratings.receipts import check_receipt
 from backend.web.rating import render_closed
+from workers.schedule import PERIODIC_JOBS
 
 bp = Blueprint("receipt", __name__)
 
@@ -34,8 +35,6 @@ def grouped(text: str, size: int = GROUP) -> list[str]:
 
 def checkpoint_time() -> str:
     """Return the local time of day the ledger closes a checkpoint (HH:MM), from the schedule."""
-    from workers.schedule import PERIODIC_JOBS
-
     at = next(job.at for job in PERIODIC_JOBS if job.name == CHECKPOINT_JOB)
     return f"{at.hour:02d}:{at.minute:02d}"
 

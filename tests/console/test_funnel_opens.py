@@ -8,9 +8,9 @@ from datetime import UTC, datetime
 
 from sqlalchemy import select
 
-from backend.console.rollups import refresh
 from backend.extensions import db
 from backend.models import Invitation
+from backend.services.reports.rollups import refresh
 from backend.services.sealing import uses
 from backend.wiring import sealer, token_codec
 from tests.console.world import TZ

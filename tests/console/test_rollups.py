@@ -6,7 +6,6 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import delete, select, update
 
-from backend.console.rollups import refresh
 from backend.extensions import db
 from backend.models import (
     CadreDaily,
@@ -17,6 +16,7 @@ from backend.models import (
     UnitDaily,
     UnitDay,
 )
+from backend.services.reports.rollups import refresh
 from tests.console.test_funnel_opens import unopened_links
 from tests.console.world import TZ
 from tests.support.release import release_all

@@ -12,7 +12,6 @@ from flask import current_app
 from sqlalchemy import select, update
 from werkzeug.security import generate_password_hash
 
-from backend.console.rollups import refresh
 from backend.extensions import db
 from backend.models import (
     BallotTarget,
@@ -34,10 +33,11 @@ from backend.models import (
 )
 from backend.services.alerts.records import raise_alert
 from backend.services.demo.seed import seed
-from backend.services.invitations.events import EventInput, IngestContext
+from backend.services.invitations.events import EventInput, IngestContext, Result
 from backend.services.invitations.ingestion import ingest_events
 from backend.services.outbox.push import queue_messages
 from backend.services.ratings.opens import event_channel
+from backend.services.reports.rollups import refresh
 from backend.services.scores import counts
 from backend.services.sealing.mac import rating_mac
 from backend.services.templates.catalogue import register
@@ -202,7 +202,7 @@ def ingest(now: datetime, items: list[EventInput]) -> None:
                         base_url=current_app.config["PUBLIC_BASE_URL"], tz=TZ, now=now,
                         sealer=sealer())
     outcomes, _ = ingest_events(db.session, ctx, items)
-    assert {o.status for o in outcomes} == {201}, outcomes
+    assert {o.result for o in outcomes} == {Result.CREATED}, outcomes
 
 
 def add_history(now: datetime, days: int = 30) -> None:

@@ -14,9 +14,8 @@ import pytest
 from openpyxl import Workbook
 from sqlalchemy import func, select
 
-from backend.campaign_cli import campaigns_cli
+from backend.cli.campaigns import campaigns_cli
 from backend.errors import Conflict, Gone, ImportFileError, InvalidInput
-from backend.extensions import job_queue
 from backend.models import (
     BallotTarget,
     Cadre,
@@ -38,6 +37,7 @@ from backend.services.ratings.rules import RatedTarget, Submission
 from backend.wiring import sealer, token_codec, vault
 from tests.conftest import missing
 from tests.support.release import release_all
+from workers.queues import job_queue
 
 TZ = ZoneInfo("Asia/Shanghai")
 TEAM = ("L1", "L2", "L3", "L4", "L5")

@@ -13,7 +13,7 @@ from sqlalchemy import func, select
 
 from backend import wiring
 from backend.config import DEFAULT_PUBLIC_BASE_URL
-from backend.extensions import db, job_queue
+from backend.extensions import db
 from backend.integrations import SmsClient
 from backend.models import Alert, Delivery, MpSession, UseTag
 from backend.services.alerts.records import resolve_alert
@@ -45,6 +45,7 @@ from tests.integration.deliveries_helpers import (
 )
 from workers.jobs import deliveries as jobs
 from workers.jobs import resolve
+from workers.queues import job_queue
 from workers.schedule import PERIODIC_JOBS
 
 NOW = OCCURRED + timedelta(minutes=1)

@@ -17,7 +17,7 @@ from flask import Flask
 from sqlalchemy import func, select, text
 
 from backend import create_app
-from backend.demo_cli import bulk_load
+from backend.cli.demo import bulk_load
 from backend.extensions import db
 from backend.models import (
     Alert,

@@ -8,7 +8,6 @@ import httpx
 import pytest
 from sqlalchemy import select
 
-from backend.extensions import job_queue
 from backend.integrations.assessment_core import WebhookSender, encode_body
 from backend.integrations.demo_core import DEMO_SECRET, check_secret, create_receiver, describe
 from backend.models import WebhookMessage
@@ -16,6 +15,7 @@ from backend.services.demo.seed import seed
 from tests.fakes.assessment_core import new_secret
 from tests.fakes.server import FakeServer
 from workers.jobs.scores import run_publication
+from workers.queues import job_queue
 
 SCORE = {"type": "score.published", "timestamp": "2026-12-01T01:30:00+08:00",
          "data": {"cadre_code": "C001", "period": "2026-11", "flags": ["low_sample"],

@@ -13,9 +13,8 @@ import pytest
 from flask import current_app
 from sqlalchemy import func, select
 
+from backend.cli.ledger import review_cli
 from backend.errors import Conflict, InvalidInput
-from backend.extensions import job_queue
-from backend.ledger_cli import review_cli
 from backend.models import (
     AbuseSignal,
     AuditEntry,
@@ -40,6 +39,7 @@ from backend.services.templates.catalogue import current_template
 from backend.wiring import sealer, token_codec, vault
 from tests.support.invitations import issue
 from tests.support.release import release_all
+from workers.queues import job_queue
 
 TZ = ZoneInfo("Asia/Shanghai")
 NOW = datetime(2026, 11, 21, 4, 30, tzinfo=UTC)

@@ -11,8 +11,8 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy import select, text
 
+from backend.cli.ledger import ledger_cli
 from backend.extensions import db
-from backend.ledger_cli import ledger_cli
 from backend.models import LedgerCheckpoint, LedgerEntry, Rating, ScoreSnapshot
 from backend.scoring.merkle import GENESIS, leaf_hash
 from backend.services.exclusions import change_status

@@ -12,16 +12,16 @@ from sqlalchemy import select
 
 from backend import wiring
 from backend.api import push as push_api
-from backend.extensions import job_queue
+from backend.cli.push import push_cli
 from backend.integrations.assessment_core import WebhookSender
 from backend.models import Alert, ScoreSnapshot, SurveyTemplate, WebhookMessage
-from backend.push_cli import push_cli
 from backend.services.alerts.records import resolve_alert
 from backend.services.outbox import push
 from backend.services.templates.catalogue import register_all
 from tests.fakes import FakeAssessmentCore
 from tests.integration.deliveries_helpers import make_cadre
 from workers.jobs import push as jobs
+from workers.queues import job_queue
 from workers.schedule import PERIODIC_JOBS
 
 T0 = datetime(2026, 11, 21, 1, 30, tzinfo=UTC)

@@ -7,7 +7,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
 
-from backend.campaign_cli import campaigns_cli
+from backend.cli.campaigns import campaigns_cli
 from backend.models import Cadre, Unit
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "roster.md"

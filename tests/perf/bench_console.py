@@ -130,8 +130,8 @@ def page_results(app, repeat: int, sizes: Sizes) -> list[Result]:
 
 def job_result(app) -> Result:
     """Time one steady-state run of the rollup job (the last three days recomputed)."""
-    from backend.console.rollups import refresh
     from backend.extensions import db
+    from backend.services.reports.rollups import refresh
     from backend.wiring import now
 
     tz = ZoneInfo(app.config["TIMEZONE"])

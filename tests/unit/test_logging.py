@@ -10,8 +10,8 @@ from collections.abc import Iterator
 import pytest
 from flask import Flask
 
-from backend import logging as app_logging
-from backend.web.security import MASKING_FILTER
+from backend.observability import logs as app_logging
+from backend.observability.masking import MASKING_FILTER
 from workers.queues import EmbeddedJobQueue
 
 TOKEN = "AbCdEf0123456789xyz"

@@ -20,7 +20,7 @@ from backend.models import (
     Rating,
     UseTag,
 )
-from backend.web import security
+from backend.observability import masking
 from backend.web.rating import FormState, field_errors
 from tests.support.invitations import issue
 from tests.support.release import release_all
@@ -331,15 +331,15 @@ def test_tokens_are_masked_in_log_lines():
     record = logging.LogRecord("werkzeug", logging.INFO, __file__, 1,
                                '%s - - "%s" %s', ("1.2.3.4", "GET /r/abc.DEF_-9/qr.png HTTP/1.1",
                                                   "200"), None)
-    security.MASKING_FILTER.filter(record)
+    masking.MASKING_FILTER.filter(record)
     assert record.getMessage() == '1.2.3.4 - - "GET /r/***/qr.png HTTP/1.1" 200'
-    assert security.mask_secrets("POST /api/v1/invitations/tok.sig/rating") == (
+    assert masking.mask_secrets("POST /api/v1/invitations/tok.sig/rating") == (
         "POST /api/v1/invitations/***/rating")
 
 
 def test_token_masking_is_installed_on_werkzeug_and_root(app, caplog):
-    assert security.MASKING_FILTER in logging.getLogger("werkzeug").filters
-    assert security.MASKING_FILTER in logging.getLogger().filters
+    assert masking.MASKING_FILTER in logging.getLogger("werkzeug").filters
+    assert masking.MASKING_FILTER in logging.getLogger().filters
     with caplog.at_level(logging.INFO, logger="werkzeug"):
         logging.getLogger("werkzeug").info('"GET %s HTTP/1.1" 200', "/r/secret.token")
     assert "secret.token" not in caplog.text and "/r/***" in caplog.text

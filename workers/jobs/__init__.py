@@ -12,8 +12,14 @@ import os
 from collections.abc import Callable
 from typing import Any
 
+from flask import current_app, has_app_context
+from rq import get_current_job
+
+from backend.extensions import db
+from backend.observability.logs import bound, current_request_id, job_id_var
+
 log = logging.getLogger(__name__)
-_state: dict[str, Any] = {"app": None, "pid": None}
+_state: dict[str, Any] = {"app": None, "pid": None, "factory": None}
 
 
 def job_path(func: Callable | str) -> str:
@@ -31,16 +37,24 @@ def resolve(path: str) -> Callable:
 
 def worker_app():
     """Return the app of this worker process, safe to use after RQ forks a child."""
-    from backend import create_app
-    from backend.extensions import db
-
     if _state["app"] is None:
-        _state["app"], _state["pid"] = create_app(), os.getpid()
+        if _state["factory"] is None:
+            raise RuntimeError("no application factory: the backend package registers it on import")
+        _state["app"], _state["pid"] = _state["factory"](), os.getpid()
     elif _state["pid"] != os.getpid():
         with _state["app"].app_context():
             db.engine.dispose(close=False)  # never share the parent's sockets with a fork
         _state["pid"] = os.getpid()
     return _state["app"]
+
+
+def use_factory(factory: Callable[[], Any]) -> None:
+    """Name the factory a worker process builds its app with (backend registers create_app).
+
+    The factory imports the scheduler and this package; registering it, rather than importing
+    it here, keeps the import graph one-way. Resolving any job imports `backend` first.
+    """
+    _state["factory"] = factory
 
 
 def use_app(app) -> None:
@@ -50,10 +64,6 @@ def use_app(app) -> None:
 
 def log_context() -> tuple[str | None, str | None]:
     """Return the (request id, job id) of the running RQ job, else those already bound."""
-    from rq import get_current_job
-
-    from backend.logging import current_request_id, job_id_var
-
     job = get_current_job()
     if job is None:  # embedded mode: the queue has bound them
         return current_request_id(), job_id_var.get()
@@ -62,10 +72,6 @@ def log_context() -> tuple[str | None, str | None]:
 
 def execute(path: str, *args: Any) -> Any:
     """Run a job inside an application context; exceptions propagate so the job is retried."""
-    from flask import current_app, has_app_context
-
-    from backend.logging import bound
-
     func = resolve(path)
     app = current_app._get_current_object() if has_app_context() else worker_app()
     with app.app_context(), bound(*log_context()):  # a fresh context: its own db session

@@ -14,10 +14,11 @@ from zoneinfo import ZoneInfo
 from flask import current_app
 
 from backend import wiring
-from backend.extensions import db, job_queue
+from backend.extensions import db
 from backend.services.campaigns.lifecycle import close_overdue
 from backend.services.campaigns.progress import send_reminders
 from workers.jobs.deliveries import RELAY_JOB_ID, logged, relay_deliveries
+from workers.queues import job_queue
 
 log = logging.getLogger(__name__)
 

@@ -16,9 +16,10 @@ from zoneinfo import ZoneInfo
 from flask import Flask, current_app
 
 from backend import wiring
-from backend.extensions import db, job_queue
+from backend.extensions import db
 from backend.services.invitations.deliveries import MessageSettings, Senders, relay_due
 from backend.services.invitations.delivery_checks import check_deadlines, purge_contacts
+from workers.queues import job_queue
 
 log = logging.getLogger(__name__)
 
@@ -30,7 +31,6 @@ MAX_BATCHES = 20
 
 def logged(job: Callable[[], None]) -> Callable[[], None]:
     """Log a job's unexpected error, roll its session back, and re-raise so it is retried."""
-
     @functools.wraps(job)
     def run() -> None:
         try:

@@ -25,7 +25,7 @@ from zoneinfo import ZoneInfo
 from flask import Flask, current_app
 
 from backend import wiring
-from backend.extensions import db, job_queue
+from backend.extensions import db
 from backend.integrations.assessment_core import WebhookSender, parse_secrets
 from backend.services.outbox.push import (
     PENDING,
@@ -36,6 +36,7 @@ from backend.services.outbox.push import (
     next_due,
     relay_due,
 )
+from workers.queues import job_queue
 
 log = logging.getLogger(__name__)
 
@@ -47,7 +48,6 @@ WAKE_HORIZON = timedelta(minutes=10)  # later wake-ups are left to the minute sw
 
 def logged(job: Callable[..., None]) -> Callable[..., None]:
     """Log a job's unexpected error, roll its session back, and re-raise so it is retried."""
-
     @functools.wraps(job)
     def run(*args: Any) -> None:
         try:

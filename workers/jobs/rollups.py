@@ -8,8 +8,8 @@ from zoneinfo import ZoneInfo
 from flask import current_app
 
 from backend import wiring
-from backend.console.rollups import refresh
 from backend.extensions import db
+from backend.services.reports.rollups import refresh
 from workers.jobs.deliveries import logged
 
 log = logging.getLogger(__name__)

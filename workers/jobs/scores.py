@@ -14,6 +14,7 @@ from backend.services.outbox.push import queue_messages
 from backend.services.scores.publication import PublicationReport, publish_period
 from backend.services.templates.catalogue import register
 from backend.wiring import now
+from workers.jobs.push import start_relay
 
 log = logging.getLogger(__name__)
 
@@ -28,7 +29,6 @@ def run_publication(period: str, progress=None) -> PublicationReport:
     log.info("published %s: %d officials, %d changed, %d alerts", period, report.officials,
              report.changed, report.alerts_raised)
     if report.changed or report.alerts_raised:
-        from workers.jobs.push import start_relay
 
         start_relay(queue="high")
     return report

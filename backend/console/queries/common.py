@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta, tzinfo
 from typing import Any
 
-from sqlalchemy import ColumnElement, func, true
+from sqlalchemy import ColumnElement, func, select, true
 from sqlalchemy.orm import Session
 
 from backend.models import UnitDaily
@@ -20,7 +20,6 @@ LOW_SAMPLE_MONTHS = 6
 @dataclass(frozen=True)
 class Span:
     """An inclusive range of local days ending today."""
-
     start: date
     end: date
 
@@ -37,7 +36,6 @@ class Span:
 @dataclass(frozen=True)
 class Scope:
     """The units a user may see: None means every unit."""
-
     units: frozenset[int] | None
 
     def allows(self, unit_id: int | None) -> bool:
@@ -86,8 +84,6 @@ def derive(values: Mapping[str, Any]) -> dict[str, Any]:
 def rollup_sums(session: Session, model, scope: Scope, span: Span, *group_by,
                 where=()) -> list[dict]:
     """Sum a daily rollup over a span within the scope (when it has units), grouped as asked."""
-    from sqlalchemy import select
-
     scoped = () if scope.units is None else (scope.where(model.unit_id),)
     query = (select(*group_by, *sums(model))
              .where(model.day >= span.start, model.day <= span.end, *scoped, *where)

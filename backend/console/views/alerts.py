@@ -6,11 +6,11 @@ from flask import abort, flash, jsonify, redirect, request, url_for
 from flask.typing import ResponseReturnValue
 
 from backend import wiring
+from backend.console.blueprint import bp
 from backend.extensions import db
 from backend.services.accounts import audit
 from backend.storage.transactions import begin_write
 
-from .. import bp
 from ..access import READERS, WRITERS
 from ..auth import current_user, login_required, safe_next, scope
 from ..labels import ALERT_STATES, ALERT_TYPES, alert_summary

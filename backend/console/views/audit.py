@@ -9,10 +9,10 @@ from flask import render_template, request, url_for
 from flask.typing import ResponseReturnValue
 
 from backend import wiring
+from backend.console.blueprint import bp
 from backend.extensions import db
 from backend.services.accounts import audit
 
-from .. import bp
 from ..access import AUDITORS
 from ..auth import current_user, login_required
 from ..filters import id_arg, link_args, text_arg

@@ -6,12 +6,12 @@ from flask import render_template, request
 from flask.typing import ResponseReturnValue
 
 from backend import wiring
+from backend.console.blueprint import bp
 from backend.extensions import db
 from backend.services.accounts import audit
 from backend.services.ledger.chain import list_checkpoints
 from backend.services.ledger.verify import verify
 
-from .. import bp
 from ..access import AUDITORS
 from ..auth import current_user, login_required
 from ..pages import Column, Page, Table, register_page

@@ -8,11 +8,11 @@ from flask import abort, render_template, request
 from flask.typing import ResponseReturnValue
 
 from backend import wiring
+from backend.console.blueprint import bp
 from backend.extensions import db
 from backend.models import Cadre, Campaign
 from backend.services.accounts import audit
 
-from .. import bp
 from ..access import ORG
 from ..auth import current_user, login_required, safe_next
 from ..filters import id_arg

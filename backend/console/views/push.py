@@ -6,11 +6,11 @@ from flask import flash, redirect, request, url_for
 from flask.typing import ResponseReturnValue
 
 from backend import wiring
+from backend.console.blueprint import bp
 from backend.extensions import db
 from backend.services.accounts import audit
 from backend.services.outbox import push
 
-from .. import bp
 from ..access import ORG, ORG_READERS
 from ..auth import current_user, login_required
 from ..labels import PUSH_STATUSES

@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from openpyxl import load_workbook
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -85,8 +86,6 @@ def read_csv(data: bytes) -> list[list[str]]:
 
 def read_xlsx(data: bytes) -> Iterator[tuple[str, list[list[str]]]]:
     """Yield (sheet name, rows as strings) for each worksheet of an XLSX file."""
-    from openpyxl import load_workbook
-
     try:
         book = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
     except Exception as exc:

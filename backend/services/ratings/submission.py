@@ -38,13 +38,12 @@ from backend.services.ratings.rules import (
 from backend.services.sealing.seal import Sealer
 from backend.services.sealing.uses import OPEN, USE, is_used
 from backend.storage import rating_store
-from backend.storage.rating_store import Presented
+from backend.storage.submission_rows import Presented, Write
 
 
 @dataclass(frozen=True)
 class ClientSignals:
     """What the request tells about the client, for abuse detection only."""
-
     ip: str | None = None
     agent: str | None = None
     openid_hash: str | None = None
@@ -158,7 +157,7 @@ def submit(session: Session, ctx: SubmitContext, presented: str, submission: Sub
 
 def prepare(session: Session, ctx: SubmitContext, token: str, invitation: Presented,
             submission: Submission,
-            signals: ClientSignals) -> tuple[rating_store.Write, str]:
+            signals: ClientSignals) -> tuple[Write, str]:
     """Validate the submission against its template; return what to write and a receipt."""
     definition = template_definition(session, invitation.template_id, invitation.digest)
     event_target = (Target(invitation.cadre_id, invitation.cadre_code, definition["group"])
@@ -180,7 +179,7 @@ def prepare(session: Session, ctx: SubmitContext, token: str, invitation: Presen
                "campaign_id": invitation.campaign_id, "group": items[0].group if items else None,
                "extremes": [definition["scale"]["min"], definition["scale"]["max"]],
                "signals": signal_hashes(ctx.sealer, signals), "phone": phone if rows else None}
-    write = rating_store.Write(
+    write = Write(
         invitation_id=invitation.id, now=ctx.now, day=day,
         use_tags=ctx.sealer.tags(USE, token), open_tags=ctx.sealer.tags(OPEN, token),
         receipt_hash=accepted_hash(receipt), sealed=ctx.sealer.seal(payload),

@@ -18,12 +18,12 @@ from sqlalchemy.orm import Session
 from backend.errors import NotFound, TemplateError
 from backend.models import SurveyTemplate
 from backend.schemas.templates import TemplateFileSchema
+from backend.scoring import SchemeError, scheme_from_dict
 
 
 @dataclass(frozen=True)
 class LoadedFile:
     """A validated template or scheme file, not yet registered."""
-
     kind: str
     key: str
     source: str
@@ -40,7 +40,6 @@ class LoadedFile:
 @dataclass(frozen=True)
 class Catalogue:
     """Every template and scheme found in the templates folder."""
-
     templates: dict[str, LoadedFile]
     schemes: dict[str, LoadedFile]
 
@@ -81,8 +80,6 @@ def validate_template(data: dict, source: str) -> dict:
 
 def validate_scheme(data: dict, source: str) -> dict:
     """Validate a scheme mapping with the scoring package's own rules."""
-    from backend.scoring import SchemeError, scheme_from_dict
-
     try:
         scheme_from_dict({**data, "version": 1}, source)
     except SchemeError as exc:

@@ -5,10 +5,18 @@ from __future__ import annotations
 import sys
 
 import click
+from flask import Flask
 from flask.cli import AppGroup
 
+from backend.cli.common import fail
 from backend.errors import DomainError
 from backend.extensions import db
+from backend.scoring import PeriodError
+from backend.services.accounts.audit import verify as verify_chain
+from backend.services.exclusions import change_status
+from backend.services.ratings.release import release
+from backend.wiring import now, release_context, sealer
+from workers.jobs.scores import run_publication
 
 scores_cli = AppGroup("scores", help="评分发布")
 ratings_cli = AppGroup("ratings", help="评价：分批入账、排除或恢复（不删除）")
@@ -22,8 +30,6 @@ def publish(period: str) -> None:
 
     A period that has not begun yet is refused (exit 1).
     """
-    from backend.scoring import PeriodError
-    from workers.jobs.scores import run_publication
 
     try:
         report = run_publication(period, progress=lambda n: click.echo(f"已计算 {n} 名干部…"))
@@ -39,9 +45,6 @@ def publish(period: str) -> None:
 
 def change(rating_id: int, excluded: bool, reason: str, actor: str) -> None:
     """Exclude or include a rating and report the outcome."""
-    from backend.cli import fail
-    from backend.services.exclusions import change_status
-    from backend.wiring import now, sealer
 
     try:
         rating = change_status(db.session, sealer(), rating_id, excluded, reason, actor, now())
@@ -72,8 +75,6 @@ def include(rating_id: int, reason: str, actor: str) -> None:
 @ratings_cli.command("release")
 def release_now() -> None:
     """Release every pending rating now, whatever the batch size (operators, tests)."""
-    from backend.services.ratings.release import release
-    from backend.wiring import release_context
 
     report = release(db.session, release_context(), force=True)
     click.echo(f"已入账 {report.ratings} 条评价（{report.submissions} 次提交，"
@@ -86,10 +87,15 @@ def release_now() -> None:
 @audit_cli.command("verify")
 def verify() -> None:
     """Recompute the audit trail's hash chain; exit 1 naming the first bad entry."""
-    from backend.services.accounts.audit import verify as verify_chain
 
     bad = verify_chain(db.session)
     if bad is not None:
         click.echo(f"留痕链校验失败：第一个不一致的条目是 #{bad}", err=True)
         sys.exit(1)
     click.echo("留痕链完整")
+
+
+def init_app(app: Flask) -> None:
+    """Register this module's command groups."""
+    for group in (scores_cli, ratings_cli, audit_cli):
+        app.cli.add_command(group)

@@ -7,11 +7,22 @@ import sys
 from zoneinfo import ZoneInfo
 
 import click
-from flask import current_app
+from flask import Flask, current_app
 from flask.cli import AppGroup
 
+from backend.cli.common import fail
 from backend.errors import DomainError
 from backend.extensions import db
+from backend.services.fraud import FraudSettings
+from backend.services.fraud import detect as detect_fraud
+from backend.services.ledger.chain import checkpoint_days
+from backend.services.ledger.chain import verify as verify_ledger
+from backend.services.review import decide as decide_item
+from backend.services.review import list_items as list_review_items
+from backend.services.review import stale_periods
+from backend.wiring import now, sealer
+from workers.jobs.scores import publish_scores
+from workers.queues import job_queue
 
 ledger_cli = AppGroup("ledger", help="评价账本：检查点、校验")
 review_cli = AppGroup("review", help="防刷复核：列出、排除或放行可疑评价")
@@ -28,8 +39,6 @@ def verify() -> None:
 
     Exit 0 when intact; otherwise exit 1 naming the first entry or count that does not verify.
     """
-    from backend.services.ledger.chain import verify as verify_ledger
-    from backend.wiring import sealer
 
     result = verify_ledger(db.session, sealer())
     if not result.ok:
@@ -41,9 +50,6 @@ def verify() -> None:
 @ledger_cli.command("checkpoint")
 def checkpoint() -> None:
     """Checkpoint every day that is over."""
-    from backend.services.ledger.chain import checkpoint_days
-    from backend.wiring import now
-
     made = checkpoint_days(db.session, now(), timezone())
     for cp in made:
         click.echo(f"{cp.day.isoformat()}：{cp.count} 条，根 {cp.root}")
@@ -58,9 +64,7 @@ def checkpoint() -> None:
 @click.option("--limit", default=100, type=int)
 def list_items(state: str, kind: str | None, limit: int) -> None:
     """List review items with their evidence."""
-    from backend.services.review import list_items as items
-
-    found = items(db.session, None if state == "all" else state, kind, limit)
+    found = list_review_items(db.session, None if state == "all" else state, kind, limit)
     for item in found:
         evidence = json.dumps(item.evidence, ensure_ascii=False, sort_keys=True)
         click.echo(f"#{item.id} [{item.state}] {item.kind} {item.subject} {item.window}："
@@ -71,23 +75,15 @@ def list_items(state: str, kind: str | None, limit: int) -> None:
 @review_cli.command("detect")
 def detect() -> None:
     """Run the fraud detectors now."""
-    from backend.services.fraud import FraudSettings
-    from backend.services.fraud import detect as run
-    from backend.wiring import now
-
-    report = run(db.session, now(), timezone(), FraudSettings.from_config(current_app.config))
+    settings = FraudSettings.from_config(current_app.config)
+    report = detect_fraud(db.session, now(), timezone(), settings)
     click.echo(f"新增复核条目 {report.created} 条，更新 {report.refreshed} 条")
 
 
 def decide(item_id: int, action: str, reason: str, actor: str) -> None:
     """Decide an item and report the outcome."""
-    from backend.cli import fail
-    from backend.services.review import decide as take
-    from backend.services.review import stale_periods
-    from backend.wiring import now, sealer
-
     try:
-        decision = take(db.session, sealer(), item_id, action, reason, actor, now())
+        decision = decide_item(db.session, sealer(), item_id, action, reason, actor, now())
     except DomainError as exc:
         fail(exc)
     if action == "clear":
@@ -100,9 +96,6 @@ def decide(item_id: int, action: str, reason: str, actor: str) -> None:
 
 def republish(periods: list[str]) -> None:
     """Queue the publication of periods whose published scores counted excluded ratings."""
-    from backend.extensions import job_queue
-    from workers.jobs.scores import publish_scores
-
     for period in periods:
         job_queue().enqueue(publish_scores, period, queue="low",
                             job_id=f"scores-publish-{period}")
@@ -126,3 +119,9 @@ def exclude(item_id: int, reason: str, actor: str) -> None:
 def clear(item_id: int, reason: str, actor: str) -> None:
     """Clear a review item: its ratings stay valid."""
     decide(item_id, "clear", reason, actor)
+
+
+def init_app(app: Flask) -> None:
+    """Register this module's command groups."""
+    for group in (ledger_cli, review_cli):
+        app.cli.add_command(group)

@@ -6,10 +6,13 @@ from datetime import datetime
 from typing import Any
 
 import click
-from flask import current_app
+from flask import Flask, current_app
 from flask.cli import AppGroup
 
 from backend.extensions import db
+from backend.services.outbox.push import replay, status_summary
+from backend.wiring import now
+from workers.jobs.push import start_relay
 
 push_cli = AppGroup("push", help="向评估核心推送（发件箱）")
 STATUS_NAMES = {"pending": "待发送", "delivered": "已送达", "dead": "死信"}
@@ -31,7 +34,6 @@ def log_line(item: dict[str, Any]) -> str:
 @click.option("--limit", default=20, show_default=True, help="列出的死信条数")
 def push_status(limit: int) -> None:
     """Show the outbox: counts by status, backlog, endpoint state and dead letters."""
-    from backend.services.outbox.push import status_summary
 
     summary = status_summary(db.session, dead_letters=limit)
     counts = "，".join(f"{STATUS_NAMES[s]} {n}" for s, n in summary["counts"].items())
@@ -56,12 +58,15 @@ def push_status(limit: int) -> None:
 @click.option("--id", "ids", multiple=True, help="webhook-id，可重复")
 def push_replay(period: str | None, ids: tuple[str, ...]) -> None:
     """Queue messages again: a period's, given ids, or (with neither) every dead letter."""
-    from backend.services.outbox.push import replay
-    from backend.wiring import now
-    from workers.jobs.push import start_relay
 
     count = replay(db.session, period, list(ids) or None, now=now())
     scope = f"期间 {period}" if period else ("指定的消息" if ids else "全部死信")
     click.echo(f"已重新排队 {count} 条消息（{scope}）")
     if count:
         start_relay()
+
+
+def init_app(app: Flask) -> None:
+    """Register this module's command groups."""
+    for group in (push_cli,):
+        app.cli.add_command(group)

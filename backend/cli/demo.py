@@ -18,13 +18,22 @@ from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 import click
-from flask import current_app
+from flask import Flask, current_app
 from flask.cli import AppGroup
 from sqlalchemy import event
+from werkzeug.serving import make_server, run_simple
 
 from backend.errors import DomainError
 from backend.extensions import db
+from backend.integrations.demo_core import DEMO_SECRET, check_secret, create_receiver
+from backend.services.demo.county import DemoContext
+from backend.services.demo.seed import seed_county
+from backend.services.fraud import FraudSettings
+from backend.services.reports.rollups import MAX_DAYS, refresh
+from backend.services.templates.catalogue import register_all
 from backend.storage.engine import SQLITE, engine_kind
+from backend.wiring import now, sealer, token_codec, vault
+from workers.cron import start_background
 
 if TYPE_CHECKING:
     from backend.services.demo.county import DemoContext
@@ -35,9 +44,6 @@ demo_cli = AppGroup("demo", help="演示数据与演示评估核心")
 
 def demo_context() -> DemoContext:
     """Build the demo's context from the app's configuration, at the current time."""
-    from backend.services.demo.county import DemoContext
-    from backend.services.fraud import FraudSettings
-    from backend.wiring import now, sealer, token_codec, vault
 
     config = current_app.config
     return DemoContext(codec=token_codec(), vault=vault(), sealer=sealer(),
@@ -76,7 +82,6 @@ def bulk_load() -> Iterator[None]:
 
 def catch_up_rollups(ctx: DemoContext) -> None:
     """Bring the console's rollups up to date at once (the minute job does a month per run)."""
-    from backend.console.rollups import MAX_DAYS, refresh
 
     while True:
         report = refresh(db.session, ctx.now, ctx.tz)
@@ -130,8 +135,6 @@ def echo_links(report: CountyReport) -> None:
               help="演示干部人数（仅首次生成时有效）")
 def seed_demo(cadres: int) -> None:
     """Seed the demo county (idempotent) and print logins and open rating links."""
-    from backend.services.demo.seed import seed_county
-    from backend.services.templates.catalogue import register_all
 
     started, ctx = time.perf_counter(), demo_context()
     try:
@@ -153,9 +156,7 @@ def seed_demo(cadres: int) -> None:
               help="监听端口")
 def serve_demo(host: str, port: int) -> None:
     """Serve the app with its background jobs running from the start (embedded mode)."""
-    from werkzeug.serving import run_simple
 
-    from backend import start_background
 
     app = current_app._get_current_object()
     if not os.environ.get("PUBLIC_BASE_URL"):  # links follow the address actually served
@@ -174,9 +175,7 @@ def serve_demo(host: str, port: int) -> None:
 @click.option("--secret", default=None, help="whsec_ 开头的签名密钥（默认为演示密钥）")
 def run_core(port: int, host: str, secret: str | None) -> None:
     """Run a local assessment core that verifies and prints the pushed webhooks."""
-    from werkzeug.serving import make_server
 
-    from backend.integrations.demo_core import DEMO_SECRET, check_secret, create_receiver
 
     secret = secret or DEMO_SECRET
     if problem := check_secret(secret):
@@ -213,3 +212,9 @@ def echo_core_settings(url: str, secret: str) -> None:
     click.echo(f"  export ASSESSMENT_CORE_SECRET={secret}")
     click.echo("随时评每分钟发送一次待推送的消息（发布评分后一分钟内到达）；"
                "收到的每条推送会显示在下面。")
+
+
+def init_app(app: Flask) -> None:
+    """Register this module's command groups."""
+    for group in (demo_cli,):
+        app.cli.add_command(group)

@@ -1,4 +1,4 @@
-"""Periodic jobs: `python -m workers.cron` enqueues each job once per slot.
+"""Periodic jobs: `python -m workers.cron` (see __main__) enqueues each job once per slot.
 
 Job ids are deterministic (`cron-<name>-<slot>`) and each slot is claimed with SET NX, so
 several cron processes, or a restart in the middle of a slot, never run a job twice.
@@ -13,6 +13,8 @@ from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
+from backend.extensions import redis_connection
+from workers.queues import job_queue
 from workers.schedule import PERIODIC_JOBS, PeriodicJob
 
 log = logging.getLogger(__name__)
@@ -26,8 +28,6 @@ def slot_id(job: PeriodicJob, slot: datetime) -> str:
 
 def claim(app, key: str, ttl: int = 7 * 86400) -> bool:
     """Claim a slot once across processes (Redis) or within this process (embedded)."""
-    from backend.extensions import redis_connection
-
     connection = redis_connection(app)
     if connection is not None:
         return bool(connection.set(f"ssp:{key}", "1", nx=True, ex=ttl))
@@ -40,8 +40,6 @@ def claim(app, key: str, ttl: int = 7 * 86400) -> bool:
 
 def tick(app, now: datetime | None = None, jobs: Iterable[PeriodicJob] = PERIODIC_JOBS) -> list:
     """Enqueue every periodic job whose current slot has not run yet; return their ids."""
-    from backend.extensions import job_queue
-
     now = now or datetime.now(UTC)
     tz = ZoneInfo(app.config["TIMEZONE"])
     started = []
@@ -71,18 +69,19 @@ def start_embedded(app) -> threading.Event:
     return stop
 
 
-def main() -> None:
-    """Entry point of `python -m workers.cron`."""
-    import signal
-
-    from backend import create_app
-
-    app = create_app()
-    stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    signal.signal(signal.SIGINT, lambda *_: stop.set())
-    run_forever(app, stop)
+def embedded_background(app) -> bool:
+    """Return whether this app runs its periodic jobs in-process (embedded, not testing)."""
+    return not (app.config["REDIS_URL"] or app.testing or not app.config["EMBEDDED_SCHEDULER"])
 
 
-if __name__ == "__main__":
-    main()
+_background_lock = threading.Lock()
+
+
+def start_background(app) -> None:
+    """Start the in-process job thread and the periodic-job loop once (embedded mode)."""
+    if not embedded_background(app):
+        return
+    with _background_lock:
+        if "cron_stop" in app.extensions:
+            return
+        app.extensions["cron_stop"] = start_embedded(app)

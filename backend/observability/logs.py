@@ -20,7 +20,7 @@ from datetime import datetime
 
 from flask import Flask, Response, g, request
 
-from backend.web.security import MASKING_FILTER, mask_secrets
+from backend.observability.masking import MASKING_FILTER, mask_secrets
 
 HEADER = "X-Request-ID"
 VALID_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")

@@ -8,14 +8,31 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import click
-from flask import current_app
+from flask import Flask, current_app
 from flask.cli import AppGroup
 
-from backend.cli import fail
-from backend.errors import DomainError
+from backend.cli.common import fail
+from backend.cli.roster_help import campaign_roster_help
+from backend.errors import DomainError, InvalidInput
 from backend.extensions import db
-from backend.roster_help import campaign_roster_help
+from backend.services.campaigns.lifecycle import (
+    STATUS_NAMES,
+    CampaignContext,
+    cancel_campaign,
+    close_campaign,
+    create_campaign,
+    extend_campaign,
+    find_campaign,
+)
+from backend.services.campaigns.progress import campaign_progress
+from backend.services.campaigns.progress import non_responders as list_non_responders
+from backend.services.campaigns.roster import check_rows, read_roster
+from backend.services.campaigns.roster import import_roster as import_campaign_roster
+from backend.services.campaigns.rules import CampaignInput, ballot_template
+from backend.services.campaigns.slips import campaign_slips
 from backend.services.directory.roster_import import ImportReport
+from backend.wiring import now, sealer, token_codec, vault
+from workers.jobs.campaigns import queue_reminders
 
 campaigns_cli = AppGroup("campaigns", help="民主测评")
 FILE = click.Path(exists=True, dir_okay=False, path_type=Path)
@@ -23,9 +40,6 @@ FILE = click.Path(exists=True, dir_okay=False, path_type=Path)
 
 def context():
     """Build the campaign context from the app's configuration."""
-    from backend.services.campaigns.lifecycle import CampaignContext
-    from backend.wiring import now, token_codec, vault
-
     config = current_app.config
     return CampaignContext(codec=token_codec(), vault=vault(),
                            catalogue=current_app.extensions["catalogue"],
@@ -56,10 +70,6 @@ def print_report(report: ImportReport, dry_run: bool) -> None:
 
 def plan_roster(ctx, template: str, roster: Path) -> tuple[list, ImportReport]:
     """Check a roster against a ballot template; return valid assignments and the report."""
-    from backend.errors import InvalidInput
-    from backend.services.campaigns.roster import check_rows, read_roster
-    from backend.services.campaigns.rules import ballot_template
-
     found = ballot_template(db.session, ctx.catalogue, template)
     if found is None:
         raise InvalidInput(errors={"template": f"不是测评票模板：{template}"})
@@ -82,9 +92,6 @@ def plan_roster(ctx, template: str, roster: Path) -> tuple[list, ImportReport]:
 def create(code: str, name: str, template: str, period: str, closes_at: str, roster: Path,
            max_reminders: int | None, skip_invalid: bool, dry_run: bool) -> None:
     """Create a campaign from a roster file (one ballot per rater)."""
-    from backend.services.campaigns.lifecycle import create_campaign
-    from backend.services.campaigns.rules import CampaignInput
-
     ctx = context()
     if max_reminders is None:
         max_reminders = current_app.config.get("CAMPAIGN_MAX_REMINDERS", 2)
@@ -112,10 +119,8 @@ def create(code: str, name: str, template: str, period: str, closes_at: str, ros
 @click.option("--dry-run", is_flag=True, help="只检查并显示报告，不写入")
 def import_roster(code: str, file: Path, skip_invalid: bool, dry_run: bool) -> None:
     """Add raters from a CSV or XLSX roster to an open campaign."""
-    from backend.services.campaigns.roster import import_roster as run
-
     try:
-        result = run(db.session, context(), code, file.read_bytes(), file.name,
+        result = import_campaign_roster(db.session, context(), code, file.read_bytes(), file.name,
                      skip_invalid=skip_invalid, dry_run=dry_run)
     except DomainError as exc:
         fail(exc)
@@ -127,10 +132,6 @@ def import_roster(code: str, file: Path, skip_invalid: bool, dry_run: bool) -> N
 @click.option("--out", "out", required=True, type=click.Path(dir_okay=False, path_type=Path))
 def slips(code: str, out: Path) -> None:
     """Write the printable slips (PDF, eight per A4 page) of every open ballot."""
-    from backend.services.campaigns.lifecycle import find_campaign
-    from backend.services.campaigns.slips import campaign_slips
-    from backend.wiring import sealer
-
     ctx = context()
     try:
         pdf = campaign_slips(db.session, sealer(), find_campaign(db.session, code), ctx.codec,
@@ -145,9 +146,6 @@ def slips(code: str, out: Path) -> None:
 @click.argument("code")
 def show(code: str) -> None:
     """Show response figures per rater group and the number of non-responders."""
-    from backend.services.campaigns.lifecycle import STATUS_NAMES, find_campaign
-    from backend.services.campaigns.progress import campaign_progress
-
     ctx = context()
     try:
         campaign = find_campaign(db.session, code)
@@ -167,15 +165,11 @@ def show(code: str) -> None:
 @click.argument("code")
 def non_responders(code: str) -> None:
     """List raters who have not answered yet (code, name, group)."""
-    from backend.services.campaigns.lifecycle import find_campaign
-    from backend.services.campaigns.progress import non_responders as find
-    from backend.wiring import sealer
-
     try:
         campaign = find_campaign(db.session, code)
     except DomainError as exc:
         fail(exc)
-    for item in find(db.session, sealer(), campaign):
+    for item in list_non_responders(db.session, sealer(), campaign):
         click.echo(f"{item['rater_code']}\t{item['name']}\t{item['group']}")
 
 
@@ -184,9 +178,6 @@ def non_responders(code: str) -> None:
 @click.argument("closes_at")
 def extend(code: str, closes_at: str) -> None:
     """Move a campaign's closing time later."""
-    from backend.services.campaigns.lifecycle import extend_campaign
-    from backend.wiring import now
-
     try:
         campaign = extend_campaign(db.session, code, parse_time(closes_at), now())
     except DomainError as exc:
@@ -198,9 +189,6 @@ def extend(code: str, closes_at: str) -> None:
 @click.argument("code")
 def close(code: str) -> None:
     """Close a campaign; its ballots are revoked."""
-    from backend.services.campaigns.lifecycle import close_campaign
-    from backend.wiring import now, sealer
-
     try:
         _, revoked = close_campaign(db.session, sealer(), code, now())
     except DomainError as exc:
@@ -212,9 +200,6 @@ def close(code: str) -> None:
 @click.argument("code")
 def cancel(code: str) -> None:
     """Cancel a campaign nobody has answered yet."""
-    from backend.services.campaigns.lifecycle import cancel_campaign
-    from backend.wiring import now, sealer
-
     try:
         _, revoked = cancel_campaign(db.session, sealer(), code, now())
     except DomainError as exc:
@@ -225,6 +210,10 @@ def cancel(code: str) -> None:
 @campaigns_cli.command("remind")
 def remind() -> None:
     """Queue SMS reminders for non-responders now (the hourly job does the same)."""
-    from workers.jobs.campaigns import queue_reminders
-
     click.echo(f"已安排短信提醒 {queue_reminders(any_hour=True)} 条")
+
+
+def init_app(app: Flask) -> None:
+    """Register this module's command groups."""
+    for group in (campaigns_cli,):
+        app.cli.add_command(group)

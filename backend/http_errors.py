@@ -9,14 +9,16 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import math
 
 import sqlalchemy.exc
 from flask import Flask, Response, jsonify, render_template, request
 from redis import exceptions as redis_errors
-from werkzeug.exceptions import HTTPException, InternalServerError
+from werkzeug.exceptions import HTTPException, InternalServerError, ServiceUnavailable
 
 from backend import errors
 from backend.extensions import db
+from backend.integrations import IntegrationError, WeChatInvalidCredential
 
 log = logging.getLogger(__name__)
 
@@ -36,6 +38,10 @@ STATUS_MESSAGES = {
     503: "服务暂不可用",
 }
 
+# WeChat (mini-program login, QR codes) out of reach or not set up: a 503 with its reason.
+NOT_CONFIGURED = "微信小程序服务未配置，暂不可用"
+UNREACHABLE = "暂时无法连接微信服务，请稍后再试"
+MISCONFIGURED = "微信小程序服务配置有误，暂不可用"
 INVALID_JSON = "请求体不是有效的 JSON"
 UNSTORABLE = "请求内容超出可存储的范围"
 RETRY_SECONDS = "30"
@@ -145,3 +151,21 @@ def init_app(app: Flask) -> None:
     app.register_error_handler(HTTPException, handle_http_exception)
     app.register_error_handler(errors.DomainError, handle_domain_error)
     app.register_error_handler(Exception, handle_unexpected)
+
+
+def unavailable(message: str, exc: Exception | None = None) -> ServiceUnavailable:
+    """Build a 503 carrying a Chinese message (and Retry-After when WeChat gave one)."""
+    error = ServiceUnavailable()
+    retry_after = getattr(exc, "retry_after", None)
+    headers = {"Retry-After": str(math.ceil(retry_after))} if retry_after else {}
+    error.data = {"message": message, "headers": headers}
+    return error
+
+
+def wechat_unavailable(exc: IntegrationError) -> ServiceUnavailable:
+    """Log a failed WeChat call and build the 503 that answers it."""
+    if isinstance(exc, WeChatInvalidCredential):
+        log.error("wechat refused our app credentials: %s", exc)
+        return unavailable(MISCONFIGURED, exc)
+    log.warning("wechat call failed: %s", exc)
+    return unavailable(UNREACHABLE, exc)

@@ -1,4 +1,4 @@
-"""Flask commands of CONTRACT.md and more: `flask --app backend <group> <command>`."""
+"""Administration commands: API clients, console users, the directory, templates, invitations."""
 
 from __future__ import annotations
 
@@ -10,22 +10,22 @@ from flask import Flask, current_app
 from flask.cli import AppGroup
 
 from backend import wiring
+from backend.cli.common import fail
+from backend.cli.roster_help import directory_import_help
 from backend.errors import DomainError
 from backend.extensions import db
-from backend.roster_help import directory_import_help
+from backend.services.accounts import api_clients
+from backend.services.accounts.console_users import create_user, set_active, set_password
+from backend.services.directory.roster_import import import_roster
+from backend.services.invitations.lookup import revoke
+from backend.services.templates.catalogue import load_catalogue, register_all
+from backend.wiring import now, sealer, token_codec
 
 api_client_cli = AppGroup("api-client", help="机器客户端密钥")
 admin_cli = AppGroup("admin", help="控制台用户")
 directory_cli = AppGroup("directory", help="单位与干部名录")
 templates_cli = AppGroup("templates", help="问卷模板与计分方案")
 invitations_cli = AppGroup("invitations", help="评价邀请")
-
-
-def fail(exc: DomainError) -> None:
-    """Print a domain error in Chinese and exit with status 1."""
-    detail = "; ".join(f"{k}: {v}" for k, v in exc.errors.items())
-    click.echo(f"错误：{exc.message}" + (f"（{detail}）" if detail else ""), err=True)
-    sys.exit(1)
 
 
 @api_client_cli.command("create")
@@ -38,7 +38,6 @@ def create_api_client(name: str, scopes: str, sources: tuple[str, ...]) -> None:
 
     The client may post events only under its sources (--source, repeatable; default NAME).
     """
-    from backend.services.accounts import api_clients
 
     try:
         client, key = api_clients.create_client(db.session, name,
@@ -59,7 +58,6 @@ def create_api_client(name: str, scopes: str, sources: tuple[str, ...]) -> None:
 @click.option("--password", default=None, help="不提供则随机生成并显示")
 def create_admin(username: str, role: str, unit_code: str | None, password: str | None) -> None:
     """Create a console user; the password is the last line of output."""
-    from backend.services.accounts.console_users import create_user
 
     try:
         user, secret = create_user(db.session, username, role, unit_code, password)
@@ -74,7 +72,6 @@ def create_admin(username: str, role: str, unit_code: str | None, password: str 
 @click.option("--password", default=None, help="不提供则随机生成并显示")
 def set_admin_password(username: str, password: str | None) -> None:
     """Give a console user a new password and end all their sessions."""
-    from backend.services.accounts.console_users import set_password
 
     try:
         secret = set_password(db.session, username, password, "cli", wiring.now())
@@ -88,7 +85,6 @@ def set_admin_password(username: str, password: str | None) -> None:
 @click.argument("username")
 def disable_admin(username: str) -> None:
     """Disable a console user and end all their sessions."""
-    from backend.services.accounts.console_users import set_active
 
     try:
         ended = set_active(db.session, username, False, "cli", wiring.now())
@@ -101,7 +97,6 @@ def disable_admin(username: str) -> None:
 @click.argument("username")
 def enable_admin(username: str) -> None:
     """Enable a console user again."""
-    from backend.services.accounts.console_users import set_active
 
     try:
         set_active(db.session, username, True, "cli", wiring.now())
@@ -118,7 +113,6 @@ def enable_admin(username: str) -> None:
 @click.option("--dry-run", is_flag=True, help="只检查并显示报告，不写入")
 def import_directory(file: Path, kind: str | None, skip_invalid: bool, dry_run: bool) -> None:
     """Import a CSV or XLSX roster of units or cadres."""
-    from backend.services.directory.roster_import import import_roster
 
     try:
         report = import_roster(db.session, file, kind, skip_invalid, dry_run)
@@ -138,7 +132,6 @@ def import_directory(file: Path, kind: str | None, skip_invalid: bool, dry_run: 
 @click.option("--dir", "folder", default=None, help="模板目录，默认 SURVEY_TEMPLATES_DIR")
 def check_templates(folder: str | None) -> None:
     """Validate every template and scheme file; exit 1 naming file, path and reason."""
-    from backend.services.templates.catalogue import load_catalogue
 
     try:
         catalogue = load_catalogue(folder or current_app.config["SURVEY_TEMPLATES_DIR"])
@@ -152,7 +145,6 @@ def check_templates(folder: str | None) -> None:
 @templates_cli.command("sync")
 def sync_templates() -> None:
     """Register the current templates and schemes, creating new versions for changes."""
-    from backend.services.templates.catalogue import register_all
 
     for row in register_all(db.session, current_app.extensions["catalogue"]):
         click.echo(f"{row.kind} {row.key} 版本 {row.version}")
@@ -162,8 +154,6 @@ def sync_templates() -> None:
 @click.argument("token")
 def revoke_invitation(token: str) -> None:
     """Revoke an invitation by its link token or mini-program scene."""
-    from backend.services.invitations.lookup import revoke
-    from backend.wiring import now, sealer, token_codec
 
     try:
         invitation = revoke(db.session, token_codec(), sealer(), token, now())
@@ -173,14 +163,6 @@ def revoke_invitation(token: str) -> None:
 
 
 def init_app(app: Flask) -> None:
-    """Register the command groups (the feature groups import this module: import them here)."""
-    from backend.campaign_cli import campaigns_cli
-    from backend.demo_cli import demo_cli
-    from backend.ledger_cli import ledger_cli, review_cli
-    from backend.push_cli import push_cli
-    from backend.score_cli import audit_cli, ratings_cli, scores_cli
-
-    for group in (api_client_cli, admin_cli, directory_cli, templates_cli, demo_cli,
-                  invitations_cli, campaigns_cli, push_cli, scores_cli, ratings_cli, audit_cli,
-                  ledger_cli, review_cli):
+    """Register this module's command groups."""
+    for group in (api_client_cli, admin_cli, directory_cli, templates_cli, invitations_cli):
         app.cli.add_command(group)

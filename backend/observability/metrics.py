@@ -18,9 +18,15 @@ from prometheus_client import CollectorRegistry, Counter, Histogram, generate_la
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 from prometheus_client.metrics import MetricWrapperBase
+from rq import Queue
 from sqlalchemy import func, select
 
+from backend.extensions import db, redis_connection
+from backend.models import Delivery
+from backend.models.alerts import OPEN, Alert
+from backend.models.outbox import FAILED, PENDING
 from backend.services.invitations.events import Result
+from workers.queues import QUEUES
 
 log = logging.getLogger(__name__)
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
@@ -111,7 +117,6 @@ class DatabaseCollector:
 
     def collect(self) -> Iterator[Metric]:
         """Yield the gauges; nothing when the database cannot be read."""
-        from backend.extensions import db
 
         try:
             with self.app.app_context():
@@ -125,9 +130,6 @@ class DatabaseCollector:
 
 def database_counts(session) -> tuple[list, list, list]:
     """Return (channel, n) of pending and of failed deliveries, and (type, n) of open alerts."""
-    from backend.models import Delivery
-    from backend.models.alerts import OPEN, Alert
-    from backend.models.outbox import FAILED, PENDING
 
     def by_channel(status: str) -> list:
         return list(session.execute(select(Delivery.channel, func.count())
@@ -177,7 +179,6 @@ class QueueCollector:
 
     def collect(self) -> Iterator[Metric]:
         """Yield the queue gauge; nothing in embedded mode or when Redis cannot be read."""
-        from backend.extensions import redis_connection
 
         connection = redis_connection(self.app)
         if connection is None:
@@ -196,9 +197,7 @@ class QueueCollector:
 
 def queue_counts(connection) -> dict[tuple[str, str], int]:
     """Return the job count of every (queue, state)."""
-    from rq import Queue
 
-    from workers.queues import QUEUES
 
     counts = {}
     for name in QUEUES:

@@ -1,0 +1,1 @@
+"""Observability: JSON logs with request and job ids, secrets masked, Prometheus metrics."""
