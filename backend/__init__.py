@@ -23,7 +23,7 @@ from backend.api import (
 )
 from backend.api.openapi import OperationIds
 from backend.api.ops import DOCS_ASSETS
-from backend.config import load_config
+from backend.config import from_environment
 from backend.console import bp as console_bp
 from backend.extensions import add_retry_after, api, db, limiter, migrate
 from backend.observability import logs as app_logging
@@ -67,7 +67,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
                 template_folder="web/templates", static_folder="web/static")
     os.makedirs(app.instance_path, exist_ok=True)
     routing.init_app(app)  # before any blueprint adds a rule
-    app.config.update(load_config(os.environ, app.instance_path))
+    app.config.update(from_environment(app.instance_path))
     app.config.update(openapi_settings())
     app.config.update(config or {})
     for name in ("SECRET_KEYS", "RATING_SEAL_KEYS"):

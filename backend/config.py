@@ -50,7 +50,31 @@ def load_config(environ: Mapping[str, str], instance_path: str) -> dict[str, Any
         "SURVEY_TEMPLATES_DIR": environ.get("SURVEY_TEMPLATES_DIR", default_templates_dir()),
         "EMBEDDED_SCHEDULER": environ.get("EMBEDDED_SCHEDULER", "1") == "1",
         "LOG_LEVEL": environ.get("LOG_LEVEL", "INFO"),
+        "LOG_FORMAT": environ.get("LOG_FORMAT", ""),
+        # Where gunicorn's processes leave their metrics (deploy/gunicorn.conf.py sets it).
+        "PROMETHEUS_MULTIPROC_DIR": environ.get("PROMETHEUS_MULTIPROC_DIR") or None,
+        # `flask demo serve` points links at the address it serves unless this was given.
+        "PUBLIC_BASE_URL_GIVEN": bool(environ.get("PUBLIC_BASE_URL")),
+        "ABUSE_SIGNAL_RETENTION_DAYS": int(environ.get("ABUSE_SIGNAL_RETENTION_DAYS", "90")),
+        "FOLLOWUP_RETENTION_DAYS": int(environ.get("FOLLOWUP_RETENTION_DAYS", "180")),
+        **optional_knobs(environ),
     }
+
+
+# Tuning knobs read only when set; their readers hold the defaults (push relay, fraud rules).
+OPTIONAL_KNOBS = ("PUSH_RETRY_SCHEDULE", "PUSH_LEASE_SECONDS", "PUSH_TIMEOUT",
+                  "PUSH_CONCURRENCY", "PUSH_RELAY_LANES")
+
+
+def optional_knobs(environ: Mapping[str, str]) -> dict[str, str]:
+    """Return the PUSH_* and FRAUD_* variables that are set (non-empty)."""
+    return {name: value for name, value in environ.items()
+            if (name in OPTIONAL_KNOBS or name.startswith("FRAUD_")) and value.strip()}
+
+
+def from_environment(instance_path: str) -> dict[str, Any]:
+    """Build the configuration from this process's environment (the app factory calls this)."""
+    return load_config(os.environ, instance_path)
 
 
 def database_url(environ: Mapping[str, str], instance_path: str) -> str:

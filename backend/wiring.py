@@ -35,6 +35,11 @@ def _cached(app: Flask | None, name: str, build) -> Any:
     return cache[name]
 
 
+def timezone(app: Flask | None = None) -> ZoneInfo:
+    """Return the deployment's time zone (TIMEZONE), built once per app."""
+    return _cached(app, "timezone", lambda a: ZoneInfo(a.config["TIMEZONE"]))
+
+
 def token_codec(app: Flask | None = None) -> TokenCodec:
     """Return the signer/verifier of invitation tokens."""
     return _cached(app, "codec", lambda a: TokenCodec(a.config["SECRET_KEYS"]))
@@ -54,7 +59,7 @@ def release_context(app: Flask | None = None, batch_min: int | None = None) -> R
     """Return what the release of pending ratings needs (batch size from RATING_BATCH_MIN)."""
     app = app or current_app._get_current_object()
     minimum = app.config["RATING_BATCH_MIN"] if batch_min is None else batch_min
-    return ReleaseContext(sealer(app), vault(app), ZoneInfo(app.config["TIMEZONE"]), now(),
+    return ReleaseContext(sealer(app), vault(app), timezone(app), now(),
                           minimum, run_min=FraudSettings.from_config(app.config).run_min)
 
 
@@ -95,4 +100,4 @@ def now() -> datetime:
 def submit_context() -> SubmitContext:
     """Build the submission context from the app's configuration."""
     return SubmitContext(codec=token_codec(), sealer=sealer(),
-                                 tz=ZoneInfo(current_app.config["TIMEZONE"]), now=now())
+                                 tz=timezone(), now=now())

@@ -9,6 +9,7 @@ from zoneinfo import ZoneInfo
 from flask import Response, current_app
 from flask.views import MethodView
 
+from backend import wiring
 from backend.api.auth import BEARER_SECURITY, require_scope
 from backend.api.parsing import Blueprint
 from backend.errors import InvalidInput
@@ -50,7 +51,7 @@ def context() -> campaigns.CampaignContext:
     return campaigns.CampaignContext(codec=token_codec(), vault=vault(),
                                      catalogue=current_app.extensions["catalogue"],
                                      base_url=config["PUBLIC_BASE_URL"],
-                                     tz=ZoneInfo(config["TIMEZONE"]), now=now())
+                                     tz=wiring.timezone(), now=now())
 
 
 def to_input(data: dict) -> CampaignInput:
@@ -84,7 +85,7 @@ def summary(campaign: Campaign, counts: tuple[int, int], tz: ZoneInfo) -> dict:
 
 def detail(campaign: Campaign) -> dict:
     """Render a campaign with its progress per rater group."""
-    tz = ZoneInfo(current_app.config["TIMEZONE"])
+    tz = wiring.timezone()
     scheme = current_app.extensions["catalogue"].schemes.get("default")
     progress = campaign_progress.campaign_progress(db.session, campaign, tz,
                                                    scheme.definition if scheme else None)
@@ -107,7 +108,7 @@ class Campaigns(MethodView):
         """List campaigns, newest first, with response figures."""
         found = campaigns.list_campaigns(db.session, args.get("status"))
         counts = campaign_progress.totals(db.session, [c.id for c in found])
-        tz = ZoneInfo(current_app.config["TIMEZONE"])
+        tz = wiring.timezone()
         return {"items": [summary(c, counts.get(c.id, (0, 0)), tz) for c in found]}
 
     @require_scope(SCOPE)
@@ -186,7 +187,7 @@ class Slips(MethodView):
         campaign = campaigns.find_campaign(db.session, code)
         pdf = campaign_slips.campaign_slips(
             db.session, sealer(), campaign, token_codec(), current_app.config["PUBLIC_BASE_URL"],
-            ZoneInfo(current_app.config["TIMEZONE"]), current_app.config.get("SLIP_FONT_PATH"))
+            wiring.timezone(), current_app.config.get("SLIP_FONT_PATH"))
         return Response(pdf, mimetype="application/pdf", headers={
             "Content-Disposition": f'attachment; filename="{campaign.code}-slips.pdf"'})
 

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from zoneinfo import ZoneInfo
-
 from flask import current_app, g
 from flask.views import MethodView
 from marshmallow import ValidationError
 
+from backend import wiring
 from backend.api.auth import BEARER_SECURITY, require_scope
 from backend.api.parsing import Blueprint
 from backend.errors import Conflict, Forbidden, InvalidInput, TooLarge
@@ -35,7 +34,7 @@ def ingest_context() -> IngestContext:
     config = current_app.config
     return IngestContext(codec=token_codec(), vault=vault(),
                          catalogue=current_app.extensions["catalogue"],
-                         base_url=config["PUBLIC_BASE_URL"], tz=ZoneInfo(config["TIMEZONE"]),
+                         base_url=config["PUBLIC_BASE_URL"], tz=wiring.timezone(),
                          now=now(), sealer=sealer())
 
 

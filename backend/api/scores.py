@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from zoneinfo import ZoneInfo
-
 from flask import current_app
 from flask.views import MethodView
 
+from backend import wiring
 from backend.api.auth import BEARER_SECURITY, require_scope
 from backend.api.parsing import Blueprint
 from backend.errors import Unavailable
@@ -36,7 +35,7 @@ class Publish(MethodView):
     @blp.alt_response(503, description="任务队列暂不可用")
     def post(self, data):
         """Recompute every official's score for the period and push what changed."""
-        begun_period(data["period"], now(), ZoneInfo(current_app.config["TIMEZONE"]))
+        begun_period(data["period"], now(), wiring.timezone())
         try:
             job_id = job_queue().enqueue(publish_scores, data["period"], queue="low",
                                          job_id=f"scores-publish-{data['period']}")

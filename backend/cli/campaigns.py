@@ -11,6 +11,7 @@ import click
 from flask import Flask, current_app
 from flask.cli import AppGroup
 
+from backend import wiring
 from backend.cli.common import fail
 from backend.cli.roster_help import campaign_roster_help
 from backend.errors import DomainError, InvalidInput
@@ -43,7 +44,7 @@ def context():
     config = current_app.config
     return CampaignContext(codec=token_codec(), vault=vault(),
                            catalogue=current_app.extensions["catalogue"],
-                           base_url=config["PUBLIC_BASE_URL"], tz=ZoneInfo(config["TIMEZONE"]),
+                           base_url=config["PUBLIC_BASE_URL"], tz=wiring.timezone(),
                            now=now())
 
 

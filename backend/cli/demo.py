@@ -9,7 +9,6 @@ from __future__ import annotations
 import contextlib
 import errno
 import logging
-import os
 import socket
 import sys
 import time
@@ -23,6 +22,7 @@ from flask.cli import AppGroup
 from sqlalchemy import event
 from werkzeug.serving import make_server, run_simple
 
+from backend import wiring
 from backend.errors import DomainError
 from backend.extensions import db
 from backend.integrations.demo_core import DEMO_SECRET, check_secret, create_receiver
@@ -48,7 +48,7 @@ def demo_context() -> DemoContext:
     config = current_app.config
     return DemoContext(codec=token_codec(), vault=vault(), sealer=sealer(),
                        catalogue=current_app.extensions["catalogue"],
-                       base_url=config["PUBLIC_BASE_URL"], tz=ZoneInfo(config["TIMEZONE"]),
+                       base_url=config["PUBLIC_BASE_URL"], tz=wiring.timezone(),
                        now=now(), retention_days=config["PERSONAL_DATA_RETENTION_DAYS"],
                        fraud=FraudSettings.from_config(config))
 
@@ -159,7 +159,7 @@ def serve_demo(host: str, port: int) -> None:
 
 
     app = current_app._get_current_object()
-    if not os.environ.get("PUBLIC_BASE_URL"):  # links follow the address actually served
+    if not app.config.get("PUBLIC_BASE_URL_GIVEN"):  # links follow the address actually served
         app.config["PUBLIC_BASE_URL"] = f"http://{host}:{port}"
     start_background(app)
     mode = ("生产模式（任务由 RQ worker 执行）" if app.config["REDIS_URL"]

@@ -10,6 +10,7 @@ import click
 from flask import Flask, current_app
 from flask.cli import AppGroup
 
+from backend import wiring
 from backend.cli.common import fail
 from backend.errors import DomainError
 from backend.extensions import db
@@ -30,7 +31,7 @@ review_cli = AppGroup("review", help="防刷复核：列出、排除或放行可
 
 def timezone() -> ZoneInfo:
     """Return the deployment's time zone."""
-    return ZoneInfo(current_app.config["TIMEZONE"])
+    return wiring.timezone()
 
 
 @ledger_cli.command("verify")

@@ -16,12 +16,13 @@ from collections.abc import Iterable
 from datetime import date, datetime
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
-from zoneinfo import ZoneInfo
 
-from flask import Response, current_app
+from flask import Response
 from openpyxl import Workbook
 from openpyxl.cell import WriteOnlyCell
 from openpyxl.styles import Font
+
+from backend import wiring
 
 if TYPE_CHECKING:  # pages send exports: only their types are needed here
     from .pages import Page, Table
@@ -50,7 +51,7 @@ def cell_value(value: Any, kind: str) -> Any:
         return "、".join(str(v) for v in value)
     if isinstance(value, datetime):
         if value.tzinfo is not None:  # spreadsheets know no zones: write local time
-            value = value.astimezone(ZoneInfo(current_app.config["TIMEZONE"]))
+            value = value.astimezone(wiring.timezone())
         return value.strftime("%Y-%m-%d %H:%M")
     if isinstance(value, date):
         return value.isoformat()
@@ -118,7 +119,7 @@ def xlsx_bytes(page: Page, tables: Iterable[Table]) -> bytes:
 
 def file_names(page: Page, fmt: str) -> tuple[str, str]:
     """Return the download names, Chinese and ASCII: page title (or slug, code) and date."""
-    today = datetime.now(ZoneInfo(current_app.config["TIMEZONE"])).date().isoformat()
+    today = datetime.now(wiring.timezone()).date().isoformat()
     slug = page.name.replace("_", "-")
     kind, _, code = page.target.partition(":")
     if code and kind in ("cadre", "unit", "campaign"):

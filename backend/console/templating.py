@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from datetime import date, datetime
 from typing import Any
-from zoneinfo import ZoneInfo
 
-from flask import current_app, request, url_for
+from flask import request, url_for
 
+from backend import wiring
 from backend.console.blueprint import bp
 from backend.extensions import db
 from backend.models import RollupState
@@ -40,7 +40,7 @@ def rollup_refreshed_at() -> str | None:
     state = db.session.get(RollupState, STATE)
     if state is None:
         return None
-    return state.refreshed_at.astimezone(ZoneInfo(current_app.config["TIMEZONE"])).strftime(
+    return state.refreshed_at.astimezone(wiring.timezone()).strftime(
         "%m-%d %H:%M")
 
 
@@ -73,7 +73,7 @@ def local_time(value: datetime | date | None, with_time: bool = True) -> str:
         return "—"
     if isinstance(value, datetime):
         if value.tzinfo is not None:
-            value = value.astimezone(ZoneInfo(current_app.config["TIMEZONE"]))
+            value = value.astimezone(wiring.timezone())
         return value.strftime("%Y-%m-%d %H:%M" if with_time else "%Y-%m-%d")
     return value.isoformat()
 

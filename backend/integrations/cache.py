@@ -6,6 +6,8 @@ import contextlib
 import logging
 import threading
 import time
+import zlib
+from collections import OrderedDict
 from collections.abc import Callable, Iterator
 from typing import Any, Protocol
 
@@ -66,12 +68,20 @@ class RedisTokenCache:
 
 
 class MemoryTokenCache:
-    """TokenCache in process memory, for embedded mode and unit tests."""
-    def __init__(self, clock: Callable[[], float] = time.monotonic):
+    """The in-process TTL cache: TokenCache in memory, for embedded mode and tests.
+
+    Each entry expires after its own TTL; with `maxsize` the least recently used entry goes
+    first when full (mini-program code images). Locks are a fixed set chosen by name, so a
+    cache keyed by unbounded names (scenes) never grows a lock per name.
+    """
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic, maxsize: int | None = None,
+                 stripes: int = 32):
         self._clock = clock
-        self._values: dict[str, tuple[str, float]] = {}
-        self._locks: dict[str, threading.Lock] = {}
+        self._maxsize = maxsize
+        self._values: OrderedDict[str, tuple[str, float]] = OrderedDict()
         self._guard = threading.Lock()
+        self._stripes = [threading.RLock() for _ in range(stripes)]
 
     def get(self, key: str) -> str | None:
         """Return the value stored under key, or None."""
@@ -80,12 +90,16 @@ class MemoryTokenCache:
             if item is None or item[1] <= self._clock():
                 self._values.pop(key, None)
                 return None
+            self._values.move_to_end(key)
             return item[0]
 
     def set(self, key: str, value: str, ttl_seconds: float) -> None:
-        """Store value under key for ttl_seconds."""
+        """Store value under key for ttl_seconds, dropping the least recently used when full."""
         with self._guard:
             self._values[key] = (value, self._clock() + ttl_seconds)
+            self._values.move_to_end(key)
+            while self._maxsize is not None and len(self._values) > self._maxsize:
+                self._values.popitem(last=False)
 
     def delete(self, key: str) -> None:
         """Forget key."""
@@ -94,9 +108,8 @@ class MemoryTokenCache:
 
     @contextlib.contextmanager
     def lock(self, name: str, timeout: float) -> Iterator[None]:
-        """Hold a process-local lock named name."""
-        with self._guard:
-            lock = self._locks.setdefault(name, threading.Lock())
+        """Hold the process-local lock that name maps to."""
+        lock = self._stripes[zlib.crc32(name.encode()) % len(self._stripes)]
         if not lock.acquire(timeout=timeout):
             raise LockTimeout(f"lock {name!r} not acquired within {timeout}s")
         try:

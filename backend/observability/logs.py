@@ -10,7 +10,6 @@ from __future__ import annotations
 import contextvars
 import json
 import logging
-import os
 import re
 import sys
 import uuid
@@ -119,7 +118,7 @@ class StderrHandler(logging.StreamHandler):
 
 def log_format(app: Flask) -> str:
     """Return "json" or "text": LOG_FORMAT, else json in production (REDIS_URL set)."""
-    chosen = app.config.get("LOG_FORMAT") or os.environ.get("LOG_FORMAT", "")
+    chosen = app.config.get("LOG_FORMAT") or ""
     if chosen.strip().lower() in ("json", "text"):
         return chosen.strip().lower()
     return "json" if app.config.get("REDIS_URL") else "text"

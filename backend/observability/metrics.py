@@ -9,7 +9,6 @@ files, so `exposition()` adds them to the merged view.
 from __future__ import annotations
 
 import logging
-import os
 import time
 from collections.abc import Iterable, Iterator, Sequence
 
@@ -68,7 +67,8 @@ class MergedView:
 class Metrics:
     """The metric objects of one application (a registry each, so tests can build many apps)."""
 
-    def __init__(self) -> None:
+    def __init__(self, multiprocess_dir: str | None = None) -> None:
+        self.multiprocess_dir = multiprocess_dir
         self.registry = AppRegistry()
         self.requests = Counter("ssp_http_requests_total", "HTTP requests",
                                 ["method", "endpoint", "status"], registry=self.registry)
@@ -83,7 +83,7 @@ class Metrics:
 
     def exposition(self) -> bytes:
         """Render every metric, merging gunicorn workers in multiprocess mode."""
-        directory = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+        directory = self.multiprocess_dir
         if not directory:
             return generate_latest(self.registry)
         files = CollectorRegistry()
@@ -211,7 +211,7 @@ def queue_counts(connection) -> dict[tuple[str, str], int]:
 
 def init_app(app: Flask) -> None:
     """Attach request instrumentation, the scrape-time collectors and the /metrics endpoint."""
-    metrics = Metrics()
+    metrics = Metrics(app.config.get("PROMETHEUS_MULTIPROC_DIR"))
     app.extensions["metrics"] = metrics
     metrics.registry.register(DatabaseCollector(app))
     metrics.registry.register(QueueCollector(app))

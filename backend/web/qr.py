@@ -15,7 +15,7 @@ from backend import wiring
 from backend.errors import NotFound
 from backend.extensions import redis_connection
 from backend.http_errors import NOT_CONFIGURED, unavailable, wechat_unavailable
-from backend.integrations import IntegrationError
+from backend.integrations import IntegrationError, MemoryTokenCache
 from backend.services.invitations import mp
 from backend.services.invitations.qr import qr_png, qr_svg
 
@@ -68,7 +68,8 @@ def mpcode_cache() -> mp.ImageCache:
     app = current_app._get_current_object()
     if redis_connection(app) is not None:
         return wiring.token_cache(app)
-    return app.extensions.setdefault("mpcode_cache", mp.LruImageCache(MPCODE_MEMORY_ENTRIES))
+    return app.extensions.setdefault(
+        "mpcode_cache", MemoryTokenCache(maxsize=MPCODE_MEMORY_ENTRIES))
 
 
 def image_mimetype(data: bytes) -> str:

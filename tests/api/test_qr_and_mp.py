@@ -16,7 +16,7 @@ from sqlalchemy import event, select, update
 from backend import wiring
 from backend.api.mp_auth import current_mp_session, session_id_of
 from backend.extensions import db
-from backend.integrations import RedisTokenCache, WeChatClient
+from backend.integrations import MemoryTokenCache, RedisTokenCache, WeChatClient
 from backend.models import MpSession
 from backend.services.invitations import mp
 from backend.services.invitations.qr import qr_png
@@ -216,7 +216,7 @@ def test_mini_program_code_cache_on_redis_spares_wechat(fake, redis_url):
 
 
 def test_memory_image_cache_forgets_the_least_recently_used():
-    cache = mp.LruImageCache(maxsize=2)
+    cache = MemoryTokenCache(maxsize=2)
     cache.set("a", "1", 60)
     cache.set("b", "2", 60)
     cache.get("a")

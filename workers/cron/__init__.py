@@ -11,8 +11,8 @@ import threading
 import time
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
-from zoneinfo import ZoneInfo
 
+from backend import wiring
 from backend.extensions import redis_connection
 from workers.queues import job_queue
 from workers.schedule import PERIODIC_JOBS, PeriodicJob
@@ -41,7 +41,7 @@ def claim(app, key: str, ttl: int = 7 * 86400) -> bool:
 def tick(app, now: datetime | None = None, jobs: Iterable[PeriodicJob] = PERIODIC_JOBS) -> list:
     """Enqueue every periodic job whose current slot has not run yet; return their ids."""
     now = now or datetime.now(UTC)
-    tz = ZoneInfo(app.config["TIMEZONE"])
+    tz = wiring.timezone(app)
     started = []
     for job in jobs:
         key = slot_id(job, job.slot(now, tz))

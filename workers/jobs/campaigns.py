@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime, timedelta
-from zoneinfo import ZoneInfo
 
 from flask import current_app
 
@@ -35,7 +34,7 @@ def reminder_interval() -> timedelta:
 def within_hours(moment: datetime) -> bool:
     """Tell whether reminders may go out now (local hours, default 09:00 to 20:00)."""
     first, last = current_app.config.get("CAMPAIGN_REMINDER_HOURS", (9, 20))
-    return first <= moment.astimezone(ZoneInfo(current_app.config["TIMEZONE"])).hour < last
+    return first <= moment.astimezone(wiring.timezone()).hour < last
 
 
 def queue_reminders(any_hour: bool = False) -> int:

@@ -11,7 +11,6 @@ from __future__ import annotations
 import functools
 import logging
 from collections.abc import Callable
-from zoneinfo import ZoneInfo
 
 from flask import Flask, current_app
 
@@ -81,7 +80,7 @@ def relay_then(follow_up: Callable[[], None], follow_up_id: str) -> None:
 @logged
 def check_delivery_deadlines() -> None:
     """Raise alerts for invitations not delivered by their deadline."""
-    tz = ZoneInfo(current_app.config["TIMEZONE"])
+    tz = wiring.timezone()
     changed = check_deadlines(db.session, wiring.now(), tz)
     if changed:
         log.warning("delivery deadlines missed: %d alerts raised or refreshed", changed)

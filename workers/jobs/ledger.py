@@ -7,7 +7,6 @@ refreshes review items by their unique key, and purges delete what is past its l
 from __future__ import annotations
 
 import logging
-import os
 from zoneinfo import ZoneInfo
 
 from flask import current_app
@@ -25,12 +24,12 @@ log = logging.getLogger(__name__)
 
 def timezone() -> ZoneInfo:
     """Return the deployment's time zone."""
-    return ZoneInfo(current_app.config["TIMEZONE"])
+    return wiring.timezone()
 
 
 def setting(name: str, default: int) -> int:
-    """Return an integer knob from the app's configuration, else the environment."""
-    value = current_app.config.get(name, os.environ.get(name))
+    """Return an integer knob from the app's configuration."""
+    value = current_app.config.get(name)
     return int(value) if value not in (None, "") else default
 
 

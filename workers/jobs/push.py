@@ -16,11 +16,9 @@ from __future__ import annotations
 import functools
 import logging
 import math
-import os
 from collections.abc import Callable, Mapping
 from datetime import timedelta
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from flask import Flask, current_app
 
@@ -61,8 +59,8 @@ def logged(job: Callable[..., None]) -> Callable[..., None]:
 
 
 def push_settings(app: Flask, environ: Mapping[str, str] | None = None) -> PushSettings:
-    """Read the PUSH_* knobs from the app's configuration, else from the environment."""
-    environ = os.environ if environ is None else environ
+    """Read the PUSH_* knobs from the app's configuration, else from `environ`, else defaults."""
+    environ = {} if environ is None else environ
 
     def get(name: str, default: str) -> str:
         value = app.config.get(name)
@@ -71,7 +69,7 @@ def push_settings(app: Flask, environ: Mapping[str, str] | None = None) -> PushS
     schedule = tuple(int(s) for s in get("PUSH_RETRY_SCHEDULE", "").split(",") if s.strip())
     return PushSettings(schedule or RETRY_SCHEDULE,
                         timedelta(seconds=float(get("PUSH_LEASE_SECONDS", "600"))),
-                        ZoneInfo(app.config.get("TIMEZONE", "Asia/Shanghai")),
+                        wiring.timezone(app),
                         float(get("PUSH_TIMEOUT", "15")), int(get("PUSH_CONCURRENCY", "8")),
                         int(get("PUSH_RELAY_LANES", "2")))
 

@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import logging
-from zoneinfo import ZoneInfo
-
-from flask import current_app
 
 from backend import wiring
 from backend.extensions import db
@@ -18,6 +15,6 @@ log = logging.getLogger(__name__)
 @logged
 def refresh_rollups() -> None:
     """Bring the console rollups up to date; a concurrent run makes this one a no-op."""
-    report = refresh(db.session, wiring.now(), ZoneInfo(current_app.config["TIMEZONE"]))
+    report = refresh(db.session, wiring.now(), wiring.timezone())
     log.info("console rollups: %d days, %d rows changed%s", report.days, report.changed,
              " (skipped: another run holds the lock)" if report.skipped else "")

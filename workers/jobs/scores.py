@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import logging
-from zoneinfo import ZoneInfo
 
 from flask import current_app
 
+from backend import wiring
 from backend.extensions import db
 from backend.scoring import current_period
 from backend.services.ledger.chain import anchor, latest_checkpoint
@@ -24,7 +24,7 @@ def run_publication(period: str, progress=None) -> PublicationReport:
     scheme = register(db.session, current_app.extensions["catalogue"].schemes["default"])
     checkpoint = anchor(latest_checkpoint(db.session))  # the latest closed day's root
     report = publish_period(db.session, period, scheme, now(),
-                            ZoneInfo(current_app.config["TIMEZONE"]), queue_messages,
+                            wiring.timezone(), queue_messages,
                             checkpoint=checkpoint, progress=progress)
     log.info("published %s: %d officials, %d changed, %d alerts", period, report.officials,
              report.changed, report.alerts_raised)
@@ -41,6 +41,6 @@ def publish_scores(period: str) -> None:
 
 def publish_current_periods() -> None:
     """Publish the current month and quarter (or the kinds in SCORES_NIGHTLY)."""
-    tz = ZoneInfo(current_app.config["TIMEZONE"])
+    tz = wiring.timezone()
     for kind in current_app.config["SCORES_NIGHTLY"]:
         run_publication(current_period(kind, now(), tz))

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from datetime import date, datetime, tzinfo
 from typing import Any
-from zoneinfo import ZoneInfo
 
-from flask import abort, current_app
+from flask import abort
 
 from backend import wiring
 from backend.extensions import db
@@ -24,7 +23,7 @@ PAGE_SIZE = 50
 
 def tz() -> tzinfo:
     """Return the deployment's time zone."""
-    return ZoneInfo(current_app.config["TIMEZONE"])
+    return wiring.timezone()
 
 
 def now() -> datetime:

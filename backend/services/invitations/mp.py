@@ -9,11 +9,7 @@ from __future__ import annotations
 import base64
 import contextlib
 import secrets
-import threading
-import time
-import zlib
-from collections import OrderedDict
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
@@ -21,7 +17,7 @@ from sqlalchemy import case, select
 from sqlalchemy.orm import Session
 
 from backend.errors import InvalidInput, Unauthorized
-from backend.integrations import LockTimeout, WeChatClient, WeChatInvalidCode
+from backend.integrations import WeChatClient, WeChatInvalidCode
 from backend.models import MpSession, MpSubscription
 from backend.models.types import utcnow
 from backend.services.privacy.personal_data import Vault
@@ -116,45 +112,6 @@ class ImageCache(Protocol):
 
     def lock(self, name: str, timeout: float) -> contextlib.AbstractContextManager[None]:
         """Hold a lock named name for at most timeout seconds."""
-
-
-class LruImageCache:
-    """A bounded in-process ImageCache for embedded mode (entries also expire by age)."""
-
-    def __init__(self, maxsize: int = 256, stripes: int = 32) -> None:
-        self._maxsize = maxsize
-        self._items: OrderedDict[str, tuple[str, float]] = OrderedDict()
-        self._guard = threading.Lock()
-        self._stripes = [threading.Lock() for _ in range(stripes)]
-
-    def get(self, key: str) -> str | None:
-        """Return the value stored under key, or None."""
-        with self._guard:
-            item = self._items.get(key)
-            if item is None or item[1] <= time.monotonic():
-                self._items.pop(key, None)
-                return None
-            self._items.move_to_end(key)
-            return item[0]
-
-    def set(self, key: str, value: str, ttl_seconds: float) -> None:
-        """Store value under key, dropping the least recently used entry when full."""
-        with self._guard:
-            self._items[key] = (value, time.monotonic() + ttl_seconds)
-            self._items.move_to_end(key)
-            while len(self._items) > self._maxsize:
-                self._items.popitem(last=False)
-
-    @contextlib.contextmanager
-    def lock(self, name: str, timeout: float) -> Iterator[None]:
-        """Hold one of a fixed set of locks chosen by name."""
-        lock = self._stripes[zlib.crc32(name.encode()) % len(self._stripes)]
-        if not lock.acquire(timeout=timeout):
-            raise LockTimeout(f"lock {name!r} not acquired within {timeout}s")
-        try:
-            yield
-        finally:
-            lock.release()
 
 
 def mini_program_code(wechat: WeChatClient, scene: str, page: str, env_version: str,
