@@ -20,6 +20,8 @@ from backend.services.invitations.tokens import TokenCodec
 from backend.services.privacy.personal_data import Vault
 from backend.services.ratings.release import ReleaseContext
 from backend.services.ratings.submission import SubmitContext
+from backend.services.reports.thresholds import SampleThresholds
+from backend.services.reports.thresholds import sample_thresholds as reports_thresholds
 from backend.services.sealing.seal import Sealer
 
 _lock = threading.RLock()  # builders call other builders (wechat -> token cache)
@@ -38,6 +40,12 @@ def _cached(app: Flask | None, name: str, build) -> Any:
 def timezone(app: Flask | None = None) -> ZoneInfo:
     """Return the deployment's time zone (TIMEZONE), built once per app."""
     return _cached(app, "timezone", lambda a: ZoneInfo(a.config["TIMEZONE"]))
+
+
+def sample_thresholds(app: Flask | None = None) -> SampleThresholds:
+    """Return the low-sample thresholds of the default scheme, read once per app."""
+    return _cached(app, "thresholds",
+                   lambda a: reports_thresholds(a.extensions["catalogue"]))
 
 
 def token_codec(app: Flask | None = None) -> TokenCodec:

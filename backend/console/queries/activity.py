@@ -13,7 +13,7 @@ from backend.models import Alert, Cadre, CadreMonthly, DayTotal, Unit, UnitDaily
 from backend.models.alerts import RESOLVED
 from backend.models.rollups import MEASURES
 
-from .common import LOW_SAMPLE_MIN, Scope, Span, derive, rollup_sums
+from .common import Scope, Span, derive, rollup_sums
 
 MIN_INVITED_FOR_RANKING = 20
 
@@ -83,12 +83,12 @@ def open_alerts(session: Session, scope: Scope) -> dict[str, int]:
     return dict(session.execute(query.group_by(Alert.type)).all())
 
 
-def low_sample_count(session: Session, scope: Scope, months: list[str]) -> int:
+def low_sample_count(session: Session, scope: Scope, months: list[str], minimum: int) -> int:
     """Count active officials of the scope below the minimum valid ratings in the months."""
     valid = (select(CadreMonthly.cadre_id, func.sum(CadreMonthly.valid_ratings).label("n"))
              .where(CadreMonthly.month.in_(months)).group_by(CadreMonthly.cadre_id).subquery())
     return session.scalar(
         select(func.count()).select_from(Cadre).outerjoin(valid, valid.c.cadre_id == Cadre.id)
         .where(Cadre.active.is_(True), scope.where(Cadre.unit_id),
-               func.coalesce(valid.c.n, 0) < LOW_SAMPLE_MIN)) or 0
+               func.coalesce(valid.c.n, 0) < minimum)) or 0
 

@@ -13,9 +13,6 @@ from sqlalchemy.orm import Session
 from backend.models import UnitDaily
 from backend.models.rollups import MEASURES
 
-LOW_SAMPLE_MIN = 30
-LOW_SAMPLE_MONTHS = 6
-
 
 @dataclass(frozen=True)
 class Span:

@@ -16,7 +16,7 @@ from backend.models import (
     Unit,
 )
 
-from .common import LOW_SAMPLE_MIN, Scope, Span, derive, sums
+from .common import Scope, Span, derive, sums
 
 COLUMNS = ("invited", "reached", "rated")
 
@@ -28,7 +28,7 @@ def monthly_totals(months: list[str]):
             .where(CadreMonthly.month.in_(months)).group_by(CadreMonthly.cadre_id).subquery())
 
 
-def officials_query(scope: Scope, months: list[str], q: str, below: bool):
+def officials_query(scope: Scope, months: list[str], q: str, below: bool, minimum: int = 0):
     """Return the query of officials with their sums (without order or paging)."""
     totals = monthly_totals(months)
     valid = func.coalesce(totals.c.valid, 0)
@@ -43,15 +43,15 @@ def officials_query(scope: Scope, months: list[str], q: str, below: bool):
         like = f"%{q.replace('%', '').replace('_', '')}%"
         query = query.where(Cadre.name.like(like) | Cadre.code.like(like))
     if below:
-        query = query.where(valid < LOW_SAMPLE_MIN)
+        query = query.where(valid < minimum)
     return query, valid, invited, rated
 
 
 def officials_page(session: Session, scope: Scope, months: list[str], q: str = "",
                    below: bool = False, sort: str = "valid", page: int = 1,
-                   size: int | None = 50) -> tuple[list[dict[str, Any]], int]:
+                   size: int | None = 50, minimum: int = 0) -> tuple[list[dict[str, Any]], int]:
     """Return one page of officials (all when size is None) and how many match."""
-    query, valid, invited, rated = officials_query(scope, months, q, below)
+    query, valid, invited, rated = officials_query(scope, months, q, below, minimum)
     rate = cast(rated, Float) / func.nullif(invited, 0)
     order = {"rate": [rate.asc().nulls_first(), Cadre.code], "name": [Cadre.code],
              "invited": [invited.desc(), Cadre.code]}.get(sort, [valid, Cadre.code])

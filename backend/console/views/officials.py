@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from flask import abort, request, url_for
 
+from backend import wiring
 from backend.extensions import db
 from backend.models import Cadre
 from backend.scoring.periods import trailing_months
@@ -14,7 +15,7 @@ from ..filters import text_arg
 from ..labels import ALERT_TYPES, group_name
 from ..pages import Card, Chart, Column, Page, Table, exporting, register_page
 from ..queries import officials as queries
-from ..queries.common import LOW_SAMPLE_MIN, LOW_SAMPLE_MONTHS, last_days
+from ..queries.common import last_days
 from ..queries.officials import latest_scores
 from .common import (
     PAGE_SIZE,
@@ -27,19 +28,22 @@ from .common import (
     unit_arg,
 )
 
-LIST_COLUMNS = [
-    Column("code", "干部编码"), Column("name", "姓名"), Column("position", "职务"),
-    Column("unit", "单位"), Column("valid", f"近6个月有效评价（目标{LOW_SAMPLE_MIN}）", "progress",
-                                   target=LOW_SAMPLE_MIN),
-    Column("invited", "邀请", "int"), Column("rated", "评价", "int"),
-    Column("rate", "参评率", "pct"), Column("score", "最新得分", "score"),
-    Column("score_period", "得分期间"),
-]
+
+def list_columns(minimum: int) -> list[Column]:
+    """Return the officials list's columns (the target is the scheme's minimum sample)."""
+    return [
+        Column("code", "干部编码"), Column("name", "姓名"), Column("position", "职务"),
+        Column("unit", "单位"), Column("valid", f"近6个月有效评价（目标{minimum}）", "progress",
+                                       target=minimum),
+        Column("invited", "邀请", "int"), Column("rated", "评价", "int"),
+        Column("rate", "参评率", "pct"), Column("score", "最新得分", "score"),
+        Column("score_period", "得分期间"),
+    ]
 
 
 def months() -> list[str]:
-    """Return the trailing six months, the current one last."""
-    return trailing_months(local_today().strftime("%Y-%m"), LOW_SAMPLE_MONTHS)
+    """Return the scheme's trailing months (six by default), the current one last."""
+    return trailing_months(local_today().strftime("%Y-%m"), wiring.sample_thresholds().months)
 
 
 def with_scores(rows: list[dict]) -> list[dict]:
@@ -57,14 +61,15 @@ def with_scores(rows: list[dict]) -> list[dict]:
 def build_list() -> Page:
     """Build the officials page (exports hold every matching official)."""
     unit_scope, unit = unit_arg()
+    thresholds = wiring.sample_thresholds()
     rows, total = queries.officials_page(
         db.session, unit_scope, months(), text_arg("q", 50),
         request.args.get("below") == "1", request.args.get("sort", "valid"), page_arg(),
-        None if exporting() else PAGE_SIZE)
-    table = Table("officials", f"干部列表（共 {total} 人）", LIST_COLUMNS, with_scores(rows),
-                  links={"name": "url"},
-                  note=f"有效评价按近{LOW_SAMPLE_MONTHS}个月（含本月）统计；不足{LOW_SAMPLE_MIN}条"
-                       "将触发组织提醒。")
+        None if exporting() else PAGE_SIZE, thresholds.minimum)
+    table = Table("officials", f"干部列表（共 {total} 人）", list_columns(thresholds.minimum),
+                  with_scores(rows), links={"name": "url"},
+                  note=f"有效评价按近{thresholds.months}个月（含本月）统计；"
+                       f"不足{thresholds.minimum}条将触发组织提醒。")
     return Page("按干部", "officials", subtitle=unit.name if unit else "全部单位",
                 tables=[table], extra={"unit_filter": True, "official_filter": True,
                                        "total": total, "page_size": PAGE_SIZE})
@@ -84,8 +89,9 @@ def detail_cards(month_rows: list[dict], groups: dict[str, int]) -> list[Card]:
     invited, rated = sum(r["invited"] for r in month_rows), sum(r["rated"] for r in month_rows)
     rate = rated / invited if invited else None
     spread = "，".join(f"{group_name(g)} {n}" for g, n in sorted(groups.items())) or "暂无"
-    return [Card(f"近6个月有效评价（目标{LOW_SAMPLE_MIN}）", number(valid), spread,
-                 "ok" if valid >= LOW_SAMPLE_MIN else "bad"),
+    minimum = wiring.sample_thresholds().minimum
+    return [Card(f"近6个月有效评价（目标{minimum}）", number(valid), spread,
+                 "ok" if valid >= minimum else "bad"),
             Card("近6个月邀请", number(invited)), Card("近6个月评价", number(rated)),
             Card("参评率", pct(rate), "", rate_tone(rate))]
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from flask import current_app, url_for
 
+from backend import wiring
 from backend.extensions import db
 from backend.scoring.periods import trailing_months
 from backend.services.ratings.release import waiting
@@ -12,7 +13,7 @@ from ..access import READERS
 from ..labels import ALERT_TYPES, CHANNEL_NAMES
 from ..pages import Card, Chart, Column, Page, Table, register_page
 from ..queries import activity
-from ..queries.common import LOW_SAMPLE_MIN, LOW_SAMPLE_MONTHS, last_days
+from ..queries.common import last_days
 from .common import (
     ACTIVITY_COLUMNS,
     local_today,
@@ -39,7 +40,8 @@ def headline_cards(totals: dict[int, dict], alerts: int, low: int) -> list[Card]
             Card("参评率", pct(month["rate"]), hint("rate", pct), rate_tone(month["rate"])),
             Card("24小时送达率", pct(month["on_time"]), hint("on_time", pct),
                  rate_tone(month["on_time"], 0.95, 0.85)),
-            Card("待处理告警", number(alerts), f"有效评价不足{LOW_SAMPLE_MIN}条的干部 {low} 人",
+            Card("待处理告警", number(alerts),
+                 f"有效评价不足{wiring.sample_thresholds().minimum}条的干部 {low} 人",
                  "bad" if alerts else "ok")]
 
 
@@ -93,8 +95,9 @@ def build() -> Page:
     totals = {days: activity.window(series, days, end) for days, _ in PERIODS}
     units = activity.by_unit(db.session, scope, last_days(30, end))
     alerts = activity.open_alerts(db.session, scope)
-    months = trailing_months(end.strftime("%Y-%m"), LOW_SAMPLE_MONTHS)
-    low = activity.low_sample_count(db.session, scope, months)
+    thresholds = wiring.sample_thresholds()
+    months = trailing_months(end.strftime("%Y-%m"), thresholds.months)
+    low = activity.low_sample_count(db.session, scope, months, thresholds.minimum)
     channels = activity.folded(activity.by_dimensions(db.session, scope, last_days(30, end)),
                                "channel")
     slow = activity.lagging(units, 8)
