@@ -21,8 +21,8 @@ import sqlalchemy as sa
 from flask import current_app
 
 import backend.models.types
-from backend.services.rating_mac import mac_content
-from backend.services.seal import Sealer
+from backend.services.sealing.mac import mac_content
+from backend.services.sealing.seal import Sealer
 
 
 # revision identifiers, used by Alembic.
