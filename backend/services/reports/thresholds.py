@@ -19,5 +19,8 @@ class SampleThresholds:
 def sample_thresholds(catalogue: Catalogue, scheme_key: str = "default") -> SampleThresholds:
     """Return the low-sample thresholds of a scheme (the built-in default if it is missing)."""
     loaded = catalogue.schemes.get(scheme_key)
-    scheme = scheme_from_dict(loaded.definition if loaded else DEFAULT_SCHEME_DICT)
+    if loaded is None:
+        scheme = scheme_from_dict(DEFAULT_SCHEME_DICT)
+    else:  # the version number is given at registration; it changes no threshold
+        scheme = scheme_from_dict({**loaded.definition, "version": 1}, f"schemes/{loaded.key}")
     return SampleThresholds(scheme.low_sample_min, scheme.low_sample_months)
