@@ -8,7 +8,7 @@ import sys
 
 from rq import SimpleWorker, Worker
 
-from backend import create_app
+from backend.app import create_app
 from backend.extensions import redis_connection
 from workers.jobs import use_app
 from workers.queues import QUEUES

@@ -5,7 +5,7 @@ from __future__ import annotations
 import signal
 import threading
 
-from backend import create_app
+from backend.app import create_app
 from workers.cron import run_forever
 
 

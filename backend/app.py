@@ -1,0 +1,134 @@
+"""The application factory, the one place that wires every part together."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from flask import Flask
+from werkzeug.middleware.proxy_fix import ProxyFix
+
+from backend import cli, http_errors, models, routing
+from backend.api import (
+    campaigns,
+    directory,
+    events,
+    invitations,
+    mp,
+    ops,
+    push,
+    receipts,
+    scores,
+    templates,
+)
+from backend.api.openapi import OperationIds
+from backend.api.ops import DOCS_ASSETS
+from backend.config import from_environment
+from backend.console import bp as console_bp
+from backend.extensions import add_retry_after, api, db, limiter, migrate
+from backend.observability import logs as app_logging
+from backend.observability import metrics
+from backend.services.templates.catalogue import load_catalogue
+from backend.storage import sqlite
+from backend.web import qr, rating, receipt, security
+from workers import jobs
+from workers.cron import embedded_background, start_background
+
+__all__ = ["create_app", "models"]  # importing models registers every table
+
+API_TITLE = "随时评 Suishiping API"
+API_VERSION = "v1"
+
+
+def openapi_settings() -> dict[str, Any]:
+    """Return flask-smorest settings: spec at /api/openapi.json, docs at /api/docs."""
+    return {
+        "API_TITLE": API_TITLE,
+        "API_VERSION": API_VERSION,
+        "OPENAPI_VERSION": "3.0.3",
+        "OPENAPI_URL_PREFIX": "/api",
+        "OPENAPI_JSON_PATH": "openapi.json",
+        "OPENAPI_SWAGGER_UI_PATH": "docs",
+        "OPENAPI_SWAGGER_UI_URL": DOCS_ASSETS,
+        "API_SPEC_OPTIONS": {
+            "info": {"description": "随时评：服务事项评价与民主测评数据采集平台的对外接口。"},
+            "components": {"securitySchemes": {
+                "bearerAuth": {"type": "http", "scheme": "bearer",
+                               "description": "机器客户端密钥（flask api-client create 生成）"},
+                "mpSession": {"type": "http", "scheme": "bearer",
+                              "description": "小程序会话令牌（POST /api/v1/mp/session 获得）"}}},
+        },
+    }
+
+
+def create_app(config: dict[str, Any] | None = None) -> Flask:
+    """Create the application: configuration, extensions, blueprints, errors, CLI."""
+    app = Flask("backend", instance_relative_config=True,
+                template_folder="web/templates", static_folder="web/static")
+    os.makedirs(app.instance_path, exist_ok=True)
+    routing.init_app(app)  # before any blueprint adds a rule
+    app.config.update(from_environment(app.instance_path))
+    app.config.update(openapi_settings())
+    app.config.update(config or {})
+    for name in ("SECRET_KEYS", "RATING_SEAL_KEYS"):
+        if config and name in config:
+            app.config[f"{name}_GENERATED"] = False
+        if app.config["REDIS_URL"] and app.config[f"{name}_GENERATED"]:
+            raise RuntimeError(f"REDIS_URL 已设置（生产模式）但缺少 {name}：各进程会生成"
+                               f"不同的密钥。请设置 {name}（逗号分隔，最新的在前）")
+    if app.config["TRUSTED_PROXIES"]:
+        n = app.config["TRUSTED_PROXIES"]
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n)
+    init_extensions(app)
+    register_blueprints(app)
+    cli.init_app(app)
+    start_embedded_scheduler(app)
+    return app
+
+
+jobs.use_factory(create_app)  # a worker process that resolves a job builds its app with it
+
+
+def init_extensions(app: Flask) -> None:
+    """Bind the unbound extensions and load the survey templates."""
+    app_logging.init_app(app)
+    db.init_app(app)
+    with app.app_context():
+        for engine in db.engines.values():
+            sqlite.configure(engine)
+    migrate.init_app(app, db, directory=os.path.join(os.path.dirname(__file__), "migrations"),
+                     render_as_batch=True)
+    limiter.init_app(app)
+    app.after_request(add_retry_after)
+    api.init_app(app, spec_kwargs={"extra_plugins": [OperationIds()]})
+    http_errors.init_app(app)
+    metrics.init_app(app)
+    security.init_app(app)
+    app.extensions["catalogue"] = load_catalogue(app.config["SURVEY_TEMPLATES_DIR"])
+
+
+def register_blueprints(app: Flask) -> None:
+    """Register the API blueprints (documented) and the plain ones."""
+    for module in (directory, events, invitations, mp, templates, scores, campaigns, push,
+                   receipts):
+        api.register_blueprint(module.blp)
+    app.register_blueprint(ops.bp)
+    app.register_blueprint(qr.bp)
+    app.register_blueprint(rating.bp)
+    app.register_blueprint(receipt.bp)
+    app.register_blueprint(console_bp)
+
+
+def start_embedded_scheduler(app: Flask) -> None:
+    """In embedded mode, make sure periodic jobs run in this process once it serves.
+
+    `flask demo serve` (what `make demo` runs) starts them with the server; under another
+    server (`flask run`, gunicorn without Redis) they start with the first request.
+    """
+    if not embedded_background(app):
+        return
+
+    @app.before_request
+    def ensure_cron() -> None:
+        if "cron_stop" not in app.extensions:
+            start_background(app)
