@@ -58,7 +58,7 @@ def checkpoint() -> None:
 @click.option("--limit", default=100, type=int)
 def list_items(state: str, kind: str | None, limit: int) -> None:
     """List review items with their evidence."""
-    from backend.services.review import list_items as items
+    from backend.services.fraud import list_items as items
 
     found = items(db.session, None if state == "all" else state, kind, limit)
     for item in found:
@@ -82,8 +82,8 @@ def detect() -> None:
 def decide(item_id: int, action: str, reason: str, actor: str) -> None:
     """Decide an item and report the outcome."""
     from backend.cli import fail
-    from backend.services.review import decide as take
-    from backend.services.review import stale_periods
+    from backend.services.fraud import decide as take
+    from backend.services.fraud import stale_periods
     from backend.wiring import now, sealer
 
     try:

@@ -40,7 +40,7 @@ def publish(period: str) -> None:
 def change(rating_id: int, excluded: bool, reason: str, actor: str) -> None:
     """Exclude or include a rating and report the outcome."""
     from backend.cli import fail
-    from backend.services.exclusions import change_status
+    from backend.services.fraud import change_status
     from backend.wiring import now, sealer
 
     try:

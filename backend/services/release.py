@@ -40,8 +40,7 @@ from backend.models import (
 from backend.models.ratings import VALID
 from backend.services import counts, ledger
 from backend.services.bulk import copy_rows
-from backend.services.fraud import FraudSettings, record_findings
-from backend.services.fraud_rules import batch_runs
+from backend.services.fraud import FraudSettings, batch_runs, record_findings
 from backend.services.personal_data import Vault
 from backend.services.rating_mac import rating_mac
 from backend.services.seal import Sealer, SealError

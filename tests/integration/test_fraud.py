@@ -25,11 +25,11 @@ from backend.models import (
     ReviewItem,
     ScoreSnapshot,
 )
-from backend.services import campaigns, counts, fraud, ratings, review
+from backend.services import campaigns, counts, fraud, ratings
 from backend.services.campaign_rules import AssignmentInput, CampaignInput, RaterInput
 from backend.services.demo import seed
 from backend.services.events import EventInput, IngestContext
-from backend.services.exclusions import change_status
+from backend.services.fraud import change_status, review
 from backend.services.ingestion import ingest_events
 from backend.services.rating_mac import rating_mac
 from backend.services.rating_rules import RatedTarget, Submission

@@ -15,7 +15,7 @@ from backend.extensions import db
 from backend.ledger_cli import ledger_cli
 from backend.models import LedgerCheckpoint, LedgerEntry, Rating, ScoreSnapshot
 from backend.services import ledger
-from backend.services.exclusions import change_status
+from backend.services.fraud import change_status
 from backend.services.merkle import GENESIS, leaf_hash
 from backend.wiring import sealer
 from tests.support.ledger import (

@@ -19,7 +19,7 @@ from backend.models import ReviewItem, ScoreSnapshot
 from backend.models.ledger import CLEARED, EXCLUDED, OPEN
 from backend.scoring import parse_period
 from backend.services import audit
-from backend.services.exclusions import change_status
+from backend.services.fraud.exclusions import change_status
 from backend.services.seal import Sealer
 from backend.services.transactions import begin_write
 

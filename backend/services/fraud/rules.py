@@ -29,7 +29,7 @@ from backend.models import (
     ServiceEvent,
 )
 from backend.models.ratings import VALID
-from backend.services.fraud import Finding, FraudSettings, id_floor, short
+from backend.services.fraud.findings import Finding, FraudSettings, id_floor, short
 
 
 def bursts(session: Session, now: datetime, tz: tzinfo, s: FraudSettings) -> list[Finding]:
