@@ -35,15 +35,14 @@ demo_cli = AppGroup("demo", help="演示数据与演示评估核心")
 def demo_context() -> DemoContext:
     """Build the demo's context from the app's configuration, at the current time."""
     from backend.services.demo_county import DemoContext
-    from backend.services.fraud import FraudSettings
-    from backend.wiring import now, sealer, token_codec, vault
+    from backend.wiring import fraud_settings, now, sealer, token_codec, vault
 
     config = current_app.config
     return DemoContext(codec=token_codec(), vault=vault(), sealer=sealer(),
                        catalogue=current_app.extensions["catalogue"],
                        base_url=config["PUBLIC_BASE_URL"], tz=ZoneInfo(config["TIMEZONE"]),
                        now=now(), retention_days=config["PERSONAL_DATA_RETENTION_DAYS"],
-                       fraud=FraudSettings.from_config(config))
+                       fraud=fraud_settings())
 
 
 @contextlib.contextmanager

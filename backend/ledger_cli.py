@@ -54,28 +54,30 @@ def checkpoint() -> None:
 @click.option("--state", default="open", type=click.Choice(["open", "cleared", "excluded",
                                                              "all"]))
 @click.option("--kind", default=None, help="burst、address、openid、fast、campaign_run、"
-                                           "source_share")
+                                           "source_share、link_use、score_shape、unstamped、"
+                                           "network、device")
 @click.option("--limit", default=100, type=int)
 def list_items(state: str, kind: str | None, limit: int) -> None:
     """List review items with their evidence."""
     from backend.services.fraud import list_items as items
+    from backend.services.fraud.findings import KIND_LABELS
 
     found = items(db.session, None if state == "all" else state, kind, limit)
     for item in found:
         evidence = json.dumps(item.evidence, ensure_ascii=False, sort_keys=True)
-        click.echo(f"#{item.id} [{item.state}] {item.kind} {item.subject} {item.window}："
-                   f"{len(item.rating_ids or [])} 条评价 {evidence}")
+        label = KIND_LABELS.get(item.kind, item.kind)
+        click.echo(f"#{item.id} [{item.state}] {item.kind}（{label}） {item.subject} "
+                   f"{item.window}：{len(item.rating_ids or [])} 条评价 {evidence}")
     click.echo(f"共 {len(found)} 条")
 
 
 @review_cli.command("detect")
 def detect() -> None:
     """Run the fraud detectors now."""
-    from backend.services.fraud import FraudSettings
     from backend.services.fraud import detect as run
-    from backend.wiring import now
+    from backend.wiring import fraud_settings, now
 
-    report = run(db.session, now(), timezone(), FraudSettings.from_config(current_app.config))
+    report = run(db.session, now(), timezone(), fraud_settings())
     click.echo(f"新增复核条目 {report.created} 条，更新 {report.refreshed} 条")
 
 

@@ -80,12 +80,16 @@ def validate_template(data: dict, source: str) -> dict:
 
 
 def validate_scheme(data: dict, source: str) -> dict:
-    """Validate a scheme mapping with the scoring package's own rules."""
+    """Validate a scheme mapping with the scoring package's rules and its fraud thresholds."""
     from backend.scoring import SchemeError, scheme_from_dict
+    from backend.services.fraud.settings import FraudSettingsError, from_scheme
 
     try:
         scheme_from_dict({**data, "version": 1}, source)
+        from_scheme(data.get("fraud"))
     except SchemeError as exc:
+        raise TemplateError(source, exc.path, exc.reason) from exc
+    except FraudSettingsError as exc:
         raise TemplateError(source, exc.path, exc.reason) from exc
     if Path(source).stem != data.get("id"):
         raise TemplateError(source, "id", f"须与文件名一致（{Path(source).stem}）")

@@ -90,16 +90,24 @@ def test_staff_stuffing_through_the_api_shows_up_and_exclusion_takes_it_out(app,
 
     tokens = [i["token"] for i in issue(30, prefix="STUFF")]
     opened = int(datetime.now(UTC).timestamp() * 1000)
-    for token in tokens:  # one office, top scores, no time to read
-        response = client.post(f"/api/v1/invitations/{token}/rating",
-                               json={"score": 10, "opened_at": opened})
+    for n, token in enumerate(tokens):  # one office, top scores, no time to read
+        body = {"score": 10, "opened_at": opened - 3_600_000}  # a client's clock: ignored
+        if n % 2:  # half open the link first and send its stamp back at once
+            body["stamp"] = client.get(f"/api/v1/invitations/{token}").json["stamp"]
+        response = client.post(f"/api/v1/invitations/{token}/rating", json=body)
         assert response.status_code == 201
     release_all()  # one batch: its hour is the ratings' stored time
     now = datetime.now(UTC)
     fraud.detect(session, now, TZ)
     kinds = {item.kind for item in items(session)}
-    assert {"burst", "address", "fast"} <= kinds
+    assert {"burst", "address", "fast", "unstamped"} <= kinds
     assert all(no_identity(item) for item in items(session))
+    (quick,) = items(session, "fast")
+    assert len(quick.rating_ids) == 15  # only the stamped ones: their time is known
+    (unstamped,) = items(session, "unstamped")
+    assert unstamped.evidence["unstamped"] == 15 and unstamped.rating_ids == []
+    (burst,) = items(session, "burst")
+    assert burst.rating_ids == []  # an hour holds bystanders: it names none
     (address,) = items(session, "address")
     assert address.evidence["ratings"] == 30 and len(address.rating_ids) == 30
     month = now.astimezone(TZ).strftime("%Y-%m")
@@ -132,7 +140,9 @@ def test_a_burst_is_measured_against_the_officials_own_baseline(app, session):
     found = {(i.cadre_id, i.evidence["ratings"]): i for i in items(session, "burst")}
     assert sorted(n for _, n in found) == [12, 45]
     big = next(i for (_, n), i in found.items() if n == 45)
-    assert big.rating_ids == spike and big.evidence["baseline_median"] == 8
+    assert big.evidence["baseline_median"] == 8 and big.cadre_id == session.get(
+        Rating, spike[0]).cadre_id
+    assert big.rating_ids == []  # the hour's ratings are not all the burst's: none is named
     assert big.window == (HOUR - timedelta(hours=1)).astimezone(TZ).isoformat(timespec="minutes")
 
 
@@ -200,12 +210,13 @@ def ingest(app, session, source: str, code: str, count: int) -> None:
 def test_an_unusual_share_of_events_from_one_source_is_flagged(app, session):
     seed(session)
     ingest(app, session, "counter-tablet", "C001", 20)
-    for code in ("C002", "C003", "C004"):
+    for code in ("C002", "C003", "C004", "C005", "C006"):
         ingest(app, session, "approval-system", code, 20)
     fraud.detect(session, datetime.now(UTC), TZ)
-    (item,) = items(session, "source_share")
+    (item,) = items(session, "source_share")  # the others are alike: none of them stands out
     assert item.evidence["source"] == "counter-tablet" and item.evidence["share"] == 1.0
-    assert item.evidence["usual_share"] == 0.25 and item.rating_ids == []
+    assert item.evidence["peer_share"] == 0.0 and item.evidence["own_share"] is None
+    assert item.rating_ids == []
 
 
 def test_running_detection_again_adds_nothing_new(app, session):
@@ -233,9 +244,9 @@ def test_clearing_keeps_the_ratings_and_is_audited(app, session):
 
 
 def test_excluding_skips_ratings_already_excluded(app, session):
-    ids = add(session, 12, "C004")
+    ids = add(session, 12, "C004", ip="10.0.0.8")
     fraud.detect(session, NOW, TZ)
-    (item,) = items(session, "burst")
+    (item,) = items(session, "address")
     change_status(session, sealer(), ids[0], True, "单独排除", "auditor", NOW)
     decision = review.decide(session, sealer(), item.id, "exclude", "集中刷分", "auditor", NOW)
     assert (decision.excluded, decision.skipped, decision.months) == (11, 1, {"2026-11"})

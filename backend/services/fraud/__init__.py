@@ -10,7 +10,7 @@ The public use cases:
 - `FraudSettings`: the thresholds.
 """
 
-from backend.services.fraud.detect import detect, record, record_findings
+from backend.services.fraud.detection import detect, record, record_findings
 from backend.services.fraud.exclusions import change_status
 from backend.services.fraud.findings import DetectionReport, Finding, FraudSettings
 from backend.services.fraud.review import Decision, decide, list_items, stale_periods

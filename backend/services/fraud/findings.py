@@ -1,14 +1,12 @@
 """What every detector shares: thresholds, findings, and the id floor of a look-back window.
 
-Neither the detectors (rules.py) nor detection (detect.py) import each other's internals
+Neither the detectors (rules.py) nor detection (detection.py) import each other's internals
 through this module: both depend on it, so there is no import cycle.
 """
 
 from __future__ import annotations
 
-import os
-from collections.abc import Mapping
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any
 
@@ -16,40 +14,25 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from backend.models import LedgerCheckpoint
+from backend.services.fraud.settings import FraudSettings
+
+__all__ = ["HASH_CHARS", "KIND_LABELS", "DetectionReport", "Finding", "FraudSettings", "id_floor",
+           "short"]
 
 HASH_CHARS = 12
-
-
-@dataclass(frozen=True)
-class FraudSettings:
-    """Thresholds; each is configurable as FRAUD_<NAME> (e.g. FRAUD_BURST_MIN=10)."""
-
-    lookback_days: int = 7
-    baseline_days: int = 30  # bursts: an official's own trailing baseline
-    burst_min: int = 10  # ratings in one hour, at least
-    burst_factor: float = 5.0  # times the median of the official's active hours
-    source_max_ratings: int = 10  # per day from one address or openid
-    source_max_officials: int = 5  # distinct officials per day from one address or openid
-    fast_seconds: int = 5  # seconds on page below which nobody has read it
-    fast_min: int = 3  # fast ratings per official and day
-    run_min: int = 30  # consecutive identical top or bottom scores in a campaign
-    share_threshold: float = 0.8  # share of an official's events from one source
-    share_min_events: int = 20
-    share_excess: float = 0.3  # above that source's share across all officials
-    max_rating_ids: int = 5000  # per review item
-
-    @classmethod
-    def from_config(cls, config: Mapping[str, Any],
-                    environ: Mapping[str, str] | None = None) -> FraudSettings:
-        """Read FRAUD_* from the app's configuration, else the environment, else defaults."""
-        environ = os.environ if environ is None else environ
-        values = {}
-        for f in fields(cls):
-            name = f"FRAUD_{f.name.upper()}"
-            raw = config.get(name, environ.get(name))
-            if raw is not None and str(raw).strip():
-                values[f.name] = type(f.default)(raw)
-        return cls(**values)
+KIND_LABELS = {  # what the console and the CLI call each kind of review item
+    "burst": "单小时评价激增",
+    "address": "同一地址集中评价",
+    "openid": "同一微信用户集中评价",
+    "fast": "打开即提交（停留过短）",
+    "campaign_run": "测评连续同分",
+    "source_share": "事件来源占比异常",
+    "link_use": "链接使用率异常偏高",
+    "score_shape": "评分分布异常（满分占比或熵）",
+    "unstamped": "无打开凭证的提交占比过高",
+    "network": "同一网段集中评价",
+    "device": "同一设备集中评价",
+}
 
 
 @dataclass

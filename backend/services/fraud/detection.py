@@ -1,10 +1,12 @@
 """Fraud detection: signals over recent ratings become review items with their evidence.
 
-Detectors (rules.py) look at the last FRAUD_LOOKBACK_DAYS days and
-return findings; each finding is one review item per (kind, subject, window), so running
-detection again refreshes an open item (its rating ids only grow) and leaves decided ones
-alone. Evidence holds counts, windows and keyed hashes cut to 12 characters, never a raw
-address or openid, and no rater identity: ratings carry none.
+Detectors (rules.py: bursts, shared addresses, fast submissions; clusters.py: network ranges
+and devices per official and week; aggregates.py: link use, score shape, unstamped
+submissions and source shares against peers and own history) return findings; each finding
+is one review item per (kind, subject, window), so running detection again refreshes an open
+item (its rating ids only grow) and leaves decided ones alone. Evidence holds counts,
+windows and keyed hashes cut to 12 characters, never a raw address or openid, and no rater
+identity: ratings carry none.
 """
 
 from __future__ import annotations
@@ -17,9 +19,13 @@ from sqlalchemy.orm import Session
 
 from backend.models import ReviewItem
 from backend.models.ledger import OPEN
+from backend.services.fraud.aggregates import link_use, score_shape, source_shares, unstamped
+from backend.services.fraud.clusters import clusters
 from backend.services.fraud.findings import DetectionReport, Finding, FraudSettings
-from backend.services.fraud.rules import DETECTORS
+from backend.services.fraud.rules import RATING_DETECTORS
 from backend.services.transactions import begin_write
+
+DETECTORS = (*RATING_DETECTORS, clusters, link_use, score_shape, unstamped, source_shares)
 
 
 def detect(session: Session, now: datetime, tz: tzinfo,
