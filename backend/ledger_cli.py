@@ -54,8 +54,8 @@ def checkpoint() -> None:
 @click.option("--state", default="open", type=click.Choice(["open", "cleared", "excluded",
                                                              "all"]))
 @click.option("--kind", default=None, help="burst、address、openid、fast、campaign_run、"
-                                           "source_share、link_use、score_shape、unstamped、"
-                                           "network、device")
+                                           "source_share、link_use、top_per_link、score_shape、"
+                                           "unstamped、network、device")
 @click.option("--limit", default=100, type=int)
 def list_items(state: str, kind: str | None, limit: int) -> None:
     """List review items with their evidence."""

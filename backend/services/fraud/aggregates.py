@@ -8,6 +8,8 @@ events per source. Their items name the official and the period, never a rating:
 ratings is for the detectors that can name the ratings carrying their signal.
 
 - link_use: links used / links issued per (official, event type) and ISO week;
+- top_per_link: top scores / links issued, the same way (what stuffing adds is exactly
+  this: links that would have gone unused or rated lower, rated at the top);
 - score_shape: the share of top scores and the entropy of the score histogram per
   (official, event type) and week;
 - unstamped: submissions without a valid opening stamp per official and day;
@@ -178,22 +180,28 @@ def rate_test(cell: Cell, counts: dict[Cell, list[tuple[int, int]]], category: d
 
 
 def link_use(session: Session, now: datetime, tz: tzinfo, s: FraudSettings) -> list[Finding]:
-    """Flag officials who used far more of their links in a week than peers and themselves."""
+    """Flag officials who used far more of their links in a week than peers and themselves,
+    or got far more top scores per link issued (the two together are what stuffing adds:
+    links that would have gone unused, rated at the top)."""
     category = categories(session)
     findings = []
     for judged in judged_weeks(now, tz):
         weeks = span(judged, s, tz)
         links, rated = issued(session, weeks), used(session, weeks)
-        counts = {cell: [(min(rated.get(cell, [0] * len(weeks))[i], n), n)
-                         for i, n in enumerate(per_week)] for cell, per_week in links.items()}
-        flagged: dict[int, list[dict]] = defaultdict(list)
-        for cell in counts:
-            test = rate_test(cell, counts, category, s, s.min_links)
-            if test is not None and test.flagged(s):
-                flagged[cell[0]].append({"event_type": cell[1], **test.evidence()})
-        findings += [Finding("link_use", f"cadre:{cadre_id}", judged.label,
-                             {"week": judged.label, "cells": cells}, cadre_id=cadre_id)
-                     for cadre_id, cells in flagged.items()]
+        hists, scale_of = histograms(session, weeks, tz)
+        uses = {cell: [(min(rated.get(cell, [0] * len(weeks))[i], n), n)
+                       for i, n in enumerate(per_week)] for cell, per_week in links.items()}
+        tops = {cell: [(min(hists[cell][i][scale_of[cell][1]], n) if cell in hists else 0, n)
+                       for i, n in enumerate(per_week)] for cell, per_week in links.items()}
+        for kind, counts in (("link_use", uses), ("top_per_link", tops)):
+            flagged: dict[int, list[dict]] = defaultdict(list)
+            for cell in counts:
+                test = rate_test(cell, counts, category, s, s.min_links)
+                if test is not None and test.flagged(s):
+                    flagged[cell[0]].append({"event_type": cell[1], **test.evidence()})
+            findings += [Finding(kind, f"cadre:{cadre_id}", judged.label,
+                                 {"week": judged.label, "cells": cells}, cadre_id=cadre_id)
+                         for cadre_id, cells in flagged.items()]
     return findings
 
 

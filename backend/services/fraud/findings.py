@@ -28,6 +28,7 @@ KIND_LABELS = {  # what the console and the CLI call each kind of review item
     "campaign_run": "测评连续同分",
     "source_share": "事件来源占比异常",
     "link_use": "链接使用率异常偏高",
+    "top_per_link": "每条链接的满分数异常偏高",
     "score_shape": "评分分布异常（满分占比或熵）",
     "unstamped": "无打开凭证的提交占比过高",
     "network": "同一网段集中评价",
