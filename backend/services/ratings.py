@@ -14,7 +14,6 @@ the process) and, on PostgreSQL, writes with ONE statement.
 from __future__ import annotations
 
 import hashlib
-import ipaddress
 import secrets
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -27,6 +26,7 @@ from backend.errors import Conflict, Gone, NotFound
 from backend.models import Campaign, Invitation, SurveyTemplate
 from backend.services import rating_store
 from backend.services.campaigns import ballot_month
+from backend.services.fraud.ranges import network_range
 from backend.services.fraud.stamps import StampCheck, StampCodec
 from backend.services.invitations import find_invitation
 from backend.services.personal_data import normalise_phone
@@ -150,20 +150,6 @@ def signal_hashes(sealer: Sealer, signals: ClientSignals, stamp: StampCheck) -> 
             "agent_hash": sealer.signal("agent", signals.agent),
             "openid_hash": sealer.signal("openid", signals.openid_hash),
             "seconds_on_page": stamp.seconds}
-
-
-def network_range(address: str | None) -> str | None:
-    """Return the /24 (IPv4) or /48 (IPv6) network of an address; None when unparseable."""
-    if not address:
-        return None
-    try:
-        ip = ipaddress.ip_address(address.strip())
-    except ValueError:
-        return None
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-        ip = ip.ipv4_mapped
-    prefix = 24 if ip.version == 4 else 48
-    return str(ipaddress.ip_network(f"{ip}/{prefix}", strict=False))
 
 
 def check_stamp(ctx: SubmitContext, token: str, signals: ClientSignals) -> StampCheck:
