@@ -195,13 +195,14 @@ def test_runs_of_identical_top_scores_in_a_campaign_are_flagged_at_release(app, 
     assert scores == {10}
 
 
-def ingest(app, session, source: str, code: str, count: int) -> None:
-    """Report `count` service events for an official from a source."""
+def ingest(app, session, source: str, code: str, count: int,
+           event_type: str = "approval") -> None:
+    """Report `count` service events of a type for an official from a source."""
     ctx = IngestContext(codec=token_codec(), vault=vault(), catalogue=app.extensions["catalogue"],
                         base_url=app.config["PUBLIC_BASE_URL"], tz=TZ, now=datetime.now(UTC),
                         sealer=sealer())
     occurred = datetime.now(UTC) - timedelta(minutes=30)
-    events = [EventInput(source, f"{code}-{source}-{n}", code, "approval", occurred)
+    events = [EventInput(source, f"{code}-{source}-{n}", code, event_type, occurred)
               for n in range(count)]
     outcomes, _ = ingest_events(session, ctx, events)
     assert {o.status for o in outcomes} == {201}
@@ -217,6 +218,19 @@ def test_an_unusual_share_of_events_from_one_source_is_flagged(app, session):
     assert item.evidence["source"] == "counter-tablet" and item.evidence["share"] == 1.0
     assert item.evidence["peer_share"] == 0.0 and item.evidence["own_share"] is None
     assert item.rating_ids == []
+
+
+def test_an_official_whose_work_is_mostly_one_event_type_keeps_that_types_source(app,
+                                                                               session):
+    """Approvals come from the approval system, visits from the field app, for everyone."""
+    seed(session)
+    for code in ("C002", "C003", "C004", "C005"):
+        ingest(app, session, "approval-system", code, 10)
+        ingest(app, session, "field-app", code, 10, "village_visit")
+    ingest(app, session, "approval-system", "C006", 24)  # a desk official: approvals only
+    ingest(app, session, "field-app", "C006", 1, "village_visit")
+    fraud.detect(session, datetime.now(UTC), TZ)
+    assert items(session, "source_share") == []
 
 
 def test_running_detection_again_adds_nothing_new(app, session):
