@@ -14,6 +14,9 @@ officials take over a share of their links and rate them 10, so that the stuffed
 Everything goes through the services on PostgreSQL at simulated times (an injected clock:
 events, submissions with their stamps, the hourly release job, detection at the end of the
 week); no row is rewritten. The three organic weeks are built once and copied per variant.
+Three counties (seeds) are simulated and their counts summed: 12 stuffing and 108 honest
+officials per variant (`--quick`: one county, two organic weeks). BENCH_FRAUD_VARIANTS
+(e.g. "rotating 5%,paced 10%") runs only the variants named.
 
 Reported per variant: recall per stuffed rating (named by an item), per stuffing official
 (named by any item) and per episode (an official's day of stuffing, covered by an item's
@@ -30,7 +33,7 @@ import os
 import random
 import time
 import uuid
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
@@ -42,7 +45,7 @@ from tests.perf.report import Result
 from tests.perf.support import admin_url, bench_app
 
 TZ = ZoneInfo("Asia/Shanghai")
-SEED = 2025
+SEEDS = (2025, 2026, 2027)  # three counties; --quick runs the first with less history
 START = datetime(2026, 11, 2, tzinfo=TZ)  # a Monday
 WEEKS = 4  # three organic weeks, then the week of stuffing
 CATEGORIES = {"township": "village_visit", "department": "approval",
@@ -323,10 +326,10 @@ def directory(app, officials: list[Official]) -> None:
         db.session.commit()
 
 
-def organic_weeks(app, officials: list[Official], weeks: int) -> Truth:
+def organic_weeks(app, officials: list[Official], weeks: int, seed: int) -> Truth:
     """Run the organic weeks before the stuffing; return their truth."""
     with app.app_context():
-        sim = Simulation(app, officials, SEED)
+        sim = Simulation(app, officials, seed)
         for d in range(7 * weeks):
             sim.issue_day((START + timedelta(days=d)).date(), sim.organic)
         sim.run_until(START + timedelta(days=7 * weeks))
@@ -334,7 +337,7 @@ def organic_weeks(app, officials: list[Official], weeks: int) -> Truth:
 
 
 def stuffed_week(app, officials: list[Official], manner: str, share: float,
-                 weeks: int) -> tuple[Truth, dict]:
+                 weeks: int, seed: int) -> tuple[Truth, dict]:
     """Run the week of stuffing, detect at its end; return its truth and the review items."""
     from backend.extensions import db
     from backend.models import Cadre, ReviewItem
@@ -342,12 +345,12 @@ def stuffed_week(app, officials: list[Official], manner: str, share: float,
     from backend.wiring import fraud_settings
 
     with app.app_context():
-        sim = Simulation(app, officials, SEED + 7 * weeks)
+        sim = Simulation(app, officials, seed + 7 * weeks)
         first = START + timedelta(days=7 * weeks)
         stuffers = [o for o in officials if o.stuffer]
         week_links = sum(o.links_per_day for o in officials)
         take = min(1.0, share * week_links / sum(o.links_per_day for o in stuffers))
-        staff = Stuffing(sim, manner, take, random.Random(SEED + 1))
+        staff = Stuffing(sim, manner, take, random.Random(seed + 1))
         for d in range(7):
             sim.issue_day((first + timedelta(days=d)).date(), staff.link)
         end = first + timedelta(days=7)
@@ -371,8 +374,8 @@ def covers(window: str, day: date) -> bool:
     return window[:10] == day.isoformat()
 
 
-def measure(organic: Truth, week: Truth, found: dict, officials: list[Official]) -> dict:
-    """Return recall and false-flag figures of one variant."""
+def measure(organic: Truth, week: Truth, found: dict, officials: list[Official]) -> Counter:
+    """Return the counts of one variant in one county (recall and false flags)."""
     items = found["items"]
     named = set().union(*(i["ratings"] for i in items)) if items else set()
     flagged = {i["official"] for i in items if i["official"]}
@@ -382,60 +385,71 @@ def measure(organic: Truth, week: Truth, found: dict, officials: list[Official])
         i["official"] == ep[0] and covers(i["window"], ep[1]) for i in items)
         or any(week.stuffed[h] == ep for h in named if h in week.stuffed)]
     organic_all = organic.organic | week.organic
-    kinds: dict[str, int] = defaultdict(int)
-    for i in items:
-        kinds[i["kind"]] += 1
-    return {"stuffed": len(week.stuffed),
-            "rating_recall": len(named & set(week.stuffed)) / max(len(week.stuffed), 1),
-            "official_recall": len(flagged & stuffers) / len(stuffers),
-            "episode_recall": len(caught) / max(len(week.episodes), 1),
-            "episodes": len(week.episodes),
-            "organic": len(organic_all),
-            "organic_flagged": len(named & organic_all) / max(len(organic_all), 1),
-            "honest_flagged": len(flagged & honest) / len(honest),
-            "honest_named": sorted(flagged & honest), "kinds": dict(kinds),
-            "missed": sorted(stuffers - flagged),
-            "take": found["take"]}
+    counts = Counter({"stuffed": len(week.stuffed),
+                      "stuffed_named": len(named & set(week.stuffed)),
+                      "stuffers": len(stuffers), "stuffers_named": len(flagged & stuffers),
+                      "episodes": len(week.episodes), "episodes_caught": len(caught),
+                      "organic": len(organic_all), "organic_named": len(named & organic_all),
+                      "honest": len(honest), "honest_named": len(flagged & honest)})
+    counts.update(f"items {i['kind']}" for i in items)
+    return counts
 
 
-def rows(name: str, m: dict) -> list[Result]:
-    """Return a variant's report rows."""
+def ratio(m: Counter, part: str, whole: str) -> float:
+    """Return a share of two counts (0 when there is nothing to count)."""
+    return m[part] / m[whole] if m[whole] else 0.0
+
+
+def rows(name: str, m: Counter) -> list[Result]:
+    """Return a variant's report rows (summed over the counties)."""
+    officials = ratio(m, "stuffers_named", "stuffers")
+    organic = ratio(m, "organic_named", "organic")
+    honest = ratio(m, "honest_named", "honest")
     return [
-        Result("fraud", f"{name}: recall per stuffing official", 100 * m["official_recall"], "%",
-               target=">= 90% of stuffing officials", met=m["official_recall"] >= 0.9),
+        Result("fraud", f"{name}: recall per stuffing official ({m['stuffers']})",
+               100 * officials, "%", target=">= 90% of stuffing officials",
+               met=officials >= 0.9),
         Result("fraud", f"{name}: recall per stuffed rating ({m['stuffed']})",
-               100 * m["rating_recall"], "%"),
+               100 * ratio(m, "stuffed_named", "stuffed"), "%"),
         Result("fraud", f"{name}: recall per episode ({m['episodes']} official-days)",
-               100 * m["episode_recall"], "%"),
-        Result("fraud", f"{name}: organic ratings flagged (of {m['organic']})",
-               100 * m["organic_flagged"], "%", target="< 1% of organic ratings",
-               met=m["organic_flagged"] < 0.01),
-        Result("fraud", f"{name}: honest officials flagged", 100 * m["honest_flagged"], "%",
-               target="< 5% of honest officials", met=m["honest_flagged"] < 0.05),
+               100 * ratio(m, "episodes_caught", "episodes"), "%"),
+        Result("fraud", f"{name}: organic ratings flagged (of {m['organic']})", 100 * organic,
+               "%", target="< 1% of organic ratings", met=organic < 0.01),
+        Result("fraud", f"{name}: honest officials flagged (of {m['honest']})", 100 * honest,
+               "%", target="< 5% of honest officials", met=honest < 0.05),
     ]
 
 
-def simulate(quick: bool = False) -> list[tuple[str, dict]]:
-    """Run every variant; return (name, figures) pairs."""
-    rng = random.Random(SEED)
+def simulate(quick: bool = False) -> dict[str, Counter]:
+    """Run every variant in every county; return the counts per variant, summed."""
+    totals: dict[str, Counter] = defaultdict(Counter)
+    for seed in SEEDS[:1] if quick else SEEDS:
+        for name, counts in county_run(seed, quick):
+            totals[name] += counts
+    return totals
+
+
+def county_run(seed: int, quick: bool) -> list[tuple[str, Counter]]:
+    """Simulate one county: its organic weeks once, then each variant on a copy."""
+    rng = random.Random(seed)
     officials = county(rng)
     for official in rng.sample(officials, STUFFERS):
         official.stuffer = True
     weeks = WEEKS - 2 if quick else WEEKS - 1
+    only = [v.strip() for v in os.environ.get("BENCH_FRAUD_VARIANTS", "").split(",")
+            if v.strip()]
     results = []
     with database() as history:
         app = bench_app(uri(history))
         directory(app, officials)
         started = time.perf_counter()
-        organic = organic_weeks(app, officials, weeks)
-        print(f"   organic history: {weeks} weeks, {len(organic.organic)} ratings, "
+        organic = organic_weeks(app, officials, weeks, seed)
+        print(f"   county {seed}: {weeks} organic weeks, {len(organic.organic)} ratings, "
               f"{time.perf_counter() - started:.0f} s", flush=True)
         with app.app_context():
             from backend.extensions import db
             db.session.remove()
             db.engine.dispose()
-        only = [v.strip() for v in os.environ.get("BENCH_FRAUD_VARIANTS", "").split(",")
-                if v.strip()]
         for manner, share in itertools.product(VARIANTS, SHARES):
             name = f"{manner} {share:.0%}"
             if only and name not in only:
@@ -443,26 +457,27 @@ def simulate(quick: bool = False) -> list[tuple[str, dict]]:
             with database(history) as copy:
                 started = time.perf_counter()
                 week, found = stuffed_week(bench_app(uri(copy)), officials, manner, share,
-                                           weeks)
-                figures = measure(organic, week, found, officials)
-                results.append((name, figures))
-                print(f"   {name}: {summary(figures)} "
-                      f"({time.perf_counter() - started:.0f} s)", flush=True)
+                                           weeks, seed)
+                counts = measure(organic, week, found, officials)
+                results.append((name, counts))
+                print(f"   {name}: {summary(counts)} ({time.perf_counter() - started:.0f} s)",
+                      flush=True)
     return results
 
 
-def summary(m: dict) -> str:
-    """Return one line of a variant's figures."""
-    return (f"officials {m['official_recall']:.0%}, ratings {m['rating_recall']:.0%} "
-            f"of {m['stuffed']}, episodes {m['episode_recall']:.0%} of {m['episodes']}; "
-            f"false: organic {m['organic_flagged']:.2%} of {m['organic']}, honest officials "
-            f"{m['honest_flagged']:.1%} {m['honest_named']}; missed {m['missed']}; "
-            f"items {m['kinds']}")
+def summary(m: Counter) -> str:
+    """Return one line of a variant's counts."""
+    kinds = {k[6:]: v for k, v in sorted(m.items()) if k.startswith("items ")}
+    return (f"officials {m['stuffers_named']}/{m['stuffers']}, ratings {m['stuffed_named']}/"
+            f"{m['stuffed']}, episodes {m['episodes_caught']}/{m['episodes']}; false: organic "
+            f"{m['organic_named']}/{m['organic']}, honest officials {m['honest_named']}/"
+            f"{m['honest']}; items {kinds}")
 
 
 def run(quick: bool = False) -> list[Result]:
     """Run the simulation and return its report rows."""
     out: list[Result] = []
-    for name, figures in simulate(quick):
-        out += rows(name, figures)
+    for name, counts in simulate(quick).items():
+        print(f"   all counties, {name}: {summary(counts)}", flush=True)
+        out += rows(name, counts)
     return out
