@@ -16,7 +16,8 @@ events, submissions with their stamps, the hourly release job, detection at the 
 week); no row is rewritten. The three organic weeks are built once and copied per variant.
 Three counties (seeds) are simulated and their counts summed: 12 stuffing and 108 honest
 officials per variant (`--quick`: one county, two organic weeks). BENCH_FRAUD_VARIANTS
-(e.g. "rotating 5%,paced 10%") runs only the variants named.
+(e.g. "rotating 5%,paced 10%") runs only the variants named, BENCH_FRAUD_SEEDS (e.g.
+"2027") only the counties named.
 
 Reported per variant: recall per stuffed rating (named by an item), per stuffing official
 (named by any item) and per episode (an official's day of stuffing, covered by an item's
@@ -359,6 +360,7 @@ def stuffed_week(app, officials: list[Official], manner: str, share: float,
         codes = dict(db.session.execute(sa.select(Cadre.id, Cadre.code)).all())
         hashes = dict(db.session.execute(sa.text("SELECT id, receipt_hash FROM ratings")).all())
         items = [{"kind": i.kind, "official": codes.get(i.cadre_id), "window": i.window,
+                  "evidence": i.evidence,
                   "ratings": {hashes[r] for r in i.rating_ids or []}}
                  for i in db.session.scalars(sa.select(ReviewItem))]
         return sim.truth, {"items": items, "take": take}
@@ -392,6 +394,7 @@ def measure(organic: Truth, week: Truth, found: dict, officials: list[Official])
                       "organic": len(organic_all), "organic_named": len(named & organic_all),
                       "honest": len(honest), "honest_named": len(flagged & honest)})
     counts.update(f"items {i['kind']}" for i in items)
+    counts.update(f"false {i['kind']}" for i in items if i["official"] in honest)
     return counts
 
 
@@ -423,7 +426,8 @@ def rows(name: str, m: Counter) -> list[Result]:
 def simulate(quick: bool = False) -> dict[str, Counter]:
     """Run every variant in every county; return the counts per variant, summed."""
     totals: dict[str, Counter] = defaultdict(Counter)
-    for seed in SEEDS[:1] if quick else SEEDS:
+    seeds = [int(v) for v in os.environ.get("BENCH_FRAUD_SEEDS", "").split(",") if v.strip()]
+    for seed in seeds or (SEEDS[:1] if quick else SEEDS):
         for name, counts in county_run(seed, quick):
             totals[name] += counts
     return totals
@@ -468,10 +472,11 @@ def county_run(seed: int, quick: bool) -> list[tuple[str, Counter]]:
 def summary(m: Counter) -> str:
     """Return one line of a variant's counts."""
     kinds = {k[6:]: v for k, v in sorted(m.items()) if k.startswith("items ")}
+    false = {k[6:]: v for k, v in sorted(m.items()) if k.startswith("false ")}
     return (f"officials {m['stuffers_named']}/{m['stuffers']}, ratings {m['stuffed_named']}/"
             f"{m['stuffed']}, episodes {m['episodes_caught']}/{m['episodes']}; false: organic "
             f"{m['organic_named']}/{m['organic']}, honest officials {m['honest_named']}/"
-            f"{m['honest']}; items {kinds}")
+            f"{m['honest']}; items {kinds}; items on honest officials {false}")
 
 
 def run(quick: bool = False) -> list[Result]:

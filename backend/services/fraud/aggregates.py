@@ -260,7 +260,12 @@ ENTROPY_FLOOR = 0.05  # least spread of normalised entropies assumed between off
 def entropy_test(cell: Cell, hists: dict[Cell, list[Counter]],
                  scale_of: dict[Cell, tuple[int, int]], category: dict[int, str],
                  s: FraudSettings) -> dict | None:
-    """Test how much lower a cell's score entropy is than its peers' and its own past."""
+    """Test how much lower a cell's score entropy is than its peers' and its own past weeks'.
+
+    Entropy is noisier than a share and its plug-in estimate grows with the sample, so it
+    flags alone only far out (strong_z against peers, own_z against the median of the
+    official's own weeks of a similar size); otherwise it is evidence beside the top share.
+    """
     points = scale_of[cell][1] - scale_of[cell][0] + 1
     current = hists[cell][-1]
     if sum(current.values()) < s.min_ratings:
@@ -273,11 +278,11 @@ def entropy_test(cell: Cell, hists: dict[Cell, list[Counter]],
     values = [stats.entropy(hists[c][-1], points) for c in peers]
     scale = max(stats.mad(values), ENTROPY_FLOOR)
     z_peer = (stats.median(values) - value) / scale
-    past = sum(hists[cell][:-1], Counter())
-    own = stats.entropy(past, points) if sum(past.values()) >= s.min_ratings else None
+    past = [stats.entropy(week, points) for week in hists[cell][:-1]
+            if sum(week.values()) >= s.min_ratings]
+    own = stats.median(past) if past else None
     z_own = None if own is None else (own - value) / scale
-    flagged = z_peer >= s.strong_z or (
-        z_peer >= s.peer_z and (z_own is None or z_own >= s.own_z))
+    flagged = z_peer >= s.strong_z and (z_own is None or z_own >= s.own_z)
     return {"entropy": round(value, 3), "peer_entropy": round(stats.median(values), 3),
             "z_peers": round(z_peer, 1), "own_entropy": None if own is None else round(own, 3),
             "z_own": None if z_own is None else round(z_own, 1), "flagged": flagged}

@@ -50,7 +50,7 @@ class FraudSettings:
     spread_floor: float = 0.03  # least spread between officials assumed (rates, shares)
     unstamped_min: int = 3  # unstamped submissions per official and day, at least
     unstamped_share: float = 0.3  # share of a day's submissions, at least
-    cluster_min: int = 5  # ratings of one official from one network range or device a week
+    cluster_min: int = 6  # ratings of one official from one network range or device a week
     cluster_p: float = 1e-5  # Poisson tail below which a cluster is not chance
 
     @classmethod
