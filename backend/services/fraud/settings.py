@@ -44,7 +44,7 @@ class FraudSettings:
     min_links: int = 15  # links issued to judge a use rate
     min_ratings: int = 15  # ratings to judge a score shape
     min_peers: int = 4  # peers (same unit category and event type) to compare with
-    peer_z: float = 3.5  # robust z against peers
+    peer_z: float = 3.0  # robust z against peers (with own_z against own history)
     own_z: float = 3.0  # z against the official's own history (when it has one)
     strong_z: float = 6.0  # against peers alone, whatever the history says
     spread_floor: float = 0.03  # least spread between officials assumed (rates, shares)
