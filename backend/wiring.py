@@ -16,6 +16,7 @@ from backend.extensions import redis_connection
 from backend.integrations import MemoryTokenCache, RedisTokenCache, SmsClient, WeChatClient
 from backend.models.types import utcnow
 from backend.services.fraud import FraudSettings
+from backend.services.fraud.stamps import StampCodec
 from backend.services.invitations.tokens import TokenCodec
 from backend.services.privacy.personal_data import Vault
 from backend.services.ratings.release import ReleaseContext
@@ -53,6 +54,11 @@ def token_codec(app: Flask | None = None) -> TokenCodec:
     return _cached(app, "codec", lambda a: TokenCodec(a.config["SECRET_KEYS"]))
 
 
+def stamp_codec(app: Flask | None = None) -> StampCodec:
+    """Return the signer/verifier of opening stamps (SECRET_KEYS, purpose salt)."""
+    return _cached(app, "stamps", lambda a: StampCodec(a.config["SECRET_KEYS"]))
+
+
 def vault(app: Flask | None = None) -> Vault:
     """Return the personal-data vault."""
     return _cached(app, "vault", lambda a: Vault(a.config["SECRET_KEYS"]))
@@ -63,12 +69,20 @@ def sealer(app: Flask | None = None) -> Sealer:
     return _cached(app, "sealer", lambda a: Sealer(a.config["RATING_SEAL_KEYS"]))
 
 
+def fraud_settings(app: Flask | None = None) -> FraudSettings:
+    """Return the detectors' thresholds: the default scheme's `fraud:`, then FRAUD_*."""
+    app = app or current_app._get_current_object()
+    scheme = app.extensions["catalogue"].schemes.get("default")
+    return FraudSettings.from_config(app.config, scheme=scheme.definition.get("fraud")
+                                     if scheme else None)
+
+
 def release_context(app: Flask | None = None, batch_min: int | None = None) -> ReleaseContext:
     """Return what the release of pending ratings needs (batch size from RATING_BATCH_MIN)."""
     app = app or current_app._get_current_object()
     minimum = app.config["RATING_BATCH_MIN"] if batch_min is None else batch_min
     return ReleaseContext(sealer(app), vault(app), timezone(app), now(),
-                          minimum, run_min=FraudSettings.from_config(app.config).run_min)
+                          minimum, run_min=fraud_settings(app).run_min)
 
 
 def token_cache(app: Flask | None = None):
@@ -107,5 +121,5 @@ def now() -> datetime:
 
 def submit_context() -> SubmitContext:
     """Build the submission context from the app's configuration."""
-    return SubmitContext(codec=token_codec(), sealer=sealer(),
-                                 tz=timezone(), now=now())
+    return SubmitContext(codec=token_codec(), sealer=sealer(), tz=timezone(), now=now(),
+                         stamps=stamp_codec())

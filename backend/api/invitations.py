@@ -26,15 +26,16 @@ blp = Blueprint("invitations", __name__, url_prefix="/api/v1",
                 description="评价：凭链接令牌或小程序 scene 读取邀请并提交评价")
 
 
-def signals(opened_at_ms: int | None, ctx: ratings.SubmitContext) -> ratings.ClientSignals:
-    """Collect abuse signals of the request (the openid comes from the mini-program session)."""
+def signals(stamp: str | None) -> ratings.ClientSignals:
+    """Collect abuse signals of the request (the openid comes from the mini-program session).
+
+    The time on page comes from the signed opening stamp alone; a client's `opened_at` is
+    accepted for compatibility and ignored.
+    """
     mp_session = current_mp_session()
-    seconds = None
-    if opened_at_ms:
-        seconds = max(0, int(ctx.now.timestamp() - opened_at_ms / 1000))
     return ratings.ClientSignals(ip=request.remote_addr, agent=request.user_agent.string or None,
                                  openid_hash=mp_session.openid_hash if mp_session else None,
-                                 seconds_on_page=seconds)
+                                 stamp=stamp)
 
 
 def to_submission(data: dict) -> Submission:
@@ -68,7 +69,7 @@ class InvitationResource(MethodView):
         # The mini-program reads this when a person opens it (scanners do not call the API):
         # record the first opening. Reading never consumes the token.
         opens.note_open(db.session, ctx.sealer, invitation, ctx.now, ctx.tz)
-        return view
+        return {**view, "stamp": ctx.stamps.issue(invitation.token, ctx.now)}
 
 
 @blp.route("/invitations/<string:token>/rating", parameters=TOKEN_PATH)
@@ -85,6 +86,6 @@ class RatingResource(MethodView):
         """Submit the rating; the link is used up by the first successful submission."""
         ctx = submit_context()
         receipt = ratings.submit(db.session, ctx, token, to_submission(data),
-                                 signals(data.get("opened_at"), ctx))
+                                 signals(data.get("stamp")))
         current_app.extensions["metrics"].count_rating("ballot" if data.get("ratings") else "event")
         return {"receipt": receipt}

@@ -7,21 +7,21 @@ import sys
 from zoneinfo import ZoneInfo
 
 import click
-from flask import Flask, current_app
+from flask import Flask
 from flask.cli import AppGroup
 
 from backend import wiring
 from backend.cli.common import fail
 from backend.errors import DomainError
 from backend.extensions import db
-from backend.services.fraud import FraudSettings
+from backend.services.fraud import decide as decide_item
 from backend.services.fraud import detect as detect_fraud
+from backend.services.fraud import list_items as list_review_items
+from backend.services.fraud import stale_periods
+from backend.services.fraud.findings import KIND_LABELS
 from backend.services.ledger.chain import checkpoint_days
 from backend.services.ledger.chain import verify as verify_ledger
-from backend.services.review import decide as decide_item
-from backend.services.review import list_items as list_review_items
-from backend.services.review import stale_periods
-from backend.wiring import now, sealer
+from backend.wiring import fraud_settings, now, sealer
 from workers.jobs.scores import publish_scores
 from workers.queues import job_queue
 
@@ -61,23 +61,24 @@ def checkpoint() -> None:
 @click.option("--state", default="open", type=click.Choice(["open", "cleared", "excluded",
                                                              "all"]))
 @click.option("--kind", default=None, help="burst、address、openid、fast、campaign_run、"
-                                           "source_share")
+                                           "source_share、link_use、top_per_link、score_shape、"
+                                           "unstamped、network、device")
 @click.option("--limit", default=100, type=int)
 def list_items(state: str, kind: str | None, limit: int) -> None:
     """List review items with their evidence."""
     found = list_review_items(db.session, None if state == "all" else state, kind, limit)
     for item in found:
         evidence = json.dumps(item.evidence, ensure_ascii=False, sort_keys=True)
-        click.echo(f"#{item.id} [{item.state}] {item.kind} {item.subject} {item.window}："
-                   f"{len(item.rating_ids or [])} 条评价 {evidence}")
+        label = KIND_LABELS.get(item.kind, item.kind)
+        click.echo(f"#{item.id} [{item.state}] {item.kind}（{label}） {item.subject} "
+                   f"{item.window}：{len(item.rating_ids or [])} 条评价 {evidence}")
     click.echo(f"共 {len(found)} 条")
 
 
 @review_cli.command("detect")
 def detect() -> None:
     """Run the fraud detectors now."""
-    settings = FraudSettings.from_config(current_app.config)
-    report = detect_fraud(db.session, now(), timezone(), settings)
+    report = detect_fraud(db.session, now(), timezone(), fraud_settings())
     click.echo(f"新增复核条目 {report.created} 条，更新 {report.refreshed} 条")
 
 

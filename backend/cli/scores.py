@@ -13,7 +13,7 @@ from backend.errors import DomainError
 from backend.extensions import db
 from backend.scoring import PeriodError
 from backend.services.accounts.audit import verify as verify_chain
-from backend.services.exclusions import change_status
+from backend.services.fraud import change_status
 from backend.services.ratings.release import release
 from backend.wiring import now, release_context, sealer
 from workers.jobs.scores import run_publication

@@ -5,6 +5,9 @@ from __future__ import annotations
 from flask import current_app
 
 from backend.services.campaigns.rules import GROUP_NAMES
+from backend.services.fraud.findings import KIND_LABELS
+
+REVIEW_KINDS = KIND_LABELS  # the fraud review items' kinds, in Chinese
 
 ROLE_NAMES = {"org_admin": "组织部管理员", "unit_admin": "单位管理员", "auditor": "审计员",
               "viewer": "只读用户"}

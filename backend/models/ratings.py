@@ -137,6 +137,7 @@ class FunnelCount(db.Model):
     channel: Mapped[str] = mapped_column(String(10))
     opened: Mapped[int] = mapped_column(Integer, default=0)
     rated: Mapped[int] = mapped_column(Integer, default=0)
+    unstamped: Mapped[int] = mapped_column(Integer, default=0)  # rated without a valid stamp
 
 
 class CampaignTurnout(db.Model):
@@ -157,6 +158,7 @@ class AbuseSignal(db.Model):
     id: Mapped[int] = mapped_column(ID, primary_key=True)
     rating_id: Mapped[int] = mapped_column(ForeignKey("ratings.id"), index=True)
     ip_hash: Mapped[str | None] = mapped_column(String(64), index=True)
+    net_hash: Mapped[str | None] = mapped_column(String(64), index=True)  # keyed /24 or /48
     agent_hash: Mapped[str | None] = mapped_column(String(64))
     openid_hash: Mapped[str | None] = mapped_column(String(64), index=True)
     seconds_on_page: Mapped[int | None] = mapped_column(Integer)

@@ -7,6 +7,7 @@ from backend.schemas.campaigns import MAX_TARGETS
 from backend.schemas.directory import CODE
 from backend.schemas.events import PHONE, PHONE_EXAMPLE
 from backend.schemas.templates import COMMENT_MAX, MAX_TAGS_LIMIT, SCALE_LIMITS, TAG_MAX
+from backend.services.fraud.stamps import MAX_STAMP_LENGTH
 
 TOKEN_PATH = [{"in": "path", "name": "token", "required": True,
                "schema": {"type": "string", "minLength": 20, "maxLength": 64},
@@ -43,8 +44,13 @@ class RatingSubmissionSchema(Schema):
     followup = fields.Nested(FollowupSchema)
     ratings = fields.List(fields.Nested(TargetRatingSchema),
                           validate=validate.Length(1, MAX_TARGETS))
+    stamp = fields.String(validate=validate.Length(max=MAX_STAMP_LENGTH),
+                          metadata={"description": "打开凭证：读取邀请时返回的 stamp 原样带回。"
+                                    "缺失、伪造或过期时评价照常受理，但计为“无凭证提交”"
+                                    "（按干部和日期汇总，不记在评价上）"})
     opened_at = fields.Integer(strict=True, validate=validate.Range(0, MAX_SAFE_INTEGER),
-                               metadata={"description": "页面打开时的毫秒时间戳（可选，用于防刷）"})
+                               metadata={"description": "已停用：客户端时间不可信，接受但忽略；"
+                                         "停留时长只取自 stamp"})
 
 
 class ReceiptSchema(Schema):
@@ -85,6 +91,8 @@ class InvitationViewSchema(Schema):
     expires_at = fields.String()
     template = fields.Nested(TemplateViewSchema)
     targets = fields.List(fields.Nested(TargetSchema))
+    stamp = fields.String(metadata={"description": "打开凭证（服务器签名的打开时间，绑定本链接，"
+                                    "14 天内有效）：提交评价时原样放入请求体的 stamp"})
 
 
 class ClosedInvitationSchema(Schema):

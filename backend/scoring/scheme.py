@@ -35,6 +35,7 @@ DEFAULT_SCHEME_DICT: dict[str, Any] = {
 }
 
 _TOP_KEYS = frozenset(DEFAULT_SCHEME_DICT)
+_OPTIONAL_TOP_KEYS = frozenset({"fraud"})
 _SCALE_KEYS = frozenset({"min", "max"})
 _THRESHOLD_KEYS = frozenset({"satisfied_min", "dissatisfied_max"})
 _GROUP_KEYS = frozenset({"weight", "min_n"})
@@ -87,7 +88,8 @@ class Scheme:
 def scheme_from_dict(data: Mapping[str, Any], source: str = "<scheme>") -> Scheme:
     """Validate a scheme as parsed from YAML and build it, or raise SchemeError."""
     read = _Reader(source)
-    top = read.section(data, "", _TOP_KEYS)
+    # `fraud:` holds the fraud detectors' thresholds: validated by them, not scored here.
+    top = read.section(data, "", _TOP_KEYS, _OPTIONAL_TOP_KEYS)
     scale = _read_scale(read, top["scale"])
     groups = _read_groups(read, top)
     thresholds = read.section(top["thresholds"], "thresholds", _THRESHOLD_KEYS)

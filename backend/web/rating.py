@@ -14,7 +14,6 @@ from dataclasses import dataclass, field
 from flask import Blueprint, current_app, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_wtf.csrf import CSRFError
-from itsdangerous import BadSignature, Signer
 from werkzeug.datastructures import MultiDict
 
 from backend import errors
@@ -29,8 +28,6 @@ from backend.wiring import submit_context, token_codec
 bp = Blueprint("rating", __name__)
 
 ABSTAIN = "abstain"
-STAMP_SALT = "rating-page-rendered"
-MAX_SECONDS_ON_PAGE = 30 * 24 * 3600
 CSRF_MESSAGE = "页面已过期或来源无法验证，请确认您的选择后重新提交。"
 CLOSED = {
     "used": (409, "已评价", "该链接已提交过评价，每个链接只能评价一次。感谢您的参与！"),
@@ -49,44 +46,19 @@ class FormState:
     comment: str = ""
     consent: bool = False
     phone: str = ""
-    opened_at: str = ""
     stamp: str = ""
 
 
-def stamp_signer() -> Signer:
-    """Return the signer of the page's render time (newest key signs, every key verifies)."""
-    return Signer(list(reversed(current_app.config["SECRET_KEYS"])), salt=STAMP_SALT)
-
-
 def render_stamp(ctx: ratings.SubmitContext) -> str:
-    """Return the signed render time of the page, in milliseconds."""
-    return stamp_signer().sign(str(int(ctx.now.timestamp() * 1000))).decode()
+    """Return the signed opening stamp of this link's page, opened now."""
+    return ctx.stamps.issue(ctx.codec.verify(request.view_args["token"]) or "", ctx.now)
 
 
-def opened_at_ms(state: FormState) -> int | None:
-    """Return when the page was opened: the signed server time, else the script's value."""
-    try:
-        return int(stamp_signer().unsign(state.stamp).decode())
-    except (BadSignature, ValueError):
-        pass
-    return int(state.opened_at) if state.opened_at.isdigit() else None
-
-
-def seconds_on_page(ctx: ratings.SubmitContext, state: FormState) -> int | None:
-    """Return how long the page was open; None when unknown or implausible."""
-    opened = opened_at_ms(state)
-    if opened is None:
-        return None
-    seconds = int(ctx.now.timestamp() - opened / 1000)
-    return max(0, seconds) if seconds <= MAX_SECONDS_ON_PAGE else None
-
-
-def client_signals(ctx: ratings.SubmitContext, state: FormState) -> ratings.ClientSignals:
-    """Collect the abuse signals of the form submission."""
-    seconds = seconds_on_page(ctx, state)
+def client_signals(state: FormState) -> ratings.ClientSignals:
+    """Collect the abuse signals of the form submission (time on page: from the stamp)."""
     return ratings.ClientSignals(ip=request.remote_addr,
                                  agent=request.user_agent.string or None,
-                                 seconds_on_page=seconds)
+                                 stamp=state.stamp or None)
 
 
 def open_view(token: str, ctx: ratings.SubmitContext) -> dict:
@@ -105,7 +77,6 @@ def read_form(form: MultiDict, codes: list[str]) -> FormState:
                      tags={code: form.getlist(f"tags-{code}") for code in codes},
                      comment=form.get("comment", ""), consent=form.get("followup") == "yes",
                      phone=form.get("followup_phone", "").strip(),
-                     opened_at=form.get("opened_at", "").strip(),
                      stamp=form.get("rendered", ""))
 
 
@@ -195,7 +166,7 @@ def submit(token: str) -> ResponseReturnValue:
     state = read_form(request.form, target_codes(view))
     try:
         receipt = ratings.submit(db.session, ctx, token, to_submission(state, view),
-                                 client_signals(ctx, state))
+                                 client_signals(state))
     except errors.InvalidInput as exc:
         db.session.rollback()  # release the write lock before rendering
         found = field_errors(exc.errors, target_codes(view), state)

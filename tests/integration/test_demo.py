@@ -195,7 +195,12 @@ def test_a_burst_of_forged_top_scores_waits_in_the_review_queue(county):
                                .where(ReviewItem.state == "open")).all()
     assert {"burst", "address", "fast"} <= {kind for kind, _, _ in items}
     burst = next(item for item in items if item.kind == "burst")
-    assert codes_of([(burst.cadre_id,)]) == {county.roles.burst} and len(burst.rating_ids) >= 10
+    # A burst names its official and hour, not the hour's ratings (bystanders among them);
+    # the forged ratings are named by the signal they carry: their one address.
+    assert codes_of([(burst.cadre_id,)]) == {county.roles.burst} and burst.rating_ids == []
+    address = next(item for item in items if item.kind == "address")
+    assert codes_of([(address.cadre_id,)]) == {county.roles.burst}
+    assert len(address.rating_ids) >= 10
 
 
 def test_printed_links_are_open_and_point_at_the_public_base_url(county):

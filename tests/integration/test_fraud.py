@@ -24,11 +24,11 @@ from backend.models import (
     ReviewItem,
     ScoreSnapshot,
 )
-from backend.services import fraud, review
+from backend.services import fraud
 from backend.services.campaigns import lifecycle as campaigns
 from backend.services.campaigns.rules import AssignmentInput, CampaignInput, RaterInput
 from backend.services.demo.seed import seed
-from backend.services.exclusions import change_status
+from backend.services.fraud import change_status, review
 from backend.services.invitations.events import EventInput, IngestContext, Result
 from backend.services.invitations.ingestion import ingest_events
 from backend.services.ratings import submission as ratings
@@ -93,16 +93,24 @@ def test_staff_stuffing_through_the_api_shows_up_and_exclusion_takes_it_out(app,
 
     tokens = [i["token"] for i in issue(30, prefix="STUFF")]
     opened = int(datetime.now(UTC).timestamp() * 1000)
-    for token in tokens:  # one office, top scores, no time to read
-        response = client.post(f"/api/v1/invitations/{token}/rating",
-                               json={"score": 10, "opened_at": opened})
+    for n, token in enumerate(tokens):  # one office, top scores, no time to read
+        body = {"score": 10, "opened_at": opened - 3_600_000}  # a client's clock: ignored
+        if n % 2:  # half open the link first and send its stamp back at once
+            body["stamp"] = client.get(f"/api/v1/invitations/{token}").json["stamp"]
+        response = client.post(f"/api/v1/invitations/{token}/rating", json=body)
         assert response.status_code == 201
     release_all()  # one batch: its hour is the ratings' stored time
     now = datetime.now(UTC)
     fraud.detect(session, now, TZ)
     kinds = {item.kind for item in items(session)}
-    assert {"burst", "address", "fast"} <= kinds
+    assert {"burst", "address", "fast", "unstamped"} <= kinds
     assert all(no_identity(item) for item in items(session))
+    (quick,) = items(session, "fast")
+    assert len(quick.rating_ids) == 15  # only the stamped ones: their time is known
+    (unstamped,) = items(session, "unstamped")
+    assert unstamped.evidence["unstamped"] == 15 and unstamped.rating_ids == []
+    (burst,) = items(session, "burst")
+    assert burst.rating_ids == []  # an hour holds bystanders: it names none
     (address,) = items(session, "address")
     assert address.evidence["ratings"] == 30 and len(address.rating_ids) == 30
     month = now.astimezone(TZ).strftime("%Y-%m")
@@ -135,7 +143,9 @@ def test_a_burst_is_measured_against_the_officials_own_baseline(app, session):
     found = {(i.cadre_id, i.evidence["ratings"]): i for i in items(session, "burst")}
     assert sorted(n for _, n in found) == [12, 45]
     big = next(i for (_, n), i in found.items() if n == 45)
-    assert big.rating_ids == spike and big.evidence["baseline_median"] == 8
+    assert big.evidence["baseline_median"] == 8 and big.cadre_id == session.get(
+        Rating, spike[0]).cadre_id
+    assert big.rating_ids == []  # the hour's ratings are not all the burst's: none is named
     assert big.window == (HOUR - timedelta(hours=1)).astimezone(TZ).isoformat(timespec="minutes")
 
 
@@ -188,13 +198,14 @@ def test_runs_of_identical_top_scores_in_a_campaign_are_flagged_at_release(app, 
     assert scores == {10}
 
 
-def ingest(app, session, source: str, code: str, count: int) -> None:
-    """Report `count` service events for an official from a source."""
+def ingest(app, session, source: str, code: str, count: int,
+           event_type: str = "approval") -> None:
+    """Report `count` service events of a type for an official from a source."""
     ctx = IngestContext(codec=token_codec(), vault=vault(), catalogue=app.extensions["catalogue"],
                         base_url=app.config["PUBLIC_BASE_URL"], tz=TZ, now=datetime.now(UTC),
                         sealer=sealer())
     occurred = datetime.now(UTC) - timedelta(minutes=30)
-    events = [EventInput(source, f"{code}-{source}-{n}", code, "approval", occurred)
+    events = [EventInput(source, f"{code}-{source}-{n}", code, event_type, occurred)
               for n in range(count)]
     outcomes, _ = ingest_events(session, ctx, events)
     assert {o.result for o in outcomes} == {Result.CREATED}
@@ -203,12 +214,26 @@ def ingest(app, session, source: str, code: str, count: int) -> None:
 def test_an_unusual_share_of_events_from_one_source_is_flagged(app, session):
     seed(session)
     ingest(app, session, "counter-tablet", "C001", 20)
-    for code in ("C002", "C003", "C004"):
+    for code in ("C002", "C003", "C004", "C005", "C006"):
         ingest(app, session, "approval-system", code, 20)
     fraud.detect(session, datetime.now(UTC), TZ)
-    (item,) = items(session, "source_share")
+    (item,) = items(session, "source_share")  # the others are alike: none of them stands out
     assert item.evidence["source"] == "counter-tablet" and item.evidence["share"] == 1.0
-    assert item.evidence["usual_share"] == 0.25 and item.rating_ids == []
+    assert item.evidence["peer_share"] == 0.0 and item.evidence["own_share"] is None
+    assert item.rating_ids == []
+
+
+def test_an_official_whose_work_is_mostly_one_event_type_keeps_that_types_source(app,
+                                                                               session):
+    """Approvals come from the approval system, visits from the field app, for everyone."""
+    seed(session)
+    for code in ("C002", "C003", "C004", "C005"):
+        ingest(app, session, "approval-system", code, 10)
+        ingest(app, session, "field-app", code, 10, "village_visit")
+    ingest(app, session, "approval-system", "C006", 24)  # a desk official: approvals only
+    ingest(app, session, "field-app", "C006", 1, "village_visit")
+    fraud.detect(session, datetime.now(UTC), TZ)
+    assert items(session, "source_share") == []
 
 
 def test_running_detection_again_adds_nothing_new(app, session):
@@ -236,9 +261,9 @@ def test_clearing_keeps_the_ratings_and_is_audited(app, session):
 
 
 def test_excluding_skips_ratings_already_excluded(app, session):
-    ids = add(session, 12, "C004")
+    ids = add(session, 12, "C004", ip="10.0.0.8")
     fraud.detect(session, NOW, TZ)
-    (item,) = items(session, "burst")
+    (item,) = items(session, "address")
     change_status(session, sealer(), ids[0], True, "单独排除", "auditor", NOW)
     decision = review.decide(session, sealer(), item.id, "exclude", "集中刷分", "auditor", NOW)
     assert (decision.excluded, decision.skipped, decision.months) == (11, 1, {"2026-11"})

@@ -15,7 +15,7 @@ from backend.cli.ledger import ledger_cli
 from backend.extensions import db
 from backend.models import LedgerCheckpoint, LedgerEntry, Rating, ScoreSnapshot
 from backend.scoring.merkle import GENESIS, leaf_hash
-from backend.services.exclusions import change_status
+from backend.services.fraud import change_status
 from backend.services.ledger import chain as ledger
 from backend.wiring import sealer
 from tests.support.ledger import (

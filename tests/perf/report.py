@@ -49,6 +49,9 @@ TARGETS = (
     Target("slips", "500 ballot slips < 10 s", "500 slips"),
     Target("console", "every console page < 300 ms", "p95 < 300"),
     Target("memory", "a web worker < 200 MB resident", "< 200 MB"),
+    Target("fraud", "recall >= 90% of stuffing officials in every variant", ">= 90%"),
+    Target("fraud", "false flags < 1% of organic ratings", "< 1%"),
+    Target("fraud", "false flags < 5% of honest officials", "< 5%"),
 )
 
 

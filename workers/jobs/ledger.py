@@ -13,7 +13,7 @@ from flask import current_app
 
 from backend import wiring
 from backend.extensions import db
-from backend.services.fraud import FraudSettings, detect
+from backend.services.fraud import detect
 from backend.services.ledger.chain import checkpoint_days
 from backend.services.ledger.integrity import check_integrity
 from backend.services.privacy.retention import purge
@@ -53,7 +53,7 @@ def verify_integrity() -> None:
 @logged
 def detect_fraud() -> None:
     """Run the fraud detectors over the recent ratings."""
-    settings = FraudSettings.from_config(current_app.config)
+    settings = wiring.fraud_settings()
     report = detect(db.session, wiring.now(), timezone(), settings)
     if report.created:
         log.warning("fraud review: %d new items %s", report.created, report.kinds)

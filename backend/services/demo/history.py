@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import heapq
 import itertools
+import secrets
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from datetime import date, datetime, time, timedelta
@@ -28,6 +29,7 @@ from backend.services.demo.campaign import TEMPLATE, PlannedBallot, PlannedCampa
 from backend.services.demo.county import CountyPlan, DemoContext, report_time
 from backend.services.demo.plan import PlannedEvent
 from backend.services.fraud import detect
+from backend.services.fraud.stamps import StampCodec
 from backend.services.invitations.deliveries import MessageSettings, Senders, relay_due
 from backend.services.invitations.delivery_checks import check_deadlines, purge_contacts
 from backend.services.invitations.events import EventInput, IngestContext, Result
@@ -78,6 +80,8 @@ class History:
         self.ballots: dict[str, str] = {}
         self.stats: Counter[str] = Counter()
         self.published: list[str] = []
+        # The simulated raters open their pages through this codec: their stamps say when.
+        self.stamps = StampCodec([secrets.token_hex(16)])
 
     def run(self) -> None:
         """Schedule the whole plan and run it up to now, then do what is due now."""
@@ -169,16 +173,21 @@ class History:
     def submit_context(self, when: datetime) -> ratings.SubmitContext:
         """Return the submission context at a simulated time."""
         return ratings.SubmitContext(codec=self.ctx.codec, sealer=self.ctx.sealer,
-                                     tz=self.ctx.tz, now=when)
+                                     tz=self.ctx.tz, now=when, stamps=self.stamps)
+
+    def stamp(self, token: str, opened: datetime) -> str:
+        """Return the opening stamp a rater's page got when it was opened."""
+        return self.stamps.issue(self.ctx.codec.verify(token) or "", opened)
 
     def rate(self, when: datetime, event: PlannedEvent, token: str) -> None:
         """Submit an event's rating as the recipient's phone would."""
         planned, signals = event.rating, event.rating.signals
         openid_hash = (self.ctx.vault.lookup_hash("openid", event.openid)
                        if event.openid and "wechat" in event.channels else None)
+        opened = when - timedelta(seconds=signals.seconds_on_page)
         client = ratings.ClientSignals(ip=signals.ip, agent=signals.agent,
                                        openid_hash=openid_hash,
-                                       seconds_on_page=signals.seconds_on_page)
+                                       stamp=self.stamp(token, opened))
         submission = Submission([RatedTarget(None, planned.score, planned.tags)],
                                 comment=planned.comment, followup_phone=planned.followup_phone)
         ratings.submit(self.session, self.submit_context(when), token, submission, client)
@@ -223,7 +232,9 @@ class History:
         submission = Submission([RatedTarget(code, score, tags)
                                  for code, score, tags in ballot.answers])
         ratings.submit(self.session, self.submit_context(when), self.ballots[ballot.code],
-                       submission, ratings.ClientSignals(seconds_on_page=240))
+                       submission, ratings.ClientSignals(
+                           stamp=self.stamp(self.ballots[ballot.code],
+                                            when - timedelta(seconds=240))))
         self.stats["ballots"] += 1
 
     def release(self, when: datetime) -> None:

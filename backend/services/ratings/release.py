@@ -6,8 +6,8 @@ rating waits past the end of its day. In one transaction under the ledger's lock
 - opens its sealed items and shuffles the ratings of every submission together;
 - stores them with ids drawn in that order, the batch's hour as their time, and a MAC;
 - adds them to the count tables, chains them into the ledger, stores their abuse signals
-  (one row per submission) and follow-up contacts, and adds its uses and openings to the
-  funnel's and the campaigns' counters;
+  (one row per submission) and follow-up contacts, and adds its uses, unstamped submissions
+  and openings to the funnel's and the campaigns' counters;
 - deletes its pending items.
 So no transaction id, physical order, id order or time relates a rating to its submission
 beyond its batch. A crash anywhere rolls the batch back whole: its items stay pending and are
@@ -38,8 +38,7 @@ from backend.models import (
     RatingTagCount,
 )
 from backend.models.ratings import VALID
-from backend.services.fraud import FraudSettings, record_findings
-from backend.services.fraud_rules import batch_runs
+from backend.services.fraud import FraudSettings, batch_runs, record_findings
 from backend.services.ledger import chain as ledger
 from backend.services.privacy.personal_data import Vault
 from backend.services.scores import counts
@@ -219,7 +218,8 @@ def store_signals(session: Session, ctx: ReleaseContext, submissions: Sequence[d
         if not ids:  # every target abstained: nothing was rated
             continue
         rating_id = ids[0]
-        signals.append({"rating_id": rating_id, **sub["signals"], "created_at": batch_at})
+        signals.append({"rating_id": rating_id, "net_hash": None, **sub["signals"],
+                        "created_at": batch_at})
         if sub.get("phone"):
             followups.append({"rating_id": rating_id, "phone_enc": ctx.vault.encrypt(sub["phone"]),
                               "created_at": batch_at})
@@ -234,7 +234,10 @@ def add_funnel(session: Session, batch: Batch) -> None:
     turnout: Counter = Counter()
     for sub in batch.submissions:
         if sub["kind"] == "event":
-            funnel[funnel_key(sub, sub.get("cadre_id"))]["rated"] += 1
+            key = funnel_key(sub, sub.get("cadre_id"))
+            funnel[key]["rated"] += 1
+            # Unstamped: an aggregate per official and day, never a mark on the rating.
+            funnel[key]["unstamped"] += 0 if sub.get("stamped", True) else 1
         elif sub.get("campaign_id") is not None and sub.get("group"):
             turnout[(sub["campaign_id"], sub["group"], date.fromisoformat(sub["day"]))] += 1
     for item in batch.openings:

@@ -25,6 +25,8 @@ from backend.errors import Conflict, Gone, NotFound
 from backend.models import Campaign, Invitation, SurveyTemplate
 from backend.scoring.merkle import accepted_hash, receipt_hash
 from backend.services.campaigns.lifecycle import ballot_month
+from backend.services.fraud.ranges import network_range
+from backend.services.fraud.stamps import StampCheck, StampCodec
 from backend.services.invitations.lookup import find_invitation
 from backend.services.invitations.tokens import TokenCodec
 from backend.services.privacy.personal_data import normalise_phone
@@ -43,11 +45,16 @@ from backend.storage.submission_rows import Presented, Write
 
 @dataclass(frozen=True)
 class ClientSignals:
-    """What the request tells about the client, for abuse detection only."""
+    """What the request tells about the client, for abuse detection only.
+
+    `stamp` is the signed opening stamp the page or the invitation API handed out; the time
+    on page is read from it alone (a client's own clock is not trusted).
+    """
+
     ip: str | None = None
     agent: str | None = None
     openid_hash: str | None = None
-    seconds_on_page: int | None = None
+    stamp: str | None = None
 
 
 @dataclass(frozen=True)
@@ -56,6 +63,7 @@ class SubmitContext:
     sealer: Sealer
     tz: ZoneInfo
     now: datetime
+    stamps: StampCodec | None = None  # without it, no stamp verifies: all count unstamped
 
 
 # Template versions never change once stored (a version is named by its content digest).
@@ -118,16 +126,26 @@ def rating_month(session: Session, ctx: SubmitContext, invitation: Presented) ->
     return ctx.now.astimezone(ctx.tz).strftime("%Y-%m")
 
 
-def signal_hashes(sealer: Sealer, signals: ClientSignals) -> dict:
+def signal_hashes(sealer: Sealer, signals: ClientSignals, stamp: StampCheck) -> dict:
     """Return the keyed hashes of the client kept with each rating (fraud review only).
 
     The keys are the ratings' own: none of these can be joined to an invitation's or a
-    mini-program session's hashes.
+    mini-program session's hashes. The network range (/24, /48) is keyed like the address,
+    so clustering survives a stuffer rotating addresses within a range. The seconds on page
+    come from a valid opening stamp only.
     """
     return {"ip_hash": sealer.signal("ip", signals.ip),
+            "net_hash": sealer.signal("net", network_range(signals.ip)),
             "agent_hash": sealer.signal("agent", signals.agent),
             "openid_hash": sealer.signal("openid", signals.openid_hash),
-            "seconds_on_page": signals.seconds_on_page}
+            "seconds_on_page": stamp.seconds}
+
+
+def check_stamp(ctx: SubmitContext, token: str, signals: ClientSignals) -> StampCheck:
+    """Verify the submission's opening stamp (no codec: nothing verifies)."""
+    if ctx.stamps is None:
+        return StampCheck("missing" if not signals.stamp else "forged")
+    return ctx.stamps.check(signals.stamp, token, ctx.now)
 
 
 def primary_channel(channels: str | None) -> str:
@@ -172,13 +190,15 @@ def prepare(session: Session, ctx: SubmitContext, token: str, invitation: Presen
             for n, item in enumerate(items) if item.score is not None]
     phone = normalise_phone(submission.followup_phone) if submission.followup_phone else None
     channel = primary_channel(invitation.channels) if invitation.kind == "event" else None
+    stamp = check_stamp(ctx, token, signals)
     payload = {"kind": invitation.kind, "rows": rows, "template_id": invitation.template_id,
                "event_type": invitation.event_type, "month": rating_month(session, ctx,
                                                                           invitation),
                "day": day.isoformat(), "channel": channel, "cadre_id": invitation.cadre_id,
                "campaign_id": invitation.campaign_id, "group": items[0].group if items else None,
                "extremes": [definition["scale"]["min"], definition["scale"]["max"]],
-               "signals": signal_hashes(ctx.sealer, signals), "phone": phone if rows else None}
+               "signals": signal_hashes(ctx.sealer, signals, stamp), "stamped": stamp.stamped,
+               "phone": phone if rows else None}
     write = Write(
         invitation_id=invitation.id, now=ctx.now, day=day,
         use_tags=ctx.sealer.tags(USE, token), open_tags=ctx.sealer.tags(OPEN, token),

@@ -19,6 +19,7 @@ from backend.errors import NotFound, TemplateError
 from backend.models import SurveyTemplate
 from backend.schemas.templates import TemplateFileSchema
 from backend.scoring import SchemeError, scheme_from_dict
+from backend.services.fraud.settings import FraudSettingsError, from_scheme
 
 
 @dataclass(frozen=True)
@@ -79,10 +80,13 @@ def validate_template(data: dict, source: str) -> dict:
 
 
 def validate_scheme(data: dict, source: str) -> dict:
-    """Validate a scheme mapping with the scoring package's own rules."""
+    """Validate a scheme mapping with the scoring package's rules and its fraud thresholds."""
     try:
         scheme_from_dict({**data, "version": 1}, source)
+        from_scheme(data.get("fraud"))
     except SchemeError as exc:
+        raise TemplateError(source, exc.path, exc.reason) from exc
+    except FraudSettingsError as exc:
         raise TemplateError(source, exc.path, exc.reason) from exc
     if Path(source).stem != data.get("id"):
         raise TemplateError(source, "id", f"须与文件名一致（{Path(source).stem}）")

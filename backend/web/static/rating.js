@@ -123,8 +123,6 @@
   }
 
   function initForm(form) {
-    var opened = form.querySelector("#opened-at");
-    if (opened && !opened.value) { opened.value = String(Date.now()); }
     var rules = {
       maxTags: parseInt(form.getAttribute("data-max-tags"), 10) || 5,
       negativeMax: parseInt(form.getAttribute("data-negative-max"), 10),

@@ -4,18 +4,19 @@
   batch, not of their submission) against the median of that official's own active batch
   hours over the preceding baseline days (event ratings);
 - address / openid: one keyed address or openid rating many events or officials in a day;
-- fast: ratings submitted after fewer seconds on the page than anyone needs to read it;
+- fast: ratings submitted fewer seconds after the page's signed opening stamp than anyone
+  needs to read it (a client's own clock is not read);
 - campaign_run: long runs of consecutive identical top or bottom scores in a campaign, found
   by the release job in the order ballots were submitted (`batch_runs`), the one moment that
   order is known: stored ratings are shuffled within their batch;
-- source_share: an official whose events come from one source far more than usual.
-Rating ids are included where ratings can be named; the source share concerns events, which
-ratings are by design not linked to, so its items carry event counts only.
+Items name only the ratings that carry their signal (the address, the openid, the short
+stay); a burst names its official and hour, since its hour holds honest ratings too. The
+aggregate detectors (aggregates.py) and the clusters (clusters.py) are listed in detection.py.
 """
 
 from __future__ import annotations
 
-from collections import Counter, defaultdict
+from collections import defaultdict
 from collections.abc import Sequence
 from datetime import datetime, timedelta, tzinfo
 from statistics import median
@@ -26,10 +27,9 @@ from sqlalchemy.orm import Session
 from backend.models import (
     AbuseSignal,
     Rating,
-    ServiceEvent,
 )
 from backend.models.ratings import VALID
-from backend.services.fraud import Finding, FraudSettings, id_floor, short
+from backend.services.fraud.findings import Finding, FraudSettings, id_floor, short
 
 
 def bursts(session: Session, now: datetime, tz: tzinfo, s: FraudSettings) -> list[Finding]:
@@ -54,20 +54,21 @@ def bursts(session: Session, now: datetime, tz: tzinfo, s: FraudSettings) -> lis
         active = baselines[cadre_id]
         base = median(active) if active else 0
         if count >= s.burst_factor * max(base, 1):
-            findings.append(burst(session, floor, cadre_id, hour, count, base, len(active), tz))
+            findings.append(burst(cadre_id, hour, count, base, len(active), tz))
     return findings
 
 
-def burst(session: Session, floor: int, cadre_id: int, hour: datetime, count: int,
-          base: float, active: int, tz: tzinfo) -> Finding:
-    """Build the finding of one burst hour."""
-    ids = session.scalars(select(Rating.id).where(
-        Rating.id > floor, Rating.cadre_id == cadre_id, Rating.batch_at == hour,
-        Rating.status == VALID, Rating.event_type.is_not(None))).all()
+def burst(cadre_id: int, hour: datetime, count: int, base: float, active: int,
+          tz: tzinfo) -> Finding:
+    """Build the finding of one burst hour: it names the official and the hour only.
+
+    A batch hour holds every rating released in it, the honest ones too: naming them would
+    have an exclusion discard bystanders.
+    """
     local = hour.astimezone(tz).isoformat(timespec="minutes")
     return Finding("burst", f"cadre:{cadre_id}", local,
                    {"hour": local, "ratings": count, "baseline_median": base,
-                    "baseline_active_hours": active}, list(ids), cadre_id=cadre_id)
+                    "baseline_active_hours": active}, cadre_id=cadre_id)
 
 
 def shared_sources(session: Session, now: datetime, tz: tzinfo,
@@ -167,31 +168,4 @@ def extreme_runs(seen: Sequence[tuple[int, int]], extremes: set[int],
     return runs
 
 
-def source_shares(session: Session, now: datetime, tz: tzinfo,
-                  s: FraudSettings) -> list[Finding]:
-    """Flag officials whose events this month come from one source far more than usual."""
-    local = now.astimezone(tz)
-    start = local.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
-    rows = session.execute(
-        select(ServiceEvent.cadre_id, ServiceEvent.source, func.count())
-        .where(ServiceEvent.created_at >= start)
-        .group_by(ServiceEvent.cadre_id, ServiceEvent.source)).all()
-    overall, per_cadre = Counter(), defaultdict(Counter)
-    for cadre_id, source, count in rows:
-        overall[source] += count
-        per_cadre[cadre_id][source] += count
-    total, month = sum(overall.values()), local.strftime("%Y-%m")
-    findings = []
-    for cadre_id, sources in per_cadre.items():
-        (source, top), n = sources.most_common(1)[0], sum(sources.values())
-        share, usual = top / n, overall[source] / total
-        if n >= s.share_min_events and share >= s.share_threshold and \
-                share - usual >= s.share_excess:
-            findings.append(Finding("source_share", f"cadre:{cadre_id}", month,
-                                    {"month": month, "source": source, "events": n,
-                                     "from_source": top, "share": round(share, 3),
-                                     "usual_share": round(usual, 3)}, cadre_id=cadre_id))
-    return findings
-
-
-DETECTORS = (bursts, shared_sources, fast, source_shares)
+RATING_DETECTORS = (bursts, shared_sources, fast)

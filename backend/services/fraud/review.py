@@ -3,7 +3,9 @@
 Excluding goes through the one exclusion path (counts follow at once, each rating's exclusion
 is audited); scores and alerts follow at the next publication of the affected months. The
 decision itself is audited too. Ratings already excluded are skipped, so a decision that
-stopped half-way can be taken again.
+stopped half-way can be taken again. An item names only the ratings carrying its signal;
+an aggregate item (an official's link use, score shape, unstamped share, a burst hour) names
+none, so it can be cleared but not "excluded": nothing of it is a rating.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from backend.models import ReviewItem, ScoreSnapshot
 from backend.models.ledger import CLEARED, EXCLUDED, OPEN
 from backend.scoring import parse_period
 from backend.services.accounts import audit
-from backend.services.exclusions import change_status
+from backend.services.fraud.exclusions import change_status
 from backend.services.sealing.seal import Sealer
 from backend.storage.transactions import begin_write
 
@@ -66,6 +68,9 @@ def decide(session: Session, sealer: Sealer, item_id: int, action: str, reason: 
     if not reason or len(reason) > 500:
         raise InvalidInput(errors={"reason": "请填写原因（不超过 500 字）"})
     decision = Decision(open_item(session, item_id))
+    if action == "exclude" and not decision.item.rating_ids:
+        raise Conflict(f"复核条目 #{item_id} 只指向干部和时段，不指明评价，无可排除；"
+                       "请核查后放行，或排除同期指明评价的条目")
     if action == "exclude":
         exclude_ratings(session, sealer, decision, reason, actor, now, address)
     begin_write(session)
