@@ -148,17 +148,17 @@ def job_result(app) -> Result:
                   target="< 60000 ms (runs every minute)", met=elapsed < 60)
 
 
-def run(quick: bool = False) -> list[Result]:
-    """Generate the data, then time the pages and the rollup job."""
+def run(quick: bool = False, smoke: bool = False) -> list[Result]:
+    """Generate the data, then time the pages and the rollup job (smoke: tiny, once each)."""
     from backend.extensions import db
 
-    sizes = Sizes.from_env(quick)
+    sizes = Sizes.from_env(quick, smoke)
     with fresh_database("ssp_bench_console") as url:
         app = bench_app(url, LOG_LEVEL="WARNING")
         app.add_url_rule("/bench-empty", "bench_empty", lambda: "")
         seconds = fill(app, sizes)
         print(f"  generated {sizes} in {seconds:.0f} s", flush=True)
-        results = page_results(app, 10 if quick else 30, sizes)
+        results = page_results(app, 1 if smoke else 10 if quick else 30, sizes)
         results.append(job_result(app))
         with app.app_context():
             db.session.remove()

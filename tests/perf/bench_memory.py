@@ -78,7 +78,7 @@ def prepare(app, tokens: int) -> tuple[list[str], str]:
     from backend.services.demo import seed
     from backend.services.events import EventInput, IngestContext
     from backend.services.ingestion import ingest_events
-    from backend.wiring import token_codec, vault
+    from backend.wiring import sealer, token_codec, vault
 
     issued = []
     with app.app_context():
@@ -86,8 +86,10 @@ def prepare(app, tokens: int) -> tuple[list[str], str]:
         _, key = create_client(db.session, "bench-memory", ["events:write", "scores:publish"],
                                ["bench-sms"])
         for start in range(0, tokens, 1000):
-            ctx = IngestContext(token_codec(), vault(), app.extensions["catalogue"],
-                                app.config["PUBLIC_BASE_URL"], TZ, datetime.now(UTC))
+            ctx = IngestContext(codec=token_codec(), vault=vault(),
+                                catalogue=app.extensions["catalogue"],
+                                base_url=app.config["PUBLIC_BASE_URL"], tz=TZ,
+                                now=datetime.now(UTC), sealer=sealer())
             items = [EventInput("bench-qr", f"Q{n}", f"C{1 + n % 40:03d}", "approval",
                                 datetime.now(UTC) - timedelta(minutes=5))
                      for n in range(start, min(tokens, start + 1000))]

@@ -49,6 +49,9 @@ TARGETS = (
     Target("slips", "500 ballot slips < 10 s", "500 slips"),
     Target("console", "every console page < 300 ms", "p95 < 300"),
     Target("memory", "a web worker < 200 MB resident", "< 200 MB"),
+    Target("release", "release job >= 2,000 ratings/s", ">= 2000"),
+    Target("ledger_verify", "ledger verify < 5 minutes at 10 M ratings", "< 300 s"),
+    Target("ledger_verify", "ledger verify < 500 MB at 10 M ratings", "< 500 MB"),
 )
 
 
