@@ -18,6 +18,10 @@ entry that does not verify. Reasons:
 
 from __future__ import annotations
 
+import functools
+import json
+import threading
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
@@ -161,32 +165,96 @@ class Walk:
                       f"（{day} 的检查点没有对应条目）")
 
 
+# What the walk reads of each entry and its rating, in sequence order.
+WALK = (select(LedgerEntry.seq, LedgerEntry.rating_id, LedgerEntry.leaf_hash,
+               LedgerEntry.chain_hash, LedgerEntry.day, Rating.id, Rating.cadre_id,
+               Rating.rater_group, Rating.score, Rating.tags, Rating.comment,
+               Rating.template_id, Rating.event_type, Rating.batch_at, Rating.month,
+               Rating.receipt_hash, Rating.status, Rating.excluded_reason, Rating.mac)
+        .outerjoin(Rating, Rating.id == LedgerEntry.rating_id).order_by(LedgerEntry.seq))
+
+
+def entries(session: Session) -> Iterator[Any]:
+    """Yield the entries joined to their ratings, in sequence order, a batch at a time.
+
+    On PostgreSQL the rows come straight from a server-side cursor of the driver as named
+    tuples: psycopg already returns aware times, dates and decoded JSON, and SQLAlchemy's
+    per-value result processing would cost more than the checks themselves on millions of
+    rows. Elsewhere (SQLite) they come through SQLAlchemy, which makes the stored times
+    aware. The rows have the same names either way.
+    """
+    if session.get_bind().dialect.name != "postgresql":
+        result = session.execute(WALK.execution_options(yield_per=STREAM))
+        with result:  # closes the cursor even when the walk stops early
+            yield from result
+        return
+    from psycopg.rows import namedtuple_row  # psycopg is a production extra
+    from psycopg.types.json import set_json_loads
+
+    from backend.services.rating_store_pg import compiled
+
+    connection = session.connection().connection.driver_connection
+    with connection.cursor(name="ledger_verify", row_factory=namedtuple_row) as cursor:
+        # Ratings share a handful of tag lists: decode each distinct one once. The lists are
+        # shared between rows, and the checks only read them (they sort copies).
+        set_json_loads(functools.lru_cache(maxsize=4096)(json.loads), cursor)
+        cursor.itersize = STREAM
+        cursor.execute(compiled(WALK))
+        yield from cursor
+
+
+def in_background(session: Session, check: Callable[[Session], Any]) -> Callable[[], Any]:
+    """Start a check on a connection of its own; return what waits for its result.
+
+    On PostgreSQL the recount of the count tables (grouped scans of every rating, work of the
+    database server) runs while this process walks the ledger, so the two overlap instead of
+    adding up. Each check reads a consistent snapshot of its own, as it would in sequence.
+    Elsewhere (SQLite, one writer) the check runs when its result is asked for.
+    """
+    bind = session.get_bind()
+    if bind.dialect.name != "postgresql":
+        return lambda: check(session)
+    outcome: dict[str, Any] = {}
+
+    def work() -> None:
+        try:
+            with Session(bind) as own:
+                outcome["value"] = check(own)
+        except BaseException as exc:  # re-raised in the caller's thread
+            outcome["error"] = exc
+
+    thread = threading.Thread(target=work, name="ledger-verify-recount", daemon=True)
+    thread.start()
+
+    def result() -> Any:
+        thread.join()
+        if "error" in outcome:
+            raise outcome["error"]
+        return outcome["value"]
+
+    return result
+
+
 def verify(session: Session, sealer: Sealer) -> VerifyResult:
     """Recompute everything; return the first entry or count that does not verify, if any."""
     walk = Walk({c.day: c for c in session.scalars(select(LedgerCheckpoint))}, sealer)
-    result = session.execute(
-        select(LedgerEntry.seq, LedgerEntry.rating_id, LedgerEntry.leaf_hash,
-               LedgerEntry.chain_hash, LedgerEntry.day, LedgerEntry.created_at, Rating.id,
-               Rating.cadre_id, Rating.rater_group, Rating.score, Rating.tags, Rating.comment,
-               Rating.template_id, Rating.event_type, Rating.batch_at, Rating.month,
-               Rating.receipt_hash, Rating.status, Rating.excluded_reason, Rating.mac)
-        .outerjoin(Rating, Rating.id == LedgerEntry.rating_id)
-        .order_by(LedgerEntry.seq).execution_options(yield_per=STREAM))
-    with result:  # closes the server-side cursor even when we stop early
-        for row in result:
-            if not walk.step(row):
-                break
+    mismatch = in_background(session, recount.first_mismatch)
+    stream = entries(session)
+    for row in stream:
+        if not walk.step(row):
+            break
+    stream.close()  # closes the server-side cursor when the walk stopped early
     walk.finish()
     failure = classify(session, walk.failure, walk.recomputed)
     orphan = inserted(session, walk.expected - 1, walk.closed_days)
+    counted = mismatch()
     if orphan is not None and (failure is None or orphan.seq <= failure.seq):
         return orphan
     if failure is not None:
         return failure
-    mismatch = recount.first_mismatch(session)
-    if mismatch is not None:
+    if counted is not None:
         return VerifyResult(walk.expected - 1, walk.closed_days, None, None, "counts",
-                            f"：{mismatch}")
+                            f"：{counted}")
     return VerifyResult(walk.expected - 1, walk.closed_days)
 
 
