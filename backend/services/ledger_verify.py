@@ -18,8 +18,10 @@ entry that does not verify. Reasons:
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
+import queue
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -198,9 +200,44 @@ def entries(session: Session) -> Iterator[Any]:
         # Ratings share a handful of tag lists: decode each distinct one once. The lists are
         # shared between rows, and the checks only read them (they sort copies).
         set_json_loads(functools.lru_cache(maxsize=4096)(json.loads), cursor)
-        cursor.itersize = STREAM
         cursor.execute(compiled(WALK))
-        yield from cursor
+        yield from prefetched(cursor.fetchmany)
+
+
+def prefetched(fetch: Callable[[int], list], ahead: int = 2) -> Iterator[Any]:
+    """Yield rows fetched STREAM at a time by a thread that keeps `ahead` batches ready.
+
+    While the walk checks one batch, the database joins the next and the driver waits for
+    it with the GIL released: on PostgreSQL that work overlaps the walk's instead of adding
+    to it. Memory stays bounded by `ahead` + 2 batches. Stopping early (a failure found)
+    stops the thread before the cursor is closed.
+    """
+    batches: queue.Queue = queue.Queue(maxsize=ahead)
+    stop = threading.Event()
+
+    def fetcher() -> None:
+        try:
+            while not stop.is_set():
+                rows = fetch(STREAM)
+                batches.put(rows)
+                if not rows:
+                    return
+        except BaseException as exc:  # re-raised in the walk's thread
+            batches.put(exc)
+
+    thread = threading.Thread(target=fetcher, name="ledger-verify-fetch", daemon=True)
+    thread.start()
+    try:
+        while (rows := batches.get()):
+            if isinstance(rows, BaseException):
+                raise rows
+            yield from rows
+    finally:
+        stop.set()
+        while thread.is_alive():  # unblock a pending put so the thread can see `stop`
+            with contextlib.suppress(queue.Empty):
+                batches.get(timeout=0.05)
+        thread.join()
 
 
 def in_background(session: Session, check: Callable[[Session], Any]) -> Callable[[], Any]:

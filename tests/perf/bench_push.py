@@ -36,7 +36,8 @@ def redis_url() -> str:
     return base.rsplit("/", 1)[0] + f"/{REDIS_DB}" if base.count("/") >= 3 else base + "/12"
 
 
-def start_workers(database_uri: str, redis: str, core) -> list[subprocess.Popen]:
+def start_workers(database_uri: str, redis: str, core,
+                  workers: int = WORKERS) -> list[subprocess.Popen]:
     """Start the worker processes against the database, Redis and the fake core."""
     env = {**os.environ, "PYTHONPATH": str(ROOT), "REDIS_URL": redis,
            "DATABASE_URL": database_uri, "SECRET_KEYS": SECRET_KEYS, "RATING_SEAL_KEYS": SEAL_KEYS,
@@ -44,7 +45,7 @@ def start_workers(database_uri: str, redis: str, core) -> list[subprocess.Popen]
            "ASSESSMENT_CORE_URL": core.webhook_url, "ASSESSMENT_CORE_SECRET": core.secret}
     return [subprocess.Popen([sys.executable, "-m", "workers", "--name", f"bench-push-{n}"],
                              cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
-                             stderr=subprocess.DEVNULL) for n in range(WORKERS)]
+                             stderr=subprocess.DEVNULL) for n in range(workers)]
 
 
 def stop_workers(processes: list[subprocess.Popen]) -> None:
@@ -130,17 +131,17 @@ def reset(core) -> None:
         core.deliveries.clear()
 
 
-def ready(redis: str) -> bool:
+def ready(redis: str, workers: int = WORKERS) -> bool:
     """Tell whether every worker has registered with Redis."""
     import redis as redis_lib
     from rq import Worker
 
     with redis_lib.Redis.from_url(redis) as connection:
-        return len(Worker.all(connection=connection)) >= WORKERS
+        return len(Worker.all(connection=connection)) >= workers
 
 
-def measure(app, database_uri: str, rounds: int,
-            n_messages: int = N) -> tuple[list[float], list[float]]:
+def measure(app, database_uri: str, rounds: int, n_messages: int = N,
+            workers: int = WORKERS) -> tuple[list[float], list[float]]:
     """Time relayed rounds against bare rounds, interleaved so noise hits both alike."""
     import redis as redis_lib
 
@@ -151,9 +152,9 @@ def measure(app, database_uri: str, rounds: int,
         connection.flushdb()
     relayed, bare = [], []
     with FakeAssessmentCore() as core, app.app_context():
-        processes = start_workers(database_uri, redis, core)
+        processes = start_workers(database_uri, redis, core, workers)
         try:
-            wait(lambda: ready(redis), 30, "the workers to start", poll=0.2)
+            wait(lambda: ready(redis, workers), 60, "the workers to start", poll=0.2)
             for r in range(rounds):
                 messages = queue_round(r, n_messages)
                 relayed.append(relay_round(app, core, n_messages))
@@ -166,18 +167,21 @@ def measure(app, database_uri: str, rounds: int,
 
 
 def run(quick: bool = False, smoke: bool = False) -> list[Result]:
-    """Measure relayed deliveries per second against the bare loop (smoke: 40 webhooks)."""
+    """Measure relayed deliveries per second against the bare loop.
+
+    Smoke: 40 webhooks through one worker.
+    """
     from backend.extensions import db
 
-    n = 40 if smoke else N
+    n, workers = (40, 1) if smoke else (N, WORKERS)
     with fresh_database("ssp_bench_push") as url:
         app = bench_app(url, REDIS_URL=redis_url(), SECRET_KEYS=[SECRET_KEYS],
                         RATING_SEAL_KEYS=[SEAL_KEYS], LOG_LEVEL="WARNING")
-        relayed, bare = measure(app, url, 1 if quick or smoke else 3, n)
+        relayed, bare = measure(app, url, 1 if quick or smoke else 3, n, workers)
         with app.app_context():
             db.engine.dispose()
     rate, bare_rate = n / median(relayed), n / median(bare)
-    return [Result("push", f"{n:,} webhooks to the fake core, {WORKERS} workers", rate,
+    return [Result("push", f"{n:,} webhooks to the fake core, {workers} workers", rate,
                    "deliveries/s", baseline=bare_rate,
                    baseline_label="bare signed httpx loop, one process, POSTs/s",
                    ratio=rate / bare_rate, target=f">= {TARGET_PER_SECOND} deliveries/s",
