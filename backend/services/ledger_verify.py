@@ -14,6 +14,13 @@ entry that does not verify. Reasons:
 - checkpoint: a day's entries no longer give its recorded root, range, count or chain hash;
 - counts: a count table differs from a recount of the valid ratings (the first difference is
   named by table, official, month, group and score or tag).
+
+Streaming, for tens of millions of ratings in constant memory: the walk reads the entries a
+batch at a time from a server-side cursor, holding one day's Merkle frontier and nothing per
+rating. On PostgreSQL the next batches are fetched by a thread while the walk checks the
+current one, and the checks the database does alone (the first rating without an entry, the
+recount of the count tables) run meanwhile on a connection of their own, so the database's
+work and the walk's overlap instead of adding up (tests/perf/bench_ledger_verify.py).
 """
 
 from __future__ import annotations
@@ -243,10 +250,10 @@ def prefetched(fetch: Callable[[int], list], ahead: int = 2) -> Iterator[Any]:
 def in_background(session: Session, check: Callable[[Session], Any]) -> Callable[[], Any]:
     """Start a check on a connection of its own; return what waits for its result.
 
-    On PostgreSQL the recount of the count tables (grouped scans of every rating, work of the
-    database server) runs while this process walks the ledger, so the two overlap instead of
-    adding up. Each check reads a consistent snapshot of its own, as it would in sequence.
-    Elsewhere (SQLite, one writer) the check runs when its result is asked for.
+    On PostgreSQL the database's own checks (grouped scans and joins of every rating, work of
+    the database server) run while this process walks the ledger. Each statement reads a
+    snapshot of its own, as it does in sequence (the walk's statements too). Elsewhere
+    (SQLite, one writer) the check runs when its result is asked for.
     """
     bind = session.get_bind()
     if bind.dialect.name != "postgresql":
@@ -275,7 +282,7 @@ def in_background(session: Session, check: Callable[[Session], Any]) -> Callable
 def verify(session: Session, sealer: Sealer) -> VerifyResult:
     """Recompute everything; return the first entry or count that does not verify, if any."""
     walk = Walk({c.day: c for c in session.scalars(select(LedgerCheckpoint))}, sealer)
-    mismatch = in_background(session, recount.first_mismatch)
+    checked = in_background(session, database_checks)
     stream = entries(session)
     for row in stream:
         if not walk.step(row):
@@ -283,8 +290,8 @@ def verify(session: Session, sealer: Sealer) -> VerifyResult:
     stream.close()  # closes the server-side cursor when the walk stopped early
     walk.finish()
     failure = classify(session, walk.failure, walk.recomputed)
-    orphan = inserted(session, walk.expected - 1, walk.closed_days)
-    counted = mismatch()
+    first_orphan, counted = checked()
+    orphan = inserted(first_orphan, walk.expected - 1, walk.closed_days)
     if orphan is not None and (failure is None or orphan.seq <= failure.seq):
         return orphan
     if failure is not None:
@@ -307,8 +314,13 @@ def classify(session: Session, failure: VerifyResult | None,
                         "reordered", f"（该评价的哈希位于条目 #{elsewhere}）")
 
 
-def inserted(session: Session, entries: int, checkpoints: int) -> VerifyResult | None:
-    """Return the first rating without an entry, if any."""
+def database_checks(session: Session) -> tuple[tuple[int, int] | None, str | None]:
+    """Run the checks the database does alone: the first orphan rating, then the recount."""
+    return orphan_rating(session), recount.first_mismatch(session)
+
+
+def orphan_rating(session: Session) -> tuple[int, int] | None:
+    """Return the first rating without an entry and the last entry before its id, if any."""
     orphan = session.scalar(
         select(Rating.id).outerjoin(LedgerEntry, LedgerEntry.rating_id == Rating.id)
         .where(LedgerEntry.seq.is_(None)).order_by(Rating.id).limit(1))
@@ -316,5 +328,14 @@ def inserted(session: Session, entries: int, checkpoints: int) -> VerifyResult |
         return None
     before = session.scalar(select(func.max(LedgerEntry.seq))
                             .where(LedgerEntry.rating_id < orphan)) or 0
+    return orphan, before
+
+
+def inserted(found: tuple[int, int] | None, entries: int,
+             checkpoints: int) -> VerifyResult | None:
+    """Return the failure naming the first rating without an entry, if there is one."""
+    if found is None:
+        return None
+    orphan, before = found
     return VerifyResult(entries, checkpoints, before + 1, orphan, "inserted",
                         f"（评价 #{orphan} 没有账本条目：不是经分批入账写入的）")
