@@ -4,7 +4,8 @@ Setup: a database of released ratings with valid MACs, ledger entries, a checkpo
 closed day and the count tables (tests/perf/ledger_data.py), kept between runs while its
 marker says it is current (`--ratings N` picks the size: 1 M while developing).
 Timed: the real command, `python -m flask ledger verify`, in a process of its own (it must
-exit 0: the data verifies); its peak resident memory is the child's ru_maxrss.
+exit 0: the data verifies); its peak resident memory is the child's ru_maxrss, and its CPU
+time (user + system) is reported too, as elapsed time on a shared machine says little.
 Baseline, same run and data: streaming the same join of entries and ratings through a
 server-side cursor and doing nothing with the rows (what reading alone costs).
 Targets (issue 17): under 5 minutes and under 500 MB at 10 M ratings.

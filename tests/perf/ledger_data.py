@@ -9,7 +9,7 @@ production one.
 Speed: ratings are made and hashed in chunks by a pool of processes (MAC and leaf per rating
 are independent); the parent chains the leaves in order, builds the daily Merkle roots and
 streams both tables to PostgreSQL with COPY, their secondary indexes and constraints dropped
-during the load (tests/perf/support.py:bulk_load) and rebuilt in one sort each.
+during the load (tests/perf/support.py: strip, restore) and rebuilt in one sort each.
 
 A generated database is kept and reused while its marker says it is current: the marker
 holds the number of ratings and a digest of what the data depends on (the tables' DDL, the
