@@ -61,7 +61,12 @@ def add_many_postgresql(session: Session, model, keys: Sequence[str], measures: 
     adds thousands of count rows); json_to_recordset expands them in the database instead.
     """
     table = model.__table__
-    columns = [*keys, *measures]
+    # Counter columns this call does not add to start at their default (as an ORM insert's).
+    defaults = {c.name: c.default.arg for c in table.columns
+                if c.name not in keys and c.name not in measures
+                and c.default is not None and c.default.is_scalar}
+    values = [{**row, **defaults} for row in values] if defaults else values
+    columns = [*keys, *measures, *defaults]
     dialect = session.get_bind().dialect
     names, record = ", ".join(columns), record_type(table, columns, dialect)
     added = ", ".join(f"{m} = {table.name}.{m} + excluded.{m}" for m in measures)
