@@ -12,6 +12,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 from collections.abc import Iterable, Sequence
@@ -38,14 +39,23 @@ class RatingContent(Protocol):
     receipt_hash: str
 
 
+# One encoder for every leaf: json.dumps with options would build a new one per call.
+_LEAF_ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
+
+
+@functools.lru_cache(maxsize=4096)
+def utc_isoformat(moment: datetime) -> str:
+    """Return an aware time in UTC as ISO 8601 (cached: a batch's ratings share their hour)."""
+    return moment.astimezone(UTC).isoformat()
+
+
 def leaf_content(rating: RatingContent) -> str:
     """Return the canonical JSON a leaf hash covers (status is left out on purpose)."""
-    return json.dumps([LEAF_VERSION, rating.id, rating.cadre_id, rating.rater_group,
-                       rating.score, sorted(rating.tags or []), rating.comment,
-                       rating.template_id, rating.event_type,
-                       rating.batch_at.astimezone(UTC).isoformat(),
-                       rating.month, rating.receipt_hash],
-                      ensure_ascii=False, separators=(",", ":"))
+    return _LEAF_ENCODER.encode([LEAF_VERSION, rating.id, rating.cadre_id, rating.rater_group,
+                                 rating.score, sorted(rating.tags or []), rating.comment,
+                                 rating.template_id, rating.event_type,
+                                 utc_isoformat(rating.batch_at),
+                                 rating.month, rating.receipt_hash])
 
 
 def leaf_hash(rating: RatingContent) -> str:
@@ -97,15 +107,18 @@ class MerkleBuilder:
 
     def push(self, leaf: str) -> None:
         """Add the next leaf hash."""
-        self._keep(self.size, self.size + 1, leaf_node(leaf))
-        self.stack.append((self.size, self.size + 1, leaf_node(leaf)))
+        node = leaf_node(leaf)
+        if self.wanted:
+            self._keep(self.size, self.size + 1, node)
+        self.stack.append((self.size, self.size + 1, node))
         self.size += 1
         # Merge perfect subtrees of equal width: these are the aligned nodes of the tree.
         while len(self.stack) >= 2 and (self.stack[-1][1] - self.stack[-1][0]
                                         == self.stack[-2][1] - self.stack[-2][0]):
             (start, _, left), (_, end, right) = self.stack[-2], self.stack[-1]
             self.stack[-2:] = [(start, end, inner_node(left, right))]
-            self._keep(start, end, self.stack[-1][2])
+            if self.wanted:
+                self._keep(start, end, self.stack[-1][2])
 
     def root(self) -> bytes:
         """Return the root over the leaves pushed so far (folding the right edge)."""

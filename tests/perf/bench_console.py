@@ -91,15 +91,15 @@ def client_for(app, username: str):
     return client
 
 
-def timings(client, path: str, repeat: int) -> list[float]:
-    """Return the milliseconds of `repeat` requests after two warm-ups."""
+def timings(client, path: str, repeat: int, warm: int = 2) -> list[float]:
+    """Return the milliseconds of `repeat` requests after `warm` warm-ups."""
     samples = []
-    for n in range(repeat + 2):
+    for n in range(repeat + warm):
         started = time.perf_counter()
         response = client.get(path)
         elapsed = (time.perf_counter() - started) * 1000
         assert response.status_code == 200, (path, response.status_code)
-        if n >= 2:
+        if n >= warm:
             samples.append(elapsed)
     return samples
 
@@ -109,15 +109,15 @@ def p95(samples: list[float]) -> float:
     return statistics.quantiles(samples, n=20)[-1] if len(samples) > 1 else samples[0]
 
 
-def page_results(app, repeat: int, sizes: Sizes) -> list[Result]:
+def page_results(app, repeat: int, sizes: Sizes, warm: int = 2) -> list[Result]:
     """Time every page against the empty endpoint."""
     clients = {name: client_for(app, name) for name in ("org", "town", "audit")}
-    baseline = median(timings(clients["org"], "/bench-empty", repeat))
+    baseline = median(timings(clients["org"], "/bench-empty", repeat, warm))
     ids = {"unit": 2, "cadre": 40, "campaign": 1}
     scale = f"{sizes.ratings:,} ratings, {sizes.invitations:,} invitations"
     results = []
     for label, role, path in PAGES:
-        samples = timings(clients[role], path.format(**ids), repeat)
+        samples = timings(clients[role], path.format(**ids), repeat, warm)
         tail = p95(samples)
         print(f"  {label:<16} median {median(samples):7.1f} ms  p95 {tail:7.1f} ms", flush=True)
         results.append(Result("console", f"{label} ({path}), {scale}", median(samples), "ms",
@@ -148,17 +148,18 @@ def job_result(app) -> Result:
                   target="< 60000 ms (runs every minute)", met=elapsed < 60)
 
 
-def run(quick: bool = False) -> list[Result]:
-    """Generate the data, then time the pages and the rollup job."""
+def run(quick: bool = False, smoke: bool = False) -> list[Result]:
+    """Generate the data, then time the pages and the rollup job (smoke: tiny, once each)."""
     from backend.extensions import db
 
-    sizes = Sizes.from_env(quick)
+    sizes = Sizes.from_env(quick, smoke)
     with fresh_database("ssp_bench_console") as url:
         app = bench_app(url, LOG_LEVEL="WARNING")
         app.add_url_rule("/bench-empty", "bench_empty", lambda: "")
         seconds = fill(app, sizes)
         print(f"  generated {sizes} in {seconds:.0f} s", flush=True)
-        results = page_results(app, 10 if quick else 30, sizes)
+        results = page_results(app, 1 if smoke else 10 if quick else 30, sizes,
+                               warm=0 if smoke else 2)
         results.append(job_result(app))
         with app.app_context():
             db.session.remove()

@@ -423,25 +423,27 @@ def rows(name: str, m: Counter) -> list[Result]:
     ]
 
 
-def simulate(quick: bool = False) -> dict[str, Counter]:
+def simulate(quick: bool = False, smoke: bool = False) -> dict[str, Counter]:
     """Run every variant in every county; return the counts per variant, summed."""
     totals: dict[str, Counter] = defaultdict(Counter)
     seeds = [int(v) for v in os.environ.get("BENCH_FRAUD_SEEDS", "").split(",") if v.strip()]
-    for seed in seeds or (SEEDS[:1] if quick else SEEDS):
-        for name, counts in county_run(seed, quick):
+    for seed in seeds or (SEEDS[:1] if quick or smoke else SEEDS):
+        for name, counts in county_run(seed, quick, smoke):
             totals[name] += counts
     return totals
 
 
-def county_run(seed: int, quick: bool) -> list[tuple[str, Counter]]:
+def county_run(seed: int, quick: bool, smoke: bool = False) -> list[tuple[str, Counter]]:
     """Simulate one county: its organic weeks once, then each variant on a copy."""
     rng = random.Random(seed)
     officials = county(rng)
     for official in rng.sample(officials, STUFFERS):
         official.stuffer = True
-    weeks = WEEKS - 2 if quick else WEEKS - 1
+    weeks = 1 if smoke else WEEKS - 2 if quick else WEEKS - 1
     only = [v.strip() for v in os.environ.get("BENCH_FRAUD_VARIANTS", "").split(",")
             if v.strip()]
+    if smoke and not only:
+        only = [f"{VARIANTS[0]} {SHARES[0]:.0%}"]
     results = []
     with database() as history:
         app = bench_app(uri(history))
@@ -479,10 +481,10 @@ def summary(m: Counter) -> str:
             f"{m['honest']}; items {kinds}; items on honest officials {false}")
 
 
-def run(quick: bool = False) -> list[Result]:
-    """Run the simulation and return its report rows."""
+def run(quick: bool = False, smoke: bool = False) -> list[Result]:
+    """Run the simulation and return its report rows (smoke: one week, one variant)."""
     out: list[Result] = []
-    for name, counts in simulate(quick).items():
+    for name, counts in simulate(quick, smoke).items():
         print(f"   all counties, {name}: {summary(counts)}", flush=True)
         out += rows(name, counts)
     return out

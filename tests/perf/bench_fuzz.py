@@ -16,13 +16,16 @@ from tests.perf.support import bench_app, fresh_database
 from tests.support.browser import serving
 from tests.support.fuzz import prepare, run_schemathesis
 
-SECONDS, QUICK_SECONDS = 900, 180
+SECONDS, QUICK_SECONDS, SMOKE_SECONDS = 900, 180, 3
 EXAMPLES = 200
 
 
-def run(quick: bool = False) -> list[Result]:
-    """Run schemathesis for the budget; report test cases, failures and unexplained ones."""
-    budget = QUICK_SECONDS if quick else SECONDS
+def run(quick: bool = False, smoke: bool = False) -> list[Result]:
+    """Run schemathesis for the budget; report test cases, failures and unexplained ones.
+
+    Smoke: one example per operation, at most a few seconds.
+    """
+    budget = SMOKE_SECONDS if smoke else QUICK_SECONDS if quick else SECONDS
     with fresh_database("ssp_fuzz") as uri, FakeWeChat(appid="wx_bench",
                                                       secret="bench-secret") as wechat:
         app = bench_app(uri, WECHAT_API_BASE=wechat.base_url, WECHAT_APPID=wechat.appid,
@@ -30,8 +33,8 @@ def run(quick: bool = False) -> list[Result]:
                         PUBLIC_BASE_URL="http://127.0.0.1")
         ids = prepare(app, wechat)
         with serving(app) as base, tempfile.TemporaryDirectory() as workdir:
-            found = run_schemathesis(base, ids, Path(workdir), max_examples=EXAMPLES,
-                                     max_time=budget)
+            found = run_schemathesis(base, ids, Path(workdir),
+                                     max_examples=1 if smoke else EXAMPLES, max_time=budget)
     unexplained = found.unexplained()
     if unexplained:
         print(found.failing_output())

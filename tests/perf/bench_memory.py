@@ -41,6 +41,7 @@ ROOT = Path(__file__).resolve().parents[2]
 TARGET_MB = 200
 REDIS_DB, WEB_WORKERS, WEB_THREADS, CLIENTS = 15, 2, 4, 8
 KEYS = "bench-memory-signing-key-0123456789abcdef"
+SEAL_KEYS = "bench-memory-seal-key-0123456789abcdef"
 TZ = ZoneInfo("Asia/Shanghai")
 CONSOLE = ("/console/", "/console/units", "/console/officials", "/console/funnel",
            "/console/alerts", "/console/api/overview")
@@ -78,7 +79,7 @@ def prepare(app, tokens: int) -> tuple[list[str], str]:
     from backend.services.demo.seed import seed
     from backend.services.invitations.events import EventInput, IngestContext
     from backend.services.invitations.ingestion import ingest_events
-    from backend.wiring import token_codec, vault
+    from backend.wiring import sealer, token_codec, vault
 
     issued = []
     with app.app_context():
@@ -86,8 +87,10 @@ def prepare(app, tokens: int) -> tuple[list[str], str]:
         _, key = create_client(db.session, "bench-memory", ["events:write", "scores:publish"],
                                ["bench-sms"])
         for start in range(0, tokens, 1000):
-            ctx = IngestContext(token_codec(), vault(), app.extensions["catalogue"],
-                                app.config["PUBLIC_BASE_URL"], TZ, datetime.now(UTC))
+            ctx = IngestContext(codec=token_codec(), vault=vault(),
+                                catalogue=app.extensions["catalogue"],
+                                base_url=app.config["PUBLIC_BASE_URL"], tz=TZ,
+                                now=datetime.now(UTC), sealer=sealer())
             items = [EventInput("bench-qr", f"Q{n}", f"C{1 + n % 40:03d}", "approval",
                                 datetime.now(UTC) - timedelta(minutes=5))
                      for n in range(start, min(tokens, start + 1000))]
@@ -202,7 +205,8 @@ def drained(engine, period: str, redis: str) -> bool:
 def environment(url: str, redis: str, base_url: str, sms, core, tmp: str) -> dict:
     """Return the environment of the web and worker processes."""
     env = {**os.environ, "PYTHONPATH": str(ROOT), "DATABASE_URL": url, "REDIS_URL": redis,
-           "SECRET_KEYS": KEYS, "PUBLIC_BASE_URL": base_url, "LOG_LEVEL": "WARNING",
+           "SECRET_KEYS": KEYS, "RATING_SEAL_KEYS": SEAL_KEYS, "PUBLIC_BASE_URL": base_url,
+           "LOG_LEVEL": "WARNING",
            "RATELIMIT_PUBLIC": "100000000/minute", "SMS_GATEWAY_URL": sms.send_url,
            "ASSESSMENT_CORE_URL": core.webhook_url, "ASSESSMENT_CORE_SECRET": core.secret,
            "WEB_CONCURRENCY": str(WEB_WORKERS), "GUNICORN_THREADS": str(WEB_THREADS),
@@ -229,17 +233,48 @@ def web_phase(env: dict, tmp: str, worker, issued: list[str], key: str, seconds:
     return figures
 
 
-def run(quick: bool = False) -> list[Result]:
+def smoke_run() -> list[Result]:
+    """Walk a dozen visits of the load and a publication in process (no gunicorn, no RQ)."""
+    from backend.extensions import db
+
+    with fresh_database("ssp_bench_memory") as url:
+        app = bench_app(url, PUBLIC_BASE_URL="https://127.0.0.1", SECRET_KEYS=[KEYS],
+                        RATING_SEAL_KEYS=[SEAL_KEYS], LOG_LEVEL="WARNING",
+                        RATELIMIT_PUBLIC="100000/minute")
+        issued, key = prepare(app, 6)  # every kind of request once or more
+        auth = {"Authorization": f"Bearer {key}"}
+        tally: Counter = Counter()
+        with httpx.Client(transport=httpx.WSGITransport(app=app),
+                          base_url="https://127.0.0.1") as http:
+            sign_in(http)
+            for n, token in enumerate(issued):
+                tally.update(visit(http, n, token, auth))
+            published = http.post("/api/v1/scores/publish", headers=auth,
+                                  json={"period": datetime.now(TZ).strftime("%Y-%m")})
+            tally.update([("publish", published.status_code)])
+        with app.app_context():
+            db.session.remove()
+            db.engine.dispose()
+    check(tally)
+    requests = sum(tally.values())
+    return [Result("memory", f"smoke: {requests} mixed requests in process", float(requests),
+                   "requests")]
+
+
+def run(quick: bool = False, smoke: bool = False) -> list[Result]:
     """Measure the peak memory of web workers and of the RQ worker under load."""
     from backend.extensions import db
     from tests.fakes import FakeAssessmentCore, FakeSmsGateway
 
+    if smoke:
+        return smoke_run()
     seconds, tokens = (15, 1500) if quick else (45, 4000)
     redis, base_url = redis_url(), f"http://127.0.0.1:{free_port()}"
     flush(redis)
     with fresh_database("ssp_bench_memory") as url, FakeSmsGateway() as sms, \
             FakeAssessmentCore() as core, tempfile.TemporaryDirectory() as tmp:
-        app = bench_app(url, PUBLIC_BASE_URL=base_url, SECRET_KEYS=[KEYS], LOG_LEVEL="WARNING")
+        app = bench_app(url, PUBLIC_BASE_URL=base_url, SECRET_KEYS=[KEYS],
+                        RATING_SEAL_KEYS=[SEAL_KEYS], LOG_LEVEL="WARNING")
         issued, key = prepare(app, tokens)
         env = environment(url, redis, base_url, sms, core, tmp)
         worker = subprocess.Popen([sys.executable, "-m", "workers", "--name", "bench-memory"],

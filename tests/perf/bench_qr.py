@@ -96,11 +96,11 @@ def results_of(samples: dict[str, list[float]], count: int) -> list[Result]:
     return rows
 
 
-def run(quick: bool = False) -> list[Result]:
-    """Measure QR code requests cold and warm against their baselines."""
+def run(quick: bool = False, smoke: bool = False) -> list[Result]:
+    """Measure QR code requests cold and warm against their baselines (smoke: 3 tokens)."""
     from backend.extensions import db
 
-    tokens = raw_tokens((QUICK_TOKENS if quick else TOKENS) + WARM_UP)
+    tokens = raw_tokens((3 if smoke else QUICK_TOKENS if quick else TOKENS) + WARM_UP)
     with fresh_database("ssp_bench_qr") as url:
         app = bench_app(url, SECRET_KEYS=KEYS, LOG_LEVEL="WARNING")
         app.add_url_rule("/bench-empty", "bench_empty", lambda: "")

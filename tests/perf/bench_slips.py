@@ -22,7 +22,7 @@ TARGET_SECONDS = 10.0
 TZ = ZoneInfo("Asia/Shanghai")
 
 
-def seed_campaign(app) -> str:
+def seed_campaign(app, raters_count: int = RATERS) -> str:
     """Create a nine-person team and a campaign of 500 raters; return its code."""
     from backend.extensions import db
     from backend.models import Cadre, Unit
@@ -40,7 +40,7 @@ def seed_campaign(app) -> str:
         db.session.commit()
         targets = tuple(f"L{n}" for n in range(TEAM))
         raters = [AssignmentInput(RaterInput(f"R{n:04d}", f"评价人{n}", f"139{n:08d}"),
-                                  "subordinate", targets) for n in range(RATERS)]
+                                  "subordinate", targets) for n in range(raters_count)]
         ctx = CampaignContext(token_codec(app), vault(app), app.extensions["catalogue"],
                               app.config["PUBLIC_BASE_URL"], TZ, datetime.now(UTC))
         create_campaign(db.session, ctx, CampaignInput(
@@ -54,11 +54,11 @@ def render(app, code: str) -> bytes:
     from backend.extensions import db
     from backend.services.campaigns.lifecycle import find_campaign
     from backend.services.campaigns.slips import campaign_slips
-    from backend.wiring import token_codec
+    from backend.wiring import sealer, token_codec
 
     with app.app_context():
         campaign = find_campaign(db.session, code)
-        return campaign_slips(db.session, campaign, token_codec(app),
+        return campaign_slips(db.session, sealer(app), campaign, token_codec(app),
                               app.config["PUBLIC_BASE_URL"], TZ)
 
 
@@ -82,14 +82,18 @@ def bare_pngs(urls: list[str]) -> None:
         qr_png.__wrapped__(url)
 
 
-def run(quick: bool = False) -> list[Result]:
-    """Measure the slips PDF against drawing the same QR codes as bare PNGs."""
+def run(quick: bool = False, smoke: bool = False) -> list[Result]:
+    """Measure the slips PDF against drawing the same QR codes as bare PNGs.
+
+    Smoke: a campaign of 12 raters, once.
+    """
+    raters = 12 if smoke else RATERS
     with fresh_database() as url:
         app = bench_app(url)
-        code = seed_campaign(app)
+        code = seed_campaign(app, raters)
         urls = short_links(app, code)
         slips, pngs = [], []
-        for _ in range(1 if quick else 3):
+        for _ in range(1 if quick or smoke else 3):
             slips.append(timed(lambda: render(app, code)))
             pngs.append(timed(lambda: bare_pngs(urls)))
         pdf = render(app, code)
@@ -98,10 +102,11 @@ def run(quick: bool = False) -> list[Result]:
         with app.app_context():
             db.engine.dispose()
     assert pdf.startswith(b"%PDF") and b"/FontFile2" in pdf
-    seconds, rate, bare_rate = median(slips), RATERS / median(slips), RATERS / median(pngs)
-    print(f"   {RATERS} slips in {seconds:.2f} s ({len(pdf) // 1024} KB)", flush=True)
-    return [Result("slips", f"PDF of {RATERS} ballot slips (PostgreSQL)", rate, "slips/s",
+    seconds, rate, bare_rate = median(slips), raters / median(slips), raters / median(pngs)
+    print(f"   {raters} slips in {seconds:.2f} s ({len(pdf) // 1024} KB)", flush=True)
+    judged = raters == RATERS
+    return [Result("slips", f"PDF of {raters} ballot slips (PostgreSQL)", rate, "slips/s",
                    baseline=bare_rate, baseline_label="bare QR PNGs, codes/s",
                    ratio=rate / bare_rate,
-                   target=f"{RATERS} slips < {TARGET_SECONDS:.0f} s",
-                   met=seconds < TARGET_SECONDS, samples=slips)]
+                   target=f"{RATERS} slips < {TARGET_SECONDS:.0f} s" if judged else "",
+                   met=seconds < TARGET_SECONDS if judged else None, samples=slips)]

@@ -1,10 +1,12 @@
 """Rating submission under gunicorn on PostgreSQL with Redis, 32 concurrent clients (wrk).
 
 Baseline, same run, same gunicorn settings (deploy/gunicorn.conf.py): a Flask endpoint doing
-only the SQL of a submission (UPDATE ... RETURNING plus INSERT, tests/perf/bare_submission.py);
-the same SQL as a bare WSGI callable, without Flask, is reported for reference. Every request
-uses a token of its own; each server gets an unmeasured warm-up first. Targets: throughput at
-least 0.8 of the baseline, p99 under 100 ms.
+only the SQL of a submission (the read of the invitation and its use tag, then the one-statement
+write of the use tag and the sealed pending rating: tests/perf/bare_submission.py, which takes
+the statements from the real store); the same SQL as a bare WSGI callable, without Flask, is
+reported for reference. Every request uses a token of its own; each server gets an unmeasured
+warm-up first. Targets: throughput at least 0.8 of the baseline, p99 under 100 ms.
+Smoke mode: a few submissions to each of the three, in process (no gunicorn, no wrk).
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import httpx
+import sqlalchemy as sa
 
 from tests.perf.processes import free_port, stop
 from tests.perf.report import Result
@@ -29,6 +32,14 @@ ROOT = Path(__file__).resolve().parents[2]
 HERE = Path(__file__).resolve().parent
 CONNECTIONS, THREADS, WARM_UP_SECONDS = 32, 2, 2
 KEYS = "bench-submission-key-0123456789abcdef"
+SEAL_KEYS = "bench-submission-seal-key-0123456789abcdef"
+REDIS_DB = 14
+
+
+def redis_url() -> str:
+    """Return REDIS_URL (or the local default) pointed at this benchmark's own database."""
+    base = os.environ.get("REDIS_URL") or "redis://127.0.0.1:6379/0"
+    return base.rsplit("/", 1)[0] + f"/{REDIS_DB}"
 
 
 def issue_tokens(app, count: int) -> list[str]:
@@ -37,15 +48,17 @@ def issue_tokens(app, count: int) -> list[str]:
     from backend.services.demo.seed import seed
     from backend.services.invitations.events import EventInput, IngestContext
     from backend.services.invitations.ingestion import ingest_events
-    from backend.wiring import token_codec, vault
+    from backend.wiring import sealer, token_codec, vault
 
     tokens = []
     with app.app_context():
         seed(db.session)
         for start in range(0, count, 1000):
-            ctx = IngestContext(token_codec(), vault(), app.extensions["catalogue"],
-                                app.config["PUBLIC_BASE_URL"], ZoneInfo("Asia/Shanghai"),
-                                datetime.now(UTC))
+            ctx = IngestContext(codec=token_codec(), vault=vault(),
+                                catalogue=app.extensions["catalogue"],
+                                base_url=app.config["PUBLIC_BASE_URL"],
+                                tz=ZoneInfo("Asia/Shanghai"), now=datetime.now(UTC),
+                                sealer=sealer())
             items = [EventInput("bench", f"S{start + n}", f"C{1 + (start + n) % 40:03d}",
                                 "approval", datetime.now(UTC) - timedelta(minutes=5),
                                 channels=("qr",)) for n in range(min(1000, count - start))]
@@ -99,26 +112,66 @@ def measure(target: str, env: dict, paths: list[str], seconds: int, folder: Path
         stop(process, group=True)
 
 
-def run(quick: bool = False) -> list[Result]:
+def paths_for(tokens: list[str]) -> dict[str, list[str]]:
+    """Split the tokens in three: the Flask baseline's, the WSGI baseline's, the app's."""
+    from backend.services.tokens import TokenCodec
+
+    codec = TokenCodec([KEYS])
+    third = len(tokens) // 3
+    return {"flask": [f"/bare/{t}" for t in tokens[:third]],
+            "wsgi": [f"/bare/{t}" for t in tokens[third:2 * third]],
+            "app": [f"/api/v1/invitations/{codec.url_token(t)}/rating"
+                    for t in tokens[2 * third:]]}
+
+
+def smoke_run(app, url: str, tokens: list[str]) -> list[Result]:
+    """Submit a few ratings to each endpoint in process; check what they stored."""
+    from werkzeug.test import Client
+
+    from backend.extensions import db
+    from tests.perf import bare_submission
+
+    os.environ["BARE_DSN"] = url.replace("postgresql+psycopg", "postgresql")
+    clients = {"flask": bare_submission.flask_app.test_client(),
+               "wsgi": Client(bare_submission.app), "app": app.test_client()}
+    paths = paths_for(tokens)
+    for name, client in clients.items():
+        for path in paths[name]:
+            first = client.post(path, json={"score": 8})
+            again = client.post(path, json={"score": 8})
+            assert (first.status_code, again.status_code) == (201, 409), (
+                name, first.status_code, again.status_code, first.get_data(as_text=True))
+    with app.app_context():
+        stored = db.session.execute(sa.text(
+            "SELECT (SELECT count(*) FROM invitation_use_tags), "
+            "(SELECT count(*) FROM pending_items WHERE kind = 'rating')")).one()
+        db.session.remove()
+        db.engine.dispose()
+    bare_submission.connection().close()
+    bare_submission._local.conn = None
+    used = sum(len(p) for p in paths.values())
+    assert tuple(stored) == (used, used), (tuple(stored), used)
+    return [Result("submission", f"smoke: {used} submissions in process", float(used), "ratings")]
+
+
+def run(quick: bool = False, smoke: bool = False) -> list[Result]:
     """Measure the real submission endpoint against the bare-SQL endpoint."""
-    if shutil.which("wrk") is None:
+    if not smoke and shutil.which("wrk") is None:
         raise RuntimeError("wrk 未安装：apt-get install wrk")
     seconds = 5 if quick else 10
     with fresh_database() as url:
-        app = bench_app(url, PUBLIC_BASE_URL="http://127.0.0.1", SECRET_KEYS=[KEYS])
-        tokens = issue_tokens(app, 90_000 if not quick else 45_000)
-        env = {**os.environ, "DATABASE_URL": url, "REDIS_URL": "redis://127.0.0.1:6379/14",
-               "SECRET_KEYS": KEYS, "RATELIMIT_PUBLIC": "100000000/minute",
+        app = bench_app(url, PUBLIC_BASE_URL="http://127.0.0.1", SECRET_KEYS=[KEYS],
+                        RATING_SEAL_KEYS=[SEAL_KEYS])
+        count = 9 if smoke else 45_000 if quick else 90_000
+        tokens = issue_tokens(app, count)
+        if smoke:
+            return smoke_run(app, url, tokens)
+        env = {**os.environ, "DATABASE_URL": url, "REDIS_URL": redis_url(),
+               "SECRET_KEYS": KEYS, "RATING_SEAL_KEYS": SEAL_KEYS,
+               "RATELIMIT_PUBLIC": "100000000/minute", "EMBEDDED_SCHEDULER": "0",
                "LOG_LEVEL": "WARNING", "BARE_DSN": url.replace("postgresql+psycopg", "postgresql"),
                "PYTHONPATH": str(ROOT)}
-        from backend.services.invitations.tokens import TokenCodec
-
-        codec = TokenCodec([KEYS])
-        third = len(tokens) // 3
-        paths = {"flask": [f"/bare/{t}" for t in tokens[:third]],
-                 "wsgi": [f"/bare/{t}" for t in tokens[third:2 * third]],
-                 "app": [f"/api/v1/invitations/{codec.url_token(t)}/rating"
-                         for t in tokens[2 * third:]]}
+        paths = paths_for(tokens)
         results = {}
         folder = Path(os.environ.get("TMPDIR", "/tmp"))
         for name, target in (("flask", "tests.perf.bare_submission:flask_app"),

@@ -26,10 +26,19 @@ class Sizes:
     units: int = 600
     days: int = 400
     event_days: int = 3  # service events and deliveries: what the rollup job recomputes
+    outbox: int = 50_000
+    audit: int = 200_000
+    settle: bool = True  # VACUUM ANALYZE and CHECKPOINT after the load
 
     @classmethod
-    def from_env(cls, quick: bool) -> Sizes:
-        """Return the sizes: full 10M ratings / 30M invitations, quick a tenth; env wins."""
+    def from_env(cls, quick: bool, smoke: bool = False) -> Sizes:
+        """Return the sizes: full 10M ratings / 30M invitations, quick a tenth; env wins.
+
+        Smoke: 3,000 ratings, 9,000 invitations, 60 officials in 40 units.
+        """
+        if smoke:
+            return cls(ratings=3000, invitations=9000, cadres=60, units=40, days=40,
+                       outbox=500, audit=2000, settle=False)
         env = os.environ.get
         return cls(ratings=int(env("BENCH_CONSOLE_RATINGS", 1_000_000 if quick else 10_000_000)),
                    invitations=int(env("BENCH_CONSOLE_INVITATIONS",
@@ -57,35 +66,67 @@ def directory(conn, s: Sizes) -> None:
 
 
 def invitations(conn, s: Sizes, template_id: int) -> None:
-    """Insert event invitations spread over the period, newest first by id; 35% used."""
+    """Insert event invitations spread over the period, newest first by id; 35% used.
+
+    Uses and first openings are keyed tags in sets of their own (nothing on the invitation):
+    stand-in tags of the real length for 35% (used) and 50% (opened) of the invitations.
+    """
     with bulk_load(conn, "invitations"):
         conn.execute(sa.text(
             "INSERT INTO invitations (id, token, kind, template_id, cadre_id, event_type, "
-            "created_at, expires_at, used_at) SELECT g, md5(g::text), 'event', :t, "
+            "created_at, expires_at) SELECT g, md5(g::text), 'event', :t, "
             "1 + g % :c, (ARRAY['approval','village_visit','enterprise_reception'])[1 + g % 3], "
-            "ts, ts + interval '7 days', "
-            "CASE WHEN g % 100 < 35 THEN date_trunc('hour', ts + interval '3 hours') END "
+            "ts, ts + interval '7 days' "
             "FROM (SELECT g, now() - (g::float8 / :n) * (:d * interval '1 day') AS ts "
             "FROM generate_series(1, :n) g) s"),
             {"t": template_id, "c": s.cadres, "n": s.invitations, "d": s.days - 35})
+    for kind, share in (("use", 35), ("open", 50)):
+        conn.execute(sa.text(
+            f"INSERT INTO invitation_{kind}_tags (tag) SELECT tag FROM (SELECT "  # noqa: S608
+            "md5(:k || g) || md5(g || :k) AS tag FROM generate_series(1, :n) g "
+            "WHERE g % 100 < :share) t ORDER BY tag"),
+            {"k": kind, "n": s.invitations, "share": share})
+
+
+def funnel(conn) -> None:
+    """Count openings and ratings per (local day, official, event type, channel), as release
+    adds them up, for the invitations above (opened: g % 100 < 50, rated: < 35)."""
+    conn.execute(sa.text(
+        "INSERT INTO funnel_counts (day, cadre_id, event_type, channel, opened, rated) "
+        "SELECT (created_at AT TIME ZONE 'Asia/Shanghai')::date, cadre_id, event_type, "
+        "(ARRAY['sms','wechat','qr'])[1 + id % 3], count(*) FILTER (WHERE id % 100 < 50), "
+        "count(*) FILTER (WHERE id % 100 < 35) FROM invitations WHERE kind = 'event' "
+        "GROUP BY 1, 2, 3, 4"))
 
 
 def ratings(conn, s: Sizes, template_id: int) -> None:
-    """Insert ratings (a fifth with a comment) and their per-month counts."""
+    """Insert released ratings (a fifth with a comment) and their per-month counts.
+
+    The console never checks a rating's MAC: the MACs are placeholders of the real length
+    (tests/perf/bench_ledger_verify.py makes valid ones).
+    """
     with bulk_load(conn, "ratings"):
         conn.execute(sa.text(
             "INSERT INTO ratings (id, cadre_id, rater_group, score, tags, comment, template_id,"
-            " event_type, submitted_hour, month, receipt_hash, status) SELECT g, 1 + g % :c, "
+            " event_type, batch_at, month, receipt_hash, mac, status) SELECT g, 1 + g % :c, "
             "'recipient', 1 + (g * 7) % 10, '[\"热情周到\"]'::json, CASE WHEN g % 5 = 0 THEN "
             "'窗口服务很好，办事效率高' END, :t, "
             "(ARRAY['approval','village_visit','enterprise_reception'])[1 + g % 3], "
             "date_trunc('hour', ts), to_char(ts AT TIME ZONE 'Asia/Shanghai', 'YYYY-MM'), "
-            "md5(g::text) || md5((-g)::text), 'valid' FROM (SELECT g, now() - (g::float8 / :n)"
+            "md5(g::text) || md5((-g)::text), 'bnch:' || md5(g::text) || md5((g + 1)::text), "
+            "'valid' FROM (SELECT g, now() - (g::float8 / :n)"
             " * (:d * interval '1 day') AS ts FROM generate_series(1, :n) g) s"),
             {"t": template_id, "c": s.cadres, "n": s.ratings, "d": s.days - 35})
     conn.execute(sa.text(
+        "SELECT setval(pg_get_serial_sequence('ratings', 'id'), greatest(:n, 1))"),
+        {"n": s.ratings})
+    conn.execute(sa.text(
         "INSERT INTO rating_counts SELECT cadre_id, month, rater_group, score, count(*) "
         "FROM ratings GROUP BY cadre_id, month, rater_group, score"))
+    conn.execute(sa.text(
+        "INSERT INTO rating_tag_counts (cadre_id, month, rater_group, tag, count) "
+        "SELECT cadre_id, month, rater_group, '热情周到', count(*) FROM ratings "
+        "GROUP BY cadre_id, month, rater_group"))
 
 
 def followups(conn, phone_enc: str) -> None:
@@ -182,30 +223,40 @@ def side_tables(conn, s: Sizes, scheme_id: int) -> None:
         "INSERT INTO webhook_outbox (webhook_id, type, period, payload, status, attempts, "
         "next_attempt_at, created_at) SELECT 'msg_' || md5(g::text), 'score.published', "
         "'2026-10', '{}'::json, CASE WHEN g % 500 = 0 THEN 'dead' WHEN g % 50 = 0 THEN "
-        "'pending' ELSE 'delivered' END, 1, now(), now() FROM generate_series(1, 50000) g"))
+        "'pending' ELSE 'delivered' END, 1, now(), now() FROM generate_series(1, :n) g"),
+        {"n": s.outbox})
     conn.execute(sa.text(
         "INSERT INTO audit_log (at, actor, action, target, details, address, prev_hash, hash)"
         " SELECT now() - g * interval '1 second', 'admin', 'view.comments', 'cadre:C' || g, "
         "'{}'::json, '10.0.0.1', md5((g - 1)::text) || md5(g::text), md5(g::text) || "
-        "md5((g + 1)::text) FROM generate_series(1, 200000) g"))
+        "md5((g + 1)::text) FROM generate_series(1, :n) g"), {"n": s.audit})
 
 
 def campaigns(conn, template_id: int) -> None:
     """Add twenty campaigns of 500 raters each, rating officials of the first unit."""
     conn.execute(sa.text(
         "INSERT INTO campaigns (id, code, name, template_id, period, status, closes_at, "
-        "max_reminders, created_at) SELECT g, 'CP' || g, '民主测评' || g, :t, '2026-Q4', "
-        "'open', now() + interval '7 days', 2, now() - g * interval '1 day' "
+        "max_reminders, reminders_sent, created_at) SELECT g, 'CP' || g, '民主测评' || g, :t, "
+        "'2026-Q4', 'open', now() + interval '7 days', 2, 0, now() - g * interval '1 day' "
         "FROM generate_series(1, 20) g"), {"t": template_id})
     conn.execute(sa.text(
         "INSERT INTO invitations (id, token, kind, template_id, campaign_id, created_at, "
-        "expires_at, used_at) SELECT 2000000000 + g, md5('b' || g), 'ballot', :t, "
-        "1 + g % 20, now(), now() + interval '7 days', CASE WHEN g % 3 = 0 THEN "
-        "date_trunc('day', now()) END FROM generate_series(1, 10000) g"), {"t": template_id})
+        "expires_at) SELECT 2000000000 + g, md5('b' || g), 'ballot', :t, "
+        "1 + g % 20, now(), now() + interval '7 days' FROM generate_series(1, 10000) g"),
+        {"t": template_id})
+    # A third answered: their use tags, and the turnout counters release keeps.
     conn.execute(sa.text(
-        "INSERT INTO campaign_raters (campaign_id, code, name, rater_group, invitation_id, "
-        "reminders_sent) SELECT 1 + g % 20, 'R' || g, '评价人' || g, (ARRAY['peer',"
-        "'subordinate','superior'])[1 + g % 3], 2000000000 + g, 0 "
+        "INSERT INTO invitation_use_tags (tag) SELECT md5('ballot' || g) || md5(g || 'ballot')"
+        " FROM generate_series(1, 10000) g WHERE g % 3 = 0"))
+    conn.execute(sa.text(
+        "INSERT INTO campaign_turnout (campaign_id, rater_group, day, answered) "
+        "SELECT 1 + g % 20, (ARRAY['peer','subordinate','superior'])[1 + g % 3], "
+        "(now() AT TIME ZONE 'Asia/Shanghai')::date, count(*) FROM generate_series(1, 10000) g "
+        "WHERE g % 3 = 0 GROUP BY 1, 2, 3"))
+    conn.execute(sa.text(
+        "INSERT INTO campaign_raters (campaign_id, code, name, rater_group, invitation_id) "
+        "SELECT 1 + g % 20, 'R' || g, '评价人' || g, (ARRAY['peer',"
+        "'subordinate','superior'])[1 + g % 3], 2000000000 + g "
         "FROM generate_series(1, 10000) g"))
     conn.execute(sa.text(
         "INSERT INTO ballot_targets (invitation_id, cadre_id, rater_group, position) "
@@ -218,12 +269,15 @@ def generate(engine, s: Sizes, template_id: int, scheme_id: int, phone_enc: str)
     with engine.begin() as conn:
         directory(conn, s)
         invitations(conn, s, template_id)
+        funnel(conn)
         ratings(conn, s, template_id)
         followups(conn, phone_enc)
         events(conn, s)
         rollups(conn, s)
         side_tables(conn, s, scheme_id)
         campaigns(conn, template_id)
+    if not s.settle:
+        return
     with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
         conn.execute(sa.text("VACUUM ANALYZE"))
         # Write out the gigabytes the load left dirty now, not while pages are being timed.

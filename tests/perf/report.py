@@ -52,6 +52,9 @@ TARGETS = (
     Target("fraud", "recall >= 90% of stuffing officials in every variant", ">= 90%"),
     Target("fraud", "false flags < 1% of organic ratings", "< 1%"),
     Target("fraud", "false flags < 5% of honest officials", "< 5%"),
+    Target("release", "release job >= 2,000 ratings/s", ">= 2000"),
+    Target("ledger_verify", "ledger verify < 5 minutes at 10 M ratings", "< 300 s"),
+    Target("ledger_verify", "ledger verify < 500 MB at 10 M ratings", "< 500 MB"),
 )
 
 

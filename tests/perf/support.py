@@ -47,6 +47,16 @@ def bulk_load(conn, table: str) -> Iterator[None]:
     many times longer than building the indexes afterwards in one sort each and validating
     the keys in one join. The table ends up exactly as declared.
     """
+    saved = strip(conn, table)
+    yield
+    restore(conn, table, saved)
+
+
+Saved = tuple[list, list]
+
+
+def strip(conn, table: str) -> Saved:
+    """Drop a table's foreign keys, unique constraints and secondary indexes; return them."""
     constraints = conn.execute(sa.text(
         "SELECT conname, pg_get_constraintdef(oid) FROM pg_constraint "
         "WHERE conrelid = CAST(:t AS regclass) AND contype IN ('f', 'u') ORDER BY conname"),
@@ -59,7 +69,12 @@ def bulk_load(conn, table: str) -> Iterator[None]:
         conn.execute(sa.text(f'ALTER TABLE {table} DROP CONSTRAINT "{name}"'))
     for name, _ in indexes:
         conn.execute(sa.text(f'DROP INDEX "{name}"'))
-    yield
+    return constraints, indexes
+
+
+def restore(conn, table: str, saved: Saved) -> None:
+    """Build what `strip` dropped again: indexes in one sort each, keys in one join each."""
+    constraints, indexes = saved
     conn.execute(sa.text("SET LOCAL maintenance_work_mem = '1GB'"))
     for _, definition in indexes:
         conn.execute(sa.text(definition))

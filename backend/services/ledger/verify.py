@@ -14,10 +14,19 @@ entry that does not verify. Reasons:
 - checkpoint: a day's entries no longer give its recorded root, range, count or chain hash;
 - counts: a count table differs from a recount of the valid ratings (the first difference is
   named by table, official, month, group and score or tag).
+
+Streaming, for tens of millions of ratings in constant memory: the walk reads the entries a
+batch at a time from a server-side cursor, holding one day's Merkle frontier and nothing per
+rating. On PostgreSQL the next batches are fetched by a thread while the walk checks the
+current one, and the checks the database does alone (the first rating without an entry, the
+recount of the count tables) run meanwhile on a connection of their own, so the database's
+work and the walk's overlap instead of adding up (tests/perf/bench_ledger_verify.py).
 """
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
@@ -30,6 +39,8 @@ from backend.scoring.merkle import GENESIS, MerkleBuilder, chain_hash, leaf_hash
 from backend.services.ledger import recount
 from backend.services.sealing.mac import mac_ok
 from backend.services.sealing.seal import Sealer
+from backend.storage.engine import on_postgres
+from backend.storage.streaming import stream_rows
 
 STREAM = 5000
 REASONS = {"forged": "评价与其 MAC 不符（内容或状态被改动，或为手工写入）",
@@ -161,32 +172,77 @@ class Walk:
                       f"（{day} 的检查点没有对应条目）")
 
 
+# What the walk reads of each entry and its rating, in sequence order.
+WALK = (select(LedgerEntry.seq, LedgerEntry.rating_id, LedgerEntry.leaf_hash,
+               LedgerEntry.chain_hash, LedgerEntry.day, Rating.id, Rating.cadre_id,
+               Rating.rater_group, Rating.score, Rating.tags, Rating.comment,
+               Rating.template_id, Rating.event_type, Rating.batch_at, Rating.month,
+               Rating.receipt_hash, Rating.status, Rating.excluded_reason, Rating.mac)
+        .outerjoin(Rating, Rating.id == LedgerEntry.rating_id).order_by(LedgerEntry.seq))
+
+
+def entries(session: Session) -> Iterator[Any]:
+    """Yield the entries joined to their ratings, in sequence order, a batch at a time.
+
+    On PostgreSQL the rows come from a server-side cursor of the driver, fetched ahead by a
+    thread (see backend/storage/streaming.py); elsewhere through SQLAlchemy. The rows have
+    the same names either way.
+    """
+    yield from stream_rows(session, WALK, STREAM, "ledger_verify")
+
+
+def in_background(session: Session, check: Callable[[Session], Any]) -> Callable[[], Any]:
+    """Start a check on a connection of its own; return what waits for its result.
+
+    On PostgreSQL the database's own checks (grouped scans and joins of every rating, work of
+    the database server) run while this process walks the ledger. Each statement reads a
+    snapshot of its own, as it does in sequence (the walk's statements too). Elsewhere
+    (SQLite, one writer) the check runs when its result is asked for.
+    """
+    bind = session.get_bind()
+    if not on_postgres(bind):
+        return lambda: check(session)
+    outcome: dict[str, Any] = {}
+
+    def work() -> None:
+        try:
+            with Session(bind) as own:
+                outcome["value"] = check(own)
+        except BaseException as exc:  # re-raised in the caller's thread
+            outcome["error"] = exc
+
+    thread = threading.Thread(target=work, name="ledger-verify-recount", daemon=True)
+    thread.start()
+
+    def result() -> Any:
+        thread.join()
+        if "error" in outcome:
+            raise outcome["error"]
+        return outcome["value"]
+
+    return result
+
+
 def verify(session: Session, sealer: Sealer) -> VerifyResult:
     """Recompute everything; return the first entry or count that does not verify, if any."""
     walk = Walk({c.day: c for c in session.scalars(select(LedgerCheckpoint))}, sealer)
-    result = session.execute(
-        select(LedgerEntry.seq, LedgerEntry.rating_id, LedgerEntry.leaf_hash,
-               LedgerEntry.chain_hash, LedgerEntry.day, LedgerEntry.created_at, Rating.id,
-               Rating.cadre_id, Rating.rater_group, Rating.score, Rating.tags, Rating.comment,
-               Rating.template_id, Rating.event_type, Rating.batch_at, Rating.month,
-               Rating.receipt_hash, Rating.status, Rating.excluded_reason, Rating.mac)
-        .outerjoin(Rating, Rating.id == LedgerEntry.rating_id)
-        .order_by(LedgerEntry.seq).execution_options(yield_per=STREAM))
-    with result:  # closes the server-side cursor even when we stop early
-        for row in result:
-            if not walk.step(row):
-                break
+    checked = in_background(session, database_checks)
+    stream = entries(session)
+    for row in stream:
+        if not walk.step(row):
+            break
+    stream.close()  # closes the server-side cursor when the walk stopped early
     walk.finish()
     failure = classify(session, walk.failure, walk.recomputed)
-    orphan = inserted(session, walk.expected - 1, walk.closed_days)
+    first_orphan, counted = checked()
+    orphan = inserted(first_orphan, walk.expected - 1, walk.closed_days)
     if orphan is not None and (failure is None or orphan.seq <= failure.seq):
         return orphan
     if failure is not None:
         return failure
-    mismatch = recount.first_mismatch(session)
-    if mismatch is not None:
+    if counted is not None:
         return VerifyResult(walk.expected - 1, walk.closed_days, None, None, "counts",
-                            f"：{mismatch}")
+                            f"：{counted}")
     return VerifyResult(walk.expected - 1, walk.closed_days)
 
 
@@ -202,8 +258,13 @@ def classify(session: Session, failure: VerifyResult | None,
                         "reordered", f"（该评价的哈希位于条目 #{elsewhere}）")
 
 
-def inserted(session: Session, entries: int, checkpoints: int) -> VerifyResult | None:
-    """Return the first rating without an entry, if any."""
+def database_checks(session: Session) -> tuple[tuple[int, int] | None, str | None]:
+    """Run the checks the database does alone: the first orphan rating, then the recount."""
+    return orphan_rating(session), recount.first_mismatch(session)
+
+
+def orphan_rating(session: Session) -> tuple[int, int] | None:
+    """Return the first rating without an entry and the last entry before its id, if any."""
     orphan = session.scalar(
         select(Rating.id).outerjoin(LedgerEntry, LedgerEntry.rating_id == Rating.id)
         .where(LedgerEntry.seq.is_(None)).order_by(Rating.id).limit(1))
@@ -211,5 +272,14 @@ def inserted(session: Session, entries: int, checkpoints: int) -> VerifyResult |
         return None
     before = session.scalar(select(func.max(LedgerEntry.seq))
                             .where(LedgerEntry.rating_id < orphan)) or 0
+    return orphan, before
+
+
+def inserted(found: tuple[int, int] | None, entries: int,
+             checkpoints: int) -> VerifyResult | None:
+    """Return the failure naming the first rating without an entry, if there is one."""
+    if found is None:
+        return None
+    orphan, before = found
     return VerifyResult(entries, checkpoints, before + 1, orphan, "inserted",
                         f"（评价 #{orphan} 没有账本条目：不是经分批入账写入的）")

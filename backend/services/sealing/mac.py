@@ -7,9 +7,10 @@ legitimate change of a stored rating, and it renews the MAC.
 
 from __future__ import annotations
 
-from datetime import UTC
+from operator import attrgetter
 from typing import Any
 
+from backend.scoring.merkle import utc_isoformat
 from backend.services.sealing.seal import Sealer
 
 # What a rating's MAC covers: everything stored but its id and the MAC itself.
@@ -17,12 +18,17 @@ MAC_FIELDS = ("cadre_id", "rater_group", "score", "tags", "comment", "template_i
               "event_type", "batch_at", "month", "receipt_hash", "status", "excluded_reason")
 
 
+_fields = attrgetter(*MAC_FIELDS)
+
+
 def mac_content(row: Any) -> dict:
-    """Return what a rating's MAC covers, from a row dict or a loaded rating."""
-    get = row.get if isinstance(row, dict) else lambda k: getattr(row, k)
-    values = {k: get(k) for k in MAC_FIELDS}
+    """Return what a rating's MAC covers, from a row dict or a loaded rating (or a row)."""
+    if isinstance(row, dict):
+        values = {k: row.get(k) for k in MAC_FIELDS}
+    else:  # one C-level call for every field: `ledger verify` does this millions of times
+        values = dict(zip(MAC_FIELDS, _fields(row), strict=True))
     values["tags"] = sorted(values["tags"] or [])
-    values["batch_at"] = values["batch_at"].astimezone(UTC).isoformat()
+    values["batch_at"] = utc_isoformat(values["batch_at"])
     return values
 
 
