@@ -20,8 +20,9 @@ import threading
 from datetime import UTC, datetime
 
 import psycopg
-from backend.services.rating_store_pg import POSTGRESQL_WRITE, PRESENTED_PG, compiled
 from flask import Flask
+
+from backend.storage.rating_store_pg import POSTGRESQL_WRITE, PRESENTED_PG, compiled
 
 _local = threading.local()
 READ, WRITE = compiled(PRESENTED_PG), compiled(POSTGRESQL_WRITE)

@@ -433,6 +433,14 @@ def simulate(quick: bool = False, smoke: bool = False) -> dict[str, Counter]:
     return totals
 
 
+def release_connections(app) -> None:
+    """Close an app's pooled connections before its database is dropped."""
+    with app.app_context():
+        from backend.extensions import db
+        db.session.remove()
+        db.engine.dispose()
+
+
 def county_run(seed: int, quick: bool, smoke: bool = False) -> list[tuple[str, Counter]]:
     """Simulate one county: its organic weeks once, then each variant on a copy."""
     rng = random.Random(seed)
@@ -452,18 +460,19 @@ def county_run(seed: int, quick: bool, smoke: bool = False) -> list[tuple[str, C
         organic = organic_weeks(app, officials, weeks, seed)
         print(f"   county {seed}: {weeks} organic weeks, {len(organic.organic)} ratings, "
               f"{time.perf_counter() - started:.0f} s", flush=True)
-        with app.app_context():
-            from backend.extensions import db
-            db.session.remove()
-            db.engine.dispose()
+        release_connections(app)
         for manner, share in itertools.product(VARIANTS, SHARES):
             name = f"{manner} {share:.0%}"
             if only and name not in only:
                 continue
             with database(history) as copy:
                 started = time.perf_counter()
-                week, found = stuffed_week(bench_app(uri(copy)), officials, manner, share,
-                                           weeks, seed)
+                stuffed_app = bench_app(uri(copy))
+                try:
+                    week, found = stuffed_week(stuffed_app, officials, manner, share, weeks,
+                                               seed)
+                finally:
+                    release_connections(stuffed_app)
                 counts = measure(organic, week, found, officials)
                 results.append((name, counts))
                 print(f"   {name}: {summary(counts)} ({time.perf_counter() - started:.0f} s)",

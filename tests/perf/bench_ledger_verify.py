@@ -81,7 +81,7 @@ def prepare(url: str, ratings: int) -> float:
     started = time.perf_counter()
     app = bench_app(url, RATING_SEAL_KEYS=[ledger_data.KEY], LOG_LEVEL="WARNING")
     from backend.extensions import db
-    from backend.services.templates import register
+    from backend.services.templates.catalogue import register
 
     with app.app_context():
         template_id = register(db.session,

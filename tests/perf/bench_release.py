@@ -55,8 +55,7 @@ def add_officials(app) -> None:
 
 def real_submissions(app, count: int) -> None:
     """Submit `count` ratings through the API, of every shape a rater can send."""
-    from backend.services.tokens import TokenCodec
-
+    from backend.services.invitations.tokens import TokenCodec
     from tests.perf.bench_submission import issue_tokens
 
     codec = TokenCodec([KEYS])
@@ -122,9 +121,8 @@ def reset(engine) -> None:
 
 def timed_release(app, total: int) -> float:
     """Release everything pending with the real code; return the seconds."""
-    from backend.services.release import release
-
     from backend.extensions import db
+    from backend.services.ratings.release import release
     from backend.wiring import release_context
 
     with app.app_context():

@@ -114,7 +114,7 @@ def measure(target: str, env: dict, paths: list[str], seconds: int, folder: Path
 
 def paths_for(tokens: list[str]) -> dict[str, list[str]]:
     """Split the tokens in three: the Flask baseline's, the WSGI baseline's, the app's."""
-    from backend.services.tokens import TokenCodec
+    from backend.services.invitations.tokens import TokenCodec
 
     codec = TokenCodec([KEYS])
     third = len(tokens) // 3

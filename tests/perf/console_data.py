@@ -92,10 +92,11 @@ def funnel(conn) -> None:
     """Count openings and ratings per (local day, official, event type, channel), as release
     adds them up, for the invitations above (opened: g % 100 < 50, rated: < 35)."""
     conn.execute(sa.text(
-        "INSERT INTO funnel_counts (day, cadre_id, event_type, channel, opened, rated) "
+        "INSERT INTO funnel_counts (day, cadre_id, event_type, channel, opened, rated, "
+        "unstamped) "
         "SELECT (created_at AT TIME ZONE 'Asia/Shanghai')::date, cadre_id, event_type, "
         "(ARRAY['sms','wechat','qr'])[1 + id % 3], count(*) FILTER (WHERE id % 100 < 50), "
-        "count(*) FILTER (WHERE id % 100 < 35) FROM invitations WHERE kind = 'event' "
+        "count(*) FILTER (WHERE id % 100 < 35), 0 FROM invitations WHERE kind = 'event' "
         "GROUP BY 1, 2, 3, 4"))
 
 

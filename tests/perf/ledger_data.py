@@ -66,13 +66,13 @@ def plan_for(ratings: int, template_id: int, today: date) -> Plan:
 
 def digest() -> str:
     """Return what generated data depends on: when it changes, the data is made again."""
-    from backend.services.merkle import LEAF_VERSION
-    from backend.services.rating_mac import MAC_FIELDS
     from sqlalchemy.dialects import postgresql
     from sqlalchemy.schema import CreateTable
 
     import backend.models  # noqa: F401 (registers the tables)
     from backend.extensions import db
+    from backend.scoring.merkle import LEAF_VERSION
+    from backend.services.sealing.mac import MAC_FIELDS
 
     ddl = "".join(str(CreateTable(db.metadata.tables[t]).compile(dialect=postgresql.dialect()))
                   for t in TABLES)
@@ -87,7 +87,7 @@ _sealer = None
 def _init_worker() -> None:
     """Make this process's key ring."""
     global _sealer
-    from backend.services.seal import Sealer
+    from backend.services.sealing.seal import Sealer
 
     _sealer = Sealer([KEY])
 
@@ -121,9 +121,9 @@ def make_chunk(args: tuple[Plan, int, int]) -> tuple[bytes, list[str]]:
     """Make ratings start..end-1 with their MACs; return their COPY text and leaf hashes."""
     import json
 
-    from backend.services.merkle import leaf_hash
-    from backend.services.rating_mac import rating_mac
-    from backend.services.release import RatingRow
+    from backend.scoring.merkle import leaf_hash
+    from backend.services.ratings.release import RatingRow
+    from backend.services.sealing.mac import rating_mac
 
     plan, start, end = args
     lines, leaves = [], []
@@ -146,7 +146,7 @@ class Chainer:
     """Chain the leaves in order; keep each day's running Merkle tree; make ledger rows."""
 
     def __init__(self, plan: Plan, now: datetime) -> None:
-        from backend.services.merkle import GENESIS
+        from backend.scoring.merkle import GENESIS
 
         self.plan, self.now, self.chain, self.seq = plan, now, GENESIS, 0
         self.day_index, self.builder, self.first_seq = -1, None, 0
@@ -154,7 +154,7 @@ class Chainer:
 
     def entries(self, leaves: list[str]) -> bytes:
         """Return the COPY text of the next leaves' ledger entries."""
-        from backend.services.merkle import MerkleBuilder, chain_hash
+        from backend.scoring.merkle import MerkleBuilder, chain_hash
 
         created = self.now.isoformat()
         lines = []
