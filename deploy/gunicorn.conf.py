@@ -26,7 +26,7 @@ from pathlib import Path
 from gunicorn import glogging
 from gunicorn.http import wsgi as _gunicorn_wsgi
 
-from backend.web.security import MASKING_FILTER, mask_secrets
+from backend.observability.masking import MASKING_FILTER, mask_secrets
 
 # Set before any worker imports prometheus_client (preload is off, so the app and the client
 # are imported after fork): the value class is chosen at import time from this variable.

@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextvars
 import json
 import logging
+import os
 import re
 import sys
 import uuid
@@ -118,7 +119,8 @@ class StderrHandler(logging.StreamHandler):
 
 def log_format(app: Flask) -> str:
     """Return "json" or "text": LOG_FORMAT, else json in production (REDIS_URL set)."""
-    chosen = app.config.get("LOG_FORMAT") or ""
+    # The environment too: logging is set up for apps built without load_config (tests, tools).
+    chosen = app.config.get("LOG_FORMAT") or os.environ.get("LOG_FORMAT", "")
     if chosen.strip().lower() in ("json", "text"):
         return chosen.strip().lower()
     return "json" if app.config.get("REDIS_URL") else "text"
