@@ -37,7 +37,6 @@ ROOT = Path(__file__).resolve().parents[2]
 REDIS_DB = 13  # a database of its own: this test flushes it
 TZ = ZoneInfo("Asia/Shanghai")
 STOP_TIMEOUT = 30
-BUDGET = 90  # seconds for the whole test
 
 pytestmark = [pytest.mark.postgres, pytest.mark.redis, pytest.mark.slow]
 
@@ -302,4 +301,3 @@ def test_the_whole_flow_runs_on_gunicorn_rq_and_cron_and_stops_cleanly(stack, co
 
     codes = {name: stop(process) for name, process in stack.processes.items()}
     assert codes == {"web": 0, "worker": 0, "cron": 0}, codes
-    assert time.monotonic() - stack.started < BUDGET

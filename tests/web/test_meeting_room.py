@@ -9,7 +9,6 @@ from that same address is still stopped at the limit.
 from __future__ import annotations
 
 import re
-import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -25,9 +24,10 @@ FORGED = "AAAAAAAAAAAAAAAAAAAA.BBBBBBBBBBBBBBBBBBBBBBBBBBB"
 
 @pytest.fixture
 def hall(make_app, make_key, session):
-    """Return an app limited as in production (60 a minute) and 200 ballots."""
+    """Return an app limited to 60 per window, as production is per minute, and 200 ballots."""
     team(session)
-    app = make_app(RATELIMIT_PUBLIC=f"{LIMIT}/minute")
+    # An hour's window: however slow the machine, every request below shares one window.
+    app = make_app(RATELIMIT_PUBLIC=f"{LIMIT}/hour")
     closes = (datetime.now(UTC) + timedelta(days=1)).isoformat()
     body = {"code": "HALL-1", "name": "全体干部大会民主测评", "template": "democratic_appraisal",
             "period": "2026-Q4", "closes_at": closes,
@@ -62,12 +62,10 @@ def by_api(client, token: str) -> list[int]:
     return [shown.status_code, rated.status_code]
 
 
-def test_two_hundred_ballots_from_one_address_within_a_minute_are_all_served(hall):
+def test_two_hundred_ballots_from_one_address_within_one_window_are_all_served(hall):
     client, tokens = hall
-    started = time.monotonic()
     statuses = [by_page(client, t) for t in tokens[:100]] + [by_api(client, t)
                                                              for t in tokens[100:]]
-    assert time.monotonic() - started < 60, "too slow to show that the window was shared"
     assert statuses == [[200, 204, 200]] * 100 + [[200, 201]] * 100
     assert sum(len(s) for s in statuses) > 8 * LIMIT
     guesses = [client.get(f"/r/{FORGED[:-1]}{n % 10}").status_code for n in range(LIMIT + 5)]
