@@ -11,7 +11,8 @@ from backend.models.base import db
 from backend.models.directory import Unit
 from backend.models.types import UTCDateTime, utcnow
 
-SCOPES = ("events:write", "directory:write", "campaigns:write", "scores:read", "scores:publish")
+SCOPES = ("events:write", "directory:write", "campaigns:write", "scores:read", "scores:publish",
+          "cases:read")
 ROLES = ("org_admin", "unit_admin", "auditor", "viewer")
 
 

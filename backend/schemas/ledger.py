@@ -3,6 +3,7 @@
 from marshmallow import fields, validate
 
 from backend.schemas.base import Schema
+from backend.schemas.cases import ReceiptCaseSchema
 
 RECEIPT_PATH = [{"in": "path", "name": "receipt", "required": True,
                  "schema": {"type": "string", "pattern": "^[0-9a-f]{32}$"},
@@ -33,6 +34,14 @@ class ReceiptStatusSchema(InclusionSchema):
                            metadata={"description": "pending：尚未记入检查点；included：已记入"})
     entries = fields.List(fields.Nested(InclusionSchema),
                           metadata={"description": "凭证下每条评价的证明（测评票可有多条）"})
+    case = fields.Nested(ReceiptCaseSchema,
+                         metadata={"description": "评价引发的整改单的进展；办结后含答复"})
+
+
+class VerdictSchema(Schema):
+    verdict = fields.String(required=True, validate=validate.OneOf(["satisfied", "unsatisfied"]),
+                            metadata={"description": "对整改处理结果：satisfied 满意，"
+                                                     "unsatisfied 不满意"})
 
 
 class CheckpointSchema(Schema):

@@ -8,19 +8,44 @@ compute, so neither a leaf nor the siblings in a proof can be matched to a guess
 from __future__ import annotations
 
 import re
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy.orm import Session
 
 from backend.errors import NotFound
-from backend.services.ledger.chain import inclusion_proof
+from backend.services.cases.flow import record_verdict
+from backend.services.cases.views import case_for_receipt, receipt_case
+from backend.services.ledger.chain import inclusion_proof, receipt_ratings
 
 RECEIPT = re.compile(r"^[0-9a-f]{32}$")
 
 
 def check_receipt(session: Session, receipt: str) -> dict[str, Any]:
-    """Return {"status": "pending"} or the proofs of inclusion; NotFound for unknown receipts."""
+    """Return {"status": "pending"} or the proofs of inclusion; NotFound for unknown receipts.
+
+    When a rating under the receipt opened a case (整改单), its state comes too, and once
+    closed the reply, so the rater sees the answer.
+    """
+    receipt = _canonical(receipt)
+    answer = inclusion_proof(session, receipt)
+    if answer["status"] != "accepted":
+        case = receipt_case(session, receipt_ratings(session, receipt))
+        if case is not None:
+            answer["case"] = case
+    return answer
+
+
+def rate_handling(session: Session, receipt: str, verdict: str, now: datetime) -> dict[str, Any]:
+    """Record once whether the rater is satisfied with the closed case's handling."""
+    case = case_for_receipt(session, receipt_ratings(session, _canonical(receipt)))
+    record_verdict(session, case, verdict, now)
+    session.commit()
+    return receipt_case(session, [case.rating_id])
+
+
+def _canonical(receipt: str) -> str:
     receipt = receipt.strip().lower()
     if not RECEIPT.match(receipt):
         raise NotFound("凭证不存在")
-    return inclusion_proof(session, receipt)
+    return receipt
