@@ -24,6 +24,7 @@ from backend.models import (
     WebhookMessage,
 )
 from backend.services import cases
+from backend.services.alerts import raise_alert
 from backend.services.cases import watch
 from backend.services.cases.opening import CaseRules, open_for_flags
 from backend.services.ratings import submission as ratings
@@ -240,6 +241,18 @@ def test_flags_open_one_case_per_official_and_period(session):
     assert open_for_flags(session, flagged, CaseRules(), TZ, LATER) == 0
     (case,) = session.scalars(select(Case)).all()
     assert case.source == "flag" and case.flag == "warning_talk" and case.rating_id is None
+
+
+def test_the_clock_opens_cases_for_alerts_publication_raised(session):
+    issue(1)
+    cadre_id = session.scalar(select(Cadre.id).where(Cadre.code == "C001"))
+    for flag in ("reassignment_review", "low_sample"):
+        raise_alert(session, flag, cadre_id, "2026-Q4", {}, LATER)
+    session.commit()
+    watch.run(session, LATER, CaseRules(), TZ)
+    watch.run(session, LATER, CaseRules(), TZ)  # once per alert, however often it runs
+    (case,) = session.scalars(select(Case)).all()
+    assert (case.flag, case.period, case.cadre_id) == ("reassignment_review", "2026-Q4", cadre_id)
 
 
 def test_the_api_lists_cases_for_clients_with_the_scope(session, client, make_key):
