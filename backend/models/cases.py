@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, Index, Integer, String, Text
+from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from backend.models.base import db
@@ -48,6 +48,8 @@ class Case(db.Model):
     measures: Mapped[str | None] = mapped_column(Text)  # internal: what was done
     callback: Mapped[str | None] = mapped_column(String(12))
     closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    closed_on_time: Mapped[bool | None] = mapped_column(Boolean)  # for the SLA figures
+    hours_to_close: Mapped[int | None] = mapped_column(Integer)
     recheck_due: Mapped[datetime | None] = mapped_column(UTCDateTime())
     reopened: Mapped[int] = mapped_column(Integer, default=0)
     escalated_at: Mapped[datetime | None] = mapped_column(UTCDateTime())

@@ -37,6 +37,8 @@ def upgrade():
     sa.Column('measures', sa.Text(), nullable=True),
     sa.Column('callback', sa.String(length=12), nullable=True),
     sa.Column('closed_at', backend.models.types.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('closed_on_time', sa.Boolean(), nullable=True),
+    sa.Column('hours_to_close', sa.Integer(), nullable=True),
     sa.Column('recheck_due', backend.models.types.UTCDateTime(timezone=True), nullable=True),
     sa.Column('reopened', sa.Integer(), nullable=False),
     sa.Column('escalated_at', backend.models.types.UTCDateTime(timezone=True), nullable=True),

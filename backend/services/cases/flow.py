@@ -103,6 +103,8 @@ def approve(session: Session, case: Case, actor: Actor, now: datetime,
     _require_org_admin(actor)
     _move(session, case, actor, now, "approve", (AWAITING,), CLOSED)
     case.closed_at = now
+    case.closed_on_time = now <= case.due_at
+    case.hours_to_close = int((now - case.created_at).total_seconds() // 3600)
     case.recheck_due = now + timedelta(days=rules.recheck_days)
     # The assessment core hears of every closed case (webhook `case.closed`), once per closing.
     queue_messages(session, [("case.closed", closed_message(case), f"{case.id}:{case.reopened}",
@@ -153,7 +155,7 @@ def reopen(session: Session, case: Case, now: datetime, rules: CaseRules, tz: tz
     system = Actor("系统", "system")
     _move(session, case, system, now, "reopen", (CLOSED,), IN_PROGRESS, note=reason)
     case.reopened += 1
-    case.closed_at = case.recheck_due = None
+    case.closed_at = case.recheck_due = case.closed_on_time = case.hours_to_close = None
     case.due_at = rules.due(now, tz)
     return case
 

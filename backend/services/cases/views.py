@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Collection, Sequence
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, select
+from sqlalchemy import Select, func, select
+from sqlalchemy import case as when
 from sqlalchemy.orm import Session, joinedload
 
 from backend.errors import NotFound
@@ -106,3 +108,46 @@ def case_for_receipt(session: Session, rating_ids: Sequence[int]) -> Case:
     return case
 
 
+
+
+ACTIVE_STATES = ("open", "in_progress", "awaiting_acceptance", "returned")
+
+
+def inbox(session: Session, roles: Collection[str], unit_ids: Collection[int] | None,
+          status: str | None, offset: int, limit: int | None) -> list[Case]:
+    """Return a page of cases for the console: a state (or the active ones), due first."""
+    states = [status] if status in STATUSES else (ACTIVE_STATES if status is None else ())
+    query = case_query(states, unit_ids, roles=roles).order_by(None).order_by(
+        Case.due_at, Case.id).offset(offset)
+    return list(session.scalars(query.limit(limit) if limit else query).unique())
+
+
+def state_counts(session: Session, roles: Collection[str],
+                 unit_ids: Collection[int] | None) -> dict[str, int]:
+    """Return how many cases are in each state (within the units and roles)."""
+    query = select(Case.status, func.count()).where(Case.assignee_role.in_(tuple(roles)))
+    if unit_ids is not None:
+        query = query.where(Case.unit_id.in_(tuple(unit_ids)))
+    return dict(session.execute(query.group_by(Case.status)).all())
+
+
+def sla_rows(session: Session, roles: Collection[str], unit_ids: Collection[int] | None,
+             now: datetime) -> list[dict[str, Any]]:
+    """Per unit: cases, closed, closed on time, overdue now, average days to close."""
+    closed = Case.status == CLOSED
+    query = (select(Unit.id, Unit.code, Unit.name, func.count().label("cases"),
+                    func.sum(when((closed, 1), else_=0)).label("closed"),
+                    func.sum(when((Case.closed_on_time.is_(True), 1), else_=0)).label("on_time"),
+                    func.sum(when((~closed & (Case.due_at < now), 1), else_=0)).label("overdue"),
+                    func.avg(Case.hours_to_close).label("hours"))
+             .join(Unit, Unit.id == Case.unit_id)
+             .where(Case.assignee_role.in_(tuple(roles)))
+             .group_by(Unit.id, Unit.code, Unit.name))
+    if unit_ids is not None:
+        query = query.where(Case.unit_id.in_(tuple(unit_ids)))
+    rows = [{"unit_id": r.id, "unit_code": r.code, "unit": r.name, "cases": r.cases,
+             "closed": r.closed, "on_time": r.on_time, "overdue": r.overdue,
+             "on_time_rate": r.on_time / r.closed if r.closed else None,
+             "avg_days": round(float(r.hours) / 24, 1) if r.hours is not None else None}
+            for r in session.execute(query)]
+    return sorted(rows, key=lambda u: (-u["overdue"], u["unit_code"]))
