@@ -7,7 +7,7 @@ from flask import current_app
 from backend.services.campaigns.rules import GROUP_NAMES
 
 ROLE_NAMES = {"org_admin": "组织部管理员", "unit_admin": "单位管理员", "auditor": "审计员",
-              "viewer": "只读用户"}
+              "viewer": "只读用户", "discipline": "纪检监察"}
 CHANNEL_NAMES = {"sms": "短信", "wechat": "微信", "qr": "现场扫码"}
 ALERT_TYPES = {
     "delivery_overdue": "邀请超时未送达",

@@ -25,6 +25,7 @@ RATING, FLAG, REPORT = "rating", "flag", "report"
 SOURCES = (RATING, FLAG, REPORT)
 CALLBACK_OUTCOMES = ("reached", "unreached", "declined", "no_consent")
 VERDICTS = ("satisfied", "unsatisfied")
+REPORT_KINDS = {"retaliation": "打击报复", "pressure": "现场施压或指定评分", "other": "其他"}
 
 
 class Case(db.Model):
@@ -54,6 +55,10 @@ class Case(db.Model):
     reopened: Mapped[int] = mapped_column(Integer, default=0)
     escalated_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     verdict: Mapped[str | None] = mapped_column(String(12))  # the rater's word, once
+    # A rater's report of retaliation or pressure (打击报复锁): for the discipline side only.
+    report_kind: Mapped[str | None] = mapped_column(String(20))
+    report_text: Mapped[str | None] = mapped_column(Text)
+    contact_enc: Mapped[str | None] = mapped_column(Text)  # encrypted; SECRET_KEYS
 
     cadre: Mapped[Cadre | None] = relationship()
     unit: Mapped[Unit | None] = relationship()

@@ -13,7 +13,7 @@ from backend.models.types import UTCDateTime, utcnow
 
 SCOPES = ("events:write", "directory:write", "campaigns:write", "scores:read", "scores:publish",
           "cases:read")
-ROLES = ("org_admin", "unit_admin", "auditor", "viewer")
+ROLES = ("org_admin", "unit_admin", "auditor", "viewer", "discipline")
 
 
 class ApiClient(db.Model):

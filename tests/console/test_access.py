@@ -14,6 +14,7 @@ READERS = {"org_admin", "unit_admin", "viewer"}
 ORG = {"org_admin"}
 ORG_READERS = {"org_admin", "viewer"}
 WRITERS = {"org_admin", "unit_admin"}
+DISCIPLINE = {"discipline"}
 AUDITORS = {"auditor"}
 PUBLIC = {"anonymous", "org_admin", "unit_admin", "viewer", "auditor"}
 
@@ -30,8 +31,10 @@ def page(roles: set[str], *names: str) -> dict[str, set[str]]:
 EXPECTED: dict[str, set[str]] = {
     "console.login": PUBLIC, "console.logout": PUBLIC,
     **page(READERS, "overview", "units", "unit", "officials", "official", "breakdown",
-           "funnel", "campaigns", "campaign", "alerts", "cases"),
-    "console.case": READERS, "console.case_step": WRITERS,
+           "funnel", "campaigns", "campaign", "alerts"),
+    **page(READERS | DISCIPLINE, "cases"),
+    "console.case": READERS | DISCIPLINE, "console.case_step": WRITERS | DISCIPLINE,
+    "console.report_contact": DISCIPLINE,
     **page(ORG, "feedback", "non_responders"), "console.unmask": ORG,
     **page(ORG_READERS, "push"), "console.replay": ORG,
     "console.act": WRITERS, "console.api_act": WRITERS,

@@ -6,10 +6,11 @@ import re
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import select
+from werkzeug.security import generate_password_hash
 
 from backend.extensions import db
-from backend.models import Case
-from tests.console.world import csrf_of, form_token, https_client, sign_in
+from backend.models import Case, ConsoleUser
+from tests.console.world import PASSWORD, csrf_of, form_token, https_client, sign_in
 from tests.support.ledger import DAY1, release_at, submit_ratings
 
 
@@ -95,3 +96,41 @@ def test_a_refused_step_says_why_in_chinese_and_changes_nothing(app, world, sign
         shown = client.get(base).get_data(as_text=True)
         assert message in shown, (step, re.findall(r'class="flash[^"]*"[^>]*>([^<]*)', shown))
         assert status(case.id) == "open"
+
+
+def test_a_report_is_seen_and_handled_by_the_discipline_side_alone(app, world, signed_in):
+    (receipt,) = submit_ratings(db.session, 1, DAY1, score=9)
+    release_at(db.session, DAY1)
+    db.session.commit()
+    rater = https_client(app)
+    token = csrf_of(rater.get(f"/receipt/{receipt}").get_data(as_text=True))
+    thanks = rater.post(f"/receipt/{receipt}/report", data={
+        "csrf_token": token, "kind": "retaliation", "text": "评价后被窗口负责人约谈",
+        "phone": "13900139000"})
+    assert thanks.status_code == 200 and "已直接转交纪检监察部门" in thanks.get_data(as_text=True)
+    refused = rater.post(f"/receipt/{receipt}/report", data={
+        "csrf_token": token, "kind": "retaliation", "text": " "})
+    assert refused.status_code == 422 and "请说明遇到的情况" in refused.get_data(as_text=True)
+    report = db.session.scalars(select(Case).where(Case.source == "report")).one()
+    db.session.add(ConsoleUser(username="jijian", role="discipline",
+                               password_hash=generate_password_hash(PASSWORD)))
+    db.session.commit()
+    jijian = https_client(app)
+    landed = sign_in(jijian, "jijian")
+    assert landed.status_code == 302 and landed.headers["Location"].endswith("/console/cases")
+    inbox = jijian.get("/console/cases").get_data(as_text=True)
+    assert f"/console/cases/{report.id}" in inbox and "举报" in inbox
+    shown = jijian.get(f"/console/cases/{report.id}").get_data(as_text=True)
+    assert "评价后被窗口负责人约谈" in shown and "139****9000" in shown
+    assert "13900139000" not in shown
+    full = jijian.post(f"/console/cases/{report.id}/contact",
+                       data={"csrf_token": csrf_of(shown), "reason": "核实情况"})
+    assert full.status_code == 200 and "13900139000" in full.get_data(as_text=True)
+    for role in ("unit_admin", "org_admin", "viewer"):
+        client = signed_in(role)
+        assert client.get(f"/console/cases/{report.id}").status_code == 404, role
+        listed = client.get("/console/cases?status=all").get_data(as_text=True)
+        assert f"/console/cases/{report.id}\"" not in listed, role
+    org = signed_in("org_admin")
+    assert org.post(f"/console/cases/{report.id}/contact", data={
+        "csrf_token": form_token(org, "/console/cases"), "reason": "x"}).status_code == 403

@@ -10,6 +10,7 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 from sqlalchemy import func, select
 
+from backend import errors as cases_errors
 from backend import wiring
 from backend.errors import Conflict, Forbidden, InvalidInput
 from backend.extensions import db
@@ -36,8 +37,10 @@ from tests.support.ledger import DAY1, TZ, rating_ids, release_at, submit_rating
 # added here must not identify the rater (see docs/threat-model.md).
 CASE_COLUMNS = {"id", "key", "source", "cadre_id", "unit_id", "rating_id", "flag", "period",
                 "assignee_role", "status", "due_at", "created_at", "updated_at", "reply",
-                "measures", "callback", "closed_at", "recheck_due", "reopened", "escalated_at",
-                "verdict"}
+                "measures", "callback", "closed_at", "closed_on_time", "hours_to_close",
+                "recheck_due", "reopened", "escalated_at", "verdict",
+                # a rater's own report to 纪检, and the phone they chose to leave (encrypted)
+                "report_kind", "report_text", "contact_enc"}
 
 
 def bad_case(session, score: int = 3) -> tuple[Case, str]:
@@ -287,3 +290,58 @@ def test_a_rating_without_a_case_shows_none_on_its_receipt(session, client):
     answer = client.post(f"/api/v1/receipts/{receipt}/verdict", json={"verdict": "satisfied"})
     assert answer.status_code == 404
     assert session.scalar(select(func.count()).select_from(Rating)) == 1
+
+
+def test_a_report_of_pressure_reaches_the_discipline_side_only(session, client, make_key):
+    (receipt,) = submit_ratings(session, 1, DAY1, score=9)
+    (waiting,) = submit_ratings(session, 1, DAY1, score=9)
+    release_at(session, DAY1)
+    (pending,) = submit_ratings(session, 1, LATER, score=9)  # not yet released
+    session.commit()
+    sent = client.post(f"/api/v1/receipts/{receipt}/reports", json={
+        "kind": "pressure", "text": "窗口人员盯着我打分", "phone": "138-0013-8000"})
+    assert sent.status_code == 201 and sent.json == {"status": "received"}
+    (report,) = session.scalars(select(Case).where(Case.source == "report")).all()
+    assert report.assignee_role == "discipline" and report.cadre.code == "C001"
+    assert report.rating_id is None and "13800138000" not in (report.contact_enc or "")
+    assert wiring.vault().decrypt(report.contact_enc) == "13800138000"
+    unit_id = report.unit_id
+    for who in (cases.Actor("u", "unit_admin", frozenset({unit_id})), ORG,
+                cases.Actor("v", "viewer"), cases.Actor("a", "auditor")):
+        with pytest.raises(cases_errors.NotFound):
+            cases.get_case(session, report.id, who)
+    assert cases.get_case(session, report.id, cases.Actor("j", "discipline")) is report
+    assert client.get("/api/v1/cases", headers=make_key("cases:read")).json["items"] == []
+    assert client.get(f"/api/v1/cases/{report.id}",
+                      headers=make_key("cases:read")).status_code == 404
+    early = client.post(f"/api/v1/receipts/{pending}/reports",
+                        json={"kind": "retaliation", "text": "事后被约谈"})
+    assert early.status_code == 201
+    assert session.scalar(select(func.count()).select_from(Case)) == 2
+    for body, field in [({"kind": "rumour", "text": "x"}, "kind"),
+                        ({"kind": "other", "text": ""}, "text"),
+                        ({"kind": "other", "text": "x", "phone": "12345"}, "phone"),
+                        ({"kind": "other", "text": "长" * 1001}, "text")]:
+        refused = client.post(f"/api/v1/receipts/{waiting}/reports", json=body)
+        assert refused.status_code == 422 and field in refused.json["errors"], body
+    assert client.post("/api/v1/receipts/" + "0" * 32 + "/reports",
+                       json={"kind": "other", "text": "x"}).status_code == 404
+    assert session.scalar(select(func.count()).select_from(Case)) == 2
+
+
+def test_the_discipline_side_closes_its_reports_and_nothing_is_pushed(session):
+    (receipt,) = submit_ratings(session, 1, DAY1, score=9)
+    release_at(session, DAY1)
+    report = cases.file_report(session, rating_ids(session, [receipt]), "retaliation",
+                               "评价后被刁难", None, wiring.vault(), CaseRules(), TZ, LATER)
+    jijian = cases.Actor("jijian", "discipline")
+    with pytest.raises(Forbidden):
+        cases.accept(session, report, unit_admin(session), LATER)
+    cases.accept(session, report, jijian, LATER)
+    cases.submit(session, report, jijian, LATER, reply="已核查处理", measures="已立案核查",
+                 callback="no_consent")
+    with pytest.raises(Forbidden):
+        cases.approve(session, report, ORG, LATER, CaseRules())
+    cases.approve(session, report, jijian, LATER, CaseRules())
+    assert report.status == "closed"
+    assert session.scalar(select(func.count()).select_from(WebhookMessage)) == 0

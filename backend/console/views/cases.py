@@ -14,18 +14,22 @@ from flask.typing import ResponseReturnValue
 from backend import errors, wiring
 from backend.console.blueprint import bp
 from backend.extensions import db
-from backend.models.cases import CALLBACK_OUTCOMES, STATUSES
+from backend.models.cases import CALLBACK_OUTCOMES, REPORT_KINDS, STATUSES
 from backend.services import cases
+from backend.services.accounts import audit
 from backend.services.cases.flow import CALLBACK_LABELS, STATUS_LABELS
 from backend.services.cases.views import inbox, sla_rows, state_counts
+from backend.services.privacy import mask_phone
 from backend.storage.transactions import begin_write
 
 from ..access import READERS, WRITERS
 from ..auth import current_user, login_required, scope
 from ..pages import Card, Column, Page, Table, exporting, register_page
 from .common import PAGE_SIZE, page_arg, tz, unit_arg
+from .personal import MAX_REASON
 
-ROLES = ("unit_admin",)  # the cases of the console's units (reports go to the discipline side)
+CASE_READERS = (*READERS, "discipline")
+CASE_WRITERS = (*WRITERS, "discipline")
 SOURCE_LABELS = {"rating": "差评", "flag": "预警", "report": "举报"}
 COLUMNS = [Column("id", "编号", "int"), Column("source_name", "来源"), Column("cadre", "干部"),
            Column("cadre_code", "干部编码"), Column("unit", "单位"), Column("period", "期间"),
@@ -43,6 +47,11 @@ def status_arg() -> str:
     """Return the tab asked for: a state, the active ones (default) or all."""
     status = request.args.get("status", "active")
     return status if status in STATUSES or status in ("active", "all") else "active"
+
+
+def case_roles() -> tuple[str, ...]:
+    """Return whose cases the user's inbox lists: reports for 纪检, the units' cases else."""
+    return ("discipline",) if current_user().role == "discipline" else ("unit_admin",)
 
 
 def actor() -> cases.Actor:
@@ -69,11 +78,11 @@ def build() -> Page:
     now = wiring.now()
     wanted = None if status == "active" else ("" if status == "all" else status)
     limit = None if exporting() else PAGE_SIZE
-    rows = [case_row(c, now) for c in inbox(db.session, ROLES, unit_scope.units, wanted,
+    rows = [case_row(c, now) for c in inbox(db.session, case_roles(), unit_scope.units, wanted,
                                             (page_arg() - 1) * PAGE_SIZE if limit else 0,
                                             limit)]
-    counts = state_counts(db.session, ROLES, unit_scope.units)
-    sla = sla_rows(db.session, ROLES, unit_scope.units, now)
+    counts = state_counts(db.session, case_roles(), unit_scope.units)
+    sla = sla_rows(db.session, case_roles(), unit_scope.units, now)
     active = sum(n for s, n in counts.items() if s != "closed")
     overdue = sum(u["overdue"] for u in sla)
     closed = sum(u["closed"] for u in sla)
@@ -92,7 +101,7 @@ def build() -> Page:
 
 
 @bp.route("/cases/<int:case_id>")
-@login_required(READERS)
+@login_required(CASE_READERS)
 def case(case_id: int) -> ResponseReturnValue:
     """Show a case: what was said, its state and deadline, its history, the next steps."""
     found = visible(case_id)
@@ -101,7 +110,14 @@ def case(case_id: int) -> ResponseReturnValue:
                            callbacks=[(c, CALLBACK_LABELS[c]) for c in CALLBACK_OUTCOMES],
                            callback_names=CALLBACK_LABELS,
                            has_contact=cases.flow.has_contact(db.session, found),
-                           sources=SOURCE_LABELS)
+                           sources=SOURCE_LABELS, report_kinds=REPORT_KINDS,
+                           masked=masked_contact(found))
+
+
+def masked_contact(case) -> str | None:
+    """Return a report's phone masked (the full number needs a reason)."""
+    phone = wiring.vault().decrypt(case.contact_enc) if case.contact_enc else None
+    return mask_phone(phone) if phone else None
 
 
 def visible(case_id: int, lock: bool = False):
@@ -121,7 +137,7 @@ def steps(case) -> list[str]:
             allowed.append("accept")
         if status == "in_progress":
             allowed.append("submit")
-    if who.role == "org_admin":
+    if who.role == cases.flow.acceptor(case):
         if status == "awaiting_acceptance":
             allowed += ["approve", "return"]
         if status != "closed":
@@ -131,7 +147,7 @@ def steps(case) -> list[str]:
 
 @bp.route("/cases/<int:case_id>/<any(accept, submit, approve, return, due):step>",
           methods=["POST"])
-@login_required(WRITERS)
+@login_required(CASE_WRITERS)
 def case_step(case_id: int, step: str) -> ResponseReturnValue:
     """Take one step of a case's handling from its page; refusals change nothing."""
     begin_write(db.session)
@@ -171,4 +187,25 @@ def due_day(text: str) -> date:
         raise errors.InvalidInput("期限日期格式应为 YYYY-MM-DD", {"due": ["日期无效"]}) from None
 
 
-register_page("/cases", "cases", build, READERS, template="console/cases.html")
+@bp.route("/cases/<int:case_id>/contact", methods=["POST"])
+@login_required(("discipline",))
+def report_contact(case_id: int) -> ResponseReturnValue:
+    """Show the phone a reporting rater left to the discipline side, with a reason; audited."""
+    found = visible(case_id)
+    reason = request.form.get("reason", "").strip()
+    back = url_for("console.case", case_id=case_id)
+    if not found.contact_enc:
+        abort(404)
+    if not reason or len(reason) > MAX_REASON:
+        return render_template("console/unmask.html", phone=None, reason=reason, back=back,
+                               error=f"请填写查看原因（1–{MAX_REASON} 字）"), 422
+    phone = wiring.vault().decrypt(found.contact_enc)
+    audit.record(db.session, current_user().username, "unmask.phone", f"case:{case_id}",
+                 wiring.now(), {"reason": reason}, request.remote_addr)
+    db.session.commit()
+    return render_template("console/unmask.html", phone=phone or "（号码已清除）",
+                           reason=reason, error=None, back=back), 200, \
+        {"Cache-Control": "no-store"}
+
+
+register_page("/cases", "cases", build, CASE_READERS, template="console/cases.html")

@@ -4,6 +4,7 @@ Public use cases:
 - opening: `open_for_ratings` (at release), `open_for_flagged_alerts` (after publication)
 - flow: `accept`, `submit`, `approve`, `send_back`, `set_due`, `record_verdict`
 - the clock: `watch.run` (overdue escalation, 回头看)
+- reports: `file_report` (a rater's report of retaliation or pressure, to 纪检 only)
 - views: `list_cases`, `api_case`, `case_detail`, `receipt_case`
 """
 
@@ -23,6 +24,7 @@ from backend.services.cases.opening import (
     open_for_flags,
     open_for_ratings,
 )
+from backend.services.cases.reports import file_report
 from backend.services.cases.views import (
     api_case,
     case_detail,
@@ -33,7 +35,6 @@ from backend.services.cases.views import (
 from backend.services.cases.workdays import WorkCalendar, load_calendar
 
 __all__ = ["Actor", "CaseRules", "WorkCalendar", "accept", "api_case", "approve", "case_detail",
-           "case_for_receipt", "get_case", "list_cases", "load_calendar", "open_for_flagged_alerts",
-           "open_for_flags",
-           "open_for_ratings", "receipt_case", "record_verdict", "send_back", "set_due",
-           "submit"]
+           "case_for_receipt", "file_report", "get_case", "list_cases", "load_calendar",
+           "open_for_flagged_alerts", "open_for_flags", "open_for_ratings", "receipt_case",
+           "record_verdict", "send_back", "set_due", "submit"]

@@ -100,12 +100,14 @@ def submit(session: Session, case: Case, actor: Actor, now: datetime, *, reply: 
 def approve(session: Session, case: Case, actor: Actor, now: datetime,
             rules: CaseRules) -> Case:
     """An org admin accepts the handling (待验收 -> 已办结); 回头看 is due some days later."""
-    _require_org_admin(actor)
+    _require_acceptor(actor, case)
     _move(session, case, actor, now, "approve", (AWAITING,), CLOSED)
     case.closed_at = now
     case.closed_on_time = now <= case.due_at
     case.hours_to_close = int((now - case.created_at).total_seconds() // 3600)
     case.recheck_due = now + timedelta(days=rules.recheck_days)
+    if case.assignee_role == "discipline":
+        return case  # reports stay with the discipline side: nothing leaves the platform
     # The assessment core hears of every closed case (webhook `case.closed`), once per closing.
     queue_messages(session, [("case.closed", closed_message(case), f"{case.id}:{case.reopened}",
                               case.period)], now)
@@ -124,7 +126,7 @@ def closed_message(case: Case) -> dict:
 
 def send_back(session: Session, case: Case, actor: Actor, now: datetime, note: str) -> Case:
     """An org admin returns the handling to the assignee with a reason (待验收 -> 退回)."""
-    _require_org_admin(actor)
+    _require_acceptor(actor, case)
     note = _text(note, "note", "退回理由")
     return _move(session, case, actor, now, "return", (AWAITING,), RETURNED, note=note)
 
@@ -132,7 +134,7 @@ def send_back(session: Session, case: Case, actor: Actor, now: datetime, note: s
 def set_due(session: Session, case: Case, actor: Actor, now: datetime, day: date,
             tz: tzinfo, note: str) -> Case:
     """An org admin moves a deadline (to the end of a local day that has not passed)."""
-    _require_org_admin(actor)
+    _require_acceptor(actor, case)
     if case.status == CLOSED:
         raise Conflict("整改单已办结，不能调整期限")
     note = _text(note, "note", "调整理由")
@@ -189,9 +191,15 @@ def _require_owner(actor: Actor, case: Case) -> None:
         raise Forbidden("只有承办单位可以办理此整改单")
 
 
-def _require_org_admin(actor: Actor) -> None:
-    if actor.role != ORG_ADMIN:
-        raise Forbidden("只有组织部管理员可以验收、退回或调整期限")
+def acceptor(case: Case) -> str:
+    """Return the role that accepts a case's handling: the discipline side its own reports."""
+    return "discipline" if case.assignee_role == "discipline" else ORG_ADMIN
+
+
+def _require_acceptor(actor: Actor, case: Case) -> None:
+    if actor.role != acceptor(case):
+        raise Forbidden("只有组织部管理员可以验收、退回或调整期限" if acceptor(case) == ORG_ADMIN
+                        else "只有纪检监察部门可以办理举报")
 
 
 def _text(value: str | None, field: str, label: str) -> str:

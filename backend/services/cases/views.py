@@ -38,7 +38,8 @@ def case_detail(case: Case) -> dict[str, Any]:
                reply=case.reply, measures=case.measures, callback=case.callback,
                closed_at=case.closed_at, reopened=case.reopened, verdict=case.verdict,
                cadre_name=case.cadre.name if case.cadre else None,
-               unit_name=case.unit.name if case.unit else None)
+               unit_name=case.unit.name if case.unit else None,
+               report_kind=case.report_kind, report_text=case.report_text)
     if case.rating is not None:
         out["rating"] = {"score": case.rating.score, "tags": list(case.rating.tags or ()),
                          "comment": case.rating.comment, "month": case.rating.month,
