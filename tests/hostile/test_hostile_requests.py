@@ -122,6 +122,7 @@ BODIES = {
     ("POST", "/api/v1/scores/publish"): {"period": "2026-11"},
     ("POST", "/api/v1/push/replay"): {"period": "2026-11"},
     ("POST", "/api/v1/receipts/<string:receipt>/verdict"): {"verdict": "satisfied"},
+    ("POST", "/api/v1/receipts/<string:receipt>/reports"): {"kind": "other", "text": "情况"},
 }
 RATING = ("POST", "/api/v1/invitations/<string:token>/rating")
 
