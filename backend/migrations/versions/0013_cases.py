@@ -1,7 +1,7 @@
 """cases (整改单) and their history
 
-Revision ID: 0012
-Revises: 0011
+Revision ID: 0013
+Revises: 0012
 Create Date: 2026-12-06 04:31:42.041514
 
 """
@@ -12,8 +12,8 @@ import backend.models.types
 
 
 # revision identifiers, used by Alembic.
-revision = '0012'
-down_revision = '0011'
+revision = '0013'
+down_revision = '0012'
 branch_labels = None
 depends_on = None
 
