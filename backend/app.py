@@ -11,6 +11,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from backend import cli, http_errors, models, routing
 from backend.api import (
     campaigns,
+    cases,
     directory,
     events,
     invitations,
@@ -109,7 +110,7 @@ def init_extensions(app: Flask) -> None:
 
 def register_blueprints(app: Flask) -> None:
     """Register the API blueprints (documented) and the plain ones."""
-    for module in (directory, events, invitations, mp, templates, scores, campaigns, push,
+    for module in (directory, events, invitations, mp, templates, scores, campaigns, cases, push,
                    receipts):
         api.register_blueprint(module.blp)
     app.register_blueprint(ops.bp)

@@ -58,6 +58,7 @@ def load_config(environ: Mapping[str, str], instance_path: str) -> dict[str, Any
         "ABUSE_SIGNAL_RETENTION_DAYS": int(environ.get("ABUSE_SIGNAL_RETENTION_DAYS", "90")),
         "FOLLOWUP_RETENTION_DAYS": int(environ.get("FOLLOWUP_RETENTION_DAYS", "180")),
         **optional_knobs(environ),
+        "CASE_CALENDAR_FILE": environ.get("CASE_CALENDAR_FILE") or None,
     }
 
 

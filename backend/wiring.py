@@ -15,6 +15,8 @@ from flask import Flask, current_app
 from backend.extensions import redis_connection
 from backend.integrations import MemoryTokenCache, RedisTokenCache, SmsClient, WeChatClient
 from backend.models.types import utcnow
+from backend.scoring import scheme_from_dict
+from backend.services.cases import CaseRules, load_calendar
 from backend.services.fraud import FraudSettings
 from backend.services.fraud.stamps import StampCodec
 from backend.services.invitations.tokens import TokenCodec
@@ -82,7 +84,19 @@ def release_context(app: Flask | None = None, batch_min: int | None = None) -> R
     app = app or current_app._get_current_object()
     minimum = app.config["RATING_BATCH_MIN"] if batch_min is None else batch_min
     return ReleaseContext(sealer(app), vault(app), timezone(app), now(),
-                          minimum, run_min=fraud_settings(app).run_min)
+                          minimum, run_min=fraud_settings(app).run_min,
+                          case_rules=case_rules(app))
+
+
+def case_rules(app: Flask | None = None) -> CaseRules:
+    """Return when cases open and their deadlines: the default scheme and the holiday calendar."""
+    def build(a: Flask) -> CaseRules:
+        loaded = a.extensions["catalogue"].schemes["default"]
+        scheme = scheme_from_dict({**loaded.definition, "version": 1}, loaded.source)
+        return CaseRules(scheme.case_bad_max, scheme.case_due_workdays,
+                         scheme.case_recheck_days, load_calendar(a.config["CASE_CALENDAR_FILE"]))
+
+    return _cached(app, "case_rules", build)
 
 
 def token_cache(app: Flask | None = None):

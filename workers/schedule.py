@@ -53,6 +53,9 @@ PERIODIC_JOBS: tuple[PeriodicJob, ...] = (
     PeriodicJob("ledger-checkpoint", "workers.jobs.ledger:checkpoint_ledger", at=time(0, 10)),
     # After the checkpoint: every MAC, the chain, the checkpoints and the counts.
     PeriodicJob("ledger-verify", "workers.jobs.ledger:verify_integrity", at=time(0, 20)),
+    # Overdue cases (整改单) escalate; closed ones get their 回头看 check when it is due.
+    PeriodicJob("cases-watch", "workers.jobs.cases:watch_cases",
+                interval=timedelta(minutes=10)),
     PeriodicJob("fraud-detection", "workers.jobs.ledger:detect_fraud",
                 interval=timedelta(hours=1)),
     PeriodicJob("retention-purge", "workers.jobs.ledger:purge_retained", at=time(3, 40)),

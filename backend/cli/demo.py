@@ -31,7 +31,7 @@ from backend.services.demo.seed import seed_county
 from backend.services.reports.rollups import MAX_DAYS, refresh
 from backend.services.templates.catalogue import register_all
 from backend.storage.engine import SQLITE, engine_kind
-from backend.wiring import fraud_settings, now, sealer, token_codec, vault
+from backend.wiring import case_rules, fraud_settings, now, sealer, token_codec, vault
 from workers.cron import start_background
 
 if TYPE_CHECKING:
@@ -49,7 +49,7 @@ def demo_context() -> DemoContext:
                        catalogue=current_app.extensions["catalogue"],
                        base_url=config["PUBLIC_BASE_URL"], tz=wiring.timezone(),
                        now=now(), retention_days=config["PERSONAL_DATA_RETENTION_DAYS"],
-                       fraud=fraud_settings())
+                       fraud=fraud_settings(), case_rules=case_rules())
 
 
 @contextlib.contextmanager

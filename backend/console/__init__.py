@@ -25,6 +25,7 @@ NAV = (
     ("console.breakdown", "按事项与渠道"),
     ("console.funnel", "送达漏斗"),
     ("console.campaigns", "民主测评"),
+    ("console.cases", "整改单"),
     ("console.alerts", "告警"),
     ("console.push", "推送状态"),
     ("console.audit_trail", "查询留痕"),

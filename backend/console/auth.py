@@ -244,12 +244,17 @@ def login_required(roles: Iterable[str] | None = None) -> Callable:
     return decorator
 
 
-def safe_next(target: str | None) -> str:
+# Where a role starts: auditors read the audit trail, the discipline side its reports.
+HOMES = {"auditor": "console.audit_trail", "discipline": "console.cases"}
+
+
+def safe_next(target: str | None, role: str | None = None) -> str:
     """Return a console path to go to after sign-in, never another site."""
     parts = urlsplit(target or "")
     if parts.scheme or parts.netloc or not parts.path.startswith("/console/") \
             or target.startswith("//"):
-        return url_for("console.overview")
+        user = current_user()
+        return url_for(HOMES.get(role or (user.role if user else ""), "console.overview"))
     return target
 
 
@@ -274,8 +279,8 @@ def login() -> ResponseReturnValue:
         return render_template("console/login.html", error=LOGIN_FAILED,
                                username=username), 401
     start_session(user, now)
-    return remember_device(make_response(redirect(safe_next(request.args.get("next")))),
-                           user.username)
+    return remember_device(make_response(redirect(safe_next(request.args.get("next"),
+                                                            user.role))), user.username)
 
 
 def refuse_busy_address() -> None:

@@ -10,7 +10,7 @@ from backend.services.fraud.findings import KIND_LABELS
 REVIEW_KINDS = KIND_LABELS  # the fraud review items' kinds, in Chinese
 
 ROLE_NAMES = {"org_admin": "组织部管理员", "unit_admin": "单位管理员", "auditor": "审计员",
-              "viewer": "只读用户"}
+              "viewer": "只读用户", "discipline": "纪检监察"}
 CHANNEL_NAMES = {"sms": "短信", "wechat": "微信", "qr": "现场扫码"}
 ALERT_TYPES = {
     "delivery_overdue": "邀请超时未送达",

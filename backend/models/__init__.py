@@ -3,6 +3,7 @@
 from backend.models.alerts import Alert
 from backend.models.audit import AuditEntry
 from backend.models.campaigns import BallotTarget, Campaign, CampaignRater
+from backend.models.cases import Case, CaseEvent
 from backend.models.clients import ApiClient, ConsoleSession, ConsoleUser
 from backend.models.directory import Cadre, Unit
 from backend.models.invitations import Invitation, ServiceEvent
@@ -32,10 +33,44 @@ from backend.models.rollups import (
 from backend.models.scores import ScoreSnapshot, WebhookMessage
 from backend.models.templates import SurveyTemplate
 
-__all__ = ["AbuseSignal", "Alert", "ApiClient", "AuditEntry", "BallotTarget", "Cadre",
-           "CadreDaily", "CadreMonthly", "Campaign", "CampaignRater", "CampaignTurnout",
-           "ConsoleSession", "ConsoleUser", "DayTotal", "Delivery", "FollowupContact",
-           "FunnelCount", "Invitation", "LedgerCheckpoint", "LedgerEntry", "MpSession",
-           "MpSubscription", "OpenTag", "PendingItem", "Rating", "RatingCount", "RatingTagCount",
-           "ReviewItem", "RollupState", "ScoreSnapshot", "ServiceEvent", "SurveyTemplate",
-           "Unit", "UnitDaily", "UnitDay", "UseTag", "WebhookMessage"]
+__all__ = [
+    "AbuseSignal",
+    "Alert",
+    "ApiClient",
+    "AuditEntry",
+    "BallotTarget",
+    "Cadre",
+    "CadreDaily",
+    "CadreMonthly",
+    "Campaign",
+    "CampaignRater",
+    "CampaignTurnout",
+    "Case",
+    "CaseEvent",
+    "ConsoleSession",
+    "ConsoleUser",
+    "DayTotal",
+    "Delivery",
+    "FollowupContact",
+    "FunnelCount",
+    "Invitation",
+    "LedgerCheckpoint",
+    "LedgerEntry",
+    "MpSession",
+    "MpSubscription",
+    "OpenTag",
+    "PendingItem",
+    "Rating",
+    "RatingCount",
+    "RatingTagCount",
+    "ReviewItem",
+    "RollupState",
+    "ScoreSnapshot",
+    "ServiceEvent",
+    "SurveyTemplate",
+    "Unit",
+    "UnitDaily",
+    "UnitDay",
+    "UseTag",
+    "WebhookMessage",
+]

@@ -11,8 +11,9 @@ from backend.models.base import db
 from backend.models.directory import Unit
 from backend.models.types import UTCDateTime, utcnow
 
-SCOPES = ("events:write", "directory:write", "campaigns:write", "scores:read", "scores:publish")
-ROLES = ("org_admin", "unit_admin", "auditor", "viewer")
+SCOPES = ("events:write", "directory:write", "campaigns:write", "scores:read", "scores:publish",
+          "cases:read")
+ROLES = ("org_admin", "unit_admin", "auditor", "viewer", "discipline")
 
 
 class ApiClient(db.Model):

@@ -2,7 +2,9 @@
 
 from marshmallow import fields, validate
 
+from backend.models.cases import REPORT_KINDS
 from backend.schemas.base import Schema
+from backend.schemas.cases import ReceiptCaseSchema
 
 RECEIPT_PATH = [{"in": "path", "name": "receipt", "required": True,
                  "schema": {"type": "string", "pattern": "^[0-9a-f]{32}$"},
@@ -33,6 +35,14 @@ class ReceiptStatusSchema(InclusionSchema):
                            metadata={"description": "pending：尚未记入检查点；included：已记入"})
     entries = fields.List(fields.Nested(InclusionSchema),
                           metadata={"description": "凭证下每条评价的证明（测评票可有多条）"})
+    case = fields.Nested(ReceiptCaseSchema,
+                         metadata={"description": "评价引发的整改单的进展；办结后含答复"})
+
+
+class VerdictSchema(Schema):
+    verdict = fields.String(required=True, validate=validate.OneOf(["satisfied", "unsatisfied"]),
+                            metadata={"description": "对整改处理结果：satisfied 满意，"
+                                                     "unsatisfied 不满意"})
 
 
 class CheckpointSchema(Schema):
@@ -52,3 +62,17 @@ class CheckpointListSchema(Schema):
 class CheckpointQueryArgsSchema(Schema):
     limit = fields.Integer(load_default=30, validate=validate.Range(1, 366))
     before = fields.Date(metadata={"description": "分页：只列出此日期之前的检查点"})
+
+
+class PressureReportSchema(Schema):
+    kind = fields.String(required=True, validate=validate.OneOf(list(REPORT_KINDS)),
+                         metadata={"description": "retaliation 打击报复，"
+                                                  "pressure 现场施压或指定评分，other 其他"})
+    text = fields.String(required=True, validate=validate.Length(1, 1000),
+                         metadata={"description": "遇到的情况"})
+    phone = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=20),
+                          metadata={"description": "愿意接受纪检回访时留下的手机号（可不填）"})
+
+
+class ReportReceivedSchema(Schema):
+    status = fields.String(metadata={"description": "received：已转交纪检监察"})

@@ -33,12 +33,15 @@ class ScaleSchema(StrictSchema):
 class TagsSchema(StrictSchema):
     positive = fields.List(TAG, required=True, validate=validate.Length(min=1))
     negative = fields.List(TAG, required=True, validate=validate.Length(min=1))
+    serious = fields.List(TAG, load_default=list)  # a rating with one opens a case (整改单)
 
     @validates_schema
     def check_unique(self, data, **kwargs):
         every = data["positive"] + data["negative"]
         if len(set(every)) != len(every):
             raise ValidationError("标签不能重复", "positive")
+        if stray := [t for t in data.get("serious", []) if t not in data["negative"]]:
+            raise ValidationError(f"严重问题标签须出自负面标签：{'、'.join(stray)}", "serious")
 
 
 class TagDisplaySchema(StrictSchema):

@@ -35,7 +35,8 @@ DEFAULT_SCHEME_DICT: dict[str, Any] = {
 }
 
 _TOP_KEYS = frozenset(DEFAULT_SCHEME_DICT)
-_OPTIONAL_TOP_KEYS = frozenset({"fraud"})
+_OPTIONAL_TOP_KEYS = frozenset({"fraud", "cases"})
+_CASE_KEYS = frozenset({"bad_max", "due_workdays", "recheck_days"})
 _SCALE_KEYS = frozenset({"min", "max"})
 _THRESHOLD_KEYS = frozenset({"satisfied_min", "dissatisfied_max"})
 _GROUP_KEYS = frozenset({"weight", "min_n"})
@@ -83,6 +84,9 @@ class Scheme:
     reassignment_above: Decimal = Decimal("0.50")
     low_sample_min: int = 30
     low_sample_months: int = 6
+    case_bad_max: int = 4  # a rating at or below opens a case (整改单)
+    case_due_workdays: int = 5
+    case_recheck_days: int = 30  # 回头看 after closing
 
 
 def scheme_from_dict(data: Mapping[str, Any], source: str = "<scheme>") -> Scheme:
@@ -94,6 +98,9 @@ def scheme_from_dict(data: Mapping[str, Any], source: str = "<scheme>") -> Schem
     groups = _read_groups(read, top)
     thresholds = read.section(top["thresholds"], "thresholds", _THRESHOLD_KEYS)
     flags = _read_flags(read, top["flags"], groups)
+    dissatisfied_max = read.scale_point(
+        thresholds["dissatisfied_max"], "thresholds.dissatisfied_max", scale
+    )
     return Scheme(
         id=read.text(top["id"], "id"),
         version=read.integer(top["version"], "version", minimum=1),
@@ -103,12 +110,25 @@ def scheme_from_dict(data: Mapping[str, Any], source: str = "<scheme>") -> Schem
         satisfied_min=read.scale_point(
             thresholds["satisfied_min"], "thresholds.satisfied_min", scale
         ),
-        dissatisfied_max=read.scale_point(
-            thresholds["dissatisfied_max"], "thresholds.dissatisfied_max", scale
-        ),
+        dissatisfied_max=dissatisfied_max,
         min_weight_coverage=read.unit(top["min_weight_coverage"], "min_weight_coverage"),
         **flags,
+        **_read_cases(read, top.get("cases", {}), scale, dissatisfied_max),
     )
+
+
+def _read_cases(
+    read: _Reader, value: object, scale: tuple[int, int], dissatisfied_max: int
+) -> dict[str, int]:
+    cases = read.section(value, "cases", frozenset(), _CASE_KEYS)
+    return {
+        "case_bad_max": read.scale_point(cases.get("bad_max", dissatisfied_max),
+                                         "cases.bad_max", scale),
+        "case_due_workdays": read.integer(cases.get("due_workdays", 5), "cases.due_workdays",
+                                          minimum=1),
+        "case_recheck_days": read.integer(cases.get("recheck_days", 30), "cases.recheck_days",
+                                          minimum=1),
+    }
 
 
 def _read_scale(read: _Reader, value: object) -> tuple[int, int]:

@@ -10,14 +10,16 @@ from __future__ import annotations
 
 from datetime import date
 
-from flask import Blueprint, Response, render_template, url_for
+from flask import Blueprint, Response, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 
-from backend import errors
+from backend import errors, wiring
 from backend.extensions import db, limiter
+from backend.models.cases import REPORT_KINDS
 from backend.public_limits import public_limit
-from backend.services.ratings.receipts import check_receipt
+from backend.services.ratings.receipts import check_receipt, rate_handling, report_pressure
 from backend.web.rating import render_closed
+from backend.wiring import now
 from workers.schedule import PERIODIC_JOBS
 
 bp = Blueprint("receipt", __name__)
@@ -58,14 +60,18 @@ def checkpoint_views(entries: list[dict]) -> list[dict]:
 
 
 def render_page(status: str, receipt: str | None = None, answer: dict | None = None,
-                code: int = 200) -> tuple[str, int]:
+                code: int = 200, problem: str | None = None, report_problem: str | None = None,
+                reported: bool = False) -> tuple[str, int]:
     """Render the receipt page in one of its states: pending, included or unknown."""
     checkpoints = checkpoint_views(answer.get("entries", [])) if answer else []
     api_url = url_for("ledger.ReceiptResource", receipt=receipt) if receipt else None
     return render_template("rating/receipt.html", status=status, title=TITLES[status],
                            receipt=grouped(receipt or ""), checkpoints=checkpoints,
                            entry_count=len(answer.get("entries", [])) if answer else 0,
-                           api_url=api_url, closes_at=checkpoint_time()), code
+                           api_url=api_url, closes_at=checkpoint_time(),
+                           case=(answer or {}).get("case"), receipt_text=receipt,
+                           problem=problem, report_problem=report_problem, reported=reported,
+                           report_kinds=REPORT_KINDS), code
 
 
 @bp.get("/receipt/<receipt>")
@@ -74,6 +80,39 @@ def show(receipt: str) -> ResponseReturnValue:
     """Show whether the ratings under a receipt are in the ledger (404 page when unknown)."""
     answer = check_receipt(db.session, receipt)
     return render_page(answer["status"], receipt.strip().lower(), answer)
+
+
+@bp.post("/receipt/<receipt>/verdict")
+@limiter.limit(public_limit)
+def verdict(receipt: str) -> ResponseReturnValue:
+    """Take the rater's word on a closed case's handling, once; show the page again."""
+    try:
+        rate_handling(db.session, receipt, request.form.get("verdict", ""), now())
+    except (errors.Conflict, errors.InvalidInput) as exc:
+        db.session.rollback()
+        answer = check_receipt(db.session, receipt)
+        status = 409 if isinstance(exc, errors.Conflict) else 422
+        return render_page(answer["status"], receipt.strip().lower(), answer, status,
+                           exc.message)
+    return redirect(url_for("receipt.show", receipt=receipt.strip().lower()), 303)
+
+
+@bp.post("/receipt/<receipt>/report")
+@limiter.limit(public_limit)
+def report(receipt: str) -> ResponseReturnValue:
+    """Take a report of retaliation or pressure to the discipline side; thank the rater."""
+    form = request.form
+    try:
+        report_pressure(db.session, receipt, form.get("kind", ""), form.get("text", ""),
+                        form.get("phone"), wiring.vault(), wiring.case_rules(),
+                        wiring.timezone(), now())
+    except errors.InvalidInput as exc:
+        db.session.rollback()
+        answer = check_receipt(db.session, receipt)
+        return render_page(answer["status"], receipt.strip().lower(), answer, 422,
+                           report_problem=exc.message)
+    answer = check_receipt(db.session, receipt)
+    return render_page(answer["status"], receipt.strip().lower(), answer, reported=True)
 
 
 @bp.after_request

@@ -14,6 +14,7 @@ READERS = {"org_admin", "unit_admin", "viewer"}
 ORG = {"org_admin"}
 ORG_READERS = {"org_admin", "viewer"}
 WRITERS = {"org_admin", "unit_admin"}
+DISCIPLINE = {"discipline"}
 AUDITORS = {"auditor"}
 PUBLIC = {"anonymous", "org_admin", "unit_admin", "viewer", "auditor"}
 
@@ -31,6 +32,9 @@ EXPECTED: dict[str, set[str]] = {
     "console.login": PUBLIC, "console.logout": PUBLIC,
     **page(READERS, "overview", "units", "unit", "officials", "official", "breakdown",
            "funnel", "campaigns", "campaign", "alerts"),
+    **page(READERS | DISCIPLINE, "cases"),
+    "console.case": READERS | DISCIPLINE, "console.case_step": WRITERS | DISCIPLINE,
+    "console.report_contact": DISCIPLINE,
     **page(ORG, "feedback", "non_responders"), "console.unmask": ORG,
     **page(ORG_READERS, "push"), "console.replay": ORG,
     "console.act": WRITERS, "console.api_act": WRITERS,
@@ -48,7 +52,7 @@ def url_args(rule, world: World) -> dict:
     """Return values for a rule's arguments, all inside the unit admin's own unit."""
     values = {"unit_id": world.units["XZ100"], "cadre_id": world.cadres["C001"],
               "campaign_id": world.campaign_id, "alert_id": world.alerts["C001"],
-              "fmt": "csv", "action": "acknowledge"}
+              "fmt": "csv", "action": "acknowledge", "case_id": world.case_id, "step": "accept"}
     return {name: values[name] for name in rule.arguments}
 
 

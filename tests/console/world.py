@@ -19,6 +19,7 @@ from backend.models import (
     Campaign,
     CampaignRater,
     CampaignTurnout,
+    Case,
     ConsoleUser,
     Delivery,
     FollowupContact,
@@ -32,6 +33,7 @@ from backend.models import (
     WebhookMessage,
 )
 from backend.services.alerts.records import raise_alert
+from backend.services.cases.opening import CaseRules, open_for_ratings
 from backend.services.demo.seed import seed
 from backend.services.invitations.events import EventInput, IngestContext, Result
 from backend.services.invitations.ingestion import ingest_events
@@ -62,6 +64,7 @@ class World:
     followup_id: int = 0
     rater_id: int = 0
     dead_webhook: str = ""
+    case_id: int = 0
 
 
 def add_users() -> None:
@@ -139,6 +142,12 @@ def add_ratings(world: World, now: datetime) -> None:
     db.session.add(follow)
     db.session.commit()
     world.followup_id = follow.id
+    # The last rating (5, with a follow-up phone) has a case (整改单) under a bar of 5.
+    opened = {"id": rating.id, "score": rating.score, "tags": rating.tags,
+              "template_id": template.id, "cadre_id": rating.cadre_id, "month": month}
+    open_for_ratings(db.session, [opened], CaseRules(bad_max=5), TZ, now)
+    db.session.commit()
+    world.case_id = db.session.scalar(select(Case.id).where(Case.rating_id == rating.id))
 
 
 def add_alerts(world: World, now: datetime) -> None:

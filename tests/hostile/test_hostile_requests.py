@@ -121,6 +121,8 @@ BODIES = {
     ("POST", "/api/v1/mp/subscriptions"): {"accepted": ["tmpl-1"]},
     ("POST", "/api/v1/scores/publish"): {"period": "2026-11"},
     ("POST", "/api/v1/push/replay"): {"period": "2026-11"},
+    ("POST", "/api/v1/receipts/<string:receipt>/verdict"): {"verdict": "satisfied"},
+    ("POST", "/api/v1/receipts/<string:receipt>/reports"): {"kind": "other", "text": "情况"},
 }
 RATING = ("POST", "/api/v1/invitations/<string:token>/rating")
 
@@ -176,7 +178,7 @@ def valid_arguments(target: Target, rule) -> dict[str, str]:
     values = {"unit_id": world.units["XZ100"], "cadre_id": world.cadres["C001"],
               "campaign_id": world.campaign_id, "alert_id": world.alerts["C001"],
               "fmt": "csv", "action": "acknowledge", "code": code, "key": "service_event",
-              "receipt": target.receipt,
+              "receipt": target.receipt, "case_id": 1, "step": "accept",
               "filename": "swagger-ui.css" if rule.endpoint == "ops.docs_asset" else "rating.css"}
     return {name: str(values[name]) for name in rule.arguments if name != "token"}
 

@@ -16,10 +16,15 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from sqlalchemy import select
+
 from backend.extensions import db
+from backend.models import Case
 from backend.models.clients import SCOPES
+from backend.services import cases
 from backend.services.accounts.api_clients import create_client
 from backend.services.demo.seed import seed
+from tests.support.release import release_all
 
 PHASES = "examples,coverage,fuzzing,stateful"
 SERVER_ERROR = "ST101"
@@ -62,6 +67,7 @@ class Identifiers:
     campaign: str
     token: str
     receipt: str
+    case_id: int
 
 
 @dataclass
@@ -102,10 +108,27 @@ def prepare(app, wechat) -> Identifiers:
     assert campaign.status_code == 201 and event.status_code == 201
     token = event.json["invitation"]["token"]
     receipt = client.post(f"/api/v1/invitations/{issue_token(client, auth)}/rating",
-                          json={"score": 9}).json["receipt"]
+                          json={"score": 2, "comment": "等了很久"}).json["receipt"]
     session = client.post("/api/v1/mp/session",
                           json={"code": wechat.issue_login_code("o_fuzz")}).json
-    return Identifiers(key, session["session_token"], "FUZZ-1", token, receipt)
+    return Identifiers(key, session["session_token"], "FUZZ-1", token, receipt,
+                       closed_case(app))
+
+
+def closed_case(app) -> int:
+    """Release the bad rating and close the case it opens, so the rater can judge it."""
+    with app.app_context():
+        release_all()
+        case = db.session.scalars(select(Case)).one()
+        unit = cases.Actor("fuzz-unit", "unit_admin", None)
+        org = cases.Actor("fuzz-org", "org_admin")
+        now = datetime.now(UTC)
+        cases.accept(db.session, case, unit, now)
+        cases.submit(db.session, case, unit, now, reply="已整改", measures="已整改",
+                     callback="no_consent")
+        cases.approve(db.session, case, org, now, cases.CaseRules())
+        db.session.commit()
+        return case.id
 
 
 def issue_token(client, auth: dict) -> str:
@@ -117,17 +140,19 @@ def issue_token(client, auth: dict) -> str:
     return response.json["invitation"]["token"]
 
 
-def config_text() -> str:
+def config_text(case_id: int) -> str:
     """Return the schemathesis.toml of the run (secrets come from the environment)."""
     operations = [("^/api/v1/campaigns/\\\\{code\\\\}", "path.code", "${SSP_FUZZ_CAMPAIGN}"),
                   ("^/api/v1/invitations/\\\\{token\\\\}", "path.token", "${SSP_FUZZ_TOKEN}"),
                   ("^/api/v1/receipts/", "path.receipt", "${SSP_FUZZ_RECEIPT}"),
+                  ("^/api/v1/cases/\\\\{case_id\\\\}", "path.case_id", case_id),
                   ("^/api/v1/templates/", "path.key", "service_event")]
     lines = ['[auth.openapi.bearerAuth]', 'bearer = "${SSP_FUZZ_KEY}"',
              '[auth.openapi.mpSession]', 'bearer = "${SSP_FUZZ_MP}"']
     for path, name, value in operations:
+        literal = value if isinstance(value, int) else f'"{value}"'
         lines += ["[[operations]]", f'include-path-regex = "{path}"',
-                  f'parameters = {{ "{name}" = "{value}" }}']
+                  f'parameters = {{ "{name}" = {literal} }}']
     return "\n".join(lines) + "\n"
 
 
@@ -136,7 +161,7 @@ def run_schemathesis(base: str, ids: Identifiers, workdir: Path, *, max_examples
     """Run `st run` with every check and phase against a served app; parse its JSON report."""
     workdir.mkdir(parents=True, exist_ok=True)
     config = workdir / "schemathesis.toml"
-    config.write_text(config_text(), encoding="utf-8")
+    config.write_text(config_text(ids.case_id), encoding="utf-8")
     env = {**os.environ, "SSP_FUZZ_KEY": ids.api_key, "SSP_FUZZ_MP": ids.mp_token,
            "SSP_FUZZ_CAMPAIGN": ids.campaign, "SSP_FUZZ_TOKEN": ids.token,
            "SSP_FUZZ_RECEIPT": ids.receipt}

@@ -9,11 +9,12 @@ from flask import current_app
 from backend import wiring
 from backend.extensions import db
 from backend.scoring import current_period
+from backend.services.cases import open_for_flagged_alerts
 from backend.services.ledger.chain import anchor, latest_checkpoint
 from backend.services.outbox.push import queue_messages
 from backend.services.scores.publication import PublicationReport, publish_period
 from backend.services.templates.catalogue import register
-from backend.wiring import now
+from backend.wiring import case_rules, now
 from workers.jobs.push import start_relay
 
 log = logging.getLogger(__name__)
@@ -28,6 +29,9 @@ def run_publication(period: str, progress=None) -> PublicationReport:
                             checkpoint=checkpoint, progress=progress)
     log.info("published %s: %d officials, %d changed, %d alerts", period, report.officials,
              report.changed, report.alerts_raised)
+    if report.alerts_raised:  # warning_talk and reassignment_review open cases (整改单)
+        open_for_flagged_alerts(db.session, case_rules(), wiring.timezone(), now())
+        db.session.commit()
     if report.changed or report.alerts_raised:
 
         start_relay(queue="high")

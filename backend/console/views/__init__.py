@@ -5,6 +5,7 @@ from . import (
     audit,
     breakdown,
     campaigns,
+    cases,
     ledger,
     officials,
     overview,
@@ -13,5 +14,5 @@ from . import (
     units,
 )
 
-__all__ = ["alerts", "audit", "breakdown", "campaigns", "ledger", "officials", "overview",
+__all__ = ["alerts", "audit", "breakdown", "campaigns", "cases", "ledger", "officials", "overview",
            "personal", "push", "units"]

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
+from backend.services.cases import CaseRules
 from backend.services.demo.campaign import TEMPLATE, PlannedCampaign, plan_campaign
 from backend.services.demo.events import burst_events, official_events, reported_late
 from backend.services.demo.plan import (
@@ -43,6 +44,7 @@ class DemoContext:
     now: datetime
     retention_days: int = 30
     fraud: FraudSettings = field(default_factory=FraudSettings)
+    case_rules: CaseRules = field(default_factory=CaseRules)
 
 
 @dataclass(frozen=True)

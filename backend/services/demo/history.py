@@ -25,6 +25,7 @@ from backend.scoring.periods import current_period, parse_period, shift_month
 from backend.services.campaigns.lifecycle import CampaignContext, create_campaign
 from backend.services.campaigns.progress import send_reminders
 from backend.services.campaigns.rules import AssignmentInput, CampaignInput, RaterInput
+from backend.services.cases import open_for_flagged_alerts
 from backend.services.demo.campaign import TEMPLATE, PlannedBallot, PlannedCampaign
 from backend.services.demo.county import CountyPlan, DemoContext, report_time
 from backend.services.demo.plan import PlannedEvent
@@ -240,7 +241,7 @@ class History:
     def release(self, when: datetime) -> None:
         """Release the pending ratings as one batch (the release job, whatever its size)."""
         ctx = ReleaseContext(self.ctx.sealer, self.ctx.vault, self.ctx.tz, when, batch_min=1,
-                             run_min=self.ctx.fraud.run_min)
+                             run_min=self.ctx.fraud.run_min, case_rules=self.ctx.case_rules)
         release(self.session, ctx, force=True)
 
     def close_ledger_days(self, when: datetime) -> None:
@@ -267,6 +268,8 @@ class History:
         scheme = register(self.session, self.ctx.catalogue.schemes["default"])
         publish_period(self.session, period, scheme, when, self.ctx.tz, queue_messages,
                        checkpoint=anchor(latest_checkpoint(self.session)))
+        open_for_flagged_alerts(self.session, self.ctx.case_rules, self.ctx.tz, when)
+        self.session.commit()
         self.published.append(period)
 
     def finish(self, now: datetime) -> None:

@@ -62,9 +62,10 @@ DEMO_USERS = (
     ("chengguan", "unit_admin", "XZ100", "demo-unit-2026"),
     ("auditor", "auditor", None, "demo-audit-2026"),
     ("viewer", "viewer", None, "demo-viewer-2026"),
+    ("jijian", "discipline", None, "demo-jijian-2026"),
 )
 ROLE_NAMES = {"org_admin": "组织部管理员", "unit_admin": "单位管理员", "auditor": "审计员",
-              "viewer": "只读用户"}
+              "viewer": "只读用户", "discipline": "纪检监察"}
 MARKER = "demo.seed"
 ACTOR = "system:demo"
 DEFAULT_CADRES = 40

@@ -6,8 +6,9 @@ rating waits past the end of its day. In one transaction under the ledger's lock
 - opens its sealed items and shuffles the ratings of every submission together;
 - stores them with ids drawn in that order, the batch's hour as their time, and a MAC;
 - adds them to the count tables, chains them into the ledger, stores their abuse signals
-  (one row per submission) and follow-up contacts, and adds its uses, unstamped submissions
-  and openings to the funnel's and the campaigns' counters;
+  (one row per submission) and follow-up contacts, adds its uses, unstamped submissions
+  and openings to the funnel's and the campaigns' counters, and opens a case (整改单) for
+  each bad rating;
 - deletes its pending items.
 So no transaction id, physical order, id order or time relates a rating to its submission
 beyond its batch. A crash anywhere rolls the batch back whole: its items stay pending and are
@@ -38,6 +39,7 @@ from backend.models import (
     RatingTagCount,
 )
 from backend.models.ratings import VALID
+from backend.services.cases.opening import CaseRules, open_for_ratings
 from backend.services.fraud import FraudSettings, batch_runs, record_findings
 from backend.services.ledger import chain as ledger
 from backend.services.privacy.personal_data import Vault
@@ -62,6 +64,7 @@ class ReleaseContext:
     batch_min: int
     max_batch: int = MAX_BATCH
     run_min: int = FraudSettings.run_min  # campaign runs found in submission order
+    case_rules: CaseRules = field(default_factory=CaseRules)  # which ratings open a case
     # The order must not be predictable: a system random source (tests may seed their own).
     shuffle: Callable[[list], None] = field(default=random.SystemRandom().shuffle)
 
@@ -170,6 +173,7 @@ def store_batch(session: Session, ctx: ReleaseContext, batch: Batch) -> None:
     in_order = [[ids[k] for k in sorted(ids)] for ids in ids_of]  # each submission's rows
     store_signals(session, ctx, batch.submissions, in_order, batch_at)
     add_funnel(session, batch)
+    open_for_ratings(session, stored, ctx.case_rules, ctx.tz, batch_at)
     record_findings(session, batch_runs(batch.submissions, in_order, ctx.run_min), ctx.now)
 
 
