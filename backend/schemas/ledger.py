@@ -3,8 +3,9 @@
 from marshmallow import fields, validate
 
 from backend.models.cases import REPORT_KINDS
-from backend.schemas.base import Schema
+from backend.schemas.base import CONTROL_CHARACTERS, Schema
 from backend.schemas.cases import ReceiptCaseSchema
+from backend.schemas.events import PHONE, PHONE_EXAMPLE
 
 RECEIPT_PATH = [{"in": "path", "name": "receipt", "required": True,
                  "schema": {"type": "string", "pattern": "^[0-9a-f]{32}$"},
@@ -64,14 +65,21 @@ class CheckpointQueryArgsSchema(Schema):
     before = fields.Date(metadata={"description": "分页：只列出此日期之前的检查点"})
 
 
+# Several lines allowed, but at least one visible character and no control character.
+NON_BLANK = validate.Regexp(
+    rf"^[^{CONTROL_CHARACTERS}]*[^\s{CONTROL_CHARACTERS}][^{CONTROL_CHARACTERS}]*$",
+    error="请说明遇到的情况")
+
+
 class PressureReportSchema(Schema):
     kind = fields.String(required=True, validate=validate.OneOf(list(REPORT_KINDS)),
                          metadata={"description": "retaliation 打击报复，"
                                                   "pressure 现场施压或指定评分，other 其他"})
-    text = fields.String(required=True, validate=validate.Length(1, 1000),
-                         metadata={"description": "遇到的情况"})
-    phone = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=20),
-                          metadata={"description": "愿意接受纪检回访时留下的手机号（可不填）"})
+    text = fields.String(required=True, validate=[validate.Length(1, 1000), NON_BLANK],
+                         metadata={"description": "遇到的情况（可多行）"})
+    phone = fields.String(load_default=None, allow_none=True, validate=PHONE,
+                          metadata={"description": "愿意接受纪检回访时留下的手机号（可不填）",
+                                    "example": PHONE_EXAMPLE})
 
 
 class ReportReceivedSchema(Schema):

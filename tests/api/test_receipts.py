@@ -25,7 +25,9 @@ def test_a_receipt_is_accepted_then_pending_until_its_day_is_checkpointed(client
     receipt = rate(client)
     assert client.get(f"/api/v1/receipts/{receipt}").json == {"status": "accepted"}
     release_all()
-    assert client.get(f"/api/v1/receipts/{receipt}").json == {"status": "pending"}
+    # The bad rating opened a case (整改单): the rater sees that it was taken on.
+    assert client.get(f"/api/v1/receipts/{receipt}").json == {
+        "status": "pending", "case": {"status": "open", "status_label": "已受理"}}
     close_today(session)
     body = client.get(f"/api/v1/receipts/{receipt}").json
     assert body["status"] == "included" and body["index"] == 0
@@ -41,7 +43,8 @@ def test_the_answer_reveals_nothing_about_the_rating(client, session):
     close_today(session)
     response = client.get(f"/api/v1/receipts/{receipt}")
     assert set(response.json) == {"status", "checkpoint", "index", "leaf_hash", "proof",
-                                  "entries"}
+                                  "entries", "case"}
+    assert response.json["case"] == {"status": "open", "status_label": "已受理"}
     cadre = session.scalar(select(Cadre).where(Cadre.code == "C001"))
     rating = session.scalar(select(Rating))
     raw = response.get_data(as_text=True)

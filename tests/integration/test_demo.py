@@ -250,7 +250,7 @@ def test_the_printed_logins_sign_in_with_every_role(county):
     logins = LOGIN.findall(county.first)
     roles = {db.session.scalar(select(ConsoleUser.role).where(ConsoleUser.username == u))
              for u, _ in logins}
-    assert roles == {"org_admin", "unit_admin", "auditor", "viewer"}
+    assert roles == {"org_admin", "unit_admin", "auditor", "viewer", "discipline"}
     for username, password in logins:
         response = sign_in(https_client(county.app), username, password)
         assert response.status_code == 302, username
