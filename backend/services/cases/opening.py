@@ -19,6 +19,7 @@ from backend.services.cases.workdays import WorkCalendar
 
 SYSTEM = "系统"
 CASE_FLAGS = ("warning_talk", "reassignment_review")
+SWEEP_WINDOW = timedelta(days=7)
 
 
 @dataclass(frozen=True)
@@ -104,11 +105,13 @@ def open_for_flagged_alerts(session: Session, rules: CaseRules, tz: tzinfo,
                             now: datetime) -> int:
     """Open a case for every warning_talk or reassignment_review alert that has none yet.
 
-    Publication raises the alerts; this sweep (after publication and with the cases' clock)
-    turns them into cases, once each, whatever crashed in between.
+    Publication raises the alerts; this sweep (after publication and with the cases' clock,
+    every 10 minutes) turns them into cases, once each, whatever crashed in between. It reads
+    the alerts of the last SWEEP_WINDOW only, so its work does not grow with the years.
     """
     rows = session.execute(select(Alert.cadre_id, Alert.period, Alert.type)
-                           .where(Alert.type.in_(CASE_FLAGS), Alert.cadre_id.is_not(None))
+                           .where(Alert.type.in_(CASE_FLAGS), Alert.cadre_id.is_not(None),
+                                  Alert.raised_at >= now - SWEEP_WINDOW)
                            .order_by(Alert.id)).all()
     return open_for_flags(session, [(r.cadre_id, r.period, (r.type,)) for r in rows],
                           rules, tz, now)

@@ -186,9 +186,14 @@ def receipt_ratings(session: Session, receipt: str) -> list[int]:
                                 .order_by(Rating.id)))
 
 
-def inclusion_proof(session: Session, receipt: str) -> dict[str, Any]:
-    """Return the receipt's status: accepted (waiting for its batch), pending, or its proofs."""
-    rating_ids = receipt_ratings(session, receipt)
+def inclusion_proof(session: Session, receipt: str,
+                    rating_ids: list[int] | None = None) -> dict[str, Any]:
+    """Return the receipt's status: accepted (waiting for its batch), pending, or its proofs.
+
+    `rating_ids`: the receipt's ratings when the caller has looked them up already.
+    """
+    if rating_ids is None:
+        rating_ids = receipt_ratings(session, receipt)
     if not rating_ids:
         waiting = session.scalar(select(PendingItem.id).where(
             PendingItem.receipt_hash == accepted_hash(receipt)))

@@ -33,11 +33,11 @@ def check_receipt(session: Session, receipt: str) -> dict[str, Any]:
     closed the reply, so the rater sees the answer.
     """
     receipt = _canonical(receipt)
-    answer = inclusion_proof(session, receipt)
-    if answer["status"] != "accepted":
-        case = receipt_case(session, receipt_ratings(session, receipt))
-        if case is not None:
-            answer["case"] = case
+    rating_ids = receipt_ratings(session, receipt)
+    answer = inclusion_proof(session, receipt, rating_ids)
+    case = receipt_case(session, rating_ids)
+    if case is not None:
+        answer["case"] = case
     return answer
 
 
