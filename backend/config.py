@@ -59,6 +59,9 @@ def load_config(environ: Mapping[str, str], instance_path: str) -> dict[str, Any
         "FOLLOWUP_RETENTION_DAYS": int(environ.get("FOLLOWUP_RETENTION_DAYS", "180")),
         **optional_knobs(environ),
         "CASE_CALENDAR_FILE": environ.get("CASE_CALENDAR_FILE") or None,
+        # Processes that walk a big ledger side by side in `ledger verify` (0: one per core).
+        "LEDGER_VERIFY_WORKERS": int(environ.get("LEDGER_VERIFY_WORKERS", "0"))
+        or os.cpu_count() or 1,
     }
 
 
