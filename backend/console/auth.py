@@ -248,14 +248,39 @@ def login_required(roles: Iterable[str] | None = None) -> Callable:
 HOMES = {"auditor": "console.audit_trail", "discipline": "console.cases"}
 
 
+def home_url(role: str | None = None) -> str:
+    """Return the page a role lands on: auditors the audit trail, 纪检 its cases."""
+    user = current_user()
+    return url_for(HOMES.get(role or (user.role if user else ""), "console.overview"))
+
+
 def safe_next(target: str | None, role: str | None = None) -> str:
-    """Return a console path to go to after sign-in, never another site."""
+    """Return a console path to go to after sign-in, never another site nor a page the role
+    may not open (the role's own page instead)."""
     parts = urlsplit(target or "")
     if parts.scheme or parts.netloc or not parts.path.startswith("/console/") \
-            or target.startswith("//"):
-        user = current_user()
-        return url_for(HOMES.get(role or (user.role if user else ""), "console.overview"))
+            or target.startswith("//") or not opens(parts.path, role):
+        return home_url(role)
     return target
+
+
+def opens(path: str, role: str | None) -> bool:
+    """Tell whether the role may open the console page at a path (unknown paths: yes)."""
+    user = current_user()
+    role = role or (user.role if user else None)
+    try:
+        endpoint, _ = current_app.url_map.bind("localhost").match(path, method="GET")
+    except Exception:  # not found or not a GET page: the page itself answers
+        return True
+    roles = getattr(current_app.view_functions.get(endpoint), "console_roles", None)
+    return roles is None or role in roles
+
+
+@bp.route("/home")
+@login_required()
+def home() -> ResponseReturnValue:
+    """Send the signed-in user to the page their role starts on."""
+    return redirect(home_url())
 
 
 def login_limit() -> str:

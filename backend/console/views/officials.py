@@ -24,6 +24,7 @@ from .common import (
     page_arg,
     pct,
     rate_tone,
+    subtitle,
     trend_chart_data,
     unit_arg,
 )
@@ -70,7 +71,7 @@ def build_list() -> Page:
                   with_scores(rows), links={"name": "url"},
                   note=f"有效评价按近{thresholds.months}个月（含本月）统计；"
                        f"不足{thresholds.minimum}条将触发组织提醒。")
-    return Page("按干部", "officials", subtitle=unit.name if unit else "全部单位",
+    return Page("按干部", "officials", subtitle=subtitle(unit),
                 tables=[table], extra={"unit_filter": True, "official_filter": True,
                                        "total": total, "page_size": PAGE_SIZE})
 

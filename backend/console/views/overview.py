@@ -21,6 +21,7 @@ from .common import (
     pct,
     ranking_chart_data,
     rate_tone,
+    subtitle,
     trend_chart_data,
     unit_arg,
 )
@@ -101,7 +102,7 @@ def build() -> Page:
     channels = activity.folded(activity.by_dimensions(db.session, scope, last_days(30, end)),
                                "channel")
     slow = activity.lagging(units, 8)
-    return Page("监测总览", "overview", subtitle=unit.name if unit else "全部单位",
+    return Page("监测总览", "overview", subtitle=subtitle(unit),
                 notes=[batch_note(waiting(db.session))],
                 cards=headline_cards(totals, sum(alerts.values()), low),
                 charts=[Chart("trend", "trend", "近30天趋势", trend_chart_data(series)),

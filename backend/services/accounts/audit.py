@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -20,6 +21,14 @@ from backend.storage.engine import advisory_lock
 
 GENESIS = "0" * 64
 LOCK_KEY = 7_110_001
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who makes a change, from where, and when: what an audit entry records of them."""
+    name: str
+    now: datetime
+    address: str | None = None
 
 
 def entry_hash(prev_hash: str, at: datetime, actor: str, action: str, target: str,
