@@ -33,7 +33,8 @@ DETAIL_NAMES = {
     "oldest_due_by": "最早截止", "period": "期间", "score_period": "计分期间",
     "message": "说明", "dead": "死信数", "error": "错误", "status": "状态", "url": "地址",
 }
-HIDDEN_DETAILS = frozenset({"digest", "cadre_code", "flag", "type", "state", "period"})  # shown elsewhere
+# Shown in columns of their own (type, official, period) or of no use to a reader (digest).
+HIDDEN_DETAILS = frozenset({"digest", "cadre_code", "flag", "type", "state", "period"})
 QUARTERS = {"1": "一", "2": "二", "3": "三", "4": "四"}
 PERIOD_PATTERN = re.compile(r"^(\d{4})(?:-(\d{2})|-Q([1-4])|-H([12]))?$")
 AUDIT_ACTIONS = {
