@@ -28,6 +28,7 @@ COLUMNS = [Column("raised_at", "发生时间", "datetime"), Column("type_name", 
            Column("period_name", "期间"), Column("summary", "详情"),
            Column("state_name", "状态"), Column("handling", "处理情况")]
 DONE = {"acknowledge": "已确认 {n} 条告警", "resolve": "已解决 {n} 条告警"}
+ONE = {"acknowledge": "已确认告警", "resolve": "已解决告警"}
 UNCHANGED = "告警状态已变化，未作修改"
 
 
@@ -103,7 +104,7 @@ def form_note() -> str | None:
 def act(alert_id: int, action: str) -> ResponseReturnValue:
     """Acknowledge or resolve one alert from the inbox form."""
     done = change([alert_id], action, form_note())
-    flash(DONE[action].format(n=len(done)) if done else UNCHANGED, "ok" if done else "warn")
+    flash(ONE[action] if done else UNCHANGED, "ok" if done else "warn")
     return back()
 
 
@@ -130,7 +131,7 @@ def api_act(alert_id: int, action: str) -> ResponseReturnValue:
     done = change([alert_id], action, form_note())
     alert = handling.visible_alert(db.session, scope().units, alert_id)
     body = {"id": alert.id, "state": alert.state, "changed": bool(done),
-            "message": DONE[action].format(n=1) if done else UNCHANGED, "note": alert.note,
+            "message": ONE[action] if done else UNCHANGED, "note": alert.note,
             "acknowledged_by": alert.acknowledged_by, "resolved_by": alert.resolved_by}
     return jsonify(body), 200 if done else 409
 
