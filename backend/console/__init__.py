@@ -1,6 +1,6 @@
 """The administrator console (管理后台): monitoring pages, alerts, exports, audit trail.
 
-Pages read the rollup tables (see backend/models/rollups.py), never the rating or invitation
+Pages read the rollup tables through backend/services/reports, never the rating or invitation
 tables at large; every read of rating-level or personal data is written to the audit trail.
 """
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 from flask import flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 
-from backend.extensions import db
+from backend import wiring
 from backend.services.accounts import administration
 from backend.services.accounts.administration import ROLES, SCOPES
 from backend.services.accounts.audit import Actor
@@ -41,8 +41,8 @@ def field(name: str, limit: int = 100) -> str:
 
 def users_page(secret: tuple[str, str] | None = None, status: int = 200) -> ResponseReturnValue:
     """Render the users page, with a one-time password when one was just made."""
-    return render_template("console/users.html", users=administration.list_users(db.session),
-                           units=management.unit_tree(db.session), roles=ROLES,
+    return render_template("console/users.html", users=administration.list_users(wiring.session()),
+                           units=management.unit_tree(wiring.session()), roles=ROLES,
                            role_names=ROLE_NAMES, secret=secret,
                            me=current_user().username), status, NO_STORE
 
@@ -59,7 +59,7 @@ def users() -> ResponseReturnValue:
 def create_user() -> ResponseReturnValue:
     """Create a console user; show the password once."""
     username = field("username", 64)
-    secret = administration.add_user(db.session, username, field("role", 20),
+    secret = administration.add_user(wiring.session(), username, field("role", 20),
                                      field("unit", 64), request.form.get("password", "")[:200],
                                      actor())
     return users_page((username, secret), 201)
@@ -69,14 +69,14 @@ def create_user() -> ResponseReturnValue:
 @login_required(ORG)
 def reset_password(user_id: int) -> ResponseReturnValue:
     """Give a user a new generated password (their sessions end); show it once."""
-    return users_page(administration.reset_password(db.session, user_id, actor()))
+    return users_page(administration.reset_password(wiring.session(), user_id, actor()))
 
 
 @bp.route("/users/<int:user_id>/role", methods=["POST"])
 @login_required(ORG)
 def change_role(user_id: int) -> ResponseReturnValue:
     """Change a user's role and unit scope (their sessions end)."""
-    administration.change_role(db.session, user_id, field("role", 20), field("unit", 64),
+    administration.change_role(wiring.session(), user_id, field("role", 20), field("unit", 64),
                                actor())
     flash("已修改角色与单位范围，该用户需重新登录", "ok")
     return redirect(url_for("console.users"), 303)
@@ -86,7 +86,7 @@ def change_role(user_id: int) -> ResponseReturnValue:
 @login_required(ORG)
 def user_state(user_id: int, action: str) -> ResponseReturnValue:
     """Disable (ending every session) or enable a user."""
-    done = administration.set_user_active(db.session, user_id, action == "enable", actor())
+    done = administration.set_user_active(wiring.session(), user_id, action == "enable", actor())
     flash(("已启用" if action == "enable" else "已停用，其登录会话已全部结束") if done
           else "状态未变化", "ok" if done else "warn")
     return redirect(url_for("console.users"), 303)
@@ -95,7 +95,7 @@ def user_state(user_id: int, action: str) -> ResponseReturnValue:
 def clients_page(created=None, key: str | None = None, status: int = 200) -> ResponseReturnValue:
     """Render the clients page, with a new key shown once."""
     return render_template("console/clients.html", clients=administration.list_clients(
-        db.session), scopes=SCOPES, scope_names=SCOPE_NAMES, created=created,
+        wiring.session()), scopes=SCOPES, scope_names=SCOPE_NAMES, created=created,
         key=key), status, NO_STORE
 
 
@@ -111,7 +111,7 @@ def clients() -> ResponseReturnValue:
 def create_client() -> ResponseReturnValue:
     """Create an API client with its scopes and sources; show its key once."""
     scopes = [s[:40] for s in request.form.getlist("scopes")][:len(SCOPES) + 1]
-    created, key = administration.add_client(db.session, field("name", 64), scopes,
+    created, key = administration.add_client(wiring.session(), field("name", 64), scopes,
                                              request.form.get("sources", "")[:1000], actor())
     return clients_page(created, key, 201)
 
@@ -120,6 +120,6 @@ def create_client() -> ResponseReturnValue:
 @login_required(ORG)
 def revoke_client(client_id: int) -> ResponseReturnValue:
     """Revoke a client's key: its calls are refused from now on."""
-    done = administration.revoke_client(db.session, client_id, actor())
+    done = administration.revoke_client(wiring.session(), client_id, actor())
     flash("已吊销，该密钥立即失效" if done else "该客户端已吊销", "ok" if done else "warn")
     return redirect(url_for("console.clients"), 303)

@@ -13,7 +13,6 @@ from flask.typing import ResponseReturnValue
 from backend import wiring
 from backend.console.blueprint import bp
 from backend.errors import InvalidInput
-from backend.extensions import db
 from backend.services.alerts import handling
 
 from ..access import READERS, WRITERS
@@ -69,9 +68,9 @@ def build() -> Page:
     unit_scope, unit = unit_arg()
     state = state_arg()
     type = request.args.get("type") or None
-    rows = handling.alerts_page(db.session, unit_scope.units, state, type, page_arg(),
+    rows = handling.alerts_page(wiring.session(), unit_scope.units, state, type, page_arg(),
                                 None if exporting() else PAGE_SIZE)
-    counts = handling.state_counts(db.session, unit_scope.units, type)
+    counts = handling.state_counts(wiring.session(), unit_scope.units, type)
     title = f"{ALERT_STATES[state]}告警" if state else "全部告警"
     return Page("告警", "alerts", subtitle=subtitle(unit),
                 tables=[Table("alerts", title, COLUMNS, labelled(rows), links={"cadre": "url"})],
@@ -83,7 +82,7 @@ def build() -> Page:
 
 def change(ids: list[int], action: str, note: str | None) -> list[int]:
     """Acknowledge or resolve visible alerts; audited; return the ids changed."""
-    return handling.handle(db.session, scope().units, ids, action, current_user().username,
+    return handling.handle(wiring.session(), scope().units, ids, action, current_user().username,
                            wiring.now(), note, recorder())
 
 
@@ -129,7 +128,7 @@ def bulk() -> ResponseReturnValue:
 def api_act(alert_id: int, action: str) -> ResponseReturnValue:
     """Acknowledge or resolve an alert over the JSON API (X-CSRFToken header)."""
     done = change([alert_id], action, form_note())
-    alert = handling.visible_alert(db.session, scope().units, alert_id)
+    alert = handling.visible_alert(wiring.session(), scope().units, alert_id)
     body = {"id": alert.id, "state": alert.state, "changed": bool(done),
             "message": ONE[action] if done else UNCHANGED, "note": alert.note,
             "acknowledged_by": alert.acknowledged_by, "resolved_by": alert.resolved_by}

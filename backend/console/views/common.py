@@ -8,15 +8,13 @@ from typing import Any
 from flask import abort, request
 
 from backend import wiring
-from backend.extensions import db
-from backend.models import Unit
 from backend.services.accounts import audit
+from backend.services.reports.common import Scope, today
+from backend.services.reports.scope import Unit, find_unit, narrowed
 
 from ..auth import current_user, scope
 from ..filters import id_arg, int_arg
 from ..pages import Column
-from ..queries.common import Scope, today
-from ..scope import narrowed
 
 WINDOWS = {7: "近 7 天", 30: "近 30 天"}
 PAGE_SIZE = 50
@@ -68,17 +66,17 @@ def unit_arg() -> tuple[Scope, Unit | None]:
 
 def scoped_unit(unit_id: int) -> tuple[Scope, Unit]:
     """Return a visible unit's subtree scope and the unit; 404 otherwise."""
-    narrow = narrowed(db.session, scope(), unit_id)
+    narrow = narrowed(wiring.session(), scope(), unit_id)
     if narrow is None:
         abort(404)
-    return narrow, db.session.get(Unit, unit_id)
+    return narrow, find_unit(wiring.session(), unit_id)
 
 
 def scope_name() -> str:
     """Return what an unfiltered page covers: the user's own unit (and below), or all units."""
     user = current_user()
     if scope().units is not None and user.unit_id:
-        own = db.session.get(Unit, user.unit_id)
+        own = find_unit(wiring.session(), user.unit_id)
         return f"{own.name}（含下级单位）" if own else "本单位"
     return "全部单位"
 

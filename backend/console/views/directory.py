@@ -10,8 +10,8 @@ from __future__ import annotations
 from flask import flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 
+from backend import wiring
 from backend.errors import InvalidInput
-from backend.extensions import db
 from backend.services.directory import POSITION_LEVELS, UNIT_CATEGORIES, management
 from backend.services.directory.units import CadreInput, UnitInput, normalise_category
 
@@ -38,13 +38,13 @@ def directory() -> ResponseReturnValue:
     """Show the unit tree, the chosen unit's officials and the forms that change them."""
     unit_id, query = id_arg("unit"), text_arg("q", 50)
     edit_unit, edit_official = id_arg("edit"), id_arg("official")
-    tree = management.unit_tree(db.session)
-    chosen = management.find_unit(db.session, unit_id) if unit_id else None
-    people = (management.officials(db.session, unit_id, query) if unit_id or query else [])
+    tree = management.unit_tree(wiring.session())
+    chosen = management.find_unit(wiring.session(), unit_id) if unit_id else None
+    people = (management.officials(wiring.session(), unit_id, query) if unit_id or query else [])
     return render_template(
         "console/directory.html", tree=tree, chosen=chosen, officials=people, query=query,
-        unit_form=management.find_unit(db.session, edit_unit) if edit_unit else None,
-        official_form=(management.find_official(db.session, edit_official)
+        unit_form=management.find_unit(wiring.session(), edit_unit) if edit_unit else None,
+        official_form=(management.find_official(wiring.session(), edit_official)
                        if edit_official else None),
         categories=UNIT_CATEGORIES, levels=POSITION_LEVELS)
 
@@ -56,7 +56,7 @@ def save_unit() -> ResponseReturnValue:
     data = UnitInput(code=field("code", 64), name=field("name"),
                      category=normalise_category(field("category", 32)),
                      parent_code=field("parent_code", 64) or None)
-    created = management.save_unit(db.session, data, recorder())
+    created = management.save_unit(wiring.session(), data, recorder())
     flash(f"已{'新建' if created else '修改'}单位 {data.name}（{data.code}）", "ok")
     return redirect(url_for("console.directory"), 303)
 
@@ -68,7 +68,7 @@ def save_official() -> ResponseReturnValue:
     data = CadreInput(code=field("code", 64), name=field("name", 100),
                       unit_code=field("unit_code", 64), position=field("position"),
                       active=request.form.get("active", "1") != "0", level=field("level", 20))
-    created = management.save_official(db.session, data, recorder())
+    created = management.save_official(wiring.session(), data, recorder())
     flash(f"已{'新增' if created else '修改'}干部 {data.name}（{data.code}）", "ok")
     return redirect(url_for("console.directory", q=data.code), 303)
 
@@ -80,7 +80,7 @@ def transfer_official(cadre_id: int) -> ResponseReturnValue:
     code = field("unit_code", 64)
     if not code:
         raise InvalidInput("请选择调入单位", {"unit_code": "调入单位不能为空"})
-    name = management.transfer_official(db.session, cadre_id, code, recorder())
+    name = management.transfer_official(wiring.session(), cadre_id, code, recorder())
     flash(f"已调动至 {name}", "ok")
     return redirect(url_for("console.directory", unit=request.form.get("back_unit") or None),
                     303)
@@ -91,7 +91,7 @@ def transfer_official(cadre_id: int) -> ResponseReturnValue:
 @login_required(ORG)
 def official_state(cadre_id: int, action: str) -> ResponseReturnValue:
     """Mark an official as left office (离任) or back in office."""
-    done = management.set_official_active(db.session, cadre_id, action == "activate",
+    done = management.set_official_active(wiring.session(), cadre_id, action == "activate",
                                           recorder())
     flash(("已恢复在职" if action == "activate" else "已标记离任") if done else "状态未变化",
           "ok" if done else "warn")
@@ -112,7 +112,7 @@ def directory_import() -> ResponseReturnValue:
     data = upload.read(UPLOAD_MAX + 1)
     if len(data) > UPLOAD_MAX:
         raise InvalidInput("文件超过 2 MB，请分批上传", {"file": "文件过大"})
-    report = management.import_upload(db.session, upload.filename[:200], data, mode,
+    report = management.import_upload(wiring.session(), upload.filename[:200], data, mode,
                                       recorder())
     return render_template("console/directory_import.html", report=report, modes=IMPORT_MODES,
                            mode=mode, outcomes=OUTCOMES, filename=upload.filename[:200])

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from flask import request, url_for
 
-from backend.extensions import db
+from backend import wiring
+from backend.services.reports import activity
+from backend.services.reports.common import last_days
 
 from ..access import READERS
 from ..pages import Card, Chart, Column, Page, Table, register_page
-from ..queries import activity
-from ..queries.common import last_days
 from .common import (
     ACTIVITY_COLUMNS,
     WINDOWS,
@@ -61,7 +61,7 @@ def build_list() -> Page:
     """Build the units page."""
     scope, unit = unit_arg()
     days = days_arg()
-    rows = activity.by_unit(db.session, scope, last_days(days, local_today()))
+    rows = activity.by_unit(wiring.session(), scope, last_days(days, local_today()))
     table = units_table(rows, f"各单位情况（{WINDOWS[days]}）")
     table.rows = sorted_rows(table.rows)
     slow = list(reversed(activity.lagging(table.rows, 15)))
@@ -86,9 +86,9 @@ def build_unit(unit_id: int) -> Page:
     """Build one unit's page: its subtree's figures, trend and units."""
     scope, unit = scoped_unit(unit_id)
     end = local_today()
-    series = activity.daily_series(db.session, scope, last_days(30, end))
+    series = activity.daily_series(wiring.session(), scope, last_days(30, end))
     month, week = activity.window(series, 30, end), activity.window(series, 7, end)
-    rows = activity.by_unit(db.session, scope, last_days(30, end))
+    rows = activity.by_unit(wiring.session(), scope, last_days(30, end))
     return Page(unit.name, "unit", subtitle=f"单位编码 {unit.code} · 含下级单位",
                 cards=subtree_cards(month, week),
                 charts=[Chart("trend", "trend", "近30天趋势（含下级单位）",

@@ -39,6 +39,16 @@ def entry_hash(prev_hash: str, at: datetime, actor: str, action: str, target: st
     return hashlib.sha256(body.encode()).hexdigest()
 
 
+def record_now(session: Session, actor: str, action: str, target: str, now: datetime,
+               details: Mapping[str, Any] | None = None, address: str | None = None,
+               end_reads: bool = False) -> None:
+    """Append an entry and commit; `end_reads` first ends the long read it follows."""
+    if end_reads:
+        session.rollback()
+    record(session, actor, action, target, now, details, address)
+    session.commit()
+
+
 def record(session: Session, actor: str, action: str, target: str, now: datetime,
            details: Mapping[str, Any] | None = None, address: str | None = None) -> AuditEntry:
     """Append an entry in the caller's transaction (the caller commits)."""

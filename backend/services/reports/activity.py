@@ -12,8 +12,7 @@ from sqlalchemy.orm import Session
 from backend.models import Alert, Cadre, CadreMonthly, DayTotal, Unit, UnitDaily, UnitDay
 from backend.models.alerts import RESOLVED
 from backend.models.rollups import MEASURES
-
-from .common import Scope, Span, derive, rollup_sums
+from backend.services.reports.common import Scope, Span, derive, rollup_sums
 
 MIN_INVITED_FOR_RANKING = 20
 
