@@ -234,9 +234,9 @@ def test_api_without_session_answers_401_json(app, world):
 def test_unit_admin_scope_is_its_unit_and_everything_below(world):
     from sqlalchemy import select
 
-    from backend.services.reports.scope import user_scope
     from backend.extensions import db
     from backend.models import ConsoleUser
+    from backend.services.reports.scope import user_scope
 
     def scope_of(name: str):
         user = db.session.scalar(select(ConsoleUser).filter_by(username=name))
