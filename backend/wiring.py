@@ -11,8 +11,9 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from flask import Flask, current_app
+from sqlalchemy.orm import Session
 
-from backend.extensions import redis_connection
+from backend.extensions import db, redis_connection
 from backend.integrations import MemoryTokenCache, RedisTokenCache, SmsClient, WeChatClient
 from backend.models.types import utcnow
 from backend.scoring import scheme_from_dict
@@ -126,6 +127,14 @@ def sms_client(app: Flask | None = None):
         return SmsClient(url) if url else None
 
     return _cached(app, "sms", build)
+
+
+def session() -> Session:
+    """Return the unit of work of this request or job (the app's scoped session).
+
+    Entry points hand it to services; the console and the API never reach for it elsewhere.
+    """
+    return db.session
 
 
 def now() -> datetime:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
-from backend.models.directory import UNIT_CATEGORIES
+from backend.models.directory import POSITION_LEVELS, UNIT_CATEGORIES
 from backend.services.campaigns import roster as campaign_roster
 from backend.services.directory import roster_import as directory_import
 
@@ -27,6 +27,8 @@ DIRECTORY_NOTES = {
         "unit_code": "所在单位编码（须已存在或在同一文件的单位表中）",
         "position": "职务，至多 200 个字",
         "active": "是否在职：是/否、在职/离任、1/0、true/false；留空为在职",
+        "level": "职级（可选）：" + "、".join(f"{k}（{v}）" for k, v in POSITION_LEVELS.items())
+                 + "，英文或中文均可；留空为未设置；没有这一列时保留原职级",
     },
 }
 CAMPAIGN_NOTES = {

@@ -40,7 +40,8 @@ def publish(period: str) -> None:
         click.echo(f"错误：{exc.message}", err=True)
         sys.exit(1)
     click.echo(f"{period}（方案 {report.scheme}）：共 {report.officials} 名干部，"
-               f"变化 {report.changed} 个，新预警 {report.alerts_raised} 条")
+               f"变化 {report.changed} 个，新预警 {report.alerts_raised} 条，"
+               f"自动解除 {report.alerts_resolved} 条")
 
 
 def change(rating_id: int, excluded: bool, reason: str, actor: str) -> None:

@@ -1,6 +1,6 @@
 """The administrator console (管理后台): monitoring pages, alerts, exports, audit trail.
 
-Pages read the rollup tables (see backend/models/rollups.py), never the rating or invitation
+Pages read the rollup tables through backend/services/reports, never the rating or invitation
 tables at large; every read of rating-level or personal data is written to the audit trail.
 """
 
@@ -16,7 +16,8 @@ from backend.console import auth, templating, views  # importing them registers 
 from backend.console.blueprint import bp
 from backend.console.filters import check_arguments as check
 from backend.console.labels import ROLE_NAMES
-from backend.http_errors import STATUS_MESSAGES, handle_http_exception
+from backend.errors import DomainError
+from backend.http_errors import DOMAIN_STATUS, STATUS_MESSAGES, handle_http_exception
 
 NAV = (
     ("console.overview", "监测总览"),
@@ -28,9 +29,14 @@ NAV = (
     ("console.cases", "整改单"),
     ("console.alerts", "告警"),
     ("console.push", "推送状态"),
+    ("console.directory", "单位与干部"),
+    ("console.users", "后台用户"),
+    ("console.clients", "接口客户端"),
     ("console.audit_trail", "查询留痕"),
     ("console.ledger", "评价账本"),
 )
+PAGE_TITLES = {403: "无权访问", 404: "资源不存在", 422: "内容无效", 409: "状态冲突",
+               413: "文件过大", 429: "操作过于频繁"}
 
 
 __all__ = ["bp", "templating", "views"]
@@ -87,10 +93,27 @@ def csrf_failed(exc: CSRFError) -> tuple[Response | str, int]:
 
 @bp.errorhandler(HTTPException)
 def http_error(exc: HTTPException):
-    """Answer JSON under /console/api and the plain error page elsewhere."""
+    """Answer JSON under /console/api; a signed-in user gets the console's own page."""
+    status = exc.code or 500
     if auth.is_api():
-
-        status = exc.code or 500
         return jsonify({"code": status, "message": STATUS_MESSAGES.get(status, "错误")}), status
+    message = (getattr(exc, "data", None) or {}).get("message")
+    if auth.current_user() is None or status >= 500 or exc.get_headers()[1:]:
+        return handle_http_exception(exc)
+    return console_message(status, message or STATUS_MESSAGES.get(status, "错误"))
 
-    return handle_http_exception(exc)
+
+@bp.errorhandler(DomainError)
+def domain_error(exc: DomainError):
+    """Refuse a service's refusal with its Chinese message; nothing was changed."""
+    status = next((s for cls, s in DOMAIN_STATUS.items() if isinstance(exc, cls)), 400)
+    if auth.is_api():
+        return jsonify({"code": status, "message": exc.message, "errors": exc.errors}), status
+    details = "；".join(str(v) for v in exc.errors.values() if str(v) != exc.message)
+    return console_message(status, exc.message + (f"（{details}）" if details else ""))
+
+
+def console_message(status: int, message: str):
+    """Render a refusal inside the console, with its navigation and 退出."""
+    return render_template("console/message.html", title=PAGE_TITLES.get(status, "无法完成"),
+                           message=message), status

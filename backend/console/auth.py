@@ -38,21 +38,17 @@ from flask import (
 )
 from flask.typing import ResponseReturnValue
 from itsdangerous import BadSignature, URLSafeTimedSerializer
-from sqlalchemy import select
 from werkzeug.exceptions import TooManyRequests
-from werkzeug.security import check_password_hash, generate_password_hash
+from werkzeug.security import generate_password_hash
 
 from backend import wiring
 from backend.console.blueprint import bp
-from backend.extensions import db, limiter
-from backend.models import ConsoleUser
-from backend.models.clients import ROLES
-from backend.services.accounts import audit, console_sessions
+from backend.extensions import limiter
+from backend.services.accounts import ConsoleUser, audit, sign_in
+from backend.services.accounts.administration import ROLES
 from backend.services.accounts.login_throttle import Attempt, LoginThrottle
-from backend.storage.transactions import begin_write
-
-from .queries.common import Scope
-from .scope import user_scope
+from backend.services.reports.common import Scope
+from backend.services.reports.scope import user_scope
 
 log = logging.getLogger(__name__)
 LOGIN_FAILED = "用户名或密码错误。连续输错 5 次后，需等待 15 分钟才能在此处再次登录该账户。"
@@ -111,23 +107,19 @@ def attempt_of(username: str) -> Attempt:
     return Attempt(username, request.remote_addr or "unknown", known)
 
 
-def check(attempt: Attempt, password: str) -> tuple[ConsoleUser | None, str]:
-    """Check a password with one hash whatever the case; return the user and the outcome."""
-    begin_write(db.session)
-    user = db.session.scalar(select(ConsoleUser).where(ConsoleUser.username == attempt.username))
+def closed_to(attempt: Attempt) -> bool:
+    """Tell whether the throttle has closed the account to this attempt."""
     try:
-        closed = throttle().closed(attempt)
+        return throttle().closed(attempt)
     except Exception:  # the storage is out of reach: sign-in still needs the password
         log.warning("sign-in throttle unreachable", exc_info=True)
-        closed = False
-    matches = check_password_hash(user.password_hash if user else dummy_hash(), password)
-    if user is None:
-        return None, "unknown_user"
-    if closed:
-        return None, "throttled"
-    if not user.active:
-        return None, "inactive"
-    return (user, "ok") if matches else (None, "wrong_password")
+        return False
+
+
+def check(attempt: Attempt, password: str) -> tuple[ConsoleUser | None, str]:
+    """Check a password with one hash whatever the case; return the user and the outcome."""
+    return sign_in.check_password(wiring.session(), attempt.username, password,
+                                  lambda: closed_to(attempt), dummy_hash())
 
 
 def record_failure(attempt: Attempt, reason: str, now: datetime) -> None:
@@ -136,9 +128,8 @@ def record_failure(attempt: Attempt, reason: str, now: datetime) -> None:
     with contextlib.suppress(Exception):  # storage trouble must not turn 401 into 500
         locked = throttle().failed(attempt)
     name = attempt.username or "（空）"
-    audit.record(db.session, name, "login.locked" if locked else "login.failed",
-                 f"user:{name}", now, {"reason": reason}, attempt.address)
-    db.session.commit()
+    audit.record_now(wiring.session(), name, "login.locked" if locked else "login.failed",
+                     f"user:{name}", now, {"reason": reason}, attempt.address)
 
 
 def authenticate(username: str, password: str, now: datetime) -> ConsoleUser | None:
@@ -150,16 +141,14 @@ def authenticate(username: str, password: str, now: datetime) -> ConsoleUser | N
         return None
     with contextlib.suppress(Exception):
         throttle().succeeded(attempt)
-    audit.record(db.session, user.username, "login", f"user:{user.username}", now,
+    audit.record(wiring.session(), user.username, "login", f"user:{user.username}", now,
                  address=request.remote_addr)
     return user
 
 
 def start_session(user: ConsoleUser, now: datetime) -> str:
     """Open a server-side session and a fresh cookie (no fixation); commit."""
-    console_sessions.purge_ended(db.session, now)
-    secret = console_sessions.open_session(db.session, user, now)
-    db.session.commit()
+    secret = sign_in.start(wiring.session(), user, now)
     session.clear()
     session.update(sid=secret, fp=fingerprint(user))
     return secret
@@ -188,22 +177,17 @@ def load_user() -> ConsoleUser | None:
     secret, now = session.get("sid"), wiring.now()
     if secret is None:
         return None
-    found = console_sessions.live_session(db.session, secret, now)
-    user = db.session.get(ConsoleUser, found.user_id) if found else None
-    if user is None or not user.active or session.get("fp") != fingerprint(user):
+    user = sign_in.session_user(wiring.session(), secret, now)
+    if user is None or session.get("fp") != fingerprint(user):
         session.clear()
         return None
-    if console_sessions.needs_touch(found, now):
-        begin_write(db.session)
-        console_sessions.touch(db.session, secret, now)
-        db.session.commit()
     return user
 
 
 def scope() -> Scope:
     """Return the unit scope of the signed-in user (cached for the request)."""
     if "console_scope" not in g:
-        g.console_scope = user_scope(db.session, current_user())
+        g.console_scope = user_scope(wiring.session(), current_user())
     return g.console_scope
 
 
@@ -248,14 +232,39 @@ def login_required(roles: Iterable[str] | None = None) -> Callable:
 HOMES = {"auditor": "console.audit_trail", "discipline": "console.cases"}
 
 
+def home_url(role: str | None = None) -> str:
+    """Return the page a role lands on: auditors the audit trail, 纪检 its cases."""
+    user = current_user()
+    return url_for(HOMES.get(role or (user.role if user else ""), "console.overview"))
+
+
 def safe_next(target: str | None, role: str | None = None) -> str:
-    """Return a console path to go to after sign-in, never another site."""
+    """Return a console path to go to after sign-in, never another site nor a page the role
+    may not open (the role's own page instead)."""
     parts = urlsplit(target or "")
     if parts.scheme or parts.netloc or not parts.path.startswith("/console/") \
-            or target.startswith("//"):
-        user = current_user()
-        return url_for(HOMES.get(role or (user.role if user else ""), "console.overview"))
+            or target.startswith("//") or not opens(parts.path, role):
+        return home_url(role)
     return target
+
+
+def opens(path: str, role: str | None) -> bool:
+    """Tell whether the role may open the console page at a path (unknown paths: yes)."""
+    user = current_user()
+    role = role or (user.role if user else None)
+    try:
+        endpoint, _ = current_app.url_map.bind("localhost").match(path, method="GET")
+    except Exception:  # not found or not a GET page: the page itself answers
+        return True
+    roles = getattr(current_app.view_functions.get(endpoint), "console_roles", None)
+    return roles is None or role in roles
+
+
+@bp.route("/home")
+@login_required()
+def home() -> ResponseReturnValue:
+    """Send the signed-in user to the page their role starts on."""
+    return redirect(home_url())
 
 
 def login_limit() -> str:
@@ -299,9 +308,7 @@ def refuse_busy_address() -> None:
 @bp.route("/logout", methods=["POST"])
 def logout() -> ResponseReturnValue:
     """Sign out: end the server-side session, so no copy of the cookie works any more."""
-    begin_write(db.session)
-    console_sessions.end_session(db.session, session.get("sid"))
-    db.session.commit()
+    sign_in.sign_out(wiring.session(), session.get("sid"))
     session.clear()
     return redirect(url_for("console.login"))
 

@@ -24,7 +24,7 @@ CONTROL = re.compile(UNSTORABLE)
 DIGITS = re.compile(r"[0-9]+")
 BEYOND = ID_MAX + 1  # what any longer run of digits stands for
 FILTERS = ("unit", "days", "page", "q", "sort", "below", "state", "type", "status", "period",
-           "actor", "action", "from", "to", "before")
+           "actor", "action", "from", "to", "before", "sub")
 INVALID = "查询条件或表单含有无效字符或过长，请检查后重试。"
 
 

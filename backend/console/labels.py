@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from flask import current_app
 
 from backend.services.campaigns.rules import GROUP_NAMES
@@ -28,16 +30,26 @@ CAMPAIGN_STATUSES = {"open": "进行中", "closed": "已结束", "cancelled": "�
 RATING_STATUSES = {"valid": "有效", "excluded": "已排除"}
 DETAIL_NAMES = {
     "overdue": "超时消息", "events": "涉及事件", "late": "迟送达", "channels": "渠道",
-    "oldest_due_by": "最早截止", "flag": "标记", "period": "期间", "cadre_code": "干部编码",
-    "score_period": "计分期间", "message": "说明", "dead": "死信数", "error": "错误",
+    "oldest_due_by": "最早截止", "period": "期间", "score_period": "计分期间",
+    "message": "说明", "dead": "死信数", "error": "错误", "status": "状态", "url": "地址",
 }
+# Shown in columns of their own (type, official, period) or of no use to a reader (digest).
+HIDDEN_DETAILS = frozenset({"digest", "cadre_code", "flag", "type", "state", "period"})
+QUARTERS = {"1": "一", "2": "二", "3": "三", "4": "四"}
+PERIOD_PATTERN = re.compile(r"^(\d{4})(?:-(\d{2})|-Q([1-4])|-H([12]))?$")
 AUDIT_ACTIONS = {
     "login": "登录", "login.locked": "账户锁定", "view.comments": "查看评价意见",
     "view.non_responders": "查看未参评名单", "view.audit": "查看查询留痕",
     "unmask.phone": "查看完整手机号", "alert.acknowledge": "确认告警",
     "alert.resolve": "解决告警", "push.replay": "重新推送", "audit.verify": "校验留痕链",
     "ledger.verify": "校验评价账本", "rating.exclude": "排除评价", "rating.include": "恢复评价",
-    "view.ledger": "查看评价账本",
+    "view.ledger": "查看评价账本", "user.create": "新建用户", "user.role": "修改角色与单位",
+    "user.password": "重置密码", "user.enable": "启用用户", "user.disable": "停用用户",
+    "client.create": "新建接口客户端", "client.revoke": "吊销接口密钥",
+    "directory.unit.create": "新建单位", "directory.unit.update": "修改单位",
+    "directory.cadre.create": "新增干部", "directory.cadre.update": "修改干部",
+    "directory.cadre.transfer": "干部调动", "directory.cadre.deactivate": "干部离任",
+    "directory.cadre.activate": "干部复任", "directory.import": "导入名册",
 }
 
 
@@ -63,13 +75,35 @@ def audit_action_name(action: str) -> str:
     return AUDIT_ACTIONS.get(action, action)
 
 
+def period_name(label: str) -> str:
+    """Return a period label in words: 2026-12 -> 2026年12月, 2026-Q4 -> 2026年第四季度."""
+    match = PERIOD_PATTERN.match(str(label or ""))
+    if match is None:
+        return str(label or "—")
+    year, month, quarter, half = match.groups()
+    if month:
+        return f"{year}年{int(month)}月"
+    if quarter:
+        return f"{year}年第{QUARTERS[quarter]}季度"
+    if half:
+        return f"{year}年{'上' if half == '1' else '下'}半年"
+    return f"{year}年"
+
+
+def detail_value(key: str, value) -> str:
+    """Return one detail's value in words."""
+    if isinstance(value, dict):
+        return "，".join(f"{CHANNEL_NAMES.get(k, k)} {v}" for k, v in value.items())
+    if key in ("period", "score_period"):
+        return period_name(value)
+    if key == "status":
+        return PUSH_STATUSES.get(value, str(value))
+    return str(value)
+
+
 def alert_summary(details: dict | None) -> str:
-    """Return an alert's details as one short line."""
-    parts = []
-    for key, value in (details or {}).items():
-        if key in ("digest", "cadre_code"):
-            continue
-        if isinstance(value, dict):
-            value = "，".join(f"{CHANNEL_NAMES.get(k, k)} {v}" for k, v in value.items())
-        parts.append(f"{DETAIL_NAMES.get(key, key)}：{value}")
+    """Return an alert's details as one short line in Chinese (unknown keys left out)."""
+    parts = [f"{DETAIL_NAMES[key]}：{detail_value(key, value)}"
+             for key, value in (details or {}).items()
+             if key in DETAIL_NAMES and key not in HIDDEN_DETAILS]
     return "；".join(parts)[:300]

@@ -17,7 +17,6 @@ from flask.typing import ResponseReturnValue
 
 from backend import wiring
 from backend.console.blueprint import bp
-from backend.extensions import db
 from backend.services.accounts import audit
 
 from .auth import current_user, login_required
@@ -101,9 +100,9 @@ def record_access(action: str, page: Page) -> None:
     """Write an audit entry for a view or export of a page; commit."""
     user = current_user()
     details = {"page": page.name, "query": request.args.to_dict(flat=True)}
-    audit.record(db.session, user.username, action, (page.target or request.path)[:200],
-                 wiring.now(), details, request.remote_addr)
-    db.session.commit()
+    audit.record_now(wiring.session(), user.username, action,
+                     (page.target or request.path)[:200], wiring.now(), details,
+                     request.remote_addr)
 
 
 def register_page(rule: str, endpoint: str, build: Callable[..., Page],

@@ -9,9 +9,8 @@ from flask import request, url_for
 
 from backend import wiring
 from backend.console.blueprint import bp
-from backend.extensions import db
-from backend.models import RollupState
-from backend.services.reports.rollups import STATE
+from backend.services.reports.rollups import refreshed_at
+from backend.services.reports.scope import visible_units
 
 from .auth import scope
 from .filters import link_args
@@ -22,7 +21,6 @@ from .labels import (
     PUSH_STATUSES,
     SYSTEM_ALERTS,
 )
-from .scope import visible_units
 
 NUMERIC = frozenset({"int", "pct", "score", "progress"})
 
@@ -31,16 +29,16 @@ NUMERIC = frozenset({"int", "pct", "score", "progress"})
 def console_units() -> list[dict[str, Any]]:
     """Return the units the user may filter on."""
     return [{"id": u.id, "name": u.name, "code": u.code}
-            for u in visible_units(db.session, scope())]
+            for u in visible_units(wiring.session(), scope())]
 
 
 @bp.app_template_global()
 def rollup_refreshed_at() -> str | None:
     """Return when the rollups were last refreshed, as local time."""
-    state = db.session.get(RollupState, STATE)
-    if state is None:
+    moment = refreshed_at(wiring.session())
+    if moment is None:
         return None
-    return state.refreshed_at.astimezone(wiring.timezone()).strftime(
+    return moment.astimezone(wiring.timezone()).strftime(
         "%m-%d %H:%M")
 
 

@@ -18,6 +18,13 @@ UNIT_CATEGORIES = {
     "enterprise": "国有企业",
     "other": "其他",
 }
+# One post, one table (一岗一表): the position levels indicators and peer standing differ by.
+POSITION_LEVELS = {
+    "principal": "正职",
+    "deputy": "副职",
+    "middle": "中层",
+    "staff": "一般干部",
+}
 
 
 class Unit(db.Model):
@@ -42,6 +49,7 @@ class Cadre(db.Model):
     name: Mapped[str] = mapped_column(String(100))
     unit_id: Mapped[int] = mapped_column(ForeignKey("units.id"), index=True)
     position: Mapped[str] = mapped_column(String(200))
+    level: Mapped[str | None] = mapped_column(String(20))  # POSITION_LEVELS; None: not set
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)

@@ -8,6 +8,9 @@ from __future__ import annotations
 import pytest
 from flask import url_for
 
+from backend.extensions import db
+from backend.models import ApiClient, ConsoleUser
+from backend.services.accounts.api_clients import create_client
 from tests.console.world import USERS, World, csrf_of, https_client, sign_in
 
 READERS = {"org_admin", "unit_admin", "viewer"}
@@ -16,6 +19,7 @@ ORG_READERS = {"org_admin", "viewer"}
 WRITERS = {"org_admin", "unit_admin"}
 DISCIPLINE = {"discipline"}
 AUDITORS = {"auditor"}
+EVERYONE = {"org_admin", "unit_admin", "viewer", "auditor", "discipline"}
 PUBLIC = {"anonymous", "org_admin", "unit_admin", "viewer", "auditor"}
 
 
@@ -40,6 +44,11 @@ EXPECTED: dict[str, set[str]] = {
     "console.act": WRITERS, "console.api_act": WRITERS,
     **page(AUDITORS, "audit_trail", "ledger"), "console.audit_verify": AUDITORS,
     "console.ledger_verify": AUDITORS,
+    "console.home": EVERYONE, "console.bulk": WRITERS,
+    **{f"console.{name}": ORG for name in (
+        "directory", "directory_import", "save_unit", "save_official", "transfer_official",
+        "official_state", "users", "create_user", "reset_password", "change_role", "user_state",
+        "clients", "create_client", "revoke_client")},
 }
 
 
@@ -52,8 +61,24 @@ def url_args(rule, world: World) -> dict:
     """Return values for a rule's arguments, all inside the unit admin's own unit."""
     values = {"unit_id": world.units["XZ100"], "cadre_id": world.cadres["C001"],
               "campaign_id": world.campaign_id, "alert_id": world.alerts["C001"],
-              "fmt": "csv", "action": "acknowledge", "case_id": world.case_id, "step": "accept"}
+              "fmt": "csv", "action": "acknowledge", "case_id": world.case_id, "step": "accept",
+              "user_id": other_user(), "client_id": some_client()}
+    if rule.endpoint == "console.user_state":
+        values["action"] = "disable"
+    if rule.endpoint == "console.official_state":
+        values["action"] = "deactivate"
     return {name: values[name] for name in rule.arguments}
+
+
+def other_user() -> int:
+    """Return the id of a user none of the walks signs in as (a change to it ends no walk)."""
+    return db.session.scalar(db.select(ConsoleUser.id).where(ConsoleUser.username == "village"))
+
+
+def some_client() -> int:
+    """Return the id of an API client, creating one the first time."""
+    found = db.session.scalar(db.select(ApiClient.id).limit(1))
+    return found or create_client(db.session, "walk-client", ["events:write"])[0].id
 
 
 def form_for(endpoint: str, world: World) -> dict:
@@ -209,9 +234,9 @@ def test_api_without_session_answers_401_json(app, world):
 def test_unit_admin_scope_is_its_unit_and_everything_below(world):
     from sqlalchemy import select
 
-    from backend.console.scope import user_scope
     from backend.extensions import db
     from backend.models import ConsoleUser
+    from backend.services.reports.scope import user_scope
 
     def scope_of(name: str):
         user = db.session.scalar(select(ConsoleUser).filter_by(username=name))

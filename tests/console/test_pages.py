@@ -91,13 +91,18 @@ def test_alert_is_acknowledged_then_resolved_with_who_and_when(signed_in, world)
     db.session.refresh(alert)
     assert (alert.state, alert.acknowledged_by) == ("acknowledged", USERS["unit_admin"])
     assert alert.acknowledged_at is not None
+    refused = client.post(f"/console/api/alerts/{alert_id}/resolve",
+                          headers={"X-CSRFToken": token})
+    assert refused.status_code == 422 and "处理说明" in refused.get_json()["message"]
+    db.session.refresh(alert)
+    assert alert.state == "acknowledged"
     response = client.post(f"/console/api/alerts/{alert_id}/resolve",
-                           headers={"X-CSRFToken": token})
+                           headers={"X-CSRFToken": token}, json={"note": "已补发邀请"})
     assert response.get_json()["state"] == "resolved"
-    assert client.post(f"/console/api/alerts/{alert_id}/resolve",
+    assert client.post(f"/console/api/alerts/{alert_id}/resolve", json={"note": "再次"},
                        headers={"X-CSRFToken": token}).status_code == 409
     db.session.refresh(alert)
-    assert alert.resolved_by == USERS["unit_admin"]
+    assert (alert.resolved_by, alert.note) == (USERS["unit_admin"], "已补发邀请")
     actions = db.session.scalars(select(AuditEntry.action).order_by(AuditEntry.id)).all()
     assert actions[-2:] == ["alert.acknowledge", "alert.resolve"]
 

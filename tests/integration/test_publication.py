@@ -250,3 +250,36 @@ def test_every_published_number_equals_a_recomputation_for_many_officials(app, s
                                 for g, x in samples.items() if x},
                                sort_keys=True, separators=(",", ":"), ensure_ascii=False)
         assert document["digest"] == "sha256:" + hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def alert_of(session, type, code="C001"):
+    from backend.models import Cadre
+
+    session.expire_all()
+    return session.scalar(select(Alert).join(Cadre, Cadre.id == Alert.cadre_id)
+                          .where(Cadre.code == code, Alert.type == type))
+
+
+def test_alerts_resolve_on_their_own_when_their_condition_clears(client, session):
+    rate_all(client, [2] * 6 + [9] * 4)
+    publish(session)
+    assert alert_of(session, "low_sample").state == "open"
+    assert alert_of(session, "warning_talk").state == "open"
+    untouched = alert_of(session, "low_sample", "C002")
+    rate_all(client, [9] * 40)  # 50 ratings, 12% dissatisfied: neither flag holds any more
+    report = publish(session)
+    for type in ("low_sample", "warning_talk", "reassignment_review"):
+        alert = alert_of(session, type)
+        assert (alert.state, alert.resolved_by) == ("resolved", "系统"), type
+        assert alert.note.startswith("自动解除"), type
+    assert report.alerts_resolved >= 3
+    assert alert_of(session, "low_sample", "C002").state == untouched.state == "open"
+
+
+def test_a_flag_that_still_holds_keeps_its_alert_open(client, session):
+    rate_all(client, [2] * 6 + [9] * 4)
+    publish(session)
+    rate_all(client, [2] * 3)
+    publish(session)
+    assert alert_of(session, "warning_talk").state == "open"
+    assert alert_of(session, "low_sample").state == "open"

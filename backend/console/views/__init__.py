@@ -1,11 +1,13 @@
 """The console's pages; importing this package registers their routes on the blueprint."""
 
 from . import (
+    accounts,
     alerts,
     audit,
     breakdown,
     campaigns,
     cases,
+    directory,
     ledger,
     officials,
     overview,
@@ -14,5 +16,5 @@ from . import (
     units,
 )
 
-__all__ = ["alerts", "audit", "breakdown", "campaigns", "cases", "ledger", "officials", "overview",
-           "personal", "push", "units"]
+__all__ = ["accounts", "alerts", "audit", "breakdown", "campaigns", "cases", "directory", "ledger",
+           "officials", "overview", "personal", "push", "units"]

@@ -10,15 +10,14 @@ from flask.typing import ResponseReturnValue
 
 from backend import wiring
 from backend.console.blueprint import bp
-from backend.extensions import db
 from backend.services.accounts import audit
+from backend.services.reports import audit_entries as queries
 
 from ..access import AUDITORS
 from ..auth import current_user, login_required
 from ..filters import id_arg, link_args, text_arg
 from ..labels import audit_action_name
 from ..pages import Column, Page, Table, exporting, register_page
-from ..queries import audit as queries
 from .common import tz
 
 PAGE = 50
@@ -55,7 +54,7 @@ def labelled(rows: list[dict]) -> list[dict]:
 def build() -> Page:
     """Build the audit trail page (exports hold up to 100,000 matching entries)."""
     until = day_arg("to")
-    rows = queries.entries(db.session, text_arg("actor", 64), text_arg("action", 60),
+    rows = queries.entries(wiring.session(), text_arg("actor", 64), text_arg("action", 60),
                            local_start(day_arg("from")),
                            local_start(until + timedelta(days=1)) if until else None,
                            id_arg("before"), EXPORT_LIMIT if exporting() else PAGE)
@@ -71,11 +70,10 @@ def build() -> Page:
 @login_required(AUDITORS)
 def audit_verify() -> ResponseReturnValue:
     """Verify the whole chain and show the first entry that does not match."""
-    broken = audit.verify(db.session)
-    db.session.rollback()
-    audit.record(db.session, current_user().username, "audit.verify", "audit_log", wiring.now(),
-                 {"intact": broken is None, "first_broken": broken}, request.remote_addr)
-    db.session.commit()
+    broken = audit.verify(wiring.session())
+    audit.record_now(wiring.session(), current_user().username, "audit.verify", "audit_log",
+                     wiring.now(), {"intact": broken is None, "first_broken": broken},
+                     request.remote_addr, end_reads=True)
     return render_template("console/audit_verify.html", broken=broken)
 
 

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from backend.extensions import db
+from backend import wiring
+from backend.services.reports import activity
+from backend.services.reports.common import last_days, ratio
 
 from ..access import READERS
 from ..labels import CHANNEL_NAMES, event_type_names
 from ..pages import Card, Chart, Column, Page, Table, register_page
-from ..queries import activity
-from ..queries.common import last_days, ratio
 from .common import (
     ACTIVITY_COLUMNS,
     days_arg,
@@ -43,7 +43,7 @@ def build_breakdown() -> Page:
     """Build the page by event type and by channel."""
     scope, unit = unit_arg()
     days = days_arg()
-    rows = activity.by_dimensions(db.session, scope, last_days(days, local_today()))
+    rows = activity.by_dimensions(wiring.session(), scope, last_days(days, local_today()))
     events = named(activity.folded(rows, "event_type"), "event_type", event_type_names())
     channels = named(activity.folded(rows, "channel"), "channel", CHANNEL_NAMES)
     return Page("按事项与渠道", "breakdown",
@@ -73,7 +73,7 @@ def build_funnel() -> Page:
     """Build the delivery funnel."""
     scope, unit = unit_arg()
     days = days_arg()
-    rows = activity.by_dimensions(db.session, scope, last_days(days, local_today()))
+    rows = activity.by_dimensions(wiring.session(), scope, last_days(days, local_today()))
     channels = named(activity.folded(rows, "channel"), "channel", CHANNEL_NAMES)
     total = activity.total(channels)
     stages = [{"name": name, "value": total[key]} for key, name in (

@@ -5,17 +5,16 @@ from __future__ import annotations
 from datetime import date, datetime, tzinfo
 from typing import Any
 
-from flask import abort
+from flask import abort, request
 
 from backend import wiring
-from backend.extensions import db
-from backend.models import Unit
+from backend.services.accounts import audit
+from backend.services.reports.common import Scope, today
+from backend.services.reports.scope import Unit, find_unit, narrowed
 
-from ..auth import scope
+from ..auth import current_user, scope
 from ..filters import id_arg, int_arg
 from ..pages import Column
-from ..queries.common import Scope, today
-from ..scope import narrowed
 
 WINDOWS = {7: "近 7 天", 30: "近 30 天"}
 PAGE_SIZE = 50
@@ -34,6 +33,16 @@ def now() -> datetime:
 def local_today() -> date:
     """Return today's local date."""
     return today(now(), tz())
+
+
+def recorder():
+    """Return the signed-in user's audit recorder, for services that audit their changes."""
+    user, moment, address = current_user().username, now(), request.remote_addr
+
+    def record(session, action: str, target: str, details: dict) -> None:
+        audit.record(session, user, action, target, moment, details, address)
+
+    return record
 
 
 def days_arg(default: int = 30) -> int:
@@ -57,15 +66,24 @@ def unit_arg() -> tuple[Scope, Unit | None]:
 
 def scoped_unit(unit_id: int) -> tuple[Scope, Unit]:
     """Return a visible unit's subtree scope and the unit; 404 otherwise."""
-    narrow = narrowed(db.session, scope(), unit_id)
+    narrow = narrowed(wiring.session(), scope(), unit_id)
     if narrow is None:
         abort(404)
-    return narrow, db.session.get(Unit, unit_id)
+    return narrow, find_unit(wiring.session(), unit_id)
+
+
+def scope_name() -> str:
+    """Return what an unfiltered page covers: the user's own unit (and below), or all units."""
+    user = current_user()
+    if scope().units is not None and user.unit_id:
+        own = find_unit(wiring.session(), user.unit_id)
+        return f"{own.name}（含下级单位）" if own else "本单位"
+    return "全部单位"
 
 
 def subtitle(unit: Unit | None, days: int | None = None) -> str:
-    """Return a page subtitle: the unit filtered on (or all units) and the window."""
-    name = unit.name if unit else "全部单位"
+    """Return a page subtitle: the unit filtered on (or the user's scope) and the window."""
+    name = unit.name if unit else scope_name()
     return f"{name} · {WINDOWS[days]}" if days else name
 
 

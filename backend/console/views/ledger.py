@@ -7,7 +7,6 @@ from flask.typing import ResponseReturnValue
 
 from backend import wiring
 from backend.console.blueprint import bp
-from backend.extensions import db
 from backend.services.accounts import audit
 from backend.services.ledger.chain import list_checkpoints
 from backend.services.ledger.verify import verify
@@ -26,7 +25,7 @@ def build() -> Page:
     """Build the ledger page: the newest checkpoints."""
     rows = [{"day": c.day, "count": c.count, "first_seq": c.first_seq, "last_seq": c.last_seq,
              "root": c.root, "chain_hash": c.chain_hash, "created_at": c.created_at}
-            for c in list_checkpoints(db.session, limit=90)]
+            for c in list_checkpoints(wiring.session(), limit=90)]
     return Page("评价账本", "ledger", subtitle="每日检查点（默克尔根）与哈希链",
                 tables=[Table("checkpoints", "最近 90 个检查点", COLUMNS, rows, sortable=False)],
                 notes=["检查点在每日结束后生成，并随推送发送给考核核心系统，作为外部存证。"],
@@ -37,11 +36,10 @@ def build() -> Page:
 @login_required(AUDITORS)
 def ledger_verify() -> ResponseReturnValue:
     """Recompute the whole ledger and show the outcome; audited."""
-    result = verify(db.session, wiring.now())
-    db.session.rollback()
-    audit.record(db.session, current_user().username, "ledger.verify", "ledger", wiring.now(),
-                 {"ok": result.ok, "seq": result.seq}, request.remote_addr)
-    db.session.commit()
+    result = verify(wiring.session(), wiring.now())
+    audit.record_now(wiring.session(), current_user().username, "ledger.verify", "ledger",
+                     wiring.now(), {"ok": result.ok, "seq": result.seq}, request.remote_addr,
+                     end_reads=True)
     return render_template("console/ledger_verify.html", result=result)
 
 

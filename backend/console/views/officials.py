@@ -5,18 +5,16 @@ from __future__ import annotations
 from flask import abort, request, url_for
 
 from backend import wiring
-from backend.extensions import db
-from backend.models import Cadre
 from backend.scoring.periods import trailing_months
+from backend.services.reports import officials as queries
+from backend.services.reports.common import last_days
+from backend.services.reports.officials import latest_scores
 
 from ..access import READERS
 from ..auth import current_user, scope
 from ..filters import text_arg
 from ..labels import ALERT_TYPES, group_name
 from ..pages import Card, Chart, Column, Page, Table, exporting, register_page
-from ..queries import officials as queries
-from ..queries.common import last_days
-from ..queries.officials import latest_scores
 from .common import (
     PAGE_SIZE,
     local_today,
@@ -24,6 +22,7 @@ from .common import (
     page_arg,
     pct,
     rate_tone,
+    subtitle,
     trend_chart_data,
     unit_arg,
 )
@@ -48,7 +47,7 @@ def months() -> list[str]:
 
 def with_scores(rows: list[dict]) -> list[dict]:
     """Add each official's latest published score and page link."""
-    scores = latest_scores(db.session, [r["id"] for r in rows])
+    scores = latest_scores(wiring.session(), [r["id"] for r in rows])
     for row in rows:
         score = scores.get(row["id"]) or {}
         row["score"] = score.get("score") if score.get("status") == "ok" else (
@@ -63,21 +62,21 @@ def build_list() -> Page:
     unit_scope, unit = unit_arg()
     thresholds = wiring.sample_thresholds()
     rows, total = queries.officials_page(
-        db.session, unit_scope, months(), text_arg("q", 50),
+        wiring.session(), unit_scope, months(), text_arg("q", 50),
         request.args.get("below") == "1", request.args.get("sort", "valid"), page_arg(),
         None if exporting() else PAGE_SIZE, thresholds.minimum)
     table = Table("officials", f"干部列表（共 {total} 人）", list_columns(thresholds.minimum),
                   with_scores(rows), links={"name": "url"},
                   note=f"有效评价按近{thresholds.months}个月（含本月）统计；"
                        f"不足{thresholds.minimum}条将触发组织提醒。")
-    return Page("按干部", "officials", subtitle=unit.name if unit else "全部单位",
+    return Page("按干部", "officials", subtitle=subtitle(unit),
                 tables=[table], extra={"unit_filter": True, "official_filter": True,
                                        "total": total, "page_size": PAGE_SIZE})
 
 
-def visible_cadre(cadre_id: int) -> Cadre:
+def visible_cadre(cadre_id: int) -> queries.Cadre:
     """Return an official of the user's scope; 404 otherwise."""
-    cadre = db.session.get(Cadre, cadre_id)
+    cadre = queries.find_cadre(wiring.session(), cadre_id)
     if cadre is None or not scope().allows(cadre.unit_id):
         abort(404)
     return cadre
@@ -99,7 +98,7 @@ def detail_cards(month_rows: list[dict], groups: dict[str, int]) -> list[Card]:
 def daily_chart(cadre_id: int) -> Chart:
     """Return an official's last 30 days as a trend chart."""
     span = last_days(30, local_today())
-    found = queries.daily_rows(db.session, cadre_id, span)
+    found = queries.daily_rows(wiring.session(), cadre_id, span)
     zero = {"invited": 0, "reached": 0, "rated": 0, "rate": None}
     return Chart("daily", "trend", "近30天", trend_chart_data(
         [found.get(day) or {"day": day, **zero} for day in span.dates()]))
@@ -107,7 +106,7 @@ def daily_chart(cadre_id: int) -> Chart:
 
 def scores_table(cadre_id: int) -> Table:
     """Return an official's current published scores."""
-    rows = queries.current_scores(db.session, cadre_id)
+    rows = queries.current_scores(wiring.session(), cadre_id)
     for row in rows:
         row["score"] = row["score"] if row["status"] == "ok" else "样本不足"
         row["flags"] = [ALERT_TYPES.get(f, f) for f in row["flags"]]
@@ -129,8 +128,8 @@ def build_official(cadre_id: int) -> Page:
     """Build one official's page: months, trend, groups and scores (aggregates only)."""
     cadre = visible_cadre(cadre_id)
     span = months()
-    month_rows = queries.monthly_rows(db.session, cadre.id, span)
-    groups = queries.group_counts(db.session, cadre.id, span)
+    month_rows = queries.monthly_rows(wiring.session(), cadre.id, span)
+    groups = queries.group_counts(wiring.session(), cadre.id, span)
     chart = {"x": span, "bars": [{"name": "有效评价", "values": [r["valid"] for r in month_rows]},
                                  {"name": "邀请", "values": [r["invited"] for r in month_rows]}],
              "lines": [{"name": "参评率", "values": [r["rate"] for r in month_rows]}]}

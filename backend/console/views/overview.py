@@ -5,15 +5,14 @@ from __future__ import annotations
 from flask import current_app, url_for
 
 from backend import wiring
-from backend.extensions import db
 from backend.scoring.periods import trailing_months
 from backend.services.ratings.release import waiting
+from backend.services.reports import activity
+from backend.services.reports.common import last_days
 
 from ..access import READERS
 from ..labels import ALERT_TYPES, CHANNEL_NAMES
 from ..pages import Card, Chart, Column, Page, Table, register_page
-from ..queries import activity
-from ..queries.common import last_days
 from .common import (
     ACTIVITY_COLUMNS,
     local_today,
@@ -21,6 +20,7 @@ from .common import (
     pct,
     ranking_chart_data,
     rate_tone,
+    subtitle,
     trend_chart_data,
     unit_arg,
 )
@@ -91,18 +91,18 @@ def build() -> Page:
     """Build the overview."""
     scope, unit = unit_arg()
     end = local_today()
-    series = activity.daily_series(db.session, scope, last_days(30, end))
+    series = activity.daily_series(wiring.session(), scope, last_days(30, end))
     totals = {days: activity.window(series, days, end) for days, _ in PERIODS}
-    units = activity.by_unit(db.session, scope, last_days(30, end))
-    alerts = activity.open_alerts(db.session, scope)
+    units = activity.by_unit(wiring.session(), scope, last_days(30, end))
+    alerts = activity.open_alerts(wiring.session(), scope)
     thresholds = wiring.sample_thresholds()
     months = trailing_months(end.strftime("%Y-%m"), thresholds.months)
-    low = activity.low_sample_count(db.session, scope, months, thresholds.minimum)
-    channels = activity.folded(activity.by_dimensions(db.session, scope, last_days(30, end)),
+    low = activity.low_sample_count(wiring.session(), scope, months, thresholds.minimum)
+    channels = activity.folded(activity.by_dimensions(wiring.session(), scope, last_days(30, end)),
                                "channel")
     slow = activity.lagging(units, 8)
-    return Page("监测总览", "overview", subtitle=unit.name if unit else "全部单位",
-                notes=[batch_note(waiting(db.session))],
+    return Page("监测总览", "overview", subtitle=subtitle(unit),
+                notes=[batch_note(waiting(wiring.session()))],
                 cards=headline_cards(totals, sum(alerts.values()), low),
                 charts=[Chart("trend", "trend", "近30天趋势", trend_chart_data(series)),
                         Chart("lagging", "bars", "参评率最低的单位（近30天）",

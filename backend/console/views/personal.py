@@ -9,26 +9,25 @@ from flask.typing import ResponseReturnValue
 
 from backend import wiring
 from backend.console.blueprint import bp
-from backend.extensions import db
-from backend.models import Cadre, Campaign
 from backend.services.accounts import audit
+from backend.services.reports import personal
+from backend.services.reports.officials import find_cadre
 
 from ..access import ORG
 from ..auth import current_user, login_required, safe_next
 from ..filters import id_arg
 from ..labels import RATING_STATUSES, group_name
 from ..pages import Column, Page, Table, register_page
-from ..queries import personal
 
 MAX_REASON = 200
 
 
 def build_feedback(cadre_id: int) -> Page:
     """Build an official's comments and follow-up requests (phones masked)."""
-    cadre = db.session.get(Cadre, cadre_id)
+    cadre = find_cadre(wiring.session(), cadre_id)
     if cadre is None:
         abort(404)
-    rows = personal.comments(db.session, cadre.id)
+    rows = personal.comments(wiring.session(), cadre.id)
     for row in rows:
         row["group"], row["status"] = group_name(row["group"]), RATING_STATUSES.get(
             row["status"], row["status"])
@@ -38,7 +37,7 @@ def build_feedback(cadre_id: int) -> Page:
     calls = Table("followups", "回访请求（评价人同意回访）", [
         Column("date", "日期", "date"), Column("score", "分数", "int"), Column("tags", "标签"),
         Column("comment", "意见"), Column("phone", "联系电话")],
-        personal.followups(db.session, wiring.vault(), cadre.id))
+        personal.followups(wiring.session(), wiring.vault(), cadre.id))
     return Page(f"{cadre.name} · 评价意见与回访", "feedback",
                 subtitle=f"{cadre.unit.name} · 干部编码 {cadre.code}", tables=[comments, calls],
                 target=f"cadre:{cadre.code}", extra={"unmask_table": "followups",
@@ -48,10 +47,10 @@ def build_feedback(cadre_id: int) -> Page:
 
 def build_non_responders(campaign_id: int) -> Page:
     """Build a campaign's list of raters who have not answered (phones masked)."""
-    campaign = db.session.get(Campaign, campaign_id)
+    campaign = personal.find_campaign(wiring.session(), campaign_id)
     if campaign is None:
         abort(404)
-    rows = personal.non_responders(db.session, wiring.vault(), wiring.sealer(), campaign)
+    rows = personal.non_responders(wiring.session(), wiring.vault(), wiring.sealer(), campaign)
     for row in rows:
         row["group"] = group_name(row["group"])
     table = Table("non_responders", f"未参评人员（{len(rows)} 人）", [
@@ -71,7 +70,7 @@ def unmask() -> ResponseReturnValue:
     """Show a full phone number to an org admin who gives a reason; audited."""
     reason = request.form.get("reason", "").strip()
     kind, row_id = request.form.get("kind", ""), id_arg("id", request.form)
-    found = personal.phone_token(db.session, kind, row_id) if row_id else None
+    found = personal.phone_token(wiring.session(), kind, row_id) if row_id else None
     back = safe_next(request.form.get("next"))
     if found is None:
         abort(404)
@@ -80,9 +79,8 @@ def unmask() -> ResponseReturnValue:
                                error=f"请填写查看原因（1–{MAX_REASON} 字）"), 422
     target, token = found
     phone = wiring.vault().decrypt(token) if token else None
-    audit.record(db.session, current_user().username, "unmask.phone", target, wiring.now(),
-                 {"reason": reason}, request.remote_addr)
-    db.session.commit()
+    audit.record_now(wiring.session(), current_user().username, "unmask.phone", target,
+                     wiring.now(), {"reason": reason}, request.remote_addr)
     response = render_template("console/unmask.html", phone=phone or "（号码已清除）",
                                reason=reason, error=None, back=back)
     return response, 200, {"Cache-Control": "no-store"}

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from flask import request, url_for
 
-from backend.extensions import db
+from backend import wiring
+from backend.services.reports import activity
+from backend.services.reports.common import last_days
 
 from ..access import READERS
 from ..pages import Card, Chart, Column, Page, Table, register_page
-from ..queries import activity
-from ..queries.common import last_days
 from .common import (
     ACTIVITY_COLUMNS,
     WINDOWS,
@@ -30,14 +30,26 @@ SORTS = {"rate": lambda r: (r["rate"] is None, r["rate"] or 0),
          "code": lambda r: r["code"]}
 
 
+NOTES = {False: "统计口径：本单位干部，不含下级单位。勾选“含下级单位”可汇总各单位的下级单位。",
+         True: "统计口径：本单位及其全部下级单位的干部（下级单位同时单独列出，请勿重复相加）。"}
+
+
+def subordinates_arg() -> bool:
+    """Tell whether unit rows should include their subordinate units (?sub=1)."""
+    return request.args.get("sub") == "1"
+
+
 def units_table(rows: list[dict], title: str) -> Table:
-    """Return the table of units with links to their pages."""
+    """Return the table of units with links to their pages (sums per ?sub=)."""
+    sub = subordinates_arg()
+    if sub:
+        rows = activity.with_subordinates(rows)
     for row in rows:
         row["url"] = url_for("console.unit", unit_id=row["unit_id"])
     return Table("units", title, [Column("code", "单位编码"), Column("name", "单位"),
                                   Column("parent", "上级单位"), *ACTIVITY_COLUMNS,
                                   Column("messages_failed", "失败消息", "int")],
-                 rows, links={"name": "url"}, note="统计口径：本单位干部，不含下级单位。")
+                 rows, links={"name": "url"}, note=NOTES[sub])
 
 
 def sorted_rows(rows: list[dict]) -> list[dict]:
@@ -49,13 +61,15 @@ def build_list() -> Page:
     """Build the units page."""
     scope, unit = unit_arg()
     days = days_arg()
-    rows = sorted_rows(activity.by_unit(db.session, scope, last_days(days, local_today())))
-    slow = list(reversed(activity.lagging(rows, 15)))
+    rows = activity.by_unit(wiring.session(), scope, last_days(days, local_today()))
+    table = units_table(rows, f"各单位情况（{WINDOWS[days]}）")
+    table.rows = sorted_rows(table.rows)
+    slow = list(reversed(activity.lagging(table.rows, 15)))
     chart = Chart("units-rate", "bars", f"参评率最低的单位（{WINDOWS[days]}，邀请≥20）",
                   ranking_chart_data(slow, "name", "rate"))
     return Page("按单位", "units", subtitle=subtitle(unit, days),
-                charts=[chart], tables=[units_table(rows, f"各单位情况（{WINDOWS[days]}）")],
-                extra={"unit_filter": True, "window_filter": True})
+                charts=[chart], tables=[table],
+                extra={"unit_filter": True, "window_filter": True, "sub_filter": True})
 
 
 def subtree_cards(month: dict, week: dict) -> list[Card]:
@@ -72,16 +86,17 @@ def build_unit(unit_id: int) -> Page:
     """Build one unit's page: its subtree's figures, trend and units."""
     scope, unit = scoped_unit(unit_id)
     end = local_today()
-    series = activity.daily_series(db.session, scope, last_days(30, end))
+    series = activity.daily_series(wiring.session(), scope, last_days(30, end))
     month, week = activity.window(series, 30, end), activity.window(series, 7, end)
-    rows = activity.by_unit(db.session, scope, last_days(30, end))
+    rows = activity.by_unit(wiring.session(), scope, last_days(30, end))
     return Page(unit.name, "unit", subtitle=f"单位编码 {unit.code} · 含下级单位",
                 cards=subtree_cards(month, week),
                 charts=[Chart("trend", "trend", "近30天趋势（含下级单位）",
                               trend_chart_data(series))],
                 tables=[units_table(rows, "本单位及下级单位（近30天）")],
                 target=f"unit:{unit.code}",
-                extra={"officials_url": url_for("console.officials", unit=unit.id)})
+                extra={"officials_url": url_for("console.officials", unit=unit.id),
+                       "sub_filter": True})
 
 
 register_page("/units", "units", build_list, READERS)

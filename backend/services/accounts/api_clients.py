@@ -49,7 +49,8 @@ def parse_sources(name: str, sources: list[str] | tuple[str, ...] | None) -> lis
 
 
 def create_client(session: Session, name: str, scopes: list[str],
-                  sources: list[str] | tuple[str, ...] | None = None) -> tuple[ApiClient, str]:
+                  sources: list[str] | tuple[str, ...] | None = None,
+                  commit: bool = True) -> tuple[ApiClient, str]:
     """Create a client and return it with its key, which is never stored in clear."""
     if session.scalar(select(ApiClient).where(ApiClient.name == name)):
         raise InvalidInput(f"客户端名称已存在：{name}", {"name": "already exists"})
@@ -58,7 +59,10 @@ def create_client(session: Session, name: str, scopes: list[str],
     client = ApiClient(name=name, key_id=key_id, key_hash=hash_secret(secret),
                        scopes=",".join(scopes), sources=",".join(parse_sources(name, sources)))
     session.add(client)
-    session.commit()
+    if commit:
+        session.commit()
+    else:
+        session.flush()
     return client, f"{KEY_PREFIX}_{key_id}_{secret}"
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -22,12 +23,30 @@ GENESIS = "0" * 64
 LOCK_KEY = 7_110_001
 
 
+@dataclass(frozen=True)
+class Actor:
+    """Who makes a change, from where, and when: what an audit entry records of them."""
+    name: str
+    now: datetime
+    address: str | None = None
+
+
 def entry_hash(prev_hash: str, at: datetime, actor: str, action: str, target: str,
                details: Mapping[str, Any], address: str | None) -> str:
     """Return the chained hash of one entry."""
     body = json.dumps([prev_hash, at.isoformat(), actor, action, target, details, address],
                       sort_keys=True, ensure_ascii=False, separators=(",", ":"))
     return hashlib.sha256(body.encode()).hexdigest()
+
+
+def record_now(session: Session, actor: str, action: str, target: str, now: datetime,
+               details: Mapping[str, Any] | None = None, address: str | None = None,
+               end_reads: bool = False) -> None:
+    """Append an entry and commit; `end_reads` first ends the long read it follows."""
+    if end_reads:
+        session.rollback()
+    record(session, actor, action, target, now, details, address)
+    session.commit()
 
 
 def record(session: Session, actor: str, action: str, target: str, now: datetime,

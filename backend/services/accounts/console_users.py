@@ -18,7 +18,7 @@ MIN_PASSWORD_LENGTH = 10
 
 
 def create_user(session: Session, username: str, role: str, unit_code: str | None = None,
-                password: str | None = None) -> tuple[ConsoleUser, str]:
+                password: str | None = None, commit: bool = True) -> tuple[ConsoleUser, str]:
     """Create a console user; return it with the password (generated when not given)."""
     if role not in ROLES:
         raise InvalidInput(f"未知角色：{role}；可选：{', '.join(ROLES)}", {"role": "unknown role"})
@@ -35,7 +35,10 @@ def create_user(session: Session, username: str, role: str, unit_code: str | Non
     user = ConsoleUser(username=username, role=role, unit=unit,
                        password_hash=generate_password_hash(password))
     session.add(user)
-    session.commit()
+    if commit:
+        session.commit()
+    else:
+        session.flush()
     return user, password
 
 

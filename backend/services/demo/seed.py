@@ -55,6 +55,8 @@ SURNAMES = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何林罗高"
 GIVEN = ("建国", "秀英", "海燕", "志强", "丽娟", "文斌", "红梅", "国华", "晓东", "春花",
          "明", "静", "伟", "芳", "磊", "敏", "军", "洁", "勇", "艳")
 POSITIONS = ("党委书记", "镇长", "副镇长", "局长", "副局长", "科长", "窗口负责人", "村支书")
+LEVELS = {"党委书记": "principal", "镇长": "principal", "副镇长": "deputy", "局长": "principal",
+          "副局长": "deputy", "科长": "middle", "窗口负责人": "middle", "村支书": "staff"}
 DEMO_ADMIN = ("admin", "demo-admin-2026")
 # (username, role, unit, password): fixed, so that the README and the seed's output agree.
 DEMO_USERS = (
@@ -106,7 +108,8 @@ def demo_cadres(count: int = DEFAULT_CADRES) -> list[CadreInput]:
         name = SURNAMES[i % len(SURNAMES)] + GIVEN[(i * 7) % len(GIVEN)]
         unit = UNITS[i % len(UNITS)]
         position = POSITIONS[i % len(POSITIONS)]
-        roster.append(CadreInput(f"C{i + 1:03d}", name, unit.code, position))
+        roster.append(CadreInput(f"C{i + 1:03d}", name, unit.code, position,
+                                 level=LEVELS[position]))
     return roster
 
 

@@ -1,13 +1,14 @@
-"""Import unit and cadre rosters from CSV or XLSX with a report per bad row.
+"""Import unit and cadre rosters from CSV or XLSX with a report per row.
 
-A file with errors changes nothing unless `skip_invalid`; `dry_run` only reports.
+A file with errors changes nothing unless `skip_invalid`; `dry_run` only reports. Each row's
+outcome (created, updated or its errors) is in the report, for the console's preview.
 """
 
 from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -21,6 +22,7 @@ from backend.services.directory.units import (
     CadreInput,
     UnitInput,
     normalise_category,
+    normalise_level,
     upsert_cadre,
     upsert_unit,
 )
@@ -38,6 +40,7 @@ COLUMNS = {
         "unit_code": ("unit_code", "单位编码", "所在单位编码", "所在单位"),
         "position": ("position", "职务"),
         "active": ("active", "在职", "状态"),
+        "level": ("level", "职级", "职务层级", "岗位层级"),
     },
 }
 REQUIRED = {"units": ("code", "name", "category"), "cadres": ("code", "name", "unit_code",
@@ -55,6 +58,18 @@ class RowError:
     sheet: str = ""
 
 
+@dataclass(frozen=True)
+class RowOutcome:
+    """What importing one row did or would do: created, updated or invalid."""
+    sheet: str
+    row: int
+    kind: str
+    code: str
+    name: str
+    outcome: str
+    errors: tuple[str, ...] = ()
+
+
 @dataclass
 class Sheet:
     kind: str
@@ -69,6 +84,7 @@ class ImportReport:
     updated: int = 0
     errors: list[RowError] = field(default_factory=list)
     applied: bool = False
+    rows: list[RowOutcome] = field(default_factory=list)
 
 
 def read_csv(data: bytes) -> list[list[str]]:
@@ -136,12 +152,17 @@ def to_sheet(rows: list[list[str]], kind_hint: str | None, source: str) -> Sheet
 
 def read_roster(path: Path, kind: str | None = None) -> list[Sheet]:
     """Read a CSV or XLSX roster into sheets, units before cadres."""
-    data = path.read_bytes()
-    if path.suffix.lower() == ".xlsx":
+    return read_roster_data(path.name, path.read_bytes(), kind)
+
+
+def read_roster_data(filename: str, data: bytes, kind: str | None = None) -> list[Sheet]:
+    """Read an uploaded CSV or XLSX roster (named by its file name) into sheets."""
+    suffix = Path(filename or "").suffix.lower()
+    if suffix == ".xlsx":
         sheets = [to_sheet(rows, kind or SHEET_KINDS.get(name.strip().lower()), name)
                   for name, rows in read_xlsx(data)]
-    elif path.suffix.lower() == ".csv":
-        sheets = [to_sheet(read_csv(data), kind, path.name)]
+    elif suffix == ".csv":
+        sheets = [to_sheet(read_csv(data), kind, Path(filename).name)]
     else:
         raise ImportFileError("只支持 .csv 和 .xlsx 文件")
     found = [s for s in sheets if s is not None]
@@ -184,7 +205,8 @@ def apply_row(session: Session, kind: str, values: dict) -> bool:
     if active is None:
         raise InvalidInput(errors={"active": "无法识别：请填写 是/否"})
     data = CadreInput(code=values["code"], name=values["name"], unit_code=values["unit_code"],
-                      position=values["position"], active=active)
+                      position=values["position"], active=active,
+                      level=normalise_level(values.get("level")) if "level" in values else None)
     return upsert_cadre(session, data)[1]
 
 
@@ -196,31 +218,65 @@ def import_sheet(session: Session, sheet: Sheet, report: ImportReport) -> None:
         report.total += 1
         code = values.get("code", "")
         if code in seen:
-            report.errors.append(RowError(number, "code", f"与第 {seen[code]} 行编码重复",
-                                          sheet.name))
+            failed(report, sheet, number, values, {"code": f"与第 {seen[code]} 行编码重复"})
             continue
         seen[code] = number
         try:
             with session.begin_nested():
                 created = apply_row(session, sheet.kind, values)
         except InvalidInput as exc:
-            report.errors.extend(RowError(number, col, reason, sheet.name)
-                                 for col, reason in exc.errors.items())
+            failed(report, sheet, number, values, exc.errors)
             continue
         report.created += created
         report.updated += not created
+        report.rows.append(RowOutcome(sheet.name, number, sheet.kind, code,
+                                      values.get("name", ""), "created" if created else "updated"))
+
+
+FIELD_NAMES = {"code": "编码", "name": "名称", "category": "单位类别",
+               "parent_code": "上级单位编码", "unit_code": "单位编码", "position": "职务",
+               "active": "在职", "level": "职级"}
+
+
+def failed(report: ImportReport, sheet: Sheet, number: int, values: dict,
+           errors: dict[str, str]) -> None:
+    """Record a row's errors, per column and as one outcome of the preview."""
+    report.errors.extend(RowError(number, col, reason, sheet.name)
+                         for col, reason in errors.items())
+    report.rows.append(RowOutcome(sheet.name, number, sheet.kind, values.get("code", ""),
+                                  values.get("name", ""), "invalid",
+                                  tuple(f"{FIELD_NAMES.get(c, c)}：{r}"
+                                        for c, r in errors.items())))
 
 
 def import_roster(session: Session, path: Path, kind: str | None = None,
                   skip_invalid: bool = False, dry_run: bool = False) -> ImportReport:
     """Import a roster file; commit only when clean (or skipping invalid rows) and not dry."""
+    return import_sheets(session, read_roster(path, kind), skip_invalid, dry_run)
+
+
+def import_roster_data(session: Session, filename: str, data: bytes,
+                       skip_invalid: bool = False, dry_run: bool = False,
+                       before_commit: Callable[[ImportReport], None] | None = None
+                       ) -> ImportReport:
+    """Import an uploaded roster, as `import_roster` does a file on disk."""
+    return import_sheets(session, read_roster_data(filename, data), skip_invalid, dry_run,
+                         before_commit)
+
+
+def import_sheets(session: Session, sheets: list[Sheet], skip_invalid: bool, dry_run: bool,
+                  before_commit: Callable[[ImportReport], None] | None = None) -> ImportReport:
+    """Import read sheets; commit only when clean (or skipping invalid rows) and not dry."""
     report = ImportReport()
-    for sheet in read_roster(path, kind):
+    for sheet in sheets:
         import_sheet(session, sheet, report)
+    report.rows.sort(key=lambda r: (r.kind != "units", r.sheet, r.row))
     report.errors.sort(key=lambda e: (e.sheet, e.row, e.column))
     if dry_run or (report.errors and not skip_invalid):
         session.rollback()
         return report
-    session.commit()
     report.applied = True
+    if before_commit is not None:
+        before_commit(report)  # e.g. the audit entry, in the same transaction
+    session.commit()
     return report

@@ -10,12 +10,15 @@ from sqlalchemy.orm import Session
 
 from backend.errors import InvalidInput
 from backend.models import Cadre, Unit
-from backend.models.directory import UNIT_CATEGORIES
+from backend.models.directory import POSITION_LEVELS, UNIT_CATEGORIES
 
 CODE_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 CATEGORY_ALIASES = {label: key for key, label in UNIT_CATEGORIES.items()} | {
     "乡镇": "township", "街道": "township", "部门": "department", "村": "village",
     "社区": "village", "国企": "enterprise",
+}
+LEVEL_ALIASES = {label: key for key, label in POSITION_LEVELS.items()} | {
+    "正": "principal", "副": "deputy", "一般": "staff", "科员": "staff",
 }
 
 
@@ -34,12 +37,21 @@ class CadreInput:
     unit_code: str
     position: str
     active: bool = True
+    level: str | None = None  # a POSITION_LEVELS code; "" clears it, None keeps it
 
 
 def normalise_category(value: str) -> str:
     """Map a category code or its Chinese label to the code."""
     value = value.strip()
     return value if value in UNIT_CATEGORIES else CATEGORY_ALIASES.get(value, value)
+
+
+def normalise_level(value: str | None) -> str | None:
+    """Map a position level code or its Chinese label to the code ("" stays "": cleared)."""
+    if value is None:
+        return None
+    value = value.strip()
+    return value if value in POSITION_LEVELS or not value else LEVEL_ALIASES.get(value, value)
 
 
 def code_error(code: str) -> str | None:
@@ -72,6 +84,8 @@ def cadre_errors(data: CadreInput) -> dict[str, str]:
         found["name"] = "姓名不能为空且不超过 100 个字符"
     if not data.position.strip() or len(data.position) > 200:
         found["position"] = "职务不能为空且不超过 200 个字符"
+    if data.level and data.level not in POSITION_LEVELS:
+        found["level"] = "未知职级；可选：" + "、".join(POSITION_LEVELS.values())
     return found
 
 
@@ -121,5 +135,7 @@ def upsert_cadre(session: Session, data: CadreInput) -> tuple[Cadre, bool]:
         session.add(cadre)
     cadre.name, cadre.unit, cadre.position = data.name.strip(), unit, data.position.strip()
     cadre.active = data.active
+    if data.level is not None:
+        cadre.level = data.level or None
     session.flush()
     return cadre, created

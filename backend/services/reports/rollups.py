@@ -36,6 +36,12 @@ from backend.storage.engine import try_advisory_lock, upsert_insert
 from backend.storage.transactions import begin_write
 
 STATE = "console"
+
+
+def refreshed_at(session: Session) -> datetime | None:
+    """Return when the console's rollups were last refreshed (None: never)."""
+    state = session.get(RollupState, STATE)
+    return state.refreshed_at if state is not None else None
 LOCK_KEY = 7_110_002
 REFRESH_DAYS = 3
 MAX_DAYS = 31

@@ -40,6 +40,7 @@ class PublicationReport:
     officials: int = 0
     changed: int = 0
     alerts_raised: int = 0
+    alerts_resolved: int = 0  # resolved on their own: the flag cleared
     changed_codes: list[str] = field(default_factory=list)
 
 
@@ -150,7 +151,7 @@ def publish_period(session: Session, label: str, scheme_row: SurveyTemplate, now
             publisher.consider(compute(official, period, scheme, now, checkpoint))
         publisher.flush()
         alerts.flush()
-    report.alerts_raised = alerts.raised
+    report.alerts_raised, report.alerts_resolved = alerts.raised, alerts.resolved
     session.commit()
     return report
 

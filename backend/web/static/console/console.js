@@ -145,7 +145,18 @@
     });
   }
 
+  function checkAll() {
+    document.querySelectorAll("input[data-check-all]").forEach(function (box) {
+      box.addEventListener("change", function () {
+        var name = box.dataset.checkAll;
+        document.querySelectorAll("input[type=checkbox][name='" + name + "']").forEach(
+          function (other) { other.checked = box.checked; });
+      });
+    });
+  }
+
   document.addEventListener("DOMContentLoaded", function () {
+    checkAll();
     drawCharts();
     sortableTables();
     autoSubmit();

@@ -15,8 +15,7 @@ from backend.models import (
     ScoreSnapshot,
     Unit,
 )
-
-from .common import Scope, Span, derive, sums
+from backend.services.reports.common import Scope, Span, derive, sums
 
 COLUMNS = ("invited", "reached", "rated")
 
@@ -119,3 +118,8 @@ def daily_rows(session: Session, cadre_id: int, span: Span) -> dict[Any, dict[st
         .where(CadreDaily.cadre_id == cadre_id, CadreDaily.day >= span.start,
                CadreDaily.day <= span.end).group_by(CadreDaily.day))
     return {row.day: derive(row._mapping) for row in rows}
+
+
+def find_cadre(session: Session, cadre_id: int) -> Cadre | None:
+    """Return an official by id, or None."""
+    return session.get(Cadre, cadre_id)

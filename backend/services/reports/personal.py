@@ -65,3 +65,8 @@ def phone_token(session: Session, kind: str, row_id: int) -> tuple[str, str | No
         row = session.get(CampaignRater, row_id)
         return (f"campaign_rater:{row.id}", row.phone_enc) if row else None
     return None
+
+
+def find_campaign(session: Session, campaign_id: int) -> Campaign | None:
+    """Return a campaign by id, or None."""
+    return session.get(Campaign, campaign_id)

@@ -12,8 +12,7 @@ from sqlalchemy.orm import Session
 from backend.models import Alert, Cadre, CadreMonthly, DayTotal, Unit, UnitDaily, UnitDay
 from backend.models.alerts import RESOLVED
 from backend.models.rollups import MEASURES
-
-from .common import Scope, Span, derive, rollup_sums
+from backend.services.reports.common import Scope, Span, derive, rollup_sums
 
 MIN_INVITED_FOR_RANKING = 20
 
@@ -51,8 +50,26 @@ def by_unit(session: Session, scope: Scope, span: Span) -> list[dict[str, Any]]:
     for unit in units:
         row = found.get(unit.id) or derive({"unit_id": unit.id, **dict.fromkeys(MEASURES, 0)})
         rows.append({**row, "code": unit.code, "name": unit.name,
-                     "parent": names.get(unit.parent_id, "")})
+                     "parent": names.get(unit.parent_id, ""), "parent_id": unit.parent_id})
     return rows
+
+
+def with_subordinates(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Return unit rows whose sums include every visible unit below them."""
+    children: dict[int, list[int]] = {}
+    for row in rows:
+        children.setdefault(row["parent_id"], []).append(row["unit_id"])
+    by_id = {row["unit_id"]: row for row in rows}
+
+    def subtree(unit_id: int, seen: set[int]) -> list[dict[str, Any]]:
+        seen.add(unit_id)
+        found = [by_id[unit_id]]
+        for child in children.get(unit_id, []):
+            if child not in seen:  # a loop in bad data is counted once
+                found.extend(subtree(child, seen))
+        return found
+
+    return [{**row, **total(subtree(row["unit_id"], set()))} for row in rows]
 
 
 def lagging(rows: list[dict[str, Any]], limit: int) -> list[dict[str, Any]]:

@@ -8,9 +8,10 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from backend.models import ConsoleUser, Unit
+from backend.services.reports.common import Scope
 
-from .queries.common import Scope
-
+__all__ = ["SCOPED_ROLES", "Scope", "Unit", "find_unit", "narrowed", "subtree", "user_scope",
+           "visible_units"]
 SCOPED_ROLES = frozenset({"unit_admin", "viewer"})
 
 
@@ -40,6 +41,11 @@ def narrowed(session: Session, scope: Scope, unit_id: int) -> Scope | None:
         return None
     units = subtree(session, [unit_id])
     return Scope(units if scope.units is None else units & scope.units)
+
+
+def find_unit(session: Session, unit_id: int) -> Unit | None:
+    """Return a unit by id, or None."""
+    return session.get(Unit, unit_id)
 
 
 def visible_units(session: Session, scope: Scope) -> list[Unit]:
