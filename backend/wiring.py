@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo
 
 from flask import Flask, current_app
 
-from backend.extensions import redis_connection
+from backend.extensions import db, redis_connection
 from backend.integrations import MemoryTokenCache, RedisTokenCache, SmsClient, WeChatClient
 from backend.models.types import utcnow
 from backend.scoring import scheme_from_dict
@@ -23,6 +23,9 @@ from backend.services.invitations.tokens import TokenCodec
 from backend.services.privacy.personal_data import Vault
 from backend.services.ratings.release import ReleaseContext
 from backend.services.ratings.submission import SubmitContext
+from backend.services.reports.own_links import OwnLinkCodec
+from backend.services.reports.results import ReportSettings
+from backend.services.reports.settings import report_settings as build_report_settings
 from backend.services.reports.thresholds import SampleThresholds
 from backend.services.reports.thresholds import sample_thresholds as reports_thresholds
 from backend.services.sealing.seal import Sealer
@@ -137,3 +140,19 @@ def submit_context() -> SubmitContext:
     """Build the submission context from the app's configuration."""
     return SubmitContext(codec=token_codec(), sealer=sealer(), tz=timezone(), now=now(),
                          stamps=stamp_codec())
+
+
+def report_settings() -> ReportSettings:
+    """Return the settings of results and reports now (the default scheme, as registered)."""
+    return build_report_settings(db.session, current_app.extensions["catalogue"], timezone(),
+                                 now())
+
+
+def own_link_codec(app: Flask | None = None) -> OwnLinkCodec:
+    """Return the signer/verifier of the officials' own report links."""
+    return _cached(app, "own_links", lambda a: OwnLinkCodec(a.config["SECRET_KEYS"]))
+
+
+def public_base_url() -> str:
+    """Return PUBLIC_BASE_URL without a trailing slash."""
+    return current_app.config["PUBLIC_BASE_URL"].rstrip("/")

@@ -40,6 +40,10 @@ EXPECTED: dict[str, set[str]] = {
     "console.act": WRITERS, "console.api_act": WRITERS,
     **page(AUDITORS, "audit_trail", "ledger"), "console.audit_verify": AUDITORS,
     "console.ledger_verify": AUDITORS,
+    **page(READERS, "official_results", "unit_results"),
+    "console.official_report_pdf": READERS, "console.own_link": ORG,
+    "console.report_batch_start": READERS, "console.report_batch": READERS,
+    "console.report_batch_pdf": READERS,
 }
 
 
@@ -52,14 +56,17 @@ def url_args(rule, world: World) -> dict:
     """Return values for a rule's arguments, all inside the unit admin's own unit."""
     values = {"unit_id": world.units["XZ100"], "cadre_id": world.cadres["C001"],
               "campaign_id": world.campaign_id, "alert_id": world.alerts["C001"],
-              "fmt": "csv", "action": "acknowledge", "case_id": world.case_id, "step": "accept"}
+              "fmt": "csv", "action": "acknowledge", "case_id": world.case_id, "step": "accept",
+              "batch_id": world.batch_id}
     return {name: values[name] for name in rule.arguments}
 
 
 def form_for(endpoint: str, world: World) -> dict:
     """Return a valid form for a POST route."""
     return {"console.unmask": {"kind": "followup", "id": world.followup_id, "reason": "回访"},
-            "console.replay": {"webhook_id": world.dead_webhook}}.get(endpoint, {})
+            "console.replay": {"webhook_id": world.dead_webhook},
+            "console.own_link": {"period": world.month},
+            "console.report_batch_start": {"period": world.month}}.get(endpoint, {})
 
 
 def client_for(app, role: str):
@@ -150,7 +157,13 @@ def other_unit_urls(world: World) -> list[str]:
             f"/console/officials?unit={unit}", f"/console/breakdown?unit={unit}",
             f"/console/funnel?unit={unit}", f"/console/alerts?unit={unit}",
             f"/console/export.xlsx?unit={unit}", f"/console/api/overview?unit={unit}",
-            f"/console/units/{world.units['XZ000']}", "/console/units/999999"]
+            f"/console/units/{world.units['XZ000']}", "/console/units/999999",
+            f"/console/officials/{cadre}/results", f"/console/api/officials/{cadre}/results",
+            f"/console/officials/{cadre}/results/export.csv",
+            f"/console/officials/{cadre}/report.pdf", f"/console/units/{unit}/results",
+            f"/console/api/units/{unit}/results?sub=1",
+            f"/console/report-batches/{world.other_batch_id}",
+            f"/console/report-batches/{world.other_batch_id}/report.pdf"]
 
 
 def test_unit_admin_gets_404_for_another_units_pages(signed_in, world):

@@ -10,9 +10,11 @@ from . import (
     officials,
     overview,
     personal,
+    printing,
     push,
+    results,
     units,
 )
 
 __all__ = ["alerts", "audit", "breakdown", "campaigns", "cases", "ledger", "officials", "overview",
-           "personal", "push", "units"]
+           "personal", "printing", "push", "results", "units"]

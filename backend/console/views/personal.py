@@ -12,6 +12,7 @@ from backend.console.blueprint import bp
 from backend.extensions import db
 from backend.models import Cadre, Campaign
 from backend.services.accounts import audit
+from backend.services.reports.comments import mask_below_minimum, visible_comments
 
 from ..access import ORG
 from ..auth import current_user, login_required, safe_next
@@ -28,7 +29,8 @@ def build_feedback(cadre_id: int) -> Page:
     cadre = db.session.get(Cadre, cadre_id)
     if cadre is None:
         abort(404)
-    rows = personal.comments(db.session, cadre.id)
+    scheme = wiring.report_settings().scheme
+    rows = visible_comments(db.session, scheme, cadre.id)
     for row in rows:
         row["group"], row["status"] = group_name(row["group"]), RATING_STATUSES.get(
             row["status"], row["status"])
@@ -38,12 +40,15 @@ def build_feedback(cadre_id: int) -> Page:
     calls = Table("followups", "回访请求（评价人同意回访）", [
         Column("date", "日期", "date"), Column("score", "分数", "int"), Column("tags", "标签"),
         Column("comment", "意见"), Column("phone", "联系电话")],
-        personal.followups(db.session, wiring.vault(), cadre.id))
+        mask_below_minimum(db.session, scheme,
+                           personal.followups(db.session, wiring.vault(), cadre.id)))
     return Page(f"{cadre.name} · 评价意见与回访", "feedback",
                 subtitle=f"{cadre.unit.name} · 干部编码 {cadre.code}", tables=[comments, calls],
                 target=f"cadre:{cadre.code}", extra={"unmask_table": "followups",
                                                      "unmask_kind": "followup"},
-                notes=["本页内容属于评价明细，每次查看和导出均记入查询留痕。评价不含评价人身份信息。"])
+                notes=["本页内容属于评价明细，每次查看和导出均记入查询留痕。评价不含评价人身份信息。",
+                       "评价组当月有效评价未达最低样本数的，其意见、分数和标签一律不显示、不导出"
+                       "（回访请求只留联系方式）。"])
 
 
 def build_non_responders(campaign_id: int) -> Page:

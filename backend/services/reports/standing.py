@@ -1,0 +1,67 @@
+"""Standing among peers: the officials of the same unit category and position level.
+
+Only a percentile is given (the share of peers whose headline of the same kind is lower, ties
+counting half), never who they are or their order; fewer than `min_peers` comparable peers
+give no standing at all.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from backend.models import Cadre, Unit
+from backend.scoring import Headline, Period, composite, headline, score_pairs, sorted_counts
+from backend.scoring import standing as standing_of
+from backend.services.reports.figures import read_counts
+from backend.services.reports.wording import category_label, position_level
+
+if TYPE_CHECKING:  # only the settings' type: results imports this module
+    from backend.services.reports.results import ReportSettings
+
+
+def peer_ids(session: Session, cadre: Cadre, level: str) -> list[int]:
+    """Return the other active officials of the same unit category and position level."""
+    rows = session.execute(
+        select(Cadre.id, Cadre.position).join(Unit, Unit.id == Cadre.unit_id)
+        .where(Unit.category == cadre.unit.category, Cadre.active.is_(True),
+               Cadre.id != cadre.id))
+    return [cadre_id for cadre_id, position in rows if position_level(position) == level]
+
+
+def peer_headlines(session: Session, ids: list[int], period: Period,
+                   settings: ReportSettings) -> list[Headline]:
+    """Return the headline of each peer for the period, computed as publication does."""
+    scheme = settings.scheme
+    found = read_counts(session, ids, period.months, with_tags=False)
+    values = []
+    for cadre_id in ids:
+        counts = found.get(cadre_id)
+        hists = counts.histograms if counts else {}
+        groups = {name: score_pairs(sorted_counts(hists.get(name, {})), {}, rule, scheme)
+                  for name, rule in scheme.groups.items()}
+        values.append(headline(groups, composite(groups, scheme)))
+    return values
+
+
+def peer_standing(session: Session, cadre: Cadre, level: str, period: Period, mine: Headline,
+                  settings: ReportSettings) -> dict[str, Any]:
+    """Return where an official's headline stands among peers of the same kind of headline."""
+    out: dict[str, Any] = {"category": cadre.unit.category,
+                           "category_name": category_label(cadre.unit.category),
+                           "level": level, "peers": 0, "percentile": None}
+    if mine.score_100 is None:
+        out["note"] = "本期无得分，不参与同类比较"
+        return out
+    others = [h.score_100 for h in peer_headlines(session, peer_ids(session, cadre, level),
+                                                  period, settings)
+              if h.kind == mine.kind and h.score_100 is not None]
+    result = standing_of(mine.score_100, others, settings.min_peers)
+    out["peers"] = result.peers
+    if result.percentile is None:
+        out["note"] = f"同类可比干部不足 {settings.min_peers} 人，不作比较"
+    else:
+        out["percentile"] = round(float(result.percentile) * 100, 1)
+    return out
