@@ -10,7 +10,7 @@ officials of the same unit category and position level, never a list of them.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, tzinfo
 from typing import Any
 
@@ -58,6 +58,9 @@ class ReportSettings:
     now: datetime
     min_peers: int = 5
     top_tags: int = 5
+    # Peer headlines per (category, level, period), kept for the settings' life: a batch of
+    # a unit's reports scores each set of peers once, not once per official.
+    memo: dict = field(default_factory=dict, compare=False, hash=False)
 
 
 def report_period(label: str, settings: ReportSettings) -> Period:

@@ -22,13 +22,23 @@ if TYPE_CHECKING:  # only the settings' type: results imports this module
     from backend.services.reports.results import ReportSettings
 
 
-def peer_ids(session: Session, cadre: Cadre, level: str) -> list[int]:
-    """Return the other active officials of the same unit category and position level."""
+def comparable_ids(session: Session, category: str, level: str) -> list[int]:
+    """Return the active officials of a unit category and position level."""
     rows = session.execute(
         select(Cadre.id, Cadre.position).join(Unit, Unit.id == Cadre.unit_id)
-        .where(Unit.category == cadre.unit.category, Cadre.active.is_(True),
-               Cadre.id != cadre.id))
+        .where(Unit.category == category, Cadre.active.is_(True)).order_by(Cadre.id))
     return [cadre_id for cadre_id, position in rows if position_level(position) == level]
+
+
+def comparable_headlines(session: Session, category: str, level: str, period: Period,
+                         settings: ReportSettings) -> dict[int, Headline]:
+    """Return the headline of every official of a category and level, once per settings."""
+    key = ("peers", category, level, period.label)
+    if key not in settings.memo:
+        ids = comparable_ids(session, category, level)
+        settings.memo[key] = dict(zip(ids, peer_headlines(session, ids, period, settings),
+                                      strict=True))
+    return settings.memo[key]
 
 
 def peer_headlines(session: Session, ids: list[int], period: Period,
@@ -55,9 +65,9 @@ def peer_standing(session: Session, cadre: Cadre, level: str, period: Period, mi
     if mine.score_100 is None:
         out["note"] = "本期无得分，不参与同类比较"
         return out
-    others = [h.score_100 for h in peer_headlines(session, peer_ids(session, cadre, level),
-                                                  period, settings)
-              if h.kind == mine.kind and h.score_100 is not None]
+    everyone = comparable_headlines(session, cadre.unit.category, level, period, settings)
+    others = [h.score_100 for cadre_id, h in everyone.items()
+              if cadre_id != cadre.id and h.kind == mine.kind and h.score_100 is not None]
     result = standing_of(mine.score_100, others, settings.min_peers)
     out["peers"] = result.peers
     if result.percentile is None:
