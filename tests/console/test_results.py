@@ -20,7 +20,7 @@ from scipy.stats import mstats
 from sqlalchemy import func, select
 
 from backend.extensions import db
-from backend.models import Cadre, Rating, SurveyTemplate, Unit
+from backend.models import Cadre, Rating, SurveyTemplate, Unit, WebhookMessage
 from backend.scoring import shift_month
 from backend.services.scores import counts
 from backend.services.sealing.mac import rating_mac
@@ -364,3 +364,30 @@ def test_a_case_shows_its_rating_once_the_group_reached_its_minimum(signed_in, w
     # C001's recipients this month are ten (tests/console/world.py): the case shows it all.
     page = signed_in("unit_admin").get(f"/console/cases/{world.case_id}").get_data(as_text=True)
     assert "评分：5 分" in page and "不予显示" not in page
+
+
+def test_a_publication_pushes_the_same_headline_the_report_shows(app, runner, world, rated):
+    assert runner.invoke(args=["scores", "publish", rated]).exit_code == 0
+    db.session.commit()  # read after the command's commit
+    pushed = [m.payload for m in db.session.scalars(select(WebhookMessage).where(
+        WebhookMessage.type == "score.published"))]
+    data = next(body["data"] for body in pushed if body["data"].get("cadre_code") == SUBJECT)
+    assert data["headline"] == {"kind": "recipient_index", "score_100": 78.89}
+
+
+def test_the_cli_issues_an_own_link_and_writes_a_pdf(runner, client, world, rated, tmp_path):
+    issued = runner.invoke(args=["reports", "own-link", SUBJECT, "--period", rated,
+                                 "--days", "7"])
+    assert issued.exit_code == 0, issued.output
+    path = "/o/" + issued.output.strip().splitlines()[-1].rsplit("/o/", 1)[1]
+    assert client.get(path).status_code == 200
+    unknown = runner.invoke(args=["reports", "own-link", "NOPE", "--period", rated])
+    assert unknown.exit_code == 1 and "干部不存在" in unknown.output
+    out = tmp_path / "report.pdf"
+    written = runner.invoke(args=["reports", "pdf", SUBJECT, "--period", rated, "--out",
+                                  str(out)])
+    assert written.exit_code == 0, written.output
+    assert "随时评指数：78.89" in pdf_text(out.read_bytes())
+    late = runner.invoke(args=["reports", "pdf", SUBJECT, "--period", "9999", "--out",
+                               str(out)])
+    assert late.exit_code == 1 and "尚未开始" in late.output
