@@ -391,3 +391,14 @@ def test_the_cli_issues_an_own_link_and_writes_a_pdf(runner, client, world, rate
     late = runner.invoke(args=["reports", "pdf", SUBJECT, "--period", "9999", "--out",
                                str(out)])
     assert late.exit_code == 1 and "尚未开始" in late.output
+
+
+def test_standing_follows_newly_released_ratings_of_peers(signed_in, world, rated):
+    client = signed_in("org_admin")
+    assert results(client, world, rated)["extra"]["report"]["standing"]["percentile"] == 50.0
+    lowest = township_deputies()[0]  # ten 6s: index 60, below the subject's 78.89
+    for _ in range(10):
+        add(lowest.id, "recipient", 10, rated)  # now nine 6s and nine 10s kept: index 80
+    db.session.commit()
+    standing = results(client, world, rated)["extra"]["report"]["standing"]
+    assert standing["percentile"] == round(float(Fraction(2 * 2, 12)) * 100, 1) == 33.3

@@ -2,17 +2,19 @@
 
 Only a percentile is given (the share of peers whose headline of the same kind is lower, ties
 counting half), never who they are or their order; fewer than `min_peers` comparable peers
-give no standing at all.
+give no standing at all. Scoring every peer costs a read of their counts (thousands of
+officials may share a category and level), so the peers' headlines are kept for a few minutes.
 """
 
 from __future__ import annotations
 
+import time
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from backend.models import Cadre, Unit
+from backend.models import Cadre, Rating, Unit
 from backend.scoring import Headline, Period, composite, headline, score_pairs, sorted_counts
 from backend.scoring import standing as standing_of
 from backend.services.reports.figures import read_counts
@@ -20,6 +22,18 @@ from backend.services.reports.wording import category_label, position_level
 
 if TYPE_CHECKING:  # only the settings' type: results imports this module
     from backend.services.reports.results import ReportSettings
+
+# Peers' headlines per (category, level, period, scheme, newest rating id): a released batch
+# changes the newest id and so the key; an exclusion (which changes no id) shows within
+# CACHE_SECONDS. Per process; a percentile a few minutes old after an exclusion is harmless.
+CACHE_SECONDS = 300
+CACHE_ENTRIES = 64
+_CACHE: dict[tuple, tuple[float, dict[int, Headline]]] = {}
+
+
+def forget_peers() -> None:
+    """Drop every cached set of peer headlines (tests, after emptying the tables)."""
+    _CACHE.clear()
 
 
 def comparable_ids(session: Session, category: str, level: str) -> list[int]:
@@ -32,13 +46,21 @@ def comparable_ids(session: Session, category: str, level: str) -> list[int]:
 
 def comparable_headlines(session: Session, category: str, level: str, period: Period,
                          settings: ReportSettings) -> dict[int, Headline]:
-    """Return the headline of every official of a category and level, once per settings."""
-    key = ("peers", category, level, period.label)
-    if key not in settings.memo:
+    """Return the headline of every official of a category and level, once per settings,
+    and across requests while no rating was released and at most CACHE_SECONDS."""
+    key = ("peers", category, level, period.label, settings.scheme.id, settings.scheme.version,
+           session.scalar(select(func.max(Rating.id))))
+    if key in settings.memo:
+        return settings.memo[key]
+    cached = _CACHE.get(key)
+    if cached is None or cached[0] < time.monotonic():
         ids = comparable_ids(session, category, level)
-        settings.memo[key] = dict(zip(ids, peer_headlines(session, ids, period, settings),
-                                      strict=True))
-    return settings.memo[key]
+        headlines = dict(zip(ids, peer_headlines(session, ids, period, settings), strict=True))
+        if len(_CACHE) >= CACHE_ENTRIES:
+            _CACHE.clear()
+        cached = _CACHE[key] = (time.monotonic() + CACHE_SECONDS, headlines)
+    settings.memo[key] = cached[1]
+    return cached[1]
 
 
 def peer_headlines(session: Session, ids: list[int], period: Period,
