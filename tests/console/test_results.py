@@ -402,3 +402,10 @@ def test_standing_follows_newly_released_ratings_of_peers(signed_in, world, rate
     db.session.commit()
     standing = results(client, world, rated)["extra"]["report"]["standing"]
     assert standing["percentile"] == round(float(Fraction(2 * 2, 12)) * 100, 1) == 33.3
+
+
+def test_an_own_link_never_reaches_a_log_line():
+    from backend.observability.masking import mask_secrets
+
+    line = 'GET /o/eyJjIjoiQzAxMSIsInAiOiIyMDI2LTEyIiwiZCI6MzB9.aVN1bg.c2lnbmF0dXJl HTTP/1.1'
+    assert mask_secrets(line) == "GET /o/*** HTTP/1.1"
