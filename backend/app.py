@@ -31,7 +31,7 @@ from backend.observability import logs as app_logging
 from backend.observability import metrics
 from backend.services.templates.catalogue import load_catalogue
 from backend.storage import sqlite
-from backend.web import qr, rating, receipt, security
+from backend.web import own_report, qr, rating, receipt, security
 from workers import jobs
 from workers.cron import embedded_background, start_background
 
@@ -117,6 +117,7 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(qr.bp)
     app.register_blueprint(rating.bp)
     app.register_blueprint(receipt.bp)
+    app.register_blueprint(own_report.bp)
     app.register_blueprint(console_bp)
 
 

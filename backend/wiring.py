@@ -24,6 +24,9 @@ from backend.services.invitations.tokens import TokenCodec
 from backend.services.privacy.personal_data import Vault
 from backend.services.ratings.release import ReleaseContext
 from backend.services.ratings.submission import SubmitContext
+from backend.services.reports.own_links import OwnLinkCodec
+from backend.services.reports.results import ReportSettings
+from backend.services.reports.settings import report_settings as build_report_settings
 from backend.services.reports.thresholds import SampleThresholds
 from backend.services.reports.thresholds import sample_thresholds as reports_thresholds
 from backend.services.sealing.seal import Sealer
@@ -146,3 +149,19 @@ def submit_context() -> SubmitContext:
     """Build the submission context from the app's configuration."""
     return SubmitContext(codec=token_codec(), sealer=sealer(), tz=timezone(), now=now(),
                          stamps=stamp_codec())
+
+
+def report_settings() -> ReportSettings:
+    """Return the settings of results and reports now (the default scheme, as registered)."""
+    return build_report_settings(db.session, current_app.extensions["catalogue"], timezone(),
+                                 now())
+
+
+def own_link_codec(app: Flask | None = None) -> OwnLinkCodec:
+    """Return the signer/verifier of the officials' own report links."""
+    return _cached(app, "own_links", lambda a: OwnLinkCodec(a.config["SECRET_KEYS"]))
+
+
+def public_base_url() -> str:
+    """Return PUBLIC_BASE_URL without a trailing slash."""
+    return current_app.config["PUBLIC_BASE_URL"].rstrip("/")

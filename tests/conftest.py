@@ -152,8 +152,10 @@ def clear_tables(app) -> None:
 def app(base_app):
     """An app with empty tables and no rate-limit counts, on each backend in turn."""
     from backend.extensions import limiter
+    from backend.services.reports.standing import forget_peers
 
     clear_tables(base_app)
+    forget_peers()  # emptied tables reuse rating ids: a peer cache would outlive its data
     limiter.init_app(base_app)  # the one limiter serves the last app that bound it
     limiter.reset()
     base_app.extensions.pop("jobs", None)

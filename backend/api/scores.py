@@ -10,7 +10,17 @@ from backend.api.auth import BEARER_SECURITY, require_scope
 from backend.api.parsing import Blueprint
 from backend.errors import Unavailable
 from backend.extensions import BROKER_ERRORS, db
-from backend.schemas.scores import JobSchema, PublishSchema, ScoreListSchema, ScoreQueryArgsSchema
+from backend.schemas.directory import CODE_PATH
+from backend.schemas.scores import (
+    JobSchema,
+    PublishSchema,
+    ReportQueryArgsSchema,
+    ReportSchema,
+    ScoreListSchema,
+    ScoreQueryArgsSchema,
+)
+from backend.services.reports.reading import reading
+from backend.services.reports.results import find_official, official_report
 from backend.services.scores.publication import begun_period
 from backend.services.scores.queries import current_scores
 from backend.services.templates.catalogue import register
@@ -57,3 +67,19 @@ class Scores(MethodView):
         items, after = current_scores(db.session, args["period"], scheme,
                                       args.get("cadre_code"), args.get("after"), args["limit"])
         return {"items": items, "next": after}
+
+
+@blp.route("/cadres/<string:code>/report", parameters=CODE_PATH)
+class Report(MethodView):
+    @require_scope("scores:read")
+    @blp.doc(security=BEARER_SECURITY)
+    @blp.arguments(ReportQueryArgsSchema, location="query")
+    @blp.response(200, ReportSchema)
+    @blp.alt_response(404, description="干部不存在")
+    @blp.alt_response(422, description="期间无效或尚未开始")
+    def get(self, args, code):
+        """Return an official's report: Score, trend, tags, standing (never a small group's)."""
+        report = official_report(db.session, find_official(db.session, code=code),
+                                 args["period"], wiring.report_settings())
+        db.session.commit()
+        return {**report, "reading": reading(report)}

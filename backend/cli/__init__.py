@@ -7,9 +7,9 @@ from __future__ import annotations
 
 from flask import Flask
 
-from backend.cli import admin, campaigns, demo, ledger, push, scores
+from backend.cli import admin, campaigns, demo, ledger, push, reports, scores
 
-COMMAND_MODULES = (admin, demo, campaigns, push, scores, ledger)
+COMMAND_MODULES = (admin, demo, campaigns, push, scores, ledger, reports)
 
 
 def init_app(app: Flask) -> None:

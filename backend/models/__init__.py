@@ -22,6 +22,7 @@ from backend.models.ratings import (
     RatingTagCount,
     UseTag,
 )
+from backend.models.reports import ReportBatch
 from backend.models.rollups import (
     CadreDaily,
     CadreMonthly,
@@ -63,6 +64,7 @@ __all__ = [
     "Rating",
     "RatingCount",
     "RatingTagCount",
+    "ReportBatch",
     "ReviewItem",
     "RollupState",
     "ScoreSnapshot",

@@ -8,8 +8,10 @@ import re
 # A token is a capability: /r/<token>, /r/<token>/qr.svg, /api/v1/invitations/<token>/rating.
 TOKEN_PATH = re.compile(r"(/r/|/api/v1/invitations/)[^/?#\s\"']+")
 # What must never reach a log line in clear: links and scenes (capabilities), receipts (they
-# name a rating to whoever holds them) and phone numbers, in paths and anywhere in a message.
-SECRET_PATH = re.compile(r"(/r/|/api/v1/invitations/|/receipt/|/api/v1/receipts/)[^/?#\s\"']+")
+# name a rating to whoever holds them), an official's own report links and phone numbers, in
+# paths and anywhere in a message.
+SECRET_PATH = re.compile(r"(/r/|/api/v1/invitations/|/receipt/|/api/v1/receipts/|/o/)"
+                         r"[^/?#\s\"']+")
 SIGNED_TOKEN = re.compile(r"(?<![\w-])[A-Za-z0-9_-]{20}\.[A-Za-z0-9_-]{8,64}(?![\w-])")
 RECEIPT = re.compile(r"(?<![\w-])[0-9a-fA-F]{32}(?![\w-])")
 PHONE = re.compile(r"(?<!\d)(1[3-9]\d)\d{4}(\d{4})(?!\d)")

@@ -46,3 +46,30 @@ class ScoreQueryArgsSchema(Schema):
 class ScoreListSchema(Schema):
     items = fields.List(fields.Dict(), metadata={"description": "Score 对象，见 docs/scoring.md"})
     next = fields.String(allow_none=True, metadata={"description": "下一页的 after 参数"})
+
+
+class ReportQueryArgsSchema(Schema):
+    period = PeriodField(required=True)
+
+
+class ReportSchema(Schema):
+    """An official's report for a period (nothing from a group below its minimum)."""
+
+    cadre = fields.Dict(metadata={"description": "干部：code、name、position、level、unit"})
+    period = fields.String()
+    scheme = fields.Dict()
+    score = fields.Dict(metadata={"description": "Score 对象（按当前有效评价计算）"})
+    headline = fields.Dict(metadata={"description": "kind：composite / recipient_index / "
+                                                    "insufficient；score_100"})
+    headline_label = fields.String()
+    composite = fields.Dict()
+    groups = fields.List(fields.Dict(), metadata={
+        "description": "各评价组；样本不足的组只有 status、n、min_n、text"})
+    tags = fields.Dict(metadata={"description": "positive / negative：[{tag, count}]，"
+                                                "仅计达到最低样本的评价组"})
+    flags = fields.List(fields.Dict(), metadata={"description": "code、label、reason"})
+    window_n = fields.Integer(metadata={"description": "近6个月有效评价数"})
+    trend = fields.Dict(metadata={"description": "months（近6个月）、quarters（近4个季度）："
+                                                 "[{period, headline, n, band}]"})
+    standing = fields.Dict(metadata={"description": "同类单位、同职级干部中的百分位（不列名单）"})
+    reading = fields.List(fields.String(), metadata={"description": "通俗解读"})

@@ -18,6 +18,17 @@ from .compute import (
 from .digest import canonical_histograms, canonical_pairs, histogram_digest, pairs_digest
 from .document import composite_document, group_document, score_document
 from .errors import SchemeError
+from .headline import (
+    COMPOSITE,
+    INSUFFICIENT_KIND,
+    RECIPIENT_INDEX,
+    Headline,
+    Standing,
+    document_headline,
+    headline,
+    headline_document,
+    standing,
+)
 from .histogram import (
     Histogram,
     histogram_from_scores,
@@ -50,27 +61,35 @@ from .trim import (
 )
 
 __all__ = [
+    "COMPOSITE",
     "DEFAULT_SCHEME_DICT",
     "FLAG_ORDER",
     "INSUFFICIENT",
+    "INSUFFICIENT_KIND",
     "OK",
+    "RECIPIENT_INDEX",
     "Composite",
     "GroupRule",
     "GroupScore",
+    "Headline",
     "Histogram",
     "Period",
     "PeriodError",
     "Scheme",
     "SchemeError",
+    "Standing",
     "canonical_histograms",
     "canonical_pairs",
     "composite",
     "composite_document",
     "current_period",
     "dissatisfaction",
+    "document_headline",
     "exact_proportion",
     "group_document",
     "has_begun",
+    "headline",
+    "headline_document",
     "histogram_digest",
     "histogram_from_scores",
     "merge_histograms",
@@ -88,6 +107,7 @@ __all__ = [
     "score_pairs",
     "shift_month",
     "sorted_counts",
+    "standing",
     "t_ppf",
     "t_sf",
     "trailing_months",

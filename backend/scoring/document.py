@@ -7,6 +7,7 @@ from fractions import Fraction
 from typing import Any
 
 from .compute import OK, Composite, GroupScore
+from .headline import headline, headline_document
 from .scheme import Scheme
 
 
@@ -28,6 +29,7 @@ def score_document(
         "scheme": {"id": scheme.id, "version": scheme.version},
         "groups": {name: group_document(group) for name, group in groups.items()},
         "composite": composite_document(composite),
+        "headline": headline_document(headline(groups, composite)),
         "flags": list(flags),
         "digest": digest,
         "ledger_checkpoint": ledger_checkpoint,

@@ -49,6 +49,10 @@ EXPECTED: dict[str, set[str]] = {
         "directory", "directory_import", "save_unit", "save_official", "transfer_official",
         "official_state", "users", "create_user", "reset_password", "change_role", "user_state",
         "clients", "create_client", "revoke_client")},
+    **page(READERS, "official_results", "unit_results"),
+    "console.official_report_pdf": READERS, "console.own_link": ORG,
+    "console.report_batch_start": READERS, "console.report_batch": READERS,
+    "console.report_batch_pdf": READERS,
 }
 
 
@@ -62,7 +66,7 @@ def url_args(rule, world: World) -> dict:
     values = {"unit_id": world.units["XZ100"], "cadre_id": world.cadres["C001"],
               "campaign_id": world.campaign_id, "alert_id": world.alerts["C001"],
               "fmt": "csv", "action": "acknowledge", "case_id": world.case_id, "step": "accept",
-              "user_id": other_user(), "client_id": some_client()}
+              "user_id": other_user(), "client_id": some_client(), "batch_id": world.batch_id}
     if rule.endpoint == "console.user_state":
         values["action"] = "disable"
     if rule.endpoint == "console.official_state":
@@ -84,7 +88,9 @@ def some_client() -> int:
 def form_for(endpoint: str, world: World) -> dict:
     """Return a valid form for a POST route."""
     return {"console.unmask": {"kind": "followup", "id": world.followup_id, "reason": "回访"},
-            "console.replay": {"webhook_id": world.dead_webhook}}.get(endpoint, {})
+            "console.replay": {"webhook_id": world.dead_webhook},
+            "console.own_link": {"period": world.month},
+            "console.report_batch_start": {"period": world.month}}.get(endpoint, {})
 
 
 def client_for(app, role: str):
@@ -175,7 +181,13 @@ def other_unit_urls(world: World) -> list[str]:
             f"/console/officials?unit={unit}", f"/console/breakdown?unit={unit}",
             f"/console/funnel?unit={unit}", f"/console/alerts?unit={unit}",
             f"/console/export.xlsx?unit={unit}", f"/console/api/overview?unit={unit}",
-            f"/console/units/{world.units['XZ000']}", "/console/units/999999"]
+            f"/console/units/{world.units['XZ000']}", "/console/units/999999",
+            f"/console/officials/{cadre}/results", f"/console/api/officials/{cadre}/results",
+            f"/console/officials/{cadre}/results/export.csv",
+            f"/console/officials/{cadre}/report.pdf", f"/console/units/{unit}/results",
+            f"/console/api/units/{unit}/results?sub=1",
+            f"/console/report-batches/{world.other_batch_id}",
+            f"/console/report-batches/{world.other_batch_id}/report.pdf"]
 
 
 def test_unit_admin_gets_404_for_another_units_pages(signed_in, world):

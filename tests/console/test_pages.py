@@ -47,9 +47,10 @@ def test_units_page_lists_units_sorted_on_request(signed_in, world):
 def test_officials_page_shows_progress_to_the_minimum_and_filters(signed_in, world):
     client = signed_in("org_admin")
     rows = client.get("/console/api/officials?q=C001").get_json()["tables"][0]["rows"]
-    assert [(r["code"], r["valid"], r["invited"]) for r in rows] == [("C001", 4, 6)]
+    # Ten valid ratings: four with comments and six quiet ones (tests/console/world.py).
+    assert [(r["code"], r["valid"], r["invited"]) for r in rows] == [("C001", 10, 6)]
     html = client.get("/console/officials?q=C001").get_data(as_text=True)
-    assert '<progress max="30" value="4">' in html
+    assert '<progress max="30" value="10">' in html
     below = client.get("/console/api/officials?below=1").get_json()
     assert below["extra"]["total"] == 40
     second = client.get("/console/api/officials?page=2").get_json()["tables"][0]["rows"]
@@ -58,7 +59,7 @@ def test_officials_page_shows_progress_to_the_minimum_and_filters(signed_in, wor
 
 def test_official_page_shows_months_and_groups(signed_in, world):
     page = signed_in("viewer").get(f"/console/api/officials/{world.cadres['C001']}").get_json()
-    assert card(page, "近6个月有效评价") == "4"
+    assert card(page, "近6个月有效评价") == "10"
     assert page["extra"]["feedback_url"] is None  # comments are for org admins only
 
 

@@ -27,6 +27,7 @@ from backend.models import (
     Invitation,
     OpenTag,
     Rating,
+    ReportBatch,
     SurveyTemplate,
     Unit,
     UseTag,
@@ -65,6 +66,9 @@ class World:
     rater_id: int = 0
     dead_webhook: str = ""
     case_id: int = 0
+    batch_id: int = 0  # a finished report batch of 城关镇
+    other_batch_id: int = 0  # one of 青山乡
+    month: str = ""
 
 
 def add_users() -> None:
@@ -137,6 +141,7 @@ def add_ratings(world: World, now: datetime) -> None:
         counts.add_rating(db.session, rating.cadre_id, month, "recipient", rating.score,
                           rating.tags)
         db.session.flush()
+    add_quiet_ratings(world, template.id, now, month)
     follow = FollowupContact(rating_id=rating.id, phone_enc=vault().encrypt(PHONE),
                              created_at=now)
     db.session.add(follow)
@@ -148,6 +153,20 @@ def add_ratings(world: World, now: datetime) -> None:
     open_for_ratings(db.session, [opened], CaseRules(bad_max=5), TZ, now)
     db.session.commit()
     world.case_id = db.session.scalar(select(Case.id).where(Case.rating_id == rating.id))
+
+
+def add_quiet_ratings(world: World, template_id: int, now: datetime, month: str) -> None:
+    """Add six recipient ratings without comments: the month's recipients reach their minimum
+    of 10, so the comments above may be shown (a group below it shows none)."""
+    for n in range(6):
+        rating = Rating(cadre_id=world.cadres["C001"], rater_group="recipient", score=9,
+                        tags=[], comment=None, template_id=template_id, event_type="approval",
+                        batch_at=now.replace(minute=0, second=0, microsecond=0), month=month,
+                        receipt_hash=f"{n + 100:064x}", status="valid")
+        rating.mac = rating_mac(sealer(), rating)
+        db.session.add(rating)
+        counts.add_rating(db.session, rating.cadre_id, month, "recipient", 9, [])
+    db.session.flush()
 
 
 def add_alerts(world: World, now: datetime) -> None:
@@ -204,6 +223,22 @@ def add_webhooks(world: World, now: datetime) -> None:
     world.dead_webhook = dead.webhook_id
 
 
+def add_report_batches(world: World, now: datetime) -> None:
+    """Record a finished batch of reports for 城关镇 and one for 青山乡."""
+    world.month = now.astimezone(TZ).strftime("%Y-%m")
+    for code in ("XZ100", "XZ101"):
+        batch = ReportBatch(unit_id=world.units[code], period=world.month, requested_by="org",
+                            status="done", total=1, done=1, pdf=b"%PDF-1.4 test", created_at=now,
+                            with_subordinates=False, with_comments=False)
+        db.session.add(batch)
+        db.session.flush()
+        if code == "XZ100":
+            world.batch_id = batch.id
+        else:
+            world.other_batch_id = batch.id
+    db.session.commit()
+
+
 def ingest(now: datetime, items: list[EventInput]) -> None:
     """Ingest events as if it were `now`."""
     ctx = IngestContext(codec=token_codec(), vault=vault(),
@@ -256,6 +291,7 @@ def build_world(now: datetime, history: bool = False) -> World:
     add_alerts(world, now)
     add_campaign(world, now)
     add_webhooks(world, now)
+    add_report_batches(world, now)
     refresh(db.session, now, TZ)
     return world
 

@@ -243,7 +243,13 @@ def test_a_rating_from_a_printed_link_shows_on_the_officials_feedback_page(count
     assert sign_in(console, username, password).status_code == 302
     cadre_id = db.session.scalar(select(Cadre.id).where(Cadre.code == target))
     page = console.get(f"/console/officials/{cadre_id}/feedback").get_data(as_text=True)
-    assert "演示评价：材料跑了三趟" in page
+    rating = db.session.scalar(select(Rating).where(Rating.comment == "演示评价：材料跑了三趟"))
+    recipients = db.session.scalar(select(func.sum(RatingCount.count)).where(
+        RatingCount.cadre_id == cadre_id, RatingCount.month == rating.month,
+        RatingCount.rater_group == rating.rater_group))
+    # A comment shows once its group reached its minimum (10 recipients) that month.
+    assert ("演示评价：材料跑了三趟" in page) == (recipients >= 10)
+    assert "评价组当月有效评价未达最低样本数" in page
 
 
 def test_the_printed_logins_sign_in_with_every_role(county):

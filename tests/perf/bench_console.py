@@ -33,6 +33,8 @@ PAGES = (  # (label, role, path); {unit}, {cadre} and {campaign} are filled in
     ("按干部（不足30条）", "org", "/console/officials?below=1&page=3"),
     ("干部详情", "org", "/console/officials/{cadre}"),
     ("评价意见与回访", "org", "/console/officials/{cadre}/feedback"),
+    ("干部成绩（本季度）", "org", "/console/officials/{cadre}/results"),
+    ("单位成绩（含下级）", "org", "/console/units/{unit}/results?sub=1"),
     ("按事项与渠道", "org", "/console/breakdown"), ("送达漏斗", "org", "/console/funnel"),
     ("民主测评", "org", "/console/campaigns"), ("测评详情", "org", "/console/campaigns/{campaign}"),
     ("告警", "org", "/console/alerts"), ("告警（单位管理员）", "town", "/console/alerts?state="),

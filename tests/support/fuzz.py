@@ -51,6 +51,8 @@ EXPLAINED: dict[tuple[str, str], str] = {
                                                     "published (422)",
     (VALID_REFUSED, "POST /api/v1/push/replay"): "period and ids exclude each other",
     (VALID_REFUSED, "GET /api/v1/scores"): "cadre_code and after must name existing officials",
+    (VALID_REFUSED, "GET /api/v1/cadres/{code}/report"): "the official must exist (404) and the "
+                                                         "period must have begun (422)",
     (VALID_REFUSED, "Stateful tests"): "a link used, expired or revoked by an earlier step is "
                                        "409 or 410, as the contract says",
     (INVALID_ACCEPTED, "POST /api/v1/events/batch"): "the contract answers a batch 200 and gives "

@@ -12,9 +12,11 @@ from . import (
     officials,
     overview,
     personal,
+    printing,
     push,
+    results,
     units,
 )
 
 __all__ = ["accounts", "alerts", "audit", "breakdown", "campaigns", "cases", "directory", "ledger",
-           "officials", "overview", "personal", "push", "units"]
+           "officials", "overview", "personal", "printing", "push", "results", "units"]

@@ -18,7 +18,7 @@ from backend.models.cases import CALLBACK_OUTCOMES, REPORT_KINDS, STATUSES
 from backend.services import cases
 from backend.services.accounts import audit
 from backend.services.cases.flow import CALLBACK_LABELS, STATUS_LABELS
-from backend.services.cases.views import inbox, sla_rows, state_counts
+from backend.services.cases.views import inbox, shown_case_detail, sla_rows, state_counts
 from backend.services.privacy import mask_phone
 from backend.storage.transactions import begin_write
 
@@ -105,7 +105,8 @@ def build() -> Page:
 def case(case_id: int) -> ResponseReturnValue:
     """Show a case: what was said, its state and deadline, its history, the next steps."""
     found = visible(case_id)
-    return render_template("console/case.html", case=cases.case_detail(found),
+    detail = shown_case_detail(db.session, found, wiring.report_settings().scheme)
+    return render_template("console/case.html", case=detail,
                            steps=steps(found), labels=STATUS_LABELS, tz=tz(),
                            callbacks=[(c, CALLBACK_LABELS[c]) for c in CALLBACK_OUTCOMES],
                            callback_names=CALLBACK_LABELS,

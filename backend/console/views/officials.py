@@ -9,6 +9,7 @@ from backend.scoring.periods import trailing_months
 from backend.services.reports import officials as queries
 from backend.services.reports.common import last_days
 from backend.services.reports.officials import latest_scores
+from backend.services.reports.wording import HEADLINE_LABELS
 
 from ..access import READERS
 from ..auth import current_user, scope
@@ -36,7 +37,7 @@ def list_columns(minimum: int) -> list[Column]:
                                        target=minimum),
         Column("invited", "邀请", "int"), Column("rated", "评价", "int"),
         Column("rate", "参评率", "pct"), Column("score", "最新得分", "score"),
-        Column("score_period", "得分期间"),
+        Column("score_kind", "得分口径"), Column("score_period", "得分期间"),
     ]
 
 
@@ -50,8 +51,9 @@ def with_scores(rows: list[dict]) -> list[dict]:
     scores = latest_scores(wiring.session(), [r["id"] for r in rows])
     for row in rows:
         score = scores.get(row["id"]) or {}
-        row["score"] = score.get("score") if score.get("status") == "ok" else (
+        row["score"] = score.get("score") if score.get("score") is not None else (
             "样本不足" if score else None)
+        row["score_kind"] = HEADLINE_LABELS.get(score.get("kind", ""), "")
         row["score_period"] = score.get("period", "")
         row["url"] = url_for("console.official", cadre_id=row["id"])
     return rows
@@ -108,10 +110,12 @@ def scores_table(cadre_id: int) -> Table:
     """Return an official's current published scores."""
     rows = queries.current_scores(wiring.session(), cadre_id)
     for row in rows:
-        row["score"] = row["score"] if row["status"] == "ok" else "样本不足"
+        row["score"] = row["score"] if row["score"] is not None else "样本不足"
+        row["kind"] = HEADLINE_LABELS.get(row["kind"], row["kind"])
         row["flags"] = [ALERT_TYPES.get(f, f) for f in row["flags"]]
     return Table("scores", "已发布得分", [Column("period", "期间"),
-                                       Column("score", "综合得分", "score"),
+                                       Column("score", "得分", "score"),
+                                       Column("kind", "得分口径"),
                                        Column("flags", "标记"),
                                        Column("computed_at", "计算时间", "datetime")],
                  rows, sortable=False)
@@ -140,7 +144,9 @@ def build_official(cadre_id: int) -> Page:
                 cards=detail_cards(month_rows, groups),
                 charts=[Chart("months", "trend", "近6个月", chart), daily_chart(cadre.id)],
                 tables=[months_table(month_rows), scores_table(cadre.id)],
-                target=f"cadre:{cadre.code}", extra={"feedback_url": feedback})
+                target=f"cadre:{cadre.code}",
+                extra={"feedback_url": feedback,
+                       "results_url": url_for("console.official_results", cadre_id=cadre.id)})
 
 
 register_page("/officials", "officials", build_list, READERS)

@@ -11,6 +11,7 @@ from backend import wiring
 from backend.console.blueprint import bp
 from backend.services.accounts import audit
 from backend.services.reports import personal
+from backend.services.reports.comments import mask_below_minimum, visible_comments
 from backend.services.reports.officials import find_cadre
 
 from ..access import ORG
@@ -27,7 +28,8 @@ def build_feedback(cadre_id: int) -> Page:
     cadre = find_cadre(wiring.session(), cadre_id)
     if cadre is None:
         abort(404)
-    rows = personal.comments(wiring.session(), cadre.id)
+    scheme = wiring.report_settings().scheme
+    rows = visible_comments(wiring.session(), scheme, cadre.id)
     for row in rows:
         row["group"], row["status"] = group_name(row["group"]), RATING_STATUSES.get(
             row["status"], row["status"])
@@ -37,12 +39,15 @@ def build_feedback(cadre_id: int) -> Page:
     calls = Table("followups", "回访请求（评价人同意回访）", [
         Column("date", "日期", "date"), Column("score", "分数", "int"), Column("tags", "标签"),
         Column("comment", "意见"), Column("phone", "联系电话")],
-        personal.followups(wiring.session(), wiring.vault(), cadre.id))
+        mask_below_minimum(wiring.session(), scheme,
+                           personal.followups(wiring.session(), wiring.vault(), cadre.id)))
     return Page(f"{cadre.name} · 评价意见与回访", "feedback",
                 subtitle=f"{cadre.unit.name} · 干部编码 {cadre.code}", tables=[comments, calls],
                 target=f"cadre:{cadre.code}", extra={"unmask_table": "followups",
                                                      "unmask_kind": "followup"},
-                notes=["本页内容属于评价明细，每次查看和导出均记入查询留痕。评价不含评价人身份信息。"])
+                notes=["本页内容属于评价明细，每次查看和导出均记入查询留痕。评价不含评价人身份信息。",
+                       "评价组当月有效评价未达最低样本数的，其意见、分数和标签一律不显示、不导出"
+                       "（回访请求只留联系方式）。"])
 
 
 def build_non_responders(campaign_id: int) -> Page:

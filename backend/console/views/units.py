@@ -96,7 +96,8 @@ def build_unit(unit_id: int) -> Page:
                 tables=[units_table(rows, "本单位及下级单位（近30天）")],
                 target=f"unit:{unit.code}",
                 extra={"officials_url": url_for("console.officials", unit=unit.id),
-                       "sub_filter": True})
+                       "sub_filter": True,
+                       "results_url": url_for("console.unit_results", unit_id=unit.id)})
 
 
 register_page("/units", "units", build_list, READERS)

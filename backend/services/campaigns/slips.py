@@ -7,10 +7,7 @@ same everywhere; Debian's fonts-wqy-microhei provides it (or set SLIP_FONT_PATH)
 
 from __future__ import annotations
 
-import functools
-import hashlib
 import io
-import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, tzinfo
@@ -20,20 +17,18 @@ from qrcode.constants import ERROR_CORRECT_M
 from reportlab.lib.pagesizes import A4
 from reportlab.lib.units import mm
 from reportlab.pdfbase import pdfmetrics
-from reportlab.pdfbase.ttfonts import TTFont
 from reportlab.pdfgen.canvas import Canvas
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from backend.errors import Conflict, Unavailable
+from backend.errors import Conflict
 from backend.models import Campaign, CampaignRater, Invitation
 from backend.services.campaigns.rules import GROUP_NAMES
 from backend.services.invitations.tokens import TokenCodec
+from backend.services.reports.pdf_fonts import font_path, register_font
 from backend.services.sealing import uses
 from backend.services.sealing.seal import Sealer
 
-FONT_CANDIDATES = ("/usr/share/fonts/truetype/wqy/wqy-microhei.ttc",
-                   "/usr/share/fonts/truetype/wqy/wqy-zenhei.ttc")
 COLUMNS, ROWS = 2, 4
 PAD = 5 * mm
 QR_SIZE = 40 * mm
@@ -62,23 +57,6 @@ class SlipSheet:
     campaign_name: str
     deadline: str
     scale: tuple[int, int] = (1, 10)
-
-
-def font_path(configured: str | None = None) -> str:
-    """Return the CJK TrueType font to embed, or raise Unavailable naming the package."""
-    for path in ([configured] if configured else FONT_CANDIDATES):
-        if path and os.path.isfile(path):
-            return path
-    raise Unavailable("未找到可嵌入的中文字体：请安装 Debian 软件包 fonts-wqy-microhei，"
-                      "或用 SLIP_FONT_PATH 指定 TrueType（.ttf/.ttc）字体文件")
-
-
-@functools.lru_cache(maxsize=4)
-def register_font(path: str) -> str:
-    """Register a TrueType font once per process; return its reportlab name."""
-    name = "SlipCJK-" + hashlib.sha256(path.encode()).hexdigest()[:8]
-    pdfmetrics.registerFont(TTFont(name, path, subfontIndex=0))
-    return name
 
 
 def qr_matrix(url: str) -> list[list[bool]]:

@@ -15,6 +15,7 @@ from backend.models import (
     ScoreSnapshot,
     Unit,
 )
+from backend.scoring import document_headline
 from backend.services.reports.common import Scope, Span, derive, sums
 
 COLUMNS = ("invited", "reached", "rated")
@@ -62,11 +63,13 @@ def officials_page(session: Session, scope: Scope, months: list[str], q: str = "
 
 
 def score_of(snapshot: ScoreSnapshot) -> dict[str, Any]:
-    """Return a snapshot's period, composite score (or its status) and flags."""
-    composite = (snapshot.document or {}).get("composite") or {}
-    return {"period": snapshot.period, "score": composite.get("score_100"),
-            "status": composite.get("status"), "flags": (snapshot.document or {}).get("flags")
-            or [], "computed_at": snapshot.computed_at}
+    """Return a snapshot's period, headline (score and kind), composite status and flags."""
+    document = snapshot.document or {}
+    composite = document.get("composite") or {}
+    head = document_headline(document)
+    return {"period": snapshot.period, "score": head.get("score_100"), "kind": head["kind"],
+            "composite": composite.get("score_100"), "status": composite.get("status"),
+            "flags": document.get("flags") or [], "computed_at": snapshot.computed_at}
 
 
 def latest_scores(session: Session, cadre_ids: list[int]) -> dict[int, dict[str, Any]]:

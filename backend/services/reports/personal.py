@@ -1,4 +1,4 @@
-"""Rating-level and personal data: comments, follow-up requests, non-responders.
+"""Rating-level and personal data: follow-up requests, non-responders (comments: services/reports).
 
 Every caller audits the read. Nothing here returns who gave a rating: ratings carry no rater,
 and a follow-up phone is only there because the rater asked to be called back.
@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from backend.models import Campaign, CampaignRater, FollowupContact, Rating
@@ -25,27 +25,19 @@ def masked(vault: Vault, token: str | None) -> str:
     return mask_phone(phone) if phone else "—"
 
 
-def comments(session: Session, cadre_id: int, limit: int = LIMIT) -> list[dict[str, Any]]:
-    """Return an official's newest ratings that carry a comment."""
-    rows = session.scalars(select(Rating).where(
-        Rating.cadre_id == cadre_id, Rating.comment.is_not(None),
-        func.length(Rating.comment) > 0).order_by(Rating.id.desc()).limit(limit))
-    return [{"id": r.id, "date": r.batch_at.date(), "group": r.rater_group,
-             "score": r.score, "tags": list(r.tags or []), "comment": r.comment,
-             "status": r.status} for r in rows]
-
-
 def followups(session: Session, vault: Vault, cadre_id: int,
               limit: int = LIMIT) -> list[dict[str, Any]]:
     """Return an official's ratings whose rater asked for a call back, phones masked."""
     rows = session.execute(
         select(FollowupContact.id, FollowupContact.phone_enc, FollowupContact.created_at,
-               Rating.score, Rating.tags, Rating.comment)
+               Rating.score, Rating.tags, Rating.comment, Rating.cadre_id, Rating.month,
+               Rating.rater_group)
         .join(Rating, Rating.id == FollowupContact.rating_id)
         .where(Rating.cadre_id == cadre_id).order_by(FollowupContact.id.desc()).limit(limit))
     return [{"id": r.id, "date": r.created_at.date(), "score": r.score,
              "tags": list(r.tags or []), "comment": r.comment or "",
-             "phone": masked(vault, r.phone_enc)} for r in rows]
+             "phone": masked(vault, r.phone_enc), "cadre_id": r.cadre_id, "month": r.month,
+             "group": r.rater_group} for r in rows]
 
 
 def non_responders(session: Session, vault: Vault, sealer: Sealer, campaign: Campaign,

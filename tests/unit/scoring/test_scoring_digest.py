@@ -80,6 +80,7 @@ def test_score_document_renders_the_contract_shape():
             "peer": {"status": "insufficient", "n": 2},
         },
         "composite": {"status": "ok", "score_100": 86.0, "weights": {"recipient": 1.0}},
+        "headline": {"kind": "composite", "score_100": 86.0},
         "flags": ["low_sample"],
         "digest": "sha256:ab",
         "ledger_checkpoint": "cp-1",

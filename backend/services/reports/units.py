@@ -1,0 +1,71 @@
+"""A unit's results: the roll-up of its officials (with or without the units below it)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from backend.errors import NotFound
+from backend.models import Cadre, Unit
+from backend.scoring import headline_document
+from backend.services.reports.results import (
+    HEADLINE_LABELS,
+    ReportSettings,
+    figures_for,
+    flag_views,
+    group_views,
+    last_month,
+    report_period,
+    tag_bars,
+    unit_subtree,
+    window_total,
+)
+from backend.services.reports.standing import peer_headlines
+from backend.services.reports.trend import trend
+from backend.services.reports.wording import category_label
+
+
+def find_unit(session: Session, code: str | None = None, unit_id: int | None = None) -> Unit:
+    """Return a unit by code or id; NotFound otherwise."""
+    query = select(Unit).where(Unit.code == code if code is not None else Unit.id == unit_id)
+    unit = session.scalar(query)
+    if unit is None:
+        raise NotFound("单位不存在", {"unit": "单位不存在"})
+    return unit
+
+
+def unit_officials(session: Session, unit_ids: list[int]) -> list[Cadre]:
+    """Return the active officials of the units, by code."""
+    return list(session.scalars(select(Cadre).where(Cadre.unit_id.in_(unit_ids),
+                                                    Cadre.active.is_(True))
+                                .order_by(Cadre.code)))
+
+
+def unit_report(session: Session, unit: Unit, label: str, settings: ReportSettings,
+                with_subordinates: bool) -> dict[str, Any]:
+    """Return a unit's roll-up for a period and each official's headline (by code, not rank)."""
+    period = report_period(label, settings)
+    officials = unit_officials(session, unit_subtree(session, unit, with_subordinates))
+    ids = [c.id for c in officials]
+    window_n = window_total(session, ids, period, settings)
+    figures = figures_for(session, ids, period, settings, window_n)
+    heads = peer_headlines(session, ids, period, settings)
+    return {
+        "unit": {"code": unit.code, "name": unit.name, "category": unit.category,
+                 "category_name": category_label(unit.category)},
+        "period": period.label, "with_subordinates": with_subordinates,
+        "officials_count": len(officials),
+        "headline": headline_document(figures.headline),
+        "headline_label": HEADLINE_LABELS[figures.headline.kind],
+        "groups": group_views(figures, settings.scheme),
+        "tags": tag_bars(figures, settings),
+        "flags": flag_views(figures, window_n, settings),
+        "trend": trend(session, ids, last_month(period, settings), settings) if ids else
+        {"months": [], "quarters": []},
+        "officials": [{"id": c.id, "code": c.code, "name": c.name, "position": c.position,
+                       "unit": c.unit.name, "headline": headline_document(h),
+                       "headline_label": HEADLINE_LABELS[h.kind]}
+                      for c, h in zip(officials, heads, strict=True)],
+    }
