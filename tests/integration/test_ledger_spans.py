@@ -57,25 +57,28 @@ def test_an_intact_ledger_is_walked_in_spans_with_the_same_answer(app, session):
     assert (walk.expected, walk.closed_days, walk.failure) == (19, 6, None)
 
 
-SEAM = "(SELECT day FROM ledger_checkpoints ORDER BY day LIMIT 1 OFFSET 2)"
 TAMPERINGS = {
     "rating edited in the second span": "UPDATE ratings SET score = 1 WHERE id = "
                                         "(SELECT rating_id FROM ledger_entries WHERE seq = 14)",
     "first entry of a span removed": "DELETE FROM ledger_entries WHERE seq = 10",
     "last entry before a seam removed": "DELETE FROM ledger_entries WHERE seq = 9",
     "checkpoint of the day before a seam removed":
-        f"DELETE FROM ledger_checkpoints WHERE day = {SEAM}",
+        "DELETE FROM ledger_checkpoints WHERE day = "
+        "(SELECT day FROM ledger_checkpoints ORDER BY day LIMIT 1 OFFSET 2)",
     "checkpoint of the last day removed (an open day)":
         "DELETE FROM ledger_checkpoints WHERE day = (SELECT max(day) FROM ledger_checkpoints)",
     "a span's first day moved back across the seam":
-        f"UPDATE ledger_entries SET day = {SEAM} WHERE seq BETWEEN 10 AND 12",
+        "UPDATE ledger_entries SET day = (SELECT day FROM ledger_checkpoints ORDER BY day "
+        "LIMIT 1 OFFSET 2) WHERE seq BETWEEN 10 AND 12",
     "a checkpoint's range moved into the other span":
         "UPDATE ledger_checkpoints SET first_seq = 2 WHERE day = "
         "(SELECT max(day) FROM ledger_checkpoints)",
     "a chain hash at the seam rewritten":
-        f"UPDATE ledger_entries SET chain_hash = '{'ab' * 32}' WHERE seq = 9",
-    "a leaf rewritten in the first span": "UPDATE ledger_entries SET leaf_hash = "
-                                          f"'{'cd' * 32}' WHERE seq = 5",
+        "UPDATE ledger_entries SET chain_hash = repeat('ab', 32) "
+        "WHERE seq = 9",
+    "a leaf rewritten in the first span":
+        "UPDATE ledger_entries SET leaf_hash = repeat('cd', 32) "
+        "WHERE seq = 5",
 }
 
 
