@@ -35,6 +35,10 @@ EXPECTED: dict[str, set[str]] = {
     **page(READERS | DISCIPLINE, "cases"),
     "console.case": READERS | DISCIPLINE, "console.case_step": WRITERS | DISCIPLINE,
     "console.report_contact": DISCIPLINE,
+    **page(READERS, "appeals"),
+    "console.appeal_file": {"unit_admin"}, "console.appeal_decide": ORG,
+    **page(ORG | AUDITORS, "review"), "console.review_item": ORG | AUDITORS,
+    "console.review_decide": ORG,
     **page(ORG, "feedback", "non_responders"), "console.unmask": ORG,
     **page(ORG_READERS, "push"), "console.replay": ORG,
     "console.act": WRITERS, "console.api_act": WRITERS,
@@ -52,7 +56,8 @@ def url_args(rule, world: World) -> dict:
     """Return values for a rule's arguments, all inside the unit admin's own unit."""
     values = {"unit_id": world.units["XZ100"], "cadre_id": world.cadres["C001"],
               "campaign_id": world.campaign_id, "alert_id": world.alerts["C001"],
-              "fmt": "csv", "action": "acknowledge", "case_id": world.case_id, "step": "accept"}
+              "fmt": "csv", "action": "acknowledge", "case_id": world.case_id, "step": "accept",
+              "item_id": world.review_id, "decision": "reject", "verdict": "clear"}
     return {name: values[name] for name in rule.arguments}
 
 
@@ -150,6 +155,7 @@ def other_unit_urls(world: World) -> list[str]:
             f"/console/officials?unit={unit}", f"/console/breakdown?unit={unit}",
             f"/console/funnel?unit={unit}", f"/console/alerts?unit={unit}",
             f"/console/export.xlsx?unit={unit}", f"/console/api/overview?unit={unit}",
+            f"/console/appeals?unit={unit}", f"/console/api/appeals?unit={unit}",
             f"/console/units/{world.units['XZ000']}", "/console/units/999999"]
 
 
@@ -196,8 +202,8 @@ def test_unit_admin_sees_only_campaigns_rating_its_officials(app, world):
 
 def test_auditor_sees_only_the_audit_pages_in_the_navigation(signed_in):
     text = signed_in("auditor").get("/console/audit").get_data(as_text=True)
-    assert "查询留痕" in text and "评价账本" in text
-    assert "监测总览" not in text and "告警" not in text
+    assert "查询留痕" in text and "评价账本" in text and "防刷复核" in text
+    assert "监测总览" not in text and "告警" not in text and "申诉复核" not in text
 
 
 def test_api_without_session_answers_401_json(app, world):

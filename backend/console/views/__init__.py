@@ -2,6 +2,7 @@
 
 from . import (
     alerts,
+    appeals,
     audit,
     breakdown,
     campaigns,
@@ -11,8 +12,9 @@ from . import (
     overview,
     personal,
     push,
+    review,
     units,
 )
 
-__all__ = ["alerts", "audit", "breakdown", "campaigns", "cases", "ledger", "officials", "overview",
-           "personal", "push", "units"]
+__all__ = ["alerts", "appeals", "audit", "breakdown", "campaigns", "cases", "ledger", "officials",
+           "overview", "personal", "push", "review", "units"]

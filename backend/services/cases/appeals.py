@@ -179,21 +179,23 @@ def statuses_for(session: Session, case_ids: Iterable[int]) -> dict[int, str]:
                                 .where(Appeal.case_id.in_(ids))).all())
 
 
-def appeal_query(unit_ids: Collection[int] | None, status: str | None) -> Select:
-    """Build the query of appeals within units (None: all) in a state (None: all)."""
+def appeal_query(unit_ids: Collection[int] | None, statuses: Collection[str] | None) -> Select:
+    """Build the query of appeals within units (None: all) in some states (empty: all)."""
     query = select(Appeal).options(joinedload(Appeal.case).joinedload(Case.cadre),
                                    joinedload(Appeal.case).joinedload(Case.unit))
-    if status in APPEAL_STATUSES:
-        query = query.where(Appeal.status == status)
+    if statuses:
+        query = query.where(Appeal.status.in_(tuple(s for s in statuses
+                                                     if s in APPEAL_STATUSES)))
     if unit_ids is not None:
         query = query.where(Appeal.unit_id.in_(tuple(unit_ids)))
     return query
 
 
-def list_appeals(session: Session, unit_ids: Collection[int] | None, status: str | None,
-                 offset: int = 0, limit: int | None = 100) -> list[Appeal]:
+def list_appeals(session: Session, unit_ids: Collection[int] | None,
+                 statuses: Collection[str] | None = None, offset: int = 0,
+                 limit: int | None = 100) -> list[Appeal]:
     """Return a page of appeals, those awaiting a decision first, then newest first."""
-    query = appeal_query(unit_ids, status).order_by(Appeal.decided_at.is_not(None),
+    query = appeal_query(unit_ids, statuses).order_by(Appeal.decided_at.is_not(None),
                                                     Appeal.id.desc()).offset(offset)
     return list(session.scalars(query.limit(limit) if limit else query).unique())
 

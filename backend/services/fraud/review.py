@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
 from backend.errors import Conflict, InvalidInput, NotFound
@@ -56,14 +56,27 @@ def list_items(session: Session, state: str | None = OPEN, kind: str | None = No
                limit: int = 100, offset: int = 0, cadre_id: int | None = None
                ) -> list[ReviewItem]:
     """Return review items, oldest first."""
-    query = select(ReviewItem).order_by(ReviewItem.id).offset(offset).limit(limit)
+    query = item_query(select(ReviewItem), state, kind, cadre_id)
+    return list(session.scalars(query.order_by(ReviewItem.id).offset(offset).limit(limit)))
+
+
+def count_items(session: Session, state: str | None = OPEN, kind: str | None = None,
+                cadre_id: int | None = None) -> int:
+    """Return how many review items match the filters."""
+    query = item_query(select(func.count()).select_from(ReviewItem), state, kind, cadre_id)
+    return session.scalar(query) or 0
+
+
+def item_query(query: Select, state: str | None, kind: str | None,
+               cadre_id: int | None) -> Select:
+    """Narrow a query of review items to a state, a kind and an official (None: any)."""
     if state:
         query = query.where(ReviewItem.state == state)
     if kind:
         query = query.where(ReviewItem.kind == kind)
     if cadre_id is not None:
         query = query.where(ReviewItem.cadre_id == cadre_id)
-    return list(session.scalars(query))
+    return query
 
 
 def get_item(session: Session, item_id: int, lock: bool = False) -> ReviewItem:
