@@ -22,8 +22,7 @@ from backend.services.fraud.findings import KIND_LABELS
 from backend.services.ledger.chain import checkpoint_days
 from backend.services.ledger.chain import verify as verify_ledger
 from backend.wiring import fraud_settings, now, sealer
-from workers.jobs.scores import publish_scores
-from workers.queues import job_queue
+from workers.jobs.scores import queue_republication
 
 ledger_cli = AppGroup("ledger", help="评价账本：检查点、校验")
 review_cli = AppGroup("review", help="防刷复核：列出、排除或放行可疑评价")
@@ -98,10 +97,7 @@ def decide(item_id: int, action: str, reason: str, actor: str) -> None:
 
 def republish(periods: list[str]) -> None:
     """Queue the publication of periods whose published scores counted excluded ratings."""
-    for period in periods:
-        job_queue().enqueue(publish_scores, period, queue="low",
-                            job_id=f"scores-publish-{period}")
-    if periods:
+    if queue_republication(periods):
         click.echo(f"已安排重新发布：{'、'.join(periods)}（评分与预警随之更新）")
 
 

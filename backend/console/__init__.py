@@ -27,6 +27,8 @@ NAV = (
     ("console.funnel", "送达漏斗"),
     ("console.campaigns", "民主测评"),
     ("console.cases", "整改单"),
+    ("console.appeals", "申诉复核"),
+    ("console.review", "防刷复核"),
     ("console.alerts", "告警"),
     ("console.push", "推送状态"),
     ("console.directory", "单位与干部"),

@@ -8,6 +8,9 @@
 | push status / replay                                | yes / yes | no         | yes/no | no      |
 | comments, follow-ups, non-responders, unmask phone  | yes       | no         | no     | no      |
 | audit trail, rating ledger: browse, export, verify  | no        | no         | no     | yes     |
+| appeals list (申诉复核)                             | yes       | subtree    | yes    | no      |
+| file an appeal on a case / decide one               | no / yes  | yes / no   | no     | no      |
+| fraud review (防刷复核): read / decide              | yes / yes | no         | no     | yes / no|
 
 Outside their subtree a unit admin gets 404, as if the unit did not exist. Exports and the
 JSON API under /console/api follow their page.

@@ -1,6 +1,8 @@
 """Models by aggregate; importing this package registers every table on the metadata."""
 
 from backend.models.alerts import Alert
+from backend.models.appeals import Appeal
+from backend.models.approvals import TwoPersonDecision
 from backend.models.audit import AuditEntry
 from backend.models.campaigns import BallotTarget, Campaign, CampaignRater
 from backend.models.cases import Case, CaseEvent
@@ -38,6 +40,7 @@ __all__ = [
     "AbuseSignal",
     "Alert",
     "ApiClient",
+    "Appeal",
     "AuditEntry",
     "BallotTarget",
     "Cadre",
@@ -70,6 +73,7 @@ __all__ = [
     "ScoreSnapshot",
     "ServiceEvent",
     "SurveyTemplate",
+    "TwoPersonDecision",
     "Unit",
     "UnitDaily",
     "UnitDay",

@@ -2,6 +2,7 @@
 
 from marshmallow import fields, validate
 
+from backend.models.appeals import APPEAL_STATUSES
 from backend.models.cases import SOURCES, STATUSES
 from backend.routing import ID_MAX
 from backend.schemas.base import Schema
@@ -22,6 +23,12 @@ class CaseQueryArgsSchema(Schema):
     limit = fields.Integer(load_default=100, validate=validate.Range(1, 500))
 
 
+class CaseAppealSchema(Schema):
+    status = fields.String(validate=validate.OneOf(APPEAL_STATUSES), metadata={
+        "description": "申诉复核：pending 待复核、confirming 待第二名管理员确认、"
+                       "upheld 已支持（评价已剔除）、rejected 已驳回"})
+
+
 class CaseSchema(Schema):
     id = fields.Integer()
     cadre_code = fields.String(allow_none=True, metadata={"description": "被评价干部编码"})
@@ -32,6 +39,8 @@ class CaseSchema(Schema):
     due_at = fields.DateTime(metadata={"description": "整改期限（按工作日计算）"})
     created_at = fields.DateTime()
     reply = fields.String(metadata={"description": "办结后向评价人公开的答复"})
+    appeal = fields.Nested(CaseAppealSchema, metadata={
+        "description": "单位对该评价提出申诉时的复核状态（不含评价人或申诉人信息）"})
 
 
 class CaseListSchema(Schema):

@@ -39,6 +39,10 @@ EXPECTED: dict[str, set[str]] = {
     **page(READERS | DISCIPLINE, "cases"),
     "console.case": READERS | DISCIPLINE, "console.case_step": WRITERS | DISCIPLINE,
     "console.report_contact": DISCIPLINE,
+    **page(READERS, "appeals"),
+    "console.appeal_file": {"unit_admin"}, "console.appeal_decide": ORG,
+    **page(ORG | AUDITORS, "review"), "console.review_item": ORG | AUDITORS,
+    "console.review_decide": ORG,
     **page(ORG, "feedback", "non_responders"), "console.unmask": ORG,
     **page(ORG_READERS, "push"), "console.replay": ORG,
     "console.act": WRITERS, "console.api_act": WRITERS,
@@ -66,7 +70,8 @@ def url_args(rule, world: World) -> dict:
     values = {"unit_id": world.units["XZ100"], "cadre_id": world.cadres["C001"],
               "campaign_id": world.campaign_id, "alert_id": world.alerts["C001"],
               "fmt": "csv", "action": "acknowledge", "case_id": world.case_id, "step": "accept",
-              "user_id": other_user(), "client_id": some_client(), "batch_id": world.batch_id}
+              "user_id": other_user(), "client_id": some_client(), "batch_id": world.batch_id,
+              "item_id": world.review_id, "decision": "reject", "verdict": "clear"}
     if rule.endpoint == "console.user_state":
         values["action"] = "disable"
     if rule.endpoint == "console.official_state":
@@ -187,7 +192,8 @@ def other_unit_urls(world: World) -> list[str]:
             f"/console/officials/{cadre}/report.pdf", f"/console/units/{unit}/results",
             f"/console/api/units/{unit}/results?sub=1",
             f"/console/report-batches/{world.other_batch_id}",
-            f"/console/report-batches/{world.other_batch_id}/report.pdf"]
+            f"/console/report-batches/{world.other_batch_id}/report.pdf",
+            f"/console/appeals?unit={unit}", f"/console/api/appeals?unit={unit}"]
 
 
 def test_unit_admin_gets_404_for_another_units_pages(signed_in, world):
@@ -233,8 +239,8 @@ def test_unit_admin_sees_only_campaigns_rating_its_officials(app, world):
 
 def test_auditor_sees_only_the_audit_pages_in_the_navigation(signed_in):
     text = signed_in("auditor").get("/console/audit").get_data(as_text=True)
-    assert "查询留痕" in text and "评价账本" in text
-    assert "监测总览" not in text and "告警" not in text
+    assert "查询留痕" in text and "评价账本" in text and "防刷复核" in text
+    assert "监测总览" not in text and "告警" not in text and "申诉复核" not in text
 
 
 def test_api_without_session_answers_401_json(app, world):

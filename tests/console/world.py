@@ -28,6 +28,7 @@ from backend.models import (
     OpenTag,
     Rating,
     ReportBatch,
+    ReviewItem,
     SurveyTemplate,
     Unit,
     UseTag,
@@ -69,6 +70,7 @@ class World:
     batch_id: int = 0  # a finished report batch of 城关镇
     other_batch_id: int = 0  # one of 青山乡
     month: str = ""
+    review_id: int = 0
 
 
 def add_users() -> None:
@@ -153,6 +155,22 @@ def add_ratings(world: World, now: datetime) -> None:
     open_for_ratings(db.session, [opened], CaseRules(bad_max=5), TZ, now)
     db.session.commit()
     world.case_id = db.session.scalar(select(Case.id).where(Case.rating_id == rating.id))
+    add_review_item(world, now)
+
+
+def add_review_item(world: World, now: datetime) -> None:
+    """Add an open fraud review item naming C001's first two ratings (one address, a day)."""
+    ids = sorted(db.session.scalars(select(Rating.id).where(
+        Rating.cadre_id == world.cadres["C001"])))[:2]
+    day = now.astimezone(TZ).date().isoformat()
+    item = ReviewItem(kind="address", subject="address:3f9a1c2b7d4e", window=day,
+                      cadre_id=world.cadres["C001"], rating_ids=ids, created_at=now,
+                      updated_at=now, evidence={"hash": "3f9a1c2b7d4e", "day": day,
+                                                "ratings": len(ids), "officials": 1,
+                                                "devices": 1})
+    db.session.add(item)
+    db.session.commit()
+    world.review_id = item.id
 
 
 def add_quiet_ratings(world: World, template_id: int, now: datetime, month: str) -> None:

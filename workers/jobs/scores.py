@@ -16,6 +16,7 @@ from backend.services.scores.publication import PublicationReport, publish_perio
 from backend.services.templates.catalogue import register
 from backend.wiring import case_rules, now
 from workers.jobs.push import start_relay
+from workers.queues import job_queue
 
 log = logging.getLogger(__name__)
 
@@ -41,6 +42,18 @@ def run_publication(period: str, progress=None) -> PublicationReport:
 def publish_scores(period: str) -> None:
     """Publish a period (the job behind POST /api/v1/scores/publish)."""
     run_publication(period)
+
+
+def queue_republication(periods: list[str]) -> list[str]:
+    """Queue the publication of periods whose published scores counted excluded ratings.
+
+    Publication writes (and pushes) only the documents that changed. Returns the periods
+    queued; a period already queued is not queued twice (the job id is the period's).
+    """
+    for period in periods:
+        job_queue().enqueue(publish_scores, period, queue="low",
+                            job_id=f"scores-publish-{period}")
+    return list(periods)
 
 
 def publish_current_periods() -> None:

@@ -3,6 +3,7 @@
 from . import (
     accounts,
     alerts,
+    appeals,
     audit,
     breakdown,
     campaigns,
@@ -15,8 +16,10 @@ from . import (
     printing,
     push,
     results,
+    review,
     units,
 )
 
-__all__ = ["accounts", "alerts", "audit", "breakdown", "campaigns", "cases", "directory", "ledger",
-           "officials", "overview", "personal", "printing", "push", "results", "units"]
+__all__ = ["accounts", "alerts", "appeals", "audit", "breakdown", "campaigns", "cases", "directory",
+           "ledger", "officials", "overview", "personal", "printing", "push", "results", "review",
+           "units"]

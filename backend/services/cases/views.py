@@ -14,6 +14,7 @@ from backend.errors import NotFound
 from backend.models import Unit
 from backend.models.cases import CLOSED, STATUSES, Case
 from backend.scoring import Scheme
+from backend.services.cases.appeals import statuses_for
 from backend.services.cases.flow import STATUS_LABELS
 from backend.services.reports.comments import mask_below_minimum
 
@@ -23,13 +24,18 @@ RATER_LABELS = {"open": "已受理", "in_progress": "整改中", "awaiting_accep
                 "returned": "整改中", "closed": "已办结"}
 
 
-def case_summary(case: Case) -> dict[str, Any]:
-    """Return the contract's view of a case: who was rated, where, its state and deadline."""
+def case_summary(case: Case, appeal: str | None = None) -> dict[str, Any]:
+    """Return the contract's view of a case: who was rated, where, its state and deadline.
+
+    `appeal` is the status of the case's appeal, if any (never who filed or who rated).
+    """
     out = {"id": case.id, "cadre_code": case.cadre.code if case.cadre else None,
            "unit_code": case.unit.code if case.unit else None, "source": case.source,
            "status": case.status, "due_at": case.due_at, "created_at": case.created_at}
     if case.reply and case.status == CLOSED:
         out["reply"] = case.reply
+    if appeal is not None:
+        out["appeal"] = {"status": appeal}
     return out
 
 
@@ -89,7 +95,9 @@ def list_cases(session: Session, status: str | None = None, unit: str | None = N
     query = case_query([status] if status else (), unit_code=unit).limit(min(limit, MAX_PAGE))
     if before is not None:
         query = query.where(Case.id < before)
-    return [case_summary(c) for c in session.scalars(query).unique()]
+    found = list(session.scalars(query).unique())
+    appeals = statuses_for(session, [c.id for c in found])
+    return [case_summary(c, appeals.get(c.id)) for c in found]
 
 
 def api_case(session: Session, case_id: int) -> dict[str, Any]:
@@ -97,7 +105,7 @@ def api_case(session: Session, case_id: int) -> dict[str, Any]:
     case = session.get(Case, case_id)
     if case is None or case.assignee_role == "discipline":
         raise NotFound("整改单不存在")
-    return case_summary(case)
+    return case_summary(case, statuses_for(session, [case.id]).get(case.id))
 
 
 def receipt_case(session: Session, rating_ids: Sequence[int]) -> dict[str, Any] | None:

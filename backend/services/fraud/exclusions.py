@@ -19,10 +19,25 @@ from backend.storage.transactions import begin_write
 def change_status(session: Session, sealer: Sealer, rating_id: int, excluded: bool, reason: str,
                   actor: str, now: datetime, address: str | None = None) -> Rating:
     """Exclude or re-include a rating: counts and its MAC follow at once, audited; commit."""
+    reason = checked_reason(reason)
+    begin_write(session)
+    rating = set_status(session, sealer, rating_id, excluded, reason, actor, now, address)
+    session.commit()
+    return rating
+
+
+def checked_reason(reason: str | None) -> str:
+    """Return an exclusion's reason, stripped; refuse an empty or overlong one."""
     reason = (reason or "").strip()
     if not reason or len(reason) > 500:
         raise InvalidInput(errors={"reason": "请填写原因（不超过 500 字）"})
-    begin_write(session)
+    return reason
+
+
+def set_status(session: Session, sealer: Sealer, rating_id: int, excluded: bool, reason: str,
+               actor: str, now: datetime, address: str | None = None) -> Rating:
+    """Change a rating's status in the caller's transaction (counts, MAC, audit follow)."""
+    reason = checked_reason(reason)
     rating = session.get(Rating, rating_id)
     if rating is None:
         raise NotFound(f"评价不存在：{rating_id}")
@@ -39,5 +54,4 @@ def change_status(session: Session, sealer: Sealer, rating_id: int, excluded: bo
     audit.record(session, actor, "rating.exclude" if excluded else "rating.include",
                  f"rating:{rating.id}", now, {"reason": reason, "cadre_id": rating.cadre_id,
                                                "month": rating.month}, address)
-    session.commit()
     return rating

@@ -43,8 +43,8 @@ from backend.services.reports.wording import (
     HEADLINE_LABELS,
     category_label,
     insufficient_text,
+    official_level,
     percent,
-    position_level,
 )
 
 
@@ -167,7 +167,7 @@ def official_report(session: Session, cadre: Cadre, label: str,
     period = report_period(label, settings)
     window_n = window_total(session, [cadre.id], period, settings)
     figures = figures_for(session, [cadre.id], period, settings, window_n)
-    level = position_level(cadre.position)
+    level = official_level(cadre.level, cadre.position)
     report = {
         "cadre": {"code": cadre.code, "name": cadre.name, "position": cadre.position,
                   "level": level, "unit": {"code": cadre.unit.code, "name": cadre.unit.name,

@@ -18,7 +18,7 @@ from backend.models import Cadre, Rating, Unit
 from backend.scoring import Headline, Period, composite, headline, score_pairs, sorted_counts
 from backend.scoring import standing as standing_of
 from backend.services.reports.figures import read_counts
-from backend.services.reports.wording import category_label, position_level
+from backend.services.reports.wording import category_label, official_level
 
 if TYPE_CHECKING:  # only the settings' type: results imports this module
     from backend.services.reports.results import ReportSettings
@@ -39,9 +39,10 @@ def forget_peers() -> None:
 def comparable_ids(session: Session, category: str, level: str) -> list[int]:
     """Return the active officials of a unit category and position level."""
     rows = session.execute(
-        select(Cadre.id, Cadre.position).join(Unit, Unit.id == Cadre.unit_id)
+        select(Cadre.id, Cadre.level, Cadre.position).join(Unit, Unit.id == Cadre.unit_id)
         .where(Unit.category == category, Cadre.active.is_(True)).order_by(Cadre.id))
-    return [cadre_id for cadre_id, position in rows if position_level(position) == level]
+    return [cadre_id for cadre_id, recorded, position in rows
+            if official_level(recorded, position) == level]
 
 
 def comparable_headlines(session: Session, category: str, level: str, period: Period,

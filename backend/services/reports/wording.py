@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from backend.models.directory import UNIT_CATEGORIES
+from backend.models.directory import POSITION_LEVELS, UNIT_CATEGORIES
 
 GROUP_LABELS = {"recipient": "服务对象", "representative": "两代表一委员", "superior": "上级",
                 "peer": "同级", "subordinate": "下级", "org_department": "组织部门",
@@ -27,12 +27,18 @@ def category_label(code: str) -> str:
     return UNIT_CATEGORIES.get(code, code)
 
 
+def official_level(level: str | None, position: str) -> str:
+    """Return an official's level in Chinese: the directory's when recorded, else the guess
+    from the position's words (position_level)."""
+    return POSITION_LEVELS.get(level or "") or position_level(position)
+
+
 def position_level(position: str) -> str:
     """Return the level of a free-text position: 正职, 副职, 中层 or 一般干部.
 
-    Positions are free text until the directory records the level itself; the words of the
-    common titles decide: 副 first (副镇长 is a deputy), then a unit's chief titles, then the
-    middle-level ones.
+    For officials whose level the directory does not record: the words of the common titles
+    decide: 副 first (副镇长 is a deputy), then a unit's chief titles, then the middle-level
+    ones.
     """
     text = (position or "").strip()
     if "副" in text:

@@ -1,7 +1,7 @@
 """report batches: a unit's feedback reports printed as one PDF by a job
 
-Revision ID: 0014
-Revises: 0013
+Revision ID: 0015
+Revises: 0014
 Create Date: 2026-12-06 08:00:00.000000
 
 """
@@ -12,8 +12,8 @@ import backend.models.types
 
 
 # revision identifiers, used by Alembic.
-revision = '0014'
-down_revision = '0013'
+revision = '0015'
+down_revision = '0014'
 branch_labels = None
 depends_on = None
 
