@@ -5,6 +5,8 @@ from . import (
     audit,
     breakdown,
     campaigns,
+    case_evidence,
+    case_notices,
     cases,
     ledger,
     officials,
@@ -14,5 +16,5 @@ from . import (
     units,
 )
 
-__all__ = ["alerts", "audit", "breakdown", "campaigns", "cases", "ledger", "officials", "overview",
-           "personal", "push", "units"]
+__all__ = ["alerts", "audit", "breakdown", "campaigns", "case_evidence", "case_notices", "cases",
+           "ledger", "officials", "overview", "personal", "push", "units"]

@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 
 from backend.models import Alert, Cadre, SurveyTemplate
 from backend.models.cases import FLAG, OPEN, RATING, Case, CaseEvent
+from backend.services.cases.notices import notify
 from backend.services.cases.workdays import WorkCalendar
 
 SYSTEM = "系统"
@@ -64,12 +65,14 @@ def open_for_ratings(session: Session, ratings: Sequence[Mapping], rules: CaseRu
     units = dict(session.execute(select(Cadre.id, Cadre.unit_id)
                                  .where(Cadre.id.in_({r["cadre_id"] for r in chosen}))).all())
     due = rules.due(batch_at, tz)
+    opened = []
     for rating in chosen:
-        add_case(session, Case(key=f"rating:{rating['id']}", source=RATING,
+        opened.append(add_case(session, Case(key=f"rating:{rating['id']}", source=RATING,
                                cadre_id=rating["cadre_id"], unit_id=units.get(rating["cadre_id"]),
                                rating_id=rating["id"], period=rating["month"],
                                assignee_role="unit_admin", status=OPEN, due_at=due,
-                               created_at=batch_at, updated_at=batch_at), batch_at)
+                               created_at=batch_at, updated_at=batch_at), batch_at))
+    notify(session, opened, "opened", batch_at, tz)
     return len(chosen)
 
 
@@ -87,18 +90,18 @@ def open_for_flags(session: Session, flagged: Iterable[tuple[int, str, Sequence[
     known = set(session.scalars(select(Case.key).where(Case.key.in_(keys))))
     units = dict(session.execute(select(Cadre.id, Cadre.unit_id)
                                  .where(Cadre.id.in_({w[0] for w in wanted}))).all())
-    opened = 0
+    opened: list[Case] = []
     for cadre_id, period, flag in wanted:
         key = f"flag:{flag}:{cadre_id}:{period}"
         if key in known:
             continue
         known.add(key)
-        add_case(session, Case(key=key, source=FLAG, cadre_id=cadre_id,
-                               unit_id=units.get(cadre_id), flag=flag, period=period,
-                               assignee_role="unit_admin", status=OPEN,
-                               due_at=rules.due(now, tz), created_at=now, updated_at=now), now)
-        opened += 1
-    return opened
+        opened.append(add_case(session, Case(
+            key=key, source=FLAG, cadre_id=cadre_id, unit_id=units.get(cadre_id), flag=flag,
+            period=period, assignee_role="unit_admin", status=OPEN, due_at=rules.due(now, tz),
+            created_at=now, updated_at=now), now))
+    notify(session, opened, "opened", now, tz)
+    return len(opened)
 
 
 def open_for_flagged_alerts(session: Session, rules: CaseRules, tz: tzinfo,
