@@ -6,6 +6,8 @@ only to the roles that see the case; every upload and download goes to the audit
 
 from __future__ import annotations
 
+import io
+
 from flask import abort, flash, redirect, request, send_file, url_for
 from flask.typing import ResponseReturnValue
 
@@ -64,7 +66,8 @@ def case_evidence(case_id: int, file_id: int) -> ResponseReturnValue:
     except errors.NotFound:
         abort(404)
     db.session.commit()
-    response = send_file(path, mimetype=evidence.media_type(row.kind), as_attachment=True,
+    # Read whole (at most CASE_EVIDENCE_MAX_BYTES): no file handle outlives the request.
+    response = send_file(io.BytesIO(path.read_bytes()), mimetype=evidence.media_type(row.kind), as_attachment=True,
                          download_name=row.filename, max_age=0, conditional=False, etag=False)
     response.headers["X-Content-Type-Options"] = "nosniff"
     response.headers["Cache-Control"] = "no-store"
