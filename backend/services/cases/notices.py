@@ -32,7 +32,8 @@ def notify(session: Session, found: Sequence[Case], kind: str, now: datetime,
     """Notify every user who handles the cases (and org admins of escalations); return count."""
     if not found:
         return 0
-    users = list(session.scalars(select(ConsoleUser).where(ConsoleUser.active.is_(True))))
+    users = list(session.scalars(select(ConsoleUser).where(ConsoleUser.active.is_(True))
+                                 .order_by(ConsoleUser.id)))
     chains = unit_chains(session, {c.unit_id for c in found if c.unit_id is not None})
     wanted: dict[int, list[Case]] = defaultdict(list)
     for case in found:
