@@ -117,7 +117,7 @@ def test_a_release_batch_notifies_the_units_admin_once_by_sms_with_nothing_of_th
 
 def test_a_wechat_notice_goes_as_a_subscribe_message_and_falls_back_to_sms(
         session, senders, gateway, wechat):
-    town, *_ = users_world(session, town_openid=OPENID)
+    _town, *_ = users_world(session, town_openid=OPENID)
     wechat.grant_credit(OPENID, CASE_TEMPLATE, 1)
     (case,) = open_bad_cases(session)
     assert relay_due(session, senders, DAY1 + timedelta(minutes=1)).outcomes == {"sent": 1}
@@ -172,7 +172,7 @@ def test_gateway_errors_are_retried_with_backoff_and_refusals_fail_visibly(
 
 def test_without_a_gateway_messages_are_recorded_and_without_a_contact_only_shown(
         session, make_app):
-    town, village, org, jijian = users_world(session)
+    town, _village, _org, _jijian = users_world(session)
     notices.set_contact(town, wiring.vault(), "", None)  # cleared: console only
     session.commit()
     open_bad_cases(session)
@@ -188,7 +188,7 @@ def test_without_a_gateway_messages_are_recorded_and_without_a_contact_only_show
 
 
 def test_overdue_cases_notify_assignees_and_org_admins_once(session):
-    town, village, org, jijian = users_world(session)
+    town, village, org, _jijian = users_world(session)
     (case,) = open_bad_cases(session)
     later = case.due_at + timedelta(hours=1)
     assert watch.escalate_overdue(session, later, TZ) == 1
@@ -201,8 +201,8 @@ def test_overdue_cases_notify_assignees_and_org_admins_once(session):
 
 
 def test_a_report_notifies_the_discipline_side_alone(session):
-    town, village, org, jijian = users_world(session)
-    (receipt,) = submit_ratings(session, 1, DAY1, score=9)
+    town, _village, org, jijian = users_world(session)
+    (_receipt,) = submit_ratings(session, 1, DAY1, score=9)
     release(session, DAY1)
     rules = wiring.case_rules()
     cases.file_report(session, [], "pressure", "窗口人员要求打满分", None, wiring.vault(),

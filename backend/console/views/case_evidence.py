@@ -67,8 +67,9 @@ def case_evidence(case_id: int, file_id: int) -> ResponseReturnValue:
         abort(404)
     db.session.commit()
     # Read whole (at most CASE_EVIDENCE_MAX_BYTES): no file handle outlives the request.
-    response = send_file(io.BytesIO(path.read_bytes()), mimetype=evidence.media_type(row.kind), as_attachment=True,
-                         download_name=row.filename, max_age=0, conditional=False, etag=False)
+    response = send_file(io.BytesIO(path.read_bytes()), mimetype=evidence.media_type(row.kind),
+                         as_attachment=True, download_name=row.filename, max_age=0,
+                         conditional=False, etag=False)
     response.headers["X-Content-Type-Options"] = "nosniff"
     response.headers["Cache-Control"] = "no-store"
     response.headers["Content-Security-Policy"] = "default-src 'none'; sandbox"
