@@ -107,7 +107,9 @@ def approve(session: Session, case: Case, actor: Actor, now: datetime,
     _move(session, case, actor, now, "approve", (AWAITING,), CLOSED)
     case.closed_at = now
     case.closed_on_time = now <= case.due_at
-    case.hours_to_close = int((now - case.created_at).total_seconds() // 3600)
+    # This round's time: since the last 回头看 reopening, like the deadline it is held to.
+    started = max((e.at for e in case.events if e.action == "reopen"), default=case.created_at)
+    case.hours_to_close = int((now - started).total_seconds() // 3600)
     case.recheck_due = now + timedelta(days=rules.recheck_days)
     if case.assignee_role == "discipline":
         return case  # reports stay with the discipline side: nothing leaves the platform
