@@ -229,3 +229,20 @@ def test_reading_and_contacts(session):
         notices.set_contact(town, wiring.vault(), None, "o with space")
     notices.set_contact(town, wiring.vault(), "+86 139-0013-9009", None)
     assert wiring.vault().decrypt(town.phone_enc) == "13900139009"
+
+
+def test_the_cli_sets_and_clears_a_users_notice_contact(session, runner):
+    town, *_ = users_world(session)
+    done = runner.invoke(args=["admin", "set-contact", "town", "--phone", "13900139008",
+                               "--openid", "o_cli_0001"])
+    assert done.exit_code == 0, done.output
+    session.expire_all()
+    assert wiring.vault().decrypt(town.phone_enc) == "13900139008"
+    assert wiring.vault().decrypt(town.openid_enc) == "o_cli_0001"
+    refused = runner.invoke(args=["admin", "set-contact", "town", "--phone", "110"])
+    assert refused.exit_code != 0 and "手机号格式不正确" in refused.output
+    session.expire_all()
+    assert wiring.vault().decrypt(town.phone_enc) == "13900139008"
+    cleared = runner.invoke(args=["admin", "set-contact", "town", "--openid", ""])
+    assert cleared.exit_code == 0 and "微信未登记" in cleared.output
+    assert runner.invoke(args=["admin", "set-contact", "nobody", "--phone", ""]).exit_code != 0

@@ -174,7 +174,7 @@ def test_past_months_are_published_with_snapshots_alerts_and_queued_pushes(count
         assert db.session.scalar(select(func.count()).where(
             ScoreSnapshot.period == period, ScoreSnapshot.superseded_at.is_(None))) == 40
     types = set(db.session.scalars(select(WebhookMessage.type).distinct()))
-    assert types == {"score.published", "alert.raised"}
+    assert types == {"score.published", "alert.raised", "case.closed"}  # cases are worked
     assert db.session.scalar(select(func.count()).select_from(LedgerCheckpoint)) > 150
     runner = county.app.test_cli_runner()
     for command in (["ledger", "verify"], ["audit", "verify"]):
