@@ -9,6 +9,10 @@ No row holds a working link: the stored text carries a placeholder that the link
 send time. Whether a link was used is not asked of event messages (a skipped or cancelled
 message would mark the link used); a campaign reminder, which names no ballot in clear, is
 cancelled when its ballot was answered meanwhile.
+
+The same outbox carries case notices to console users (services/cases/notices.py): a row with
+`notice_id` holds its finished text (no link) and the user's own encrypted contact, and goes
+by SMS or by the case-notice subscribe template, with the same retries and SMS fallback.
 """
 
 from __future__ import annotations
