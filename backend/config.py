@@ -68,6 +68,9 @@ def load_config(environ: Mapping[str, str], instance_path: str) -> dict[str, Any
             "CASE_EVIDENCE_TYPES", "jpg,png,pdf").split(",") if t.strip()],
         # The WeChat subscribe template of case notices to assignees (unset: SMS only).
         "WECHAT_CASE_TEMPLATE_ID": environ.get("WECHAT_CASE_TEMPLATE_ID") or None,
+        # Processes that walk a big ledger side by side in `ledger verify` (0: one per core).
+        "LEDGER_VERIFY_WORKERS": int(environ.get("LEDGER_VERIFY_WORKERS", "0"))
+        or os.cpu_count() or 1,
     }
 
 

@@ -7,7 +7,7 @@ import sys
 from zoneinfo import ZoneInfo
 
 import click
-from flask import Flask
+from flask import Flask, current_app
 from flask.cli import AppGroup
 
 from backend import wiring
@@ -41,7 +41,7 @@ def verify() -> None:
     Exit 0 when intact; otherwise exit 1 naming the first entry or count that does not verify.
     """
 
-    result = verify_ledger(db.session, sealer())
+    result = verify_ledger(db.session, sealer(), current_app.config["LEDGER_VERIFY_WORKERS"])
     if not result.ok:
         click.echo(result.message(), err=True)
         sys.exit(1)

@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from datetime import date, datetime
 from decimal import Decimal
 
-from sqlalchemy import JSON, Column, Table, insert, select, text
+from sqlalchemy import JSON, Column, Table, delete, insert, select, text
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
@@ -275,3 +275,19 @@ def add_counts_as_json(session: Session, model, keys: Sequence[str], measures: S
            f"FROM json_to_recordset(CAST(:rows AS json)) AS x({record})"
            f" ON CONFLICT ({', '.join(keys)}) DO UPDATE SET {added}")
     session.execute(text(sql), {"rows": rows_json(table, columns, values, dialect)})
+
+
+def delete_ids(session: Session, column: Column, ids: Sequence[int]) -> None:
+    """Delete the rows whose (integer) `column` is one of `ids`.
+
+    On PostgreSQL the ids travel as one array parameter (`= ANY`): an IN list of thousands
+    of parameters costs the driver more to build than the server to run.
+    """
+    if not ids:
+        return
+    if on_postgres(session):
+        session.execute(text(f"DELETE FROM {column.table.name} "  # noqa: S608
+                             f"WHERE {column.name} = ANY(:ids)"), {"ids": list(ids)})
+        return
+    for start in range(0, len(ids), 500):  # SQLite's limit on bound parameters
+        session.execute(delete(column.table).where(column.in_(ids[start:start + 500])))

@@ -6,9 +6,11 @@ Everything engine-specific (COPY, pivots, advisory locks, sequences, upsert synt
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from typing import Any
 
-from sqlalchemy import Connection, Engine, text
+from sqlalchemy import Connection, Engine, create_engine, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -43,3 +45,19 @@ def try_advisory_lock(session: Session, key: int) -> bool:
     if not on_postgres(session):
         return True
     return bool(session.scalar(text("SELECT pg_try_advisory_xact_lock(:key)"), {"key": key}))
+
+
+def url_of(session: Session) -> str:
+    """Return the URL of a session's database, password included, for a worker process."""
+    return session.get_bind().url.render_as_string(hide_password=False)
+
+
+@contextlib.contextmanager
+def session_for(url: str) -> Iterator[Session]:
+    """Yield a session on an engine of its own (a worker process's), disposed afterwards."""
+    engine = create_engine(url)
+    try:
+        with Session(engine) as session:
+            yield session
+    finally:
+        engine.dispose()

@@ -34,14 +34,15 @@ def stream_rows(session: Session, statement: Select, batch: int, name: str) -> I
     from psycopg.rows import namedtuple_row  # psycopg is a production extra
     from psycopg.types.json import set_json_loads
 
-    from backend.storage.rating_store_pg import compiled
+    from backend.storage.rating_store_pg import PG_DIALECT
 
     connection = session.connection().connection.driver_connection
     with connection.cursor(name=name, row_factory=namedtuple_row) as cursor:
         # Ratings share a handful of tag lists: decode each distinct one once. The lists are
         # shared between rows, and the checks only read them (they sort copies).
         set_json_loads(functools.lru_cache(maxsize=4096)(json.loads), cursor)
-        cursor.execute(compiled(statement))
+        query = statement.compile(dialect=PG_DIALECT)
+        cursor.execute(str(query), query.params)
         yield from prefetched(cursor.fetchmany, batch)
 
 

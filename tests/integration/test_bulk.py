@@ -9,7 +9,7 @@ from sqlalchemy.orm import Session
 
 from backend.extensions import db
 from backend.models import WebhookMessage
-from backend.storage.bulk import EncodedJSON, copy_rows, existing, insert_rows
+from backend.storage.bulk import EncodedJSON, copy_rows, delete_ids, existing, insert_rows
 
 T0 = datetime(2026, 10, 5, 8, 30, tzinfo=UTC)
 
@@ -45,6 +45,17 @@ def test_copy_skips_rows_whose_unique_value_exists(app, session):
     session.commit()
     assert {k: v[0] for k, v in stored(session).items()} == {
         "msg_1": {"v": 1}, "msg_2": {"v": 2}, "msg_3": {"v": 3}}
+
+
+def test_delete_ids_deletes_exactly_the_ids_given(app, session):
+    copy_rows(session, WebhookMessage.__table__, [message(n, {"v": n}) for n in range(1, 1203)])
+    session.commit()
+    ids = dict(session.execute(select(WebhookMessage.webhook_id, WebhookMessage.id)).all())
+    doomed = [ids[f"msg_{n}"] for n in range(1, 1203) if n % 3 != 0]  # 802: past one IN chunk
+    delete_ids(session, WebhookMessage.__table__.c.id, doomed)
+    delete_ids(session, WebhookMessage.__table__.c.id, [])
+    session.commit()
+    assert set(stored(session)) == {f"msg_{n}" for n in range(3, 1203, 3)}
 
 
 def test_a_row_stored_meanwhile_by_another_transaction_is_skipped_too(app, session):

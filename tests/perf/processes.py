@@ -32,6 +32,66 @@ def children(pid: int) -> list[int]:
     return found
 
 
+def descendants(pid: int) -> list[int]:
+    """Return a process and all its descendants (children, their children, ...)."""
+    found, todo = [], [pid]
+    while todo:
+        current = todo.pop()
+        found.append(current)
+        todo += children(current)
+    return found
+
+
+def cpu_seconds(pid: int) -> float | None:
+    """Return a process's user + system CPU time so far (None once it has gone)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def proportional_mb(pid: int) -> float:
+    """Return a process's proportional set size (PSS) in MB: its resident pages, each page
+    shared with other processes counted in fractions, so a tree's sum counts it once."""
+    try:
+        text = Path(f"/proc/{pid}/smaps_rollup").read_text()
+    except OSError:
+        return 0.0
+    found = re.search(r"^Pss:\s+(\d+) kB", text, re.M)
+    return int(found.group(1)) / 1024 if found else 0.0
+
+
+class TreeSampler(threading.Thread):
+    """Record a process tree's highest total memory (PSS) and each member's CPU time.
+
+    Worker processes a command starts (a pool, a fork server's children) are in neither
+    its own peak RSS nor, unless it waited for them, its rusage: sampled here instead.
+    Forked workers share their parent's pages: PSS counts each shared page once in the sum.
+    """
+
+    def __init__(self, pid: int, every: float = 0.1) -> None:
+        super().__init__(daemon=True)
+        self.pid, self.every, self.halt = pid, every, threading.Event()
+        self.peak_mb, self.cpu, self.most = 0.0, {}, 0
+
+    def run(self) -> None:
+        while not self.halt.is_set():
+            members = descendants(self.pid)
+            self.most = max(self.most, len(members))
+            self.peak_mb = max(self.peak_mb, sum(proportional_mb(p) for p in members))
+            for member in members:
+                if (seconds := cpu_seconds(member)) is not None:
+                    self.cpu[member] = seconds
+            self.halt.wait(self.every)
+
+    def stop(self) -> tuple[float, float, int]:
+        """Stop sampling; return (peak total MB, CPU seconds of all members, most members)."""
+        self.halt.set()
+        self.join()
+        return self.peak_mb, sum(self.cpu.values()), self.most
+
+
 class HorseSampler(threading.Thread):
     """Record the highest VmHWM of each child of the RQ worker: its work horses."""
 

@@ -43,7 +43,8 @@ def checkpoint_ledger() -> None:
 @logged
 def verify_integrity() -> None:
     """Check every MAC, the chain, the checkpoints and the counts; alert on failure."""
-    result = check_integrity(db.session, wiring.sealer(), wiring.now(), timezone())
+    result = check_integrity(db.session, wiring.sealer(), wiring.now(), timezone(),
+                             current_app.config["LEDGER_VERIFY_WORKERS"])
     if result.ok:
         log.info("integrity: %s", result.message())
     else:

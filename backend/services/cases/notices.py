@@ -10,7 +10,8 @@ unit, the number of cases and the deadline: nothing of a rater.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta, tzinfo
 
 from sqlalchemy import func, select, update
@@ -27,48 +28,68 @@ MAX_OPENID = 64
 NOTICE_PAGE = 20
 
 
-def notify(session: Session, found: Sequence[Case], kind: str, now: datetime,
+@dataclass(frozen=True)
+class CaseRef:
+    """What a notice needs of a case: its id, unit, assignee role and deadline."""
+
+    id: int
+    unit_id: int | None
+    assignee_role: str
+    due_at: datetime
+
+
+def case_refs(session: Session, case_ids: Collection[int]) -> list[CaseRef]:
+    """Return the notice view of cases inserted without ORM objects (a release batch's)."""
+    if not case_ids:
+        return []
+    rows = session.execute(select(Case.id, Case.unit_id, Case.assignee_role, Case.due_at)
+                           .where(Case.id.in_(tuple(case_ids))).order_by(Case.id))
+    return [CaseRef(*row) for row in rows]
+
+
+def notify(session: Session, found: Sequence[Case | CaseRef], kind: str, now: datetime,
            tz: tzinfo) -> int:
     """Notify every user who handles the cases (and org admins of escalations); return count."""
     if not found:
         return 0
+    session.flush()  # new cases get their ids
+    refs = [c if isinstance(c, CaseRef) else CaseRef(c.id, c.unit_id, c.assignee_role, c.due_at)
+            for c in found]
     users = list(session.scalars(select(ConsoleUser).where(ConsoleUser.active.is_(True))
                                  .order_by(ConsoleUser.id)))
-    chains = unit_chains(session, {c.unit_id for c in found if c.unit_id is not None})
-    wanted: dict[int, list[Case]] = defaultdict(list)
-    for case in found:
+    units = {row.id: row for row in session.execute(select(Unit.id, Unit.parent_id, Unit.name))}
+    wanted: dict[int, list[CaseRef]] = defaultdict(list)
+    for case in refs:
+        chain = unit_chain(units, case.unit_id)
         for user in users:
-            if handles(user, case, kind, chains.get(case.unit_id, frozenset())):
+            if handles(user, case, kind, chain):
                 wanted[user.id].append(case)
     by_id = {u.id: u for u in users}
+    names = {unit_id: row.name for unit_id, row in units.items()}
     for user_id, cases in wanted.items():
-        add_notice(session, by_id[user_id], cases, kind, now, tz)
+        add_notice(session, by_id[user_id], cases, kind, now, notice_text(cases, kind, names, tz))
     return len(wanted)
 
 
-def handles(user: ConsoleUser, case: Case, kind: str, chain: frozenset[int]) -> bool:
+def handles(user: ConsoleUser, case: CaseRef, kind: str, chain: frozenset[int]) -> bool:
     """Return whether a user hears of a case step: its assignees, and org admins when overdue."""
     if user.role == case.assignee_role:
         return user.unit_id is None or user.unit_id in chain
     return kind == "escalated" and user.role == "org_admin" and case.assignee_role != "discipline"
 
 
-def unit_chains(session: Session, unit_ids: set[int]) -> dict[int, frozenset[int]]:
-    """Return, per unit, the unit and every unit above it (whose admins handle its cases)."""
-    parents = dict(session.execute(select(Unit.id, Unit.parent_id)).all()) if unit_ids else {}
-    chains = {}
-    for unit_id in unit_ids:
-        chain, current = set(), unit_id
-        while current is not None and current not in chain:
-            chain.add(current)
-            current = parents.get(current)
-        chains[unit_id] = frozenset(chain)
-    return chains
+def unit_chain(units: dict, unit_id: int | None) -> frozenset[int]:
+    """Return the unit and every unit above it (whose admins handle its cases)."""
+    chain, current = set(), unit_id
+    while current is not None and current not in chain and current in units:
+        chain.add(current)
+        current = units[current].parent_id
+    return frozenset(chain)
 
 
-def notice_text(cases: Sequence[Case], kind: str, tz: tzinfo) -> str:
+def notice_text(cases: Sequence[CaseRef], kind: str, names: dict[int, str], tz: tzinfo) -> str:
     """Return the notice in Chinese: which step, how many cases, where, by when."""
-    units = sorted({c.unit.name for c in cases if c.unit is not None})
+    units = sorted({names[c.unit_id] for c in cases if c.unit_id in names})
     where = "、".join(units[:2]) + (f"等 {len(units)} 个单位" if len(units) > 2 else "")
     due = min(c.due_at for c in cases).astimezone(tz)
     head = (f"整改单 {cases[0].id}" if len(cases) == 1 else f"{len(cases)} 件整改单")
@@ -79,12 +100,11 @@ def notice_text(cases: Sequence[Case], kind: str, tz: tzinfo) -> str:
     return f"{head}（{where or '未指定单位'}）{tail}。请登录随时评管理控制台办理。"
 
 
-def add_notice(session: Session, user: ConsoleUser, cases: Sequence[Case], kind: str,
-               now: datetime, tz: tzinfo) -> CaseNotice:
+def add_notice(session: Session, user: ConsoleUser, cases: Sequence[CaseRef], kind: str,
+               now: datetime, text: str) -> CaseNotice:
     """Add one user's notice and, when they left a contact, its outbox row (WeChat first)."""
     notice = CaseNotice(user_id=user.id, case_id=cases[0].id if len(cases) == 1 else None,
-                        kind=kind, count=len(cases), text=notice_text(cases, kind, tz),
-                        created_at=now)
+                        kind=kind, count=len(cases), text=text, created_at=now)
     session.add(notice)
     session.flush()
     channel, contact = (("wechat", user.openid_enc) if user.openid_enc

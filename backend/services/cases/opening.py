@@ -15,8 +15,9 @@ from sqlalchemy.orm import Session
 
 from backend.models import Alert, Cadre, SurveyTemplate
 from backend.models.cases import FLAG, OPEN, RATING, Case, CaseEvent
-from backend.services.cases.notices import notify
+from backend.services.cases.notices import case_refs, notify
 from backend.services.cases.workdays import WorkCalendar
+from backend.storage.bulk import copy_rows, insert_rows
 
 SYSTEM = "系统"
 CASE_FLAGS = ("warning_talk", "reassignment_review")
@@ -65,14 +66,16 @@ def open_for_ratings(session: Session, ratings: Sequence[Mapping], rules: CaseRu
     units = dict(session.execute(select(Cadre.id, Cadre.unit_id)
                                  .where(Cadre.id.in_({r["cadre_id"] for r in chosen}))).all())
     due = rules.due(batch_at, tz)
-    opened = []
-    for rating in chosen:
-        opened.append(add_case(session, Case(key=f"rating:{rating['id']}", source=RATING,
-                               cadre_id=rating["cadre_id"], unit_id=units.get(rating["cadre_id"]),
-                               rating_id=rating["id"], period=rating["month"],
-                               assignee_role="unit_admin", status=OPEN, due_at=due,
-                               created_at=batch_at, updated_at=batch_at), batch_at))
-    notify(session, opened, "opened", batch_at, tz)
+    cases = [{"key": f"rating:{r['id']}", "source": RATING, "cadre_id": r["cadre_id"],
+              "unit_id": units.get(r["cadre_id"]), "rating_id": r["id"], "period": r["month"],
+              "assignee_role": "unit_admin", "status": OPEN, "due_at": due,
+              "created_at": batch_at, "updated_at": batch_at, "reopened": 0} for r in chosen]
+    # A batch may open thousands: one statement for the cases, one COPY for their events.
+    ids = insert_rows(session, Case.__table__, cases, returning=("id",))
+    copy_rows(session, CaseEvent.__table__, [
+        {"case_id": case_id, "at": batch_at, "actor": SYSTEM, "action": "open",
+         "from_status": None, "to_status": OPEN, "note": None} for (case_id,) in ids])
+    notify(session, case_refs(session, [case_id for (case_id,) in ids]), "opened", batch_at, tz)
     return len(chosen)
 
 

@@ -24,10 +24,10 @@ LEDGER_INTEGRITY = "ledger_integrity"
 AUTO = "自动解除"
 
 
-def check_integrity(session: Session, sealer: Sealer, now: datetime,
-                    tz: tzinfo) -> VerifyResult:
-    """Verify everything; alert and push on failure, resolve the alert on success; commit."""
-    result = verify(session, sealer)
+def check_integrity(session: Session, sealer: Sealer, now: datetime, tz: tzinfo,
+                    workers: int = 1) -> VerifyResult:
+    """Verify everything (in `workers` processes); alert and push on failure; commit."""
+    result = verify(session, sealer, workers)
     begin_write(session)
     day = now.astimezone(tz).date().isoformat()
     if result.ok:

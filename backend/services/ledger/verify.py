@@ -21,14 +21,19 @@ rating. On PostgreSQL the next batches are fetched by a thread while the walk ch
 current one, and the checks the database does alone (the first rating without an entry, the
 recount of the count tables) run meanwhile on a connection of their own, so the database's
 work and the walk's overlap instead of adding up (tests/perf/bench_ledger_verify.py).
+With several cores (LEDGER_VERIFY_WORKERS), a big ledger is walked in spans of whole days by
+as many processes (spans.py), each verifying its part as the single walk would.
 """
 
 from __future__ import annotations
 
+import multiprocessing
 import threading
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field, replace
 from datetime import date
+from itertools import repeat
 from typing import Any
 
 from sqlalchemy import func, select
@@ -36,10 +41,10 @@ from sqlalchemy.orm import Session
 
 from backend.models import LedgerCheckpoint, LedgerEntry, Rating
 from backend.scoring.merkle import GENESIS, MerkleBuilder, chain_hash, leaf_hash
-from backend.services.ledger import recount
+from backend.services.ledger import recount, spans
 from backend.services.sealing.mac import mac_ok
 from backend.services.sealing.seal import Sealer
-from backend.storage.engine import on_postgres
+from backend.storage.engine import on_postgres, session_for, url_of
 from backend.storage.streaming import stream_rows
 
 STREAM = 5000
@@ -78,6 +83,27 @@ class VerifyResult:
                 f"原因：{self.reason}（{REASONS[self.reason]}）{self.detail}")
 
 
+@dataclass(frozen=True)
+class Recorded:
+    """A day's checkpoint as the walk compares it (plain values: it travels to workers)."""
+
+    day: date
+    root: str
+    first_seq: int
+    last_seq: int
+    count: int
+    chain_hash: str
+
+
+def recorded_checkpoints(session: Session) -> list[Recorded]:
+    """Return every checkpoint, in day order."""
+    rows = session.execute(select(LedgerCheckpoint.day, LedgerCheckpoint.root,
+                                  LedgerCheckpoint.first_seq, LedgerCheckpoint.last_seq,
+                                  LedgerCheckpoint.count, LedgerCheckpoint.chain_hash)
+                           .order_by(LedgerCheckpoint.day))
+    return [Recorded(*row) for row in rows]
+
+
 @dataclass
 class Day:
     """The running checkpoint of one day during the walk."""
@@ -93,7 +119,7 @@ class Day:
 class Walk:
     """Carries the walk's state from entry to entry."""
 
-    checkpoints: dict[date, LedgerCheckpoint]
+    checkpoints: dict[date, Recorded]
     sealer: Sealer
     expected: int = 1
     chain: str = GENESIS
@@ -101,6 +127,8 @@ class Walk:
     closed_days: int = 0
     failure: VerifyResult | None = None
     recomputed: str | None = None
+    first_day: date | None = None
+    open_tail: bool = False  # the last day walked has no checkpoint (yet)
 
     def fail(self, seq: int, rating_id: int | None, reason: str, detail: str = "") -> bool:
         """Record the first failure; return False to stop the walk."""
@@ -137,6 +165,8 @@ class Walk:
         if self.current is not None and not self.close_day():
             return False
         self.current = Day(row.day, row.seq)
+        if self.first_day is None:
+            self.first_day = row.day
         return True
 
     def add_to_day(self, row: Any) -> None:
@@ -152,6 +182,7 @@ class Walk:
             if any(d > day.day for d in self.checkpoints):
                 return self.fail(day.first_seq, None, "checkpoint",
                                  f"（{day.day} 没有检查点）")
+            self.open_tail = True
             return True
         got = (day.builder.root().hex(), day.first_seq, day.last_seq, day.builder.size,
                day.chain_hash)
@@ -181,14 +212,17 @@ WALK = (select(LedgerEntry.seq, LedgerEntry.rating_id, LedgerEntry.leaf_hash,
         .outerjoin(Rating, Rating.id == LedgerEntry.rating_id).order_by(LedgerEntry.seq))
 
 
-def entries(session: Session) -> Iterator[Any]:
+def entries(session: Session, span: spans.Span) -> Iterator[Any]:
     """Yield the entries joined to their ratings, in sequence order, a batch at a time.
 
     On PostgreSQL the rows come from a server-side cursor of the driver, fetched ahead by a
     thread (see backend/storage/streaming.py); elsewhere through SQLAlchemy. The rows have
     the same names either way.
     """
-    yield from stream_rows(session, WALK, STREAM, "ledger_verify")
+    statement = WALK if span.start == 1 else WALK.where(LedgerEntry.seq >= span.start)
+    if span.stop is not None:
+        statement = statement.where(LedgerEntry.seq < span.stop)
+    yield from stream_rows(session, statement, STREAM, "ledger_verify")
 
 
 def in_background(session: Session, check: Callable[[Session], Any]) -> Callable[[], Any]:
@@ -223,16 +257,21 @@ def in_background(session: Session, check: Callable[[Session], Any]) -> Callable
     return result
 
 
-def verify(session: Session, sealer: Sealer) -> VerifyResult:
-    """Recompute everything; return the first entry or count that does not verify, if any."""
-    walk = Walk({c.day: c for c in session.scalars(select(LedgerCheckpoint))}, sealer)
+def verify(session: Session, sealer: Sealer, workers: int = 1,
+           min_entries: int = spans.PARALLEL_MIN) -> VerifyResult:
+    """Recompute everything; return the first entry or count that does not verify, if any.
+
+    With `workers` > 1 on PostgreSQL, from `min_entries` entries on, the walk is split into
+    spans of whole days checked by as many processes (spans.py); should any span or seam
+    find a fault, the ledger is walked again in one piece, which names the first fault
+    exactly as it always does.
+    """
+    checkpoints = recorded_checkpoints(session)
     checked = in_background(session, database_checks)
-    stream = entries(session)
-    for row in stream:
-        if not walk.step(row):
-            break
-    stream.close()  # closes the server-side cursor when the walk stopped early
-    walk.finish()
+    walk = walk_in_parallel(session, sealer, checkpoints, workers, min_entries) if (
+        workers > 1 and on_postgres(session)) else None
+    if walk is None:
+        walk = walk_span(session, sealer, spans.Span(1, None, GENESIS, tuple(checkpoints)))
     failure = classify(session, walk.failure, walk.recomputed)
     first_orphan, counted = checked()
     orphan = inserted(first_orphan, walk.expected - 1, walk.closed_days)
@@ -244,6 +283,60 @@ def verify(session: Session, sealer: Sealer) -> VerifyResult:
         return VerifyResult(walk.expected - 1, walk.closed_days, None, None, "counts",
                             f"：{counted}")
     return VerifyResult(walk.expected - 1, walk.closed_days)
+
+
+def walk_in_parallel(session: Session, sealer: Sealer, checkpoints: list[Recorded],
+                     workers: int, min_entries: int = spans.PARALLEL_MIN) -> Walk | None:
+    """Walk spans of the ledger in worker processes; None unless all of it verified.
+
+    The workers are forked from a server process that imported this module and nothing else
+    (never from this process: it holds connections and threads), and each reads its span on
+    a connection of its own. What comes back is a Walk of the whole.
+    """
+    planned = spans.plan(checkpoints, workers, min_entries)
+    if not planned:
+        return None
+    before = dict(session.execute(select(LedgerEntry.seq, LedgerEntry.chain_hash).where(
+        LedgerEntry.seq.in_([span.start - 1 for span in planned[1:]]))).all())
+    if len(before) < len(planned) - 1:  # an entry at a seam is gone: the walk names it
+        return None
+    planned = [planned[0], *(replace(span, chain=before[span.start - 1])
+                             for span in planned[1:])]
+    with ProcessPoolExecutor(max_workers=len(planned), mp_context=worker_context()) as pool:
+        outcomes = list(pool.map(check_span, repeat(url_of(session)), repeat(sealer), planned))
+    if not spans.seamless(planned, outcomes):
+        return None
+    return Walk({}, sealer, expected=outcomes[-1].expected,
+                closed_days=sum(o.closed_days for o in outcomes))
+
+
+def worker_context() -> multiprocessing.context.BaseContext:
+    """Return the start method for span workers: a fork server that preloaded this module."""
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload([__name__])
+    return context
+
+
+def check_span(url: str, sealer: Sealer, span: spans.Span) -> spans.Outcome:
+    """Walk one span in a worker process, on a connection of its own."""
+    with session_for(url) as session:
+        walk = walk_span(session, sealer, span)
+    return spans.Outcome(walk.failure is None, walk.expected, walk.closed_days,
+                         walk.first_day, walk.current.day if walk.current else None,
+                         walk.open_tail)
+
+
+def walk_span(session: Session, sealer: Sealer, span: spans.Span) -> Walk:
+    """Walk the entries of one span (the whole ledger by default) and finish its last day."""
+    walk = Walk({c.day: c for c in span.checkpoints}, sealer, expected=span.start,
+                chain=span.chain)
+    stream = entries(session, span)
+    for row in stream:
+        if not walk.step(row):
+            break
+    stream.close()  # closes the server-side cursor when the walk stopped early
+    walk.finish()
+    return walk
 
 
 def classify(session: Session, failure: VerifyResult | None,

@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, tzinfo
 from typing import Any
 
-from sqlalchemy import delete, func, select, text
+from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
 from backend.models import (
@@ -46,7 +46,7 @@ from backend.services.privacy.personal_data import Vault
 from backend.services.scores import counts
 from backend.services.sealing.mac import rating_mac
 from backend.services.sealing.seal import Sealer, SealError
-from backend.storage.bulk import copy_rows
+from backend.storage.bulk import copy_rows, delete_ids
 from backend.storage.engine import on_postgres
 
 log = logging.getLogger(__name__)
@@ -130,7 +130,7 @@ def release_batch(session: Session, ctx: ReleaseContext, force: bool) -> Batch |
         session.rollback()
         return None
     store_batch(session, ctx, batch)
-    session.execute(delete(PendingItem).where(PendingItem.id.in_(batch.ids)))
+    delete_ids(session, PendingItem.__table__.c.id, batch.ids)
     session.commit()
     return batch
 
