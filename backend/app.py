@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from flask import Flask
+from flask import Flask, current_app, request
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from backend import cli, http_errors, models, routing
@@ -104,8 +104,21 @@ def init_extensions(app: Flask) -> None:
     api.init_app(app, spec_kwargs={"extra_plugins": [OperationIds()]})
     http_errors.init_app(app)
     metrics.init_app(app)
+    app.before_request(allow_uploads)  # before the CSRF check reads the form
     security.init_app(app)
     app.extensions["catalogue"] = load_catalogue(app.config["SURVEY_TEMPLATES_DIR"])
+
+
+# Endpoints that take files: their own size limit (plus the form around the file).
+UPLOAD_LIMITS = {"console.case_evidence_upload": "CASE_EVIDENCE_MAX_BYTES"}
+FORM_MARGIN = 64 * 1024
+
+
+def allow_uploads() -> None:
+    """Let an upload endpoint read up to its own limit instead of MAX_CONTENT_LENGTH."""
+    setting = UPLOAD_LIMITS.get(request.endpoint or "")
+    if setting:
+        request.max_content_length = current_app.config[setting] + FORM_MARGIN
 
 
 def register_blueprints(app: Flask) -> None:

@@ -59,6 +59,15 @@ def load_config(environ: Mapping[str, str], instance_path: str) -> dict[str, Any
         "FOLLOWUP_RETENTION_DAYS": int(environ.get("FOLLOWUP_RETENTION_DAYS", "180")),
         **optional_knobs(environ),
         "CASE_CALENDAR_FILE": environ.get("CASE_CALENDAR_FILE") or None,
+        # Evidence files of cases: outside the web root, under random names.
+        "CASE_EVIDENCE_DIR": environ.get("CASE_EVIDENCE_DIR")
+        or str(Path(instance_path) / "case-evidence"),
+        "CASE_EVIDENCE_MAX_BYTES": int(environ.get("CASE_EVIDENCE_MAX_BYTES",
+                                                   str(10 * 1024 * 1024))),
+        "CASE_EVIDENCE_TYPES": [t.strip().lower() for t in environ.get(
+            "CASE_EVIDENCE_TYPES", "jpg,png,pdf").split(",") if t.strip()],
+        # The WeChat subscribe template of case notices to assignees (unset: SMS only).
+        "WECHAT_CASE_TEMPLATE_ID": environ.get("WECHAT_CASE_TEMPLATE_ID") or None,
         # Processes that walk a big ledger side by side in `ledger verify` (0: one per core).
         "LEDGER_VERIFY_WORKERS": int(environ.get("LEDGER_VERIFY_WORKERS", "0"))
         or os.cpu_count() or 1,

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import threading
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -18,6 +19,7 @@ from backend.integrations import MemoryTokenCache, RedisTokenCache, SmsClient, W
 from backend.models.types import utcnow
 from backend.scoring import scheme_from_dict
 from backend.services.cases import CaseRules, load_calendar
+from backend.services.cases.evidence import EvidenceSettings
 from backend.services.fraud import FraudSettings
 from backend.services.fraud.stamps import StampCodec
 from backend.services.invitations.tokens import TokenCodec
@@ -101,6 +103,16 @@ def case_rules(app: Flask | None = None) -> CaseRules:
                          scheme.case_recheck_days, load_calendar(a.config["CASE_CALENDAR_FILE"]))
 
     return _cached(app, "case_rules", build)
+
+
+def evidence_settings(app: Flask | None = None) -> EvidenceSettings:
+    """Return where case evidence is kept and what is accepted (CASE_EVIDENCE_*)."""
+    def build(a: Flask) -> EvidenceSettings:
+        return EvidenceSettings(Path(a.config["CASE_EVIDENCE_DIR"]),
+                                a.config["CASE_EVIDENCE_MAX_BYTES"],
+                                tuple(a.config["CASE_EVIDENCE_TYPES"]))
+
+    return _cached(app, "evidence_settings", build)
 
 
 def token_cache(app: Flask | None = None):

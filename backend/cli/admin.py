@@ -14,8 +14,14 @@ from backend.cli.common import fail
 from backend.cli.roster_help import directory_import_help
 from backend.errors import DomainError
 from backend.extensions import db
-from backend.services.accounts import api_clients
-from backend.services.accounts.console_users import create_user, set_active, set_password
+from backend.services.accounts import api_clients, audit
+from backend.services.accounts.console_users import (
+    create_user,
+    find_user,
+    set_active,
+    set_password,
+)
+from backend.services.cases.notices import set_contact
 from backend.services.directory.roster_import import import_roster
 from backend.services.invitations.lookup import revoke
 from backend.services.templates.catalogue import load_catalogue, register_all
@@ -65,6 +71,25 @@ def create_admin(username: str, role: str, unit_code: str | None, password: str 
         fail(exc)
     click.echo(f"已创建控制台用户 {user.username}（{user.role}）")
     click.echo(secret)
+
+
+@admin_cli.command("set-contact")
+@click.argument("username")
+@click.option("--phone", default=None, help="短信通知的手机号；空字符串清除")
+@click.option("--openid", default=None, help="微信订阅消息的小程序 openid；空字符串清除")
+def set_admin_contact(username: str, phone: str | None, openid: str | None) -> None:
+    """Set where a console user's case notices are also sent (SMS, WeChat); audited."""
+
+    try:
+        user = find_user(db.session, username)
+        set_contact(user, wiring.vault(), phone, openid)
+    except DomainError as exc:
+        fail(exc)
+    audit.record(db.session, "cli", "account.notice_contact", f"user:{user.id}", wiring.now(),
+                 {"phone": bool(user.phone_enc), "openid": bool(user.openid_enc)})
+    db.session.commit()
+    click.echo(f"已更新 {username} 的整改通知方式：手机{'已登记' if user.phone_enc else '未登记'}，"
+               f"微信{'已登记' if user.openid_enc else '未登记'}")
 
 
 @admin_cli.command("set-password")

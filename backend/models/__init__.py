@@ -5,7 +5,7 @@ from backend.models.appeals import Appeal
 from backend.models.approvals import TwoPersonDecision
 from backend.models.audit import AuditEntry
 from backend.models.campaigns import BallotTarget, Campaign, CampaignRater
-from backend.models.cases import Case, CaseEvent
+from backend.models.cases import Case, CaseEvent, CaseEvidence, CaseNotice
 from backend.models.clients import ApiClient, ConsoleSession, ConsoleUser
 from backend.models.directory import Cadre, Unit
 from backend.models.invitations import Invitation, ServiceEvent
@@ -51,6 +51,8 @@ __all__ = [
     "CampaignTurnout",
     "Case",
     "CaseEvent",
+    "CaseEvidence",
+    "CaseNotice",
     "ConsoleSession",
     "ConsoleUser",
     "DayTotal",

@@ -65,6 +65,8 @@ class Case(db.Model):
     rating: Mapped[Rating | None] = relationship()
     events: Mapped[list[CaseEvent]] = relationship(order_by="CaseEvent.id",
                                                    back_populates="case")
+    evidence: Mapped[list[CaseEvidence]] = relationship(order_by="CaseEvidence.id",
+                                                        back_populates="case")
 
 
 class CaseEvent(db.Model):
@@ -82,3 +84,50 @@ class CaseEvent(db.Model):
     note: Mapped[str | None] = mapped_column(Text)
 
     case: Mapped[Case] = relationship(back_populates="events")
+
+
+class CaseEvidence(db.Model):
+    """A file the assignee attached to a case (photos, scans of what was done).
+
+    The bytes live outside the web root (`CASE_EVIDENCE_DIR`) under a random name; the row
+    keeps the name shown on download, the type found by its magic bytes, its size and digest.
+    """
+
+    __tablename__ = "case_evidence"
+
+    id: Mapped[int] = mapped_column(ID, primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
+    stored_name: Mapped[str] = mapped_column(String(64), unique=True)
+    filename: Mapped[str] = mapped_column(String(120))
+    kind: Mapped[str] = mapped_column(String(10))  # jpg | png | pdf
+    size: Mapped[int] = mapped_column(Integer)
+    sha256: Mapped[str] = mapped_column(String(64))
+    uploaded_by: Mapped[str] = mapped_column(String(64))
+    uploaded_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+    case: Mapped[Case] = relationship(back_populates="evidence")
+
+
+NOTICE_KINDS = {"opened": "新整改单待受理", "returned": "整改单被退回",
+                "escalated": "整改单逾期督办", "reopened": "回头看重新整改"}
+
+
+class CaseNotice(db.Model):
+    """A notice to one console user about cases: shown in the console, sent by SMS or WeChat.
+
+    Its text names the official's unit and how many cases, never anything of a rater.
+    """
+
+    __tablename__ = "case_notices"
+    __table_args__ = (Index("ix_case_notices_user_read", "user_id", "read_at"),)
+
+    id: Mapped[int] = mapped_column(ID, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("console_users.id"))
+    case_id: Mapped[int | None] = mapped_column(ForeignKey("cases.id"))  # when one case only
+    kind: Mapped[str] = mapped_column(String(12))
+    count: Mapped[int] = mapped_column(Integer, default=1)
+    text: Mapped[str] = mapped_column(String(300))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    read_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+    case: Mapped[Case | None] = relationship()

@@ -50,6 +50,10 @@ class ConsoleUser(db.Model):
     unit_id: Mapped[int | None] = mapped_column(ForeignKey("units.id"), index=True)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    # Where case notices go (optional, encrypted with SECRET_KEYS): a mobile for SMS, the
+    # user's mini-program openid for WeChat subscribe messages (SMS is the fallback).
+    phone_enc: Mapped[str | None] = mapped_column(Text)
+    openid_enc: Mapped[str | None] = mapped_column(Text)
 
     unit: Mapped[Unit | None] = relationship()
 

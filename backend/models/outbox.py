@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from sqlalchemy import ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -11,11 +12,14 @@ from backend.models.base import db
 from backend.models.invitations import ID, Invitation, ServiceEvent
 from backend.models.types import UTCDateTime, utcnow
 
+if TYPE_CHECKING:
+    from backend.models.cases import CaseNotice
+
 PENDING, SENT, RECORDED, FAILED, CANCELLED = "pending", "sent", "recorded", "failed", "cancelled"
 
 
 class Delivery(db.Model):
-    """One message (SMS or WeChat subscribe message) carrying an invitation.
+    """One message (SMS or WeChat subscribe message) carrying an invitation or a case notice.
 
     `message` is stored without the link (the link is rendered at send time), so the outbox
     holds no working link. A campaign reminder names neither its rater nor its ballot: it
@@ -30,6 +34,8 @@ class Delivery(db.Model):
     event_id: Mapped[int | None] = mapped_column(ForeignKey("service_events.id"), index=True)
     campaign_id: Mapped[int | None] = mapped_column(ForeignKey("campaigns.id"), index=True)
     sealed_ref: Mapped[str | None] = mapped_column(Text)
+    # A notice to a console user about cases (no invitation, no link to a rating page).
+    notice_id: Mapped[int | None] = mapped_column(ForeignKey("case_notices.id"), index=True)
     channel: Mapped[str] = mapped_column(String(10))
     status: Mapped[str] = mapped_column(String(10), default=PENDING)
     contact_enc: Mapped[str | None] = mapped_column(Text)
@@ -46,3 +52,4 @@ class Delivery(db.Model):
 
     invitation: Mapped[Invitation | None] = relationship()
     event: Mapped[ServiceEvent | None] = relationship()
+    notice: Mapped[CaseNotice | None] = relationship()

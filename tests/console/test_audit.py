@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
 from sqlalchemy import select, update
 
 from backend.extensions import db
 from backend.models import AuditEntry
+from backend.services.accounts import audit
 from tests.console.world import PHONE, USERS, csrf_of
 
 
@@ -122,3 +126,11 @@ def test_ledger_page_lists_checkpoints_for_auditors(signed_in, world):
     html = auditor.get("/console/ledger/verify").get_data(as_text=True)
     assert "账本" in html
     assert last_entry().action == "ledger.verify"
+
+
+def test_an_entry_stamped_in_local_time_still_verifies(app, world):
+    afternoon = datetime(2026, 11, 18, 16, 0, 30, 123, tzinfo=ZoneInfo("Asia/Shanghai"))
+    audit.record(db.session, "chengguan", "case.accept", "case:1", afternoon)
+    db.session.commit()
+    db.session.expire_all()
+    assert audit.verify(db.session) is None

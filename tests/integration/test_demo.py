@@ -174,7 +174,7 @@ def test_past_months_are_published_with_snapshots_alerts_and_queued_pushes(count
         assert db.session.scalar(select(func.count()).where(
             ScoreSnapshot.period == period, ScoreSnapshot.superseded_at.is_(None))) == 40
     types = set(db.session.scalars(select(WebhookMessage.type).distinct()))
-    assert types == {"score.published", "alert.raised"}
+    assert types == {"score.published", "alert.raised", "case.closed"}  # cases are worked
     assert db.session.scalar(select(func.count()).select_from(LedgerCheckpoint)) > 150
     runner = county.app.test_cli_runner()
     for command in (["ledger", "verify"], ["audit", "verify"]):
@@ -286,3 +286,31 @@ def test_the_county_seeds_on_each_database_and_a_second_run_changes_nothing(app,
     for token in links(second.output, app.config["PUBLIC_BASE_URL"]):
         assert app.test_client().get(f"/api/v1/invitations/{token}").json["status"] == "open"
 
+
+
+def test_the_cases_were_worked_through_their_flow_like_months_of_use(county):
+    from backend.models import Case, CaseEvent
+    from backend.services.cases.views import sla_rows
+
+    with county.app.app_context():
+        now = datetime.now(UTC)
+        states = dict(db.session.execute(select(Case.status, func.count())
+                                         .where(Case.assignee_role == "unit_admin")
+                                         .group_by(Case.status)).all())
+        total = sum(states.values())
+        assert total > 50 and states["closed"] > total / 2, states
+        still_open = total - states["closed"]
+        assert 0 < still_open < total / 3, states  # a few still open, the newest in hand
+        actions = dict(db.session.execute(select(CaseEvent.action, func.count())
+                                          .group_by(CaseEvent.action)).all())
+        assert actions["return"] > 0 and actions["escalate"] > 0 and actions["approve"] > 0
+        overdue = db.session.scalar(select(func.count()).select_from(Case).where(
+            Case.status != "closed", Case.due_at < now))
+        assert 0 < overdue < still_open + 1
+        rows = sla_rows(db.session, ("unit_admin",), None, now)
+        closed = sum(r["closed"] for r in rows)
+        on_time = sum(r["on_time"] for r in rows) / closed
+        assert 0.5 < on_time < 0.98  # realistic: most, not all, on time
+        assert all(r["avg_days"] is None or 0 < r["avg_days"] < 20 for r in rows)
+        assert db.session.scalar(select(func.count()).select_from(Case)
+                                 .where(Case.verdict.is_not(None))) > 0

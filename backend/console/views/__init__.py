@@ -7,6 +7,8 @@ from . import (
     audit,
     breakdown,
     campaigns,
+    case_evidence,
+    case_notices,
     cases,
     directory,
     ledger,
@@ -20,6 +22,6 @@ from . import (
     units,
 )
 
-__all__ = ["accounts", "alerts", "appeals", "audit", "breakdown", "campaigns", "cases", "directory",
-           "ledger", "officials", "overview", "personal", "printing", "push", "results", "review",
-           "units"]
+__all__ = ["accounts", "alerts", "appeals", "audit", "breakdown", "campaigns", "case_evidence",
+           "case_notices", "cases", "directory", "ledger", "officials", "overview", "personal",
+           "printing", "push", "results", "review", "units"]

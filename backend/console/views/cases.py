@@ -14,9 +14,10 @@ from flask.typing import ResponseReturnValue
 from backend import errors, wiring
 from backend.console.blueprint import bp
 from backend.extensions import db
-from backend.models.cases import CALLBACK_OUTCOMES, REPORT_KINDS, STATUSES
+from backend.models.cases import CALLBACK_OUTCOMES, NOTICE_KINDS, REPORT_KINDS, STATUSES
 from backend.services import cases
 from backend.services.accounts import audit
+from backend.services.cases import evidence, notices
 from backend.services.cases.flow import CALLBACK_LABELS, STATUS_LABELS
 from backend.services.cases.views import inbox, shown_case_detail, sla_rows, state_counts
 from backend.services.privacy import mask_phone
@@ -71,6 +72,18 @@ def case_row(case, now) -> dict:
             "url": url_for("console.case", case_id=case.id)}
 
 
+def notice_panel() -> dict:
+    """Return the signed-in user's case notices: unread count, latest, where they are sent."""
+    user = current_user()
+    phone = wiring.vault().decrypt(user.phone_enc) if user.phone_enc else None
+    items = [{"id": n.id, "label": NOTICE_KINDS.get(n.kind, n.kind), "text": n.text,
+              "at": n.created_at.astimezone(tz()), "unread": n.read_at is None,
+              "url": url_for("console.case", case_id=n.case_id) if n.case_id else None}
+             for n in notices.recent_notices(db.session, user.id)]
+    return {"unread": notices.unread_count(db.session, user.id), "items": items,
+            "phone": mask_phone(phone) if phone else None, "has_openid": bool(user.openid_enc)}
+
+
 def build() -> Page:
     """Build the cases inbox: tabs by state, the list due first, SLA figures per unit."""
     unit_scope, unit = unit_arg()
@@ -97,6 +110,7 @@ def build() -> Page:
                               links={"id": "url", "cadre": "url"}),
                         Table("sla", "各单位办理情况", SLA_COLUMNS, sla)],
                 extra={"unit_filter": True, "counts": counts, "status": status,
+                       "notices": None if exporting() else notice_panel(),
                        "tabs": TABS, "page_size": PAGE_SIZE, "total": total, "active": active})
 
 
@@ -112,7 +126,17 @@ def case(case_id: int) -> ResponseReturnValue:
                            callback_names=CALLBACK_LABELS,
                            has_contact=cases.flow.has_contact(db.session, found),
                            sources=SOURCE_LABELS, report_kinds=REPORT_KINDS,
-                           masked=masked_contact(found))
+                           masked=masked_contact(found), evidence=evidence_panel(found))
+
+
+def evidence_panel(found) -> dict:
+    """Return a case's evidence files and whether (and what) the user may upload."""
+    settings = wiring.evidence_settings()
+    kinds = [k for k in settings.kinds if k in evidence.KINDS]
+    return {"files": list(found.evidence), "allowed": settings.allowed(),
+            "max_mb": max(1, settings.max_bytes // (1024 * 1024)),
+            "accept": ",".join(s for k in kinds for s in evidence.KINDS[k][1]),
+            "can_upload": found.status == "in_progress" and cases.flow.owns(actor(), found)}
 
 
 def masked_contact(case) -> str | None:
@@ -163,7 +187,8 @@ def case_step(case_id: int, step: str) -> ResponseReturnValue:
         elif step == "approve":
             cases.approve(db.session, found, who, now, wiring.case_rules())
         elif step == "return":
-            cases.send_back(db.session, found, who, now, note=form.get("note", ""))
+            cases.send_back(db.session, found, who, now, note=form.get("note", ""),
+                            tz=tz())
         else:
             cases.set_due(db.session, found, who, now, due_day(form.get("due", "")), tz(),
                           note=form.get("note", ""))

@@ -10,7 +10,7 @@ import hashlib
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import select
@@ -55,7 +55,8 @@ def record(session: Session, actor: str, action: str, target: str, now: datetime
     advisory_lock(session, LOCK_KEY)
     last = session.scalar(select(AuditEntry.hash).order_by(AuditEntry.id.desc()).limit(1))
     details = dict(details or {})
-    at = now.replace(microsecond=0)
+    # In UTC, as the column gives it back: a local time would hash another spelling.
+    at = now.astimezone(UTC).replace(microsecond=0)
     entry = AuditEntry(at=at, actor=actor, action=action, target=target, details=details,
                        address=address, prev_hash=last or GENESIS,
                        hash=entry_hash(last or GENESIS, at, actor, action, target, details,

@@ -6,8 +6,12 @@ Public use cases:
 - the clock: `watch.run` (overdue escalation, 回头看)
 - reports: `file_report` (a rater's report of retaliation or pressure, to 纪检 only)
 - views: `list_cases`, `api_case`, `case_detail`, `receipt_case`
+- evidence: `add_evidence`, `open_evidence` (files outside the web root, audited)
+- notices: `notify` (console notices and SMS / WeChat messages to assignees), `unread_count`,
+  `recent_notices`, `mark_read`, `set_contact`
 """
 
+from backend.services.cases.evidence import EvidenceSettings, add_evidence, open_evidence
 from backend.services.cases.flow import (
     Actor,
     accept,
@@ -17,6 +21,13 @@ from backend.services.cases.flow import (
     send_back,
     set_due,
     submit,
+)
+from backend.services.cases.notices import (
+    mark_read,
+    notify,
+    recent_notices,
+    set_contact,
+    unread_count,
 )
 from backend.services.cases.opening import (
     CaseRules,
@@ -34,7 +45,9 @@ from backend.services.cases.views import (
 )
 from backend.services.cases.workdays import WorkCalendar, load_calendar
 
-__all__ = ["Actor", "CaseRules", "WorkCalendar", "accept", "api_case", "approve", "case_detail",
-           "case_for_receipt", "file_report", "get_case", "list_cases", "load_calendar",
+__all__ = ["Actor", "CaseRules", "EvidenceSettings", "WorkCalendar", "accept", "add_evidence",
+           "api_case", "approve", "case_detail", "case_for_receipt", "file_report", "get_case",
+           "list_cases", "load_calendar", "mark_read", "notify", "open_evidence",
            "open_for_flagged_alerts", "open_for_flags", "open_for_ratings", "receipt_case",
-           "record_verdict", "send_back", "set_due", "submit"]
+           "recent_notices", "record_verdict", "send_back", "set_contact", "set_due", "submit",
+           "unread_count"]

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -27,6 +28,7 @@ from backend.models.cases import (
     CaseEvent,
 )
 from backend.services.accounts import audit
+from backend.services.cases.notices import notify
 from backend.services.cases.opening import CaseRules
 from backend.services.outbox import queue_messages
 
@@ -36,6 +38,7 @@ CALLBACK_LABELS = {"reached": "已回访", "unreached": "未联系上", "decline
                    "no_consent": "评价人未同意回访"}
 MAX_TEXT = 2000
 ORG_ADMIN = "org_admin"
+SHANGHAI = ZoneInfo("Asia/Shanghai")
 
 
 @dataclass(frozen=True)
@@ -104,7 +107,9 @@ def approve(session: Session, case: Case, actor: Actor, now: datetime,
     _move(session, case, actor, now, "approve", (AWAITING,), CLOSED)
     case.closed_at = now
     case.closed_on_time = now <= case.due_at
-    case.hours_to_close = int((now - case.created_at).total_seconds() // 3600)
+    # This round's time: since the last 回头看 reopening, like the deadline it is held to.
+    started = max((e.at for e in case.events if e.action == "reopen"), default=case.created_at)
+    case.hours_to_close = int((now - started).total_seconds() // 3600)
     case.recheck_due = now + timedelta(days=rules.recheck_days)
     if case.assignee_role == "discipline":
         return case  # reports stay with the discipline side: nothing leaves the platform
@@ -124,11 +129,14 @@ def closed_message(case: Case) -> dict:
             "reply": case.reply, "reopened": case.reopened}
 
 
-def send_back(session: Session, case: Case, actor: Actor, now: datetime, note: str) -> Case:
+def send_back(session: Session, case: Case, actor: Actor, now: datetime, note: str,
+              tz: tzinfo = SHANGHAI) -> Case:
     """An org admin returns the handling to the assignee with a reason (待验收 -> 退回)."""
     _require_acceptor(actor, case)
     note = _text(note, "note", "退回理由")
-    return _move(session, case, actor, now, "return", (AWAITING,), RETURNED, note=note)
+    _move(session, case, actor, now, "return", (AWAITING,), RETURNED, note=note)
+    notify(session, [case], "returned", now, tz)
+    return case
 
 
 def set_due(session: Session, case: Case, actor: Actor, now: datetime, day: date,
@@ -159,6 +167,7 @@ def reopen(session: Session, case: Case, now: datetime, rules: CaseRules, tz: tz
     case.reopened += 1
     case.closed_at = case.recheck_due = case.closed_on_time = case.hours_to_close = None
     case.due_at = rules.due(now, tz)
+    notify(session, [case], "reopened", now, tz)
     return case
 
 

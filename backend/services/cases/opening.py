@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 
 from backend.models import Alert, Cadre, SurveyTemplate
 from backend.models.cases import FLAG, OPEN, RATING, Case, CaseEvent
+from backend.services.cases.notices import case_refs, notify
 from backend.services.cases.workdays import WorkCalendar
 from backend.storage.bulk import copy_rows, insert_rows
 
@@ -74,6 +75,7 @@ def open_for_ratings(session: Session, ratings: Sequence[Mapping], rules: CaseRu
     copy_rows(session, CaseEvent.__table__, [
         {"case_id": case_id, "at": batch_at, "actor": SYSTEM, "action": "open",
          "from_status": None, "to_status": OPEN, "note": None} for (case_id,) in ids])
+    notify(session, case_refs(session, [case_id for (case_id,) in ids]), "opened", batch_at, tz)
     return len(chosen)
 
 
@@ -91,18 +93,18 @@ def open_for_flags(session: Session, flagged: Iterable[tuple[int, str, Sequence[
     known = set(session.scalars(select(Case.key).where(Case.key.in_(keys))))
     units = dict(session.execute(select(Cadre.id, Cadre.unit_id)
                                  .where(Cadre.id.in_({w[0] for w in wanted}))).all())
-    opened = 0
+    opened: list[Case] = []
     for cadre_id, period, flag in wanted:
         key = f"flag:{flag}:{cadre_id}:{period}"
         if key in known:
             continue
         known.add(key)
-        add_case(session, Case(key=key, source=FLAG, cadre_id=cadre_id,
-                               unit_id=units.get(cadre_id), flag=flag, period=period,
-                               assignee_role="unit_admin", status=OPEN,
-                               due_at=rules.due(now, tz), created_at=now, updated_at=now), now)
-        opened += 1
-    return opened
+        opened.append(add_case(session, Case(
+            key=key, source=FLAG, cadre_id=cadre_id, unit_id=units.get(cadre_id), flag=flag,
+            period=period, assignee_role="unit_admin", status=OPEN, due_at=rules.due(now, tz),
+            created_at=now, updated_at=now), now))
+    notify(session, opened, "opened", now, tz)
+    return len(opened)
 
 
 def open_for_flagged_alerts(session: Session, rules: CaseRules, tz: tzinfo,

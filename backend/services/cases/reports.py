@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 from backend.errors import InvalidInput
 from backend.models import Cadre, Rating
 from backend.models.cases import OPEN, REPORT, REPORT_KINDS, Case
+from backend.services.cases.notices import notify
 from backend.services.cases.opening import CaseRules, add_case
 from backend.services.privacy import Vault, normalise_phone
 
@@ -49,4 +50,6 @@ def file_report(session: Session, rating_ids: Sequence[int], kind: str, text: st
                 assignee_role="discipline", status=OPEN, due_at=rules.due(now, tz),
                 created_at=now, updated_at=now, report_kind=kind, report_text=text,
                 contact_enc=vault.encrypt(contact) if contact else None)
-    return add_case(session, case, now, actor="评价人")
+    add_case(session, case, now, actor="评价人")
+    notify(session, [case], "opened", now, tz)
+    return case

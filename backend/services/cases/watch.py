@@ -13,6 +13,7 @@ from backend.models import RatingCount
 from backend.models.cases import CLOSED, IN_PROGRESS, OPEN, RETURNED, Case, CaseEvent
 from backend.services.alerts import raise_alert
 from backend.services.cases.flow import reopen
+from backend.services.cases.notices import notify
 from backend.services.cases.opening import CaseRules, open_for_flagged_alerts
 
 ACTIVE = (OPEN, IN_PROGRESS, RETURNED)
@@ -42,6 +43,7 @@ def escalate_overdue(session: Session, now: datetime, tz: tzinfo) -> int:
             grouped[(case.cadre_id, case.period or f"{now.astimezone(tz):%Y-%m}")].append(case.id)
     for (cadre_id, period), ids in grouped.items():
         raise_alert(session, "case_overdue", cadre_id, period, {"cases": ids}, now)
+    notify(session, overdue, "escalated", now, tz)
     return len(overdue)
 
 

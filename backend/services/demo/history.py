@@ -6,7 +6,8 @@ calls them in time order with the simulated time, the way the web process and th
 jobs would have over six months: events arrive twice a day, the relay sends their messages a
 minute later, recipients open and rate, pending ratings are released in batches twice a day
 (and before detection and publication), the ledger is closed every night, months and quarters
-are published on the first night after they end. Nothing is inserted behind the services'
+are published on the first night after they end; every afternoon the cases are worked
+(services/demo/casework.py). Nothing is inserted behind the services'
 back and nothing is rewritten afterwards.
 """
 
@@ -27,6 +28,7 @@ from backend.services.campaigns.progress import send_reminders
 from backend.services.campaigns.rules import AssignmentInput, CampaignInput, RaterInput
 from backend.services.cases import open_for_flagged_alerts
 from backend.services.demo.campaign import TEMPLATE, PlannedBallot, PlannedCampaign
+from backend.services.demo.casework import work_cases
 from backend.services.demo.county import CountyPlan, DemoContext, report_time
 from backend.services.demo.plan import PlannedEvent
 from backend.services.fraud import detect
@@ -120,6 +122,7 @@ class History:
             self.timeline.at(self.local(day, time(3, 30)), self.purge)
             self.timeline.at(self.local(day, time(12, 30)), self.release)
             self.timeline.at(self.local(day, time(14)), self.check_deadlines)
+            self.timeline.at(self.local(day, time(16)), self.work_cases)
             self.timeline.at(self.local(day, time(23, 55)), self.release)
 
     def schedule_publications(self) -> None:
@@ -243,6 +246,10 @@ class History:
         ctx = ReleaseContext(self.ctx.sealer, self.ctx.vault, self.ctx.tz, when, batch_min=1,
                              run_min=self.ctx.fraud.run_min, case_rules=self.ctx.case_rules)
         release(self.session, ctx, force=True)
+
+    def work_cases(self, when: datetime) -> None:
+        """Unit admins and the organisation department work the cases (the afternoon's work)."""
+        work_cases(self.session, when, self.ctx.case_rules, self.ctx.tz)
 
     def close_ledger_days(self, when: datetime) -> None:
         """Give every finished day its Merkle checkpoint (the nightly job)."""

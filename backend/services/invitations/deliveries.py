@@ -9,6 +9,10 @@ No row holds a working link: the stored text carries a placeholder that the link
 send time. Whether a link was used is not asked of event messages (a skipped or cancelled
 message would mark the link used); a campaign reminder, which names no ballot in clear, is
 cancelled when its ballot was answered meanwhile.
+
+The same outbox carries case notices to console users (services/cases/notices.py): a row with
+`notice_id` holds its finished text (no link) and the user's own encrypted contact, and goes
+by SMS or by the case-notice subscribe template, with the same retries and SMS fallback.
 """
 
 from __future__ import annotations
@@ -27,7 +31,8 @@ from sqlalchemy.orm import Session, object_session
 
 from backend.integrations.errors import IntegrationError, WeChatNoCredit
 from backend.integrations.wechat import format_date_time
-from backend.models import Delivery, Invitation, ServiceEvent
+from backend.models import CaseNotice, Delivery, Invitation, ServiceEvent
+from backend.models.cases import NOTICE_KINDS
 from backend.models.outbox import CANCELLED, FAILED, PENDING, RECORDED, SENT
 from backend.services.invitations.tokens import TokenCodec
 from backend.services.privacy.personal_data import Vault
@@ -72,6 +77,7 @@ class MessageSettings:
     mp_state: str = "formal"
     subscribe_template_id: str | None = None
     timezone: tzinfo = field(default_factory=lambda: ZoneInfo("Asia/Shanghai"))
+    case_template_id: str | None = None  # the subscribe template of case notices
 
     @classmethod
     def from_config(cls, config: Mapping[str, Any]) -> MessageSettings:
@@ -80,7 +86,8 @@ class MessageSettings:
                    config.get("WECHAT_MP_PAGE", "pages/rate/index"),
                    MP_STATES.get(config.get("WECHAT_ENV_VERSION", "release"), "formal"),
                    config.get("WECHAT_SUBSCRIBE_TEMPLATE_ID"),
-                   ZoneInfo(config.get("TIMEZONE", "Asia/Shanghai")))
+                   ZoneInfo(config.get("TIMEZONE", "Asia/Shanghai")),
+                   config.get("WECHAT_CASE_TEMPLATE_ID"))
 
 
 @dataclass(frozen=True)
@@ -106,6 +113,7 @@ class Outgoing:
     data: Mapping[str, str] = field(default_factory=dict)
     page: str = ""
     has_fallback: bool = False
+    template_id: str | None = None  # None: the rating invitations' template
 
 
 @dataclass(frozen=True)
@@ -176,6 +184,8 @@ def prepare_safely(row: Delivery, senders: Senders, now: datetime) -> Outgoing |
 
 def prepare(row: Delivery, senders: Senders, now: datetime) -> Outgoing | Outcome:
     """Compose a row's message, or decide its outcome when it cannot or need not go out."""
+    if row.notice_id is not None:
+        return prepare_notice(row, senders)
     invitation = row.invitation or reminded_ballot(row, senders)
     if invitation is None:
         return Outcome("failed", "提醒对应的测评票无法解开（RATING_SEAL_KEYS 已轮换）")
@@ -194,6 +204,32 @@ def prepare(row: Delivery, senders: Senders, now: datetime) -> Outgoing | Outcom
     if row.channel == "wechat":
         return prepare_wechat(row, invitation, contact, senders)
     return Outcome("failed", f"未知的发送渠道：{row.channel}")
+
+
+def prepare_notice(row: Delivery, senders: Senders) -> Outgoing | Outcome:
+    """Compose a case notice to a console user: its text by SMS, or a subscribe message."""
+    contact = senders.vault.decrypt(row.contact_enc) if row.contact_enc else None
+    if contact is None:
+        return Outcome("failed", "联系方式已清除或无法解密，请在控制台用户中重新登记")
+    settings, has_fallback = senders.settings, row.fallback_phone_enc is not None
+    if row.channel == "sms":
+        if senders.sms is None:
+            return Outcome("recorded")
+        return Outgoing(row.id, "sms", contact, text=f"【{settings.sms_signature}】{row.message}")
+    if senders.wechat is None or not settings.case_template_id:
+        return no_credit("未配置整改通知的微信订阅消息模板", has_fallback)
+    return Outgoing(row.id, "wechat", contact, has_fallback=has_fallback,
+                    data=notice_data(row.notice, settings.timezone),
+                    template_id=settings.case_template_id)
+
+
+def notice_data(notice: CaseNotice, tz: tzinfo) -> dict[str, str]:
+    """Return a case notice's subscribe fields: the step, the unit or count, the time, a hint."""
+    subject = (notice.case.unit.name if notice.case is not None and notice.case.unit
+               else f"共 {notice.count} 件整改单")
+    return {"thing1": NOTICE_KINDS.get(notice.kind, "整改单通知"), "thing2": subject,
+            "time3": format_date_time(notice.created_at.astimezone(tz)),
+            "thing4": "请登录管理控制台办理"}
 
 
 def reminded_ballot(row: Delivery, senders: Senders) -> Invitation | None:
@@ -241,8 +277,8 @@ def deliver(out: Outgoing, senders: Senders) -> Outcome:
         else:
             settings = senders.settings
             ref = str(senders.wechat.send_subscribe(
-                out.contact, settings.subscribe_template_id, out.data, page=out.page,
-                state=settings.mp_state))
+                out.contact, out.template_id or settings.subscribe_template_id, out.data,
+                page=out.page, state=settings.mp_state))
     except WeChatNoCredit:
         return no_credit("用户未订阅或订阅次数已用完（43101）", out.has_fallback)
     except IntegrationError as exc:
@@ -278,11 +314,16 @@ def record(session: Session, delivery_id: int, outcome: Outcome, now: datetime) 
 
 
 def add_fallback_sms(session: Session, row: Delivery, now: datetime) -> int:
-    """Queue an SMS to the fallback phone unless the invitation has one already; return 1 if so."""
-    if session.scalar(select(exists().where(Delivery.invitation_id == row.invitation_id,
-                                            Delivery.channel == "sms"))):
+    """Queue an SMS to the fallback phone unless the invitation (or notice) has one already.
+
+    Return 1 when one was queued.
+    """
+    same = (Delivery.notice_id == row.notice_id if row.notice_id is not None
+            else Delivery.invitation_id == row.invitation_id)
+    if session.scalar(select(exists().where(same, Delivery.channel == "sms"))):
         return 0
     session.add(Delivery(invitation_id=row.invitation_id, event_id=row.event_id, channel="sms",
+                         notice_id=row.notice_id, message=row.message if row.notice_id else None,
                          status=PENDING, attempts=0, contact_enc=row.fallback_phone_enc,
                          next_attempt_at=now, due_by=row.due_by, created_at=now))
     return 1
