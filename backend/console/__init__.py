@@ -27,7 +27,7 @@ NAV = (
     ("console.campaigns", "民主测评"),
     ("console.cases", "整改单"),
     ("console.alerts", "告警"),
-    ("console.push", "推送状态"),
+    ("console.scores", "评分发布与推送"),
     ("console.audit_trail", "查询留痕"),
     ("console.ledger", "评价账本"),
 )

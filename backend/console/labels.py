@@ -24,6 +24,7 @@ ALERT_TYPES = {
 SYSTEM_ALERTS = frozenset({"push_endpoint_gone", "push_dead_letters"})  # of no official
 ALERT_STATES = {"open": "待处理", "acknowledged": "已确认", "resolved": "已解决"}
 PUSH_STATUSES = {"pending": "待推送", "delivered": "已送达", "dead": "失败（死信）"}
+PUSH_TYPES = {"score.published": "成绩发布", "alert.raised": "告警", "checkpoint": "每日核对"}
 CAMPAIGN_STATUSES = {"open": "进行中", "closed": "已结束", "cancelled": "已取消"}
 RATING_STATUSES = {"valid": "有效", "excluded": "已排除"}
 DETAIL_NAMES = {
@@ -37,7 +38,11 @@ AUDIT_ACTIONS = {
     "unmask.phone": "查看完整手机号", "alert.acknowledge": "确认告警",
     "alert.resolve": "解决告警", "push.replay": "重新推送", "audit.verify": "校验留痕链",
     "ledger.verify": "校验评价账本", "rating.exclude": "排除评价", "rating.include": "恢复评价",
-    "view.ledger": "查看评价账本",
+    "view.ledger": "查看评价账本", "campaign.create": "创建民主测评",
+    "campaign.roster": "导入测评名单", "campaign.print": "打印测评票",
+    "campaign.slips": "下载测评票", "campaign.remind": "发送参评提醒",
+    "campaign.extend": "测评延期", "campaign.close": "关闭测评", "campaign.cancel": "取消测评",
+    "scores.publish": "发布评分",
 }
 
 

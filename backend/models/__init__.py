@@ -2,7 +2,7 @@
 
 from backend.models.alerts import Alert
 from backend.models.audit import AuditEntry
-from backend.models.campaigns import BallotTarget, Campaign, CampaignRater
+from backend.models.campaigns import BallotTarget, Campaign, CampaignRater, SlipPrint
 from backend.models.cases import Case, CaseEvent
 from backend.models.clients import ApiClient, ConsoleSession, ConsoleUser
 from backend.models.directory import Cadre, Unit
@@ -67,6 +67,7 @@ __all__ = [
     "RollupState",
     "ScoreSnapshot",
     "ServiceEvent",
+    "SlipPrint",
     "SurveyTemplate",
     "Unit",
     "UnitDaily",

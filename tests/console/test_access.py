@@ -36,7 +36,11 @@ EXPECTED: dict[str, set[str]] = {
     "console.case": READERS | DISCIPLINE, "console.case_step": WRITERS | DISCIPLINE,
     "console.report_contact": DISCIPLINE,
     **page(ORG, "feedback", "non_responders"), "console.unmask": ORG,
-    **page(ORG_READERS, "push"), "console.replay": ORG,
+    **page(ORG_READERS, "scores"), "console.replay": ORG, "console.scores_publish": ORG,
+    "console.scores_replay": ORG, "console.push": ORG_READERS, "console.push_export": ORG_READERS,
+    "console.campaign_new": ORG, "console.campaign_roster": ORG, "console.campaign_print": ORG,
+    "console.campaign_print_status": ORG, "console.campaign_print_pdf": ORG,
+    "console.campaign_action": ORG,
     "console.act": WRITERS, "console.api_act": WRITERS,
     **page(AUDITORS, "audit_trail", "ledger"), "console.audit_verify": AUDITORS,
     "console.ledger_verify": AUDITORS,
@@ -52,7 +56,10 @@ def url_args(rule, world: World) -> dict:
     """Return values for a rule's arguments, all inside the unit admin's own unit."""
     values = {"unit_id": world.units["XZ100"], "cadre_id": world.cadres["C001"],
               "campaign_id": world.campaign_id, "alert_id": world.alerts["C001"],
-              "fmt": "csv", "action": "acknowledge", "case_id": world.case_id, "step": "accept"}
+              "fmt": "csv", "action": "acknowledge", "case_id": world.case_id, "step": "accept",
+              "print_id": 1}
+    if rule.endpoint == "console.campaign_action":
+        values["action"] = "remind"
     return {name: values[name] for name in rule.arguments}
 
 

@@ -4,6 +4,7 @@ from . import (
     alerts,
     audit,
     breakdown,
+    campaign_admin,
     campaigns,
     cases,
     ledger,
@@ -11,8 +12,9 @@ from . import (
     overview,
     personal,
     push,
+    scores,
     units,
 )
 
-__all__ = ["alerts", "audit", "breakdown", "campaigns", "cases", "ledger", "officials", "overview",
-           "personal", "push", "units"]
+__all__ = ["alerts", "audit", "breakdown", "campaign_admin", "campaigns", "cases", "ledger",
+           "officials", "overview", "personal", "push", "scores", "units"]

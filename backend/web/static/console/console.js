@@ -145,10 +145,33 @@
     });
   }
 
+  // A print of campaign slips runs as a job: poll its progress until the PDF is ready.
+  function printProgress() {
+    var box = document.querySelector(".print-box[data-print-status]");
+    if (!box || !box.dataset.printStatus) { return; }
+    var bar = document.getElementById("print-bar"), state = document.getElementById("print-state");
+    var link = document.getElementById("print-download"), error = document.getElementById("print-error");
+    function poll() {
+      fetch(box.dataset.printStatus, {headers: {"Accept": "application/json"}, credentials: "same-origin"})
+        .then(function (r) { return r.json(); })
+        .then(function (job) {
+          bar.value = job.percent || 0;
+          state.textContent = job.status_name + " " + job.done + "/" + job.total;
+          if (job.pdf_url) { link.href = job.pdf_url; link.hidden = false; }
+          if (job.error) { error.textContent = job.error; }
+          box.dataset.state = job.status;
+          if (job.status === "queued" || job.status === "running") { window.setTimeout(poll, 800); }
+        })
+        .catch(function () { window.setTimeout(poll, 3000); });
+    }
+    poll();
+  }
+
   document.addEventListener("DOMContentLoaded", function () {
     drawCharts();
     sortableTables();
     autoSubmit();
     confirmations();
+    printProgress();
   });
 })();
