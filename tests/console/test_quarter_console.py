@@ -41,7 +41,8 @@ def closing() -> str:
 
 def new_campaign(client, roster: str = ROSTER, code: str = "2026-Q4-NEW", **changes):
     """Post the new-campaign form with a CSV roster (or the file given as `upload`)."""
-    upload = changes.pop("upload", (io.BytesIO(roster.encode()), "roster.csv"))
+    data, name = changes.pop("upload", (roster.encode(), "roster.csv"))
+    upload = (io.BytesIO(data), name)
     form = {"csrf_token": token(client), "code": code, "name": "城关镇2026年第4季度民主测评",
             "template": "democratic_appraisal", "period": "2026-Q4", "closes_at": closing(),
             "targets": "C001、C009", "max_reminders": "2",
@@ -87,7 +88,7 @@ def test_a_roster_with_one_bad_row_creates_nothing_and_names_the_row(signed_in, 
     ({"code": "含 空格"}, 422, "编码只能包含"),
     ({"template": "service_event"}, 422, "不是测评票模板"),
     ({"max_reminders": "99"}, 422, "提醒轮数"),
-    ({"upload": (io.BytesIO(b"x"), "roster.txt")}, 422, "只支持 .csv 和 .xlsx"),
+    ({"upload": (b"x", "roster.txt")}, 422, "只支持 .csv 和 .xlsx"),
     ({"code": "2026-Q4-T"}, 409, "测评编码已存在"),
 ])
 def test_bad_campaign_forms_are_refused_in_chinese_and_change_nothing(signed_in, world,

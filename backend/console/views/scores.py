@@ -14,7 +14,7 @@ from flask.typing import ResponseReturnValue
 from backend import errors, wiring
 from backend.console.blueprint import bp
 from backend.extensions import BROKER_ERRORS, db
-from backend.scoring import current_period
+from backend.scoring import PeriodError, current_period
 from backend.services.accounts import audit
 from backend.services.outbox import push
 from backend.services.scores.preview import preview_period
@@ -90,7 +90,10 @@ def period_arg(name: str = "period") -> str | None:
     label = (request.form.get(name) or request.args.get(name) or "").strip()
     if not label:
         return None
-    begun_period(label, wiring.now(), tz())  # raises InvalidInput in Chinese
+    try:
+        begun_period(label, wiring.now(), tz())  # InvalidInput when it has not begun
+    except PeriodError as exc:
+        raise errors.InvalidInput(str(exc), {name: "期间格式无效"}) from None
     return label
 
 
