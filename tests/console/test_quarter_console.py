@@ -7,6 +7,7 @@ Each write is CSRF-protected, audited and refused in Chinese with a 4xx that cha
 from __future__ import annotations
 
 import io
+import re
 import shutil
 import subprocess
 from datetime import timedelta
@@ -142,7 +143,10 @@ def test_printing_slips_reports_progress_and_the_pdf_names_no_rater(signed_in, w
     assert "测评不记名" in text
     for name in ("欧阳建国", "林小红", "周大海"):
         assert name not in text
-    assert all("存根" in line for line in lines if "Q0" in line)
+    stubs = [line for line in lines if "评价人编码" in line]
+    assert all("存根" in line for line in stubs)
+    assert {c for line in stubs for c in re.findall(r"评价人编码 (Q\d\d)", line)} == \
+        {"Q01", "Q02", "Q03"}
     assert audited("campaign.print") == 1 and audited("campaign.slips") == 1
 
 

@@ -537,10 +537,11 @@ def test_slips_name_no_rater_beside_the_anonymity_promise_and_keep_the_code_on_t
     subprocess.run(["pdftotext", "-layout", str(pdf), str(tmp_path / "slips.txt")], check=True)
     lines = (tmp_path / "slips.txt").read_text().splitlines()
     assert any("测评不记名" in line for line in lines)
-    for n in range(3):
-        holding = [line for line in lines if f"R{n:02d}" in line]
-        assert holding and all("存根" in line for line in holding)
-    assert not any("不记名" in line and "R0" in line for line in lines)
+    stubs = [line for line in lines if "评价人编码" in line]
+    assert stubs and all("存根" in line for line in stubs)
+    assert {c for line in stubs for c in re.findall(r"评价人编码 (R\d\d)", line)} == \
+        {"R00", "R01", "R02"}
+    assert not any("不记名" in line and "评价人编码" in line for line in lines)
     assert "评价人：" not in "\n".join(lines)
 
 
