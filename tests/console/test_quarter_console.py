@@ -203,6 +203,9 @@ def test_old_push_address_redirects_to_the_scores_page(signed_in, world):
     response = client.get("/console/push?status=dead")
     assert response.status_code == 301
     assert response.headers["Location"].endswith("/console/scores?status=dead")
+    export = client.get("/console/push/export.csv?fmt=xlsx&_external=1")
+    assert export.status_code == 301
+    assert export.headers["Location"].endswith("/console/scores/export.csv?fmt=xlsx&_external=1")
 
 
 def test_preview_then_publish_a_period_and_see_the_officials_push(signed_in, world):

@@ -15,19 +15,24 @@ from ..access import ORG, ORG_READERS
 from ..auth import current_user, login_required
 
 
+def moved(path: str) -> str:
+    """Return the new address with this request's query string, untouched."""
+    query = request.query_string.decode("latin-1")
+    return f"{path}?{query}" if query else path
+
+
 @bp.route("/push", endpoint="push")
 @login_required(ORG_READERS)
 def push_page() -> ResponseReturnValue:
     """Send the old push page's address to the scores page, filters kept."""
-    return redirect(url_for("console.scores", **request.args.to_dict(flat=True)), 301)
+    return redirect(moved(url_for("console.scores")), 301)
 
 
 @bp.route("/push/export.<any(xlsx, csv):fmt>", endpoint="push_export")
 @login_required(ORG_READERS)
 def push_export(fmt: str) -> ResponseReturnValue:
     """Send the old push export's address to the scores page's export."""
-    return redirect(url_for("console.scores_export", fmt=fmt,
-                            **request.args.to_dict(flat=True)), 301)
+    return redirect(moved(url_for("console.scores_export", fmt=fmt)), 301)
 
 
 @bp.route("/push/replay", methods=["POST"])
