@@ -39,14 +39,14 @@ NO_SIDEWAYS = "() => document.documentElement.scrollWidth <= window.innerWidth +
 def served(tmp_path_factory):
     """Serve the test county with background jobs and a fake core; yield (base, core, app)."""
     require_chromium()
-    with FakeAssessmentCore() as core:
-        with served_app(tmp_path_factory.mktemp("quarter") / "quarter.db",
-                        EMBEDDED_JOBS="thread", ASSESSMENT_CORE_URL=core.webhook_url,
-                        ASSESSMENT_CORE_SECRET=core.secret) as (app, base):
-            with app.app_context():
-                build_world(datetime.now(UTC), history=True)
-                db.session.remove()
-            yield base, core, app
+    with (FakeAssessmentCore() as core,
+          served_app(tmp_path_factory.mktemp("quarter") / "quarter.db", EMBEDDED_JOBS="thread",
+                     ASSESSMENT_CORE_URL=core.webhook_url,
+                     ASSESSMENT_CORE_SECRET=core.secret) as (app, base)):
+        with app.app_context():
+            build_world(datetime.now(UTC), history=True)
+            db.session.remove()
+        yield base, core, app
 
 
 @pytest.fixture(scope="module")

@@ -207,7 +207,8 @@ def record_failures(session: Session, failed: Mapping[int, SendResult], now: dat
     if outcomes["dead"]:
         dead = session.scalar(select(func.count()).select_from(SM).where(SM.status == DEAD))
         raise_alert(session, DEAD_LETTERS, None, period,
-                    {"message": "有推送在最后一次重试后仍失败，可在「评分发布与推送」中查看并重新推送",
+                    {"message": "有推送在最后一次重试后仍失败，"
+                                "可在「评分发布与推送」中查看并重新推送",
                      "dead": dead}, now)
     return outcomes
 
