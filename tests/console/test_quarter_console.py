@@ -17,7 +17,16 @@ from sqlalchemy import func, select
 
 from backend import wiring
 from backend.extensions import db
-from backend.models import AuditEntry, Campaign, CampaignRater, ScoreSnapshot, SlipPrint
+from backend.models import (
+    AuditEntry,
+    Campaign,
+    CampaignRater,
+    Rating,
+    ScoreSnapshot,
+    SlipPrint,
+)
+from backend.services.campaigns.lifecycle import ballot_month
+from backend.services.sealing.mac import rating_mac
 from tests.conftest import missing
 from tests.console.world import csrf_of
 from workers.queues import job_queue
@@ -258,3 +267,33 @@ def test_viewer_reads_the_scores_page_but_cannot_publish(signed_in, world):
     response = client.post("/console/scores/publish", data={
         "csrf_token": csrf_of(text), "period": "2026-11"})
     assert response.status_code == 403
+
+
+def add_ballot_ratings(campaign: Campaign, cadre_id: int, group: str, scores: list[int]) -> None:
+    """Store released ballot ratings of a campaign's month for one official and group."""
+    month = ballot_month(campaign, wiring.timezone())
+    for n, score in enumerate(scores):
+        rating = Rating(cadre_id=cadre_id, rater_group=group, score=score, tags=["敢于担当"],
+                        template_id=campaign.template_id, batch_at=wiring.now(), month=month,
+                        receipt_hash=f"{group}{cadre_id}{n}".ljust(64, "0"), status="valid")
+        rating.mac = rating_mac(wiring.sealer(), rating)
+        db.session.add(rating)
+    db.session.commit()
+
+
+def test_results_after_closing_show_numbers_only_for_groups_at_their_minimum(signed_in, world):
+    client = signed_in("org_admin")
+    campaign_id = int(new_campaign(client).headers["Location"].rsplit("/", 1)[1])
+    campaign = db.session.get(Campaign, campaign_id)
+    add_ballot_ratings(campaign, world.cadres["C001"], "superior", [9])  # min_n 1
+    add_ballot_ratings(campaign, world.cadres["C001"], "peer", [10, 2])  # min_n 3
+    base = f"/console/campaigns/{campaign_id}"
+    assert "测评结果" not in client.get(base).get_data(as_text=True)  # not while open
+    assert client.post(base + "/close", data={"csrf_token": token(client, base)}).status_code \
+        == 303
+    tables = client.get(f"/console/api/campaigns/{campaign_id}").get_json()["tables"]
+    rows = {(r["cadre_code"], r["group"]): r for r in tables[-1]["rows"]}
+    superior, peer = rows[("C001", "superior")], rows[("C001", "peer")]
+    assert (superior["n"], superior["result"], superior["top_tags"]) == (1, "9.00", ["敢于担当"])
+    assert peer["n"] == 2 and peer["result"].startswith("样本不足")
+    assert "trimmed_mean" not in peer and "satisfaction" not in peer and "top_tags" not in peer
