@@ -80,6 +80,10 @@ def test_org_admin_creates_a_campaign_from_a_roster_and_it_is_audited(signed_in,
     assert audited("campaign.create") == 1
     page = client.get(response.headers["Location"]).get_data(as_text=True)
     assert "已创建测评 2026-Q4-NEW，共 3 张测评票" in page and "打印测评票" in page
+    live = f"/console/api/campaigns/{campaign.id}"
+    assert f'data-live-url="{live}"' in page  # the turnout cards refresh from it
+    cards = {c["label"]: c["value"] for c in client.get(live).get_json()["cards"]}
+    assert (cards["应参评"], cards["已参评"]) == ("3", "0")
 
 
 def test_a_roster_with_one_bad_row_creates_nothing_and_names_the_row(signed_in, world):

@@ -102,7 +102,9 @@ def build_campaign(campaign_id: int) -> Page:
                 extra={"non_responders_url": url_for("console.non_responders",
                                                      campaign_id=campaign.id)
                        if allowed else None,
-                       "admin": admin_panel(campaign) if allowed else None})
+                       "admin": admin_panel(campaign) if allowed else None,
+                       "live_url": url_for("console.api_campaign", campaign_id=campaign.id)
+                       if campaign.status == "open" else None})
 
 
 RESULT_COLUMNS = [Column("cadre_code", "干部编码"), Column("cadre", "姓名"), Column("unit", "单位"),

@@ -167,7 +167,25 @@
     poll();
   }
 
+  // An open campaign's turnout cards refresh every minute from the page's JSON twin.
+  function liveTurnout() {
+    var live = document.getElementById("live-turnout");
+    if (!live) { return; }
+    window.setInterval(function () {
+      fetch(live.dataset.liveUrl, {headers: {"Accept": "application/json"}, credentials: "same-origin"})
+        .then(function (r) { return r.json(); })
+        .then(function (page) {
+          var values = document.querySelectorAll(".cards .card .value");
+          (page.cards || []).forEach(function (card, i) {
+            if (values[i]) { values[i].textContent = card.value; }
+          });
+        })
+        .catch(function () {});
+    }, 60000);
+  }
+
   document.addEventListener("DOMContentLoaded", function () {
+    liveTurnout();
     drawCharts();
     sortableTables();
     autoSubmit();
