@@ -77,8 +77,8 @@ class BallotTarget(db.Model):
 class SlipPrint(db.Model):
     """One printing of a campaign's slips: its progress while it runs, then the PDF.
 
-    The PDF holds working ballot links, so it is kept only for a day (PRINT_KEEP) and
-    downloads of it are audited.
+    The PDF holds working ballot links, so it is stored sealed (keys outside the database),
+    kept only for a day (PRINT_KEEP), and downloads of it are audited.
     """
     __tablename__ = "slip_prints"
 
@@ -88,7 +88,7 @@ class SlipPrint(db.Model):
     status: Mapped[str] = mapped_column(String(10))  # queued | running | done | failed
     done: Mapped[int] = mapped_column(Integer, default=0)
     total: Mapped[int] = mapped_column(Integer, default=0)
-    pdf: Mapped[bytes | None] = mapped_column(LargeBinary)
+    pdf: Mapped[bytes | None] = mapped_column(LargeBinary)  # sealed, see services/campaigns
     error: Mapped[str | None] = mapped_column(String(500))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime())

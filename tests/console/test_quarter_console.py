@@ -301,3 +301,13 @@ def test_results_after_closing_show_numbers_only_for_groups_at_their_minimum(sig
     assert (superior["n"], superior["result"], superior["top_tags"]) == (1, "9.00", ["敢于担当"])
     assert peer["n"] == 2 and peer["result"].startswith("样本不足")
     assert "trimmed_mean" not in peer and "satisfaction" not in peer and "top_tags" not in peer
+
+
+def test_a_stored_print_holds_no_working_link_in_clear(signed_in, world):
+    client = signed_in("org_admin")
+    campaign_id = int(new_campaign(client).headers["Location"].rsplit("/", 1)[1])
+    client.post(f"/console/campaigns/{campaign_id}/print",
+                data={"csrf_token": token(client, f"/console/campaigns/{campaign_id}")})
+    job_queue(client.application).run_due()
+    stored = db.session.scalar(select(SlipPrint.pdf).where(SlipPrint.campaign_id == campaign_id))
+    assert stored and b"%PDF" not in stored and b"/r/" not in stored  # sealed

@@ -222,8 +222,8 @@ def campaign_print_pdf(campaign_id: int, print_id: int) -> ResponseReturnValue:
     back = url_for("console.campaign", campaign_id=campaign_id)
     try:
         campaign = campaign_by_id(db.session, campaign_id)
-        pdf = campaigns.print_pdf(db.session, campaign, print_id, wiring.now())
-    except (errors.Conflict, errors.NotFound, errors.Gone) as exc:
+        pdf = campaigns.print_pdf(db.session, wiring.sealer(), campaign, print_id, wiring.now())
+    except (errors.Conflict, errors.NotFound, errors.Gone, errors.Unavailable) as exc:
         return refused(exc, back)
     record("campaign.slips", f"campaign:{campaign.code}", {"print": print_id})
     db.session.commit()

@@ -2,23 +2,25 @@
 
 The console starts a print, a worker renders it page by page (committing the count so the
 page's progress bar can poll it), and the organiser downloads the PDF. The PDF holds working
-ballot links, so it is kept for PRINT_KEEP only and every download is audited by the caller.
+ballot links, so it is stored sealed (keys outside the database: a database reader learns no
+working link), kept for PRINT_KEEP only, and every download is audited by the caller.
 """
 
 from __future__ import annotations
 
+import base64
 from dataclasses import dataclass
 from datetime import datetime, timedelta, tzinfo
 
 from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
-from backend.errors import Conflict, DomainError, Gone, NotFound
+from backend.errors import Conflict, DomainError, Gone, NotFound, Unavailable
 from backend.models import Campaign, SlipPrint
 from backend.services.campaigns.lifecycle import require_open
 from backend.services.campaigns.slips import campaign_slips
 from backend.services.invitations.tokens import TokenCodec
-from backend.services.sealing.seal import Sealer
+from backend.services.sealing.seal import Sealer, SealError
 from backend.storage.transactions import begin_write
 
 QUEUED, RUNNING, DONE, FAILED = "queued", "running", "done", "failed"
@@ -88,10 +90,23 @@ def run_print(session: Session, ctx: PrintContext, print_id: int, now: datetime)
         session.rollback()
         values = {"status": FAILED, "error": exc.message[:500], "finished_at": now}
     else:
-        values = {"status": DONE, "pdf": pdf, "finished_at": now}
+        values = {"status": DONE, "pdf": seal_pdf(ctx.sealer, pdf), "finished_at": now}
     session.execute(update(SlipPrint).where(SlipPrint.id == print_id).values(**values))
     session.commit()
     return values["status"]
+
+
+def seal_pdf(sealer: Sealer, pdf: bytes) -> bytes:
+    """Seal a PDF for storage (it carries working links)."""
+    return sealer.seal({"pdf": base64.b64encode(pdf).decode()}).encode()
+
+
+def open_pdf(sealer: Sealer, stored: bytes) -> bytes:
+    """Open a stored PDF; Unavailable when no configured key opens it any more."""
+    try:
+        return base64.b64decode(sealer.open(stored.decode())["pdf"])
+    except SealError as exc:
+        raise Unavailable("测评票 PDF 无法解密（密钥已轮换），请重新打印") from exc
 
 
 def find_print(session: Session, campaign: Campaign, print_id: int) -> SlipPrint:
@@ -110,14 +125,15 @@ def print_status(job: SlipPrint) -> dict:
             "done": job.done, "total": job.total, "percent": percent, "error": job.error}
 
 
-def print_pdf(session: Session, campaign: Campaign, print_id: int, now: datetime) -> bytes:
+def print_pdf(session: Session, sealer: Sealer, campaign: Campaign, print_id: int,
+              now: datetime) -> bytes:
     """Return a finished print's PDF; Conflict while it runs or failed, Gone once expired."""
     job = find_print(session, campaign, print_id)
     if job.status != DONE or job.pdf is None:
         raise Conflict(job.error or "测评票尚未生成完毕，请稍候")
     if job.created_at < now - PRINT_KEEP:
         raise Gone("测评票 PDF 已过期（保留一天），请重新打印")
-    return job.pdf
+    return open_pdf(sealer, job.pdf)
 
 
 def latest_print(session: Session, campaign: Campaign, now: datetime) -> SlipPrint | None:
