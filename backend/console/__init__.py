@@ -30,7 +30,7 @@ NAV = (
     ("console.appeals", "申诉复核"),
     ("console.review", "防刷复核"),
     ("console.alerts", "告警"),
-    ("console.push", "推送状态"),
+    ("console.scores", "评分发布与推送"),
     ("console.directory", "单位与干部"),
     ("console.users", "后台用户"),
     ("console.clients", "接口客户端"),

@@ -4,8 +4,10 @@
 |-----------------------------------------------------|-----------|------------|--------|---------|
 | overview, units, officials, breakdown, funnel       | yes       | subtree    | yes    | no      |
 | campaigns, alerts (list)                            | yes       | subtree    | yes    | no      |
+| run campaigns: new, roster, slips, remind, extend,  | yes       | no         | no     | no      |
+|   close, cancel                                     |           |            |        |         |
 | acknowledge / resolve alerts                        | yes       | subtree    | no     | no      |
-| push status / replay                                | yes / yes | no         | yes/no | no      |
+| scores and push status / publish, replay            | yes / yes | no         | yes/no | no      |
 | comments, follow-ups, non-responders, unmask phone  | yes       | no         | no     | no      |
 | audit trail, rating ledger: browse, export, verify  | no        | no         | no     | yes     |
 | appeals list (申诉复核)                             | yes       | subtree    | yes    | no      |

@@ -26,6 +26,7 @@ ALERT_TYPES = {
 SYSTEM_ALERTS = frozenset({"push_endpoint_gone", "push_dead_letters"})  # of no official
 ALERT_STATES = {"open": "待处理", "acknowledged": "已确认", "resolved": "已解决"}
 PUSH_STATUSES = {"pending": "待推送", "delivered": "已送达", "dead": "失败（死信）"}
+PUSH_TYPES = {"score.published": "成绩发布", "alert.raised": "告警", "checkpoint": "每日核对"}
 CAMPAIGN_STATUSES = {"open": "进行中", "closed": "已结束", "cancelled": "已取消"}
 RATING_STATUSES = {"valid": "有效", "excluded": "已排除"}
 DETAIL_NAMES = {
@@ -50,6 +51,11 @@ AUDIT_ACTIONS = {
     "directory.cadre.create": "新增干部", "directory.cadre.update": "修改干部",
     "directory.cadre.transfer": "干部调动", "directory.cadre.deactivate": "干部离任",
     "directory.cadre.activate": "干部复任", "directory.import": "导入名册",
+    "campaign.create": "创建民主测评",
+    "campaign.roster": "导入测评名单", "campaign.print": "打印测评票",
+    "campaign.slips": "下载测评票", "campaign.remind": "发送参评提醒",
+    "campaign.extend": "测评延期", "campaign.close": "关闭测评", "campaign.cancel": "取消测评",
+    "scores.publish": "发布评分",
 }
 
 

@@ -4,7 +4,7 @@ from backend.models.alerts import Alert
 from backend.models.appeals import Appeal
 from backend.models.approvals import TwoPersonDecision
 from backend.models.audit import AuditEntry
-from backend.models.campaigns import BallotTarget, Campaign, CampaignRater
+from backend.models.campaigns import BallotTarget, Campaign, CampaignRater, SlipPrint
 from backend.models.cases import Case, CaseEvent, CaseEvidence, CaseNotice
 from backend.models.clients import ApiClient, ConsoleSession, ConsoleUser
 from backend.models.directory import Cadre, Unit
@@ -74,6 +74,7 @@ __all__ = [
     "RollupState",
     "ScoreSnapshot",
     "ServiceEvent",
+    "SlipPrint",
     "SurveyTemplate",
     "TwoPersonDecision",
     "Unit",

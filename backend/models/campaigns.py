@@ -4,7 +4,15 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, Integer, PrimaryKeyConstraint, String, Text, UniqueConstraint
+from sqlalchemy import (
+    ForeignKey,
+    Integer,
+    LargeBinary,
+    PrimaryKeyConstraint,
+    String,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from backend.models.base import db
@@ -64,3 +72,23 @@ class BallotTarget(db.Model):
     position: Mapped[int] = mapped_column(Integer, default=0)
 
     cadre: Mapped[Cadre] = relationship()
+
+
+class SlipPrint(db.Model):
+    """One printing of a campaign's slips: its progress while it runs, then the PDF.
+
+    The PDF holds working ballot links, so it is stored sealed (keys outside the database),
+    kept only for a day (PRINT_KEEP), and downloads of it are audited.
+    """
+    __tablename__ = "slip_prints"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaigns.id"), index=True)
+    requested_by: Mapped[str] = mapped_column(String(64))
+    status: Mapped[str] = mapped_column(String(10))  # queued | running | done | failed
+    done: Mapped[int] = mapped_column(Integer, default=0)
+    total: Mapped[int] = mapped_column(Integer, default=0)
+    pdf: Mapped[bytes | None] = mapped_column(LargeBinary)  # sealed, see services/campaigns
+    error: Mapped[str | None] = mapped_column(String(500))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime())

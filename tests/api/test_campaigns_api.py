@@ -119,6 +119,20 @@ def test_ballot_missing_a_target_or_rating_one_twice_is_422(client, created):
     assert rate(client, token, dict.fromkeys(TEAM, 8)).status_code == 201
 
 
+def test_ballot_rating_one_official_twice_names_the_duplicate_not_the_one_left_out(client,
+                                                                                  created):
+    token = created["S1"]["token"]
+    doubled = client.post(f"/api/v1/invitations/{token}/rating", json={"ratings": [
+        {"target": code, "score": 8} for code in (*TEAM[:4], TEAM[0])]})
+    message = doubled.json["errors"]["ratings"]
+    assert doubled.status_code == 422 and f"重复：{TEAM[0]}" in message and "缺少" not in message
+
+
+def test_ballot_page_header_says_democratic_appraisal(client, created):
+    page = client.get(f"/r/{created['S1']['token']}").get_data(as_text=True)
+    assert '<span class="brand-sub">民主测评</span>' in page and "政务服务评价" not in page
+
+
 def test_list_show_extend_and_cancel(client, headers, created):
     listed = client.get("/api/v1/campaigns?status=open", headers=headers)
     assert [c["code"] for c in listed.json["items"]] == ["2026-Q4-XZ"]

@@ -44,7 +44,11 @@ EXPECTED: dict[str, set[str]] = {
     **page(ORG | AUDITORS, "review"), "console.review_item": ORG | AUDITORS,
     "console.review_decide": ORG,
     **page(ORG, "feedback", "non_responders"), "console.unmask": ORG,
-    **page(ORG_READERS, "push"), "console.replay": ORG,
+    **page(ORG_READERS, "scores"), "console.replay": ORG, "console.scores_publish": ORG,
+    "console.scores_replay": ORG, "console.push": ORG_READERS, "console.push_export": ORG_READERS,
+    "console.campaign_new": ORG, "console.campaign_roster": ORG, "console.campaign_print": ORG,
+    "console.campaign_print_status": ORG, "console.campaign_print_pdf": ORG,
+    "console.campaign_action": ORG,
     "console.act": WRITERS, "console.api_act": WRITERS,
     **page(AUDITORS, "audit_trail", "ledger"), "console.audit_verify": AUDITORS,
     "console.ledger_verify": AUDITORS,
@@ -71,11 +75,14 @@ def url_args(rule, world: World) -> dict:
               "campaign_id": world.campaign_id, "alert_id": world.alerts["C001"],
               "fmt": "csv", "action": "acknowledge", "case_id": world.case_id, "step": "accept",
               "user_id": other_user(), "client_id": some_client(), "batch_id": world.batch_id,
-              "item_id": world.review_id, "decision": "reject", "verdict": "clear"}
+              "item_id": world.review_id, "decision": "reject", "verdict": "clear",
+              "print_id": 1}
     if rule.endpoint == "console.user_state":
         values["action"] = "disable"
     if rule.endpoint == "console.official_state":
         values["action"] = "deactivate"
+    if rule.endpoint == "console.campaign_action":
+        values["action"] = "remind"
     return {name: values[name] for name in rule.arguments}
 
 

@@ -77,7 +77,7 @@ def test_every_page_exports_in_both_formats(app, signed_in, world):
             url = rule.rule.replace("<any(xlsx, csv):fmt>", fmt)
             for name, value in args.items():
                 url = url.replace(f"<int:{name}>", str(value))
-            response = client.get(url)
+            response = client.get(url, follow_redirects=True)  # /console/push/... moved
             assert response.status_code == 200, url
             if fmt == "xlsx":
                 assert load_workbook(io.BytesIO(response.get_data())).worksheets
@@ -132,6 +132,6 @@ def test_every_export_has_an_english_ascii_fallback_name(app, signed_in, world):
         url = rule.replace("<any(xlsx, csv):fmt>", "csv")
         for key, value in args.items():
             url = url.replace(f"<int:{key}>", str(value))
-        fallback, name = download_names(client.get(url))
+        fallback, name = download_names(client.get(url, follow_redirects=True))
         assert re.fullmatch(r"[a-z][a-z-]*(-[A-Za-z0-9._-]+)?-\d{4}-\d{2}-\d{2}\.csv", fallback)
         assert not fallback.startswith("-") and name.endswith(fallback[-14:])

@@ -125,7 +125,7 @@ def test_forms_and_api_calls_without_csrf_token_are_refused(signed_in, world):
 
 def test_replaying_a_dead_letter_requeues_it(signed_in, world):
     client = signed_in("org_admin")
-    token = csrf_of(client.get("/console/push").get_data(as_text=True))
+    token = csrf_of(client.get("/console/scores").get_data(as_text=True))
     response = client.post("/console/push/replay", data={"csrf_token": token,
                                                          "webhook_id": world.dead_webhook})
     assert response.status_code == 302

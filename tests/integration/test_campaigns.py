@@ -517,12 +517,32 @@ def test_roster_commands_list_the_roster_columns_in_their_help(app, command):
 
 
 def test_slips_embed_a_cjk_truetype_font_and_print_one_slip_per_rater():
-    slips = [Slip(f"R{n}", "欧阳建国", "同级", f"https://ssp.example.cn/r/{'x' * 20}.{n:08d}")
+    slips = [Slip(f"R{n}", "同级", f"https://ssp.example.cn/r/{'x' * 20}.{n:08d}")
              for n in range(9)]
     pdf = render_slips(SlipSheet("城关镇民主测评", "2026年12月31日 18:00"), slips, font_path())
     assert b"/FontFile2" in pdf and b"WenQuanYiMicroHei" in pdf  # embedded TrueType subset
     assert b"/Helvetica" not in pdf
     assert len(re.findall(rb"/Type /Page\b(?!s)", pdf)) == 2  # eight slips to a page
+
+
+def test_slips_name_no_rater_beside_the_anonymity_promise_and_keep_the_code_on_the_stub(
+        tmp_path):
+    if shutil.which("pdftotext") is None:
+        missing("poppler-utils", "pdftotext reads the slips' text back")
+    slips = [Slip(f"R{n:02d}", "同级", f"https://ssp.example.cn/r/{'x' * 20}.{n:08d}")
+             for n in range(3)]
+    pdf = tmp_path / "slips.pdf"
+    pdf.write_bytes(render_slips(SlipSheet("城关镇民主测评", "2026年12月31日"), slips,
+                                 font_path()))
+    subprocess.run(["pdftotext", "-layout", str(pdf), str(tmp_path / "slips.txt")], check=True)
+    lines = (tmp_path / "slips.txt").read_text().splitlines()
+    assert any("测评不记名" in line for line in lines)
+    stubs = [line for line in lines if "评价人编码" in line]
+    assert stubs and all("存根" in line for line in stubs)
+    assert {c for line in stubs for c in re.findall(r"评价人编码 (R\d\d)", line)} == \
+        {"R00", "R01", "R02"}
+    assert not any("不记名" in line and "评价人编码" in line for line in lines)
+    assert "评价人：" not in "\n".join(lines)
 
 
 def test_printed_qr_code_decodes_to_the_short_link(tmp_path):
@@ -534,7 +554,7 @@ def test_printed_qr_code_decodes_to_the_short_link(tmp_path):
     url = "https://ssp.example.cn/r/AbCdEfGhIjKlMnOpQrSt.12345678"
     pdf = tmp_path / "one.pdf"
     pdf.write_bytes(render_slips(SlipSheet("测评", "2026年12月31日"),
-                                 [Slip("R1", "甲", "上级", url)], font_path()))
+                                 [Slip("R1", "上级", url)], font_path()))
     subprocess.run(["pdftoppm", "-r", "150", "-png", "-singlefile", str(pdf),
                     str(tmp_path / "page")], check=True)
     decoded = {d.data.decode() for d in decode(Image.open(tmp_path / "page.png"))}

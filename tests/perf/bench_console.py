@@ -38,7 +38,7 @@ PAGES = (  # (label, role, path); {unit}, {cadre} and {campaign} are filled in
     ("按事项与渠道", "org", "/console/breakdown"), ("送达漏斗", "org", "/console/funnel"),
     ("民主测评", "org", "/console/campaigns"), ("测评详情", "org", "/console/campaigns/{campaign}"),
     ("告警", "org", "/console/alerts"), ("告警（单位管理员）", "town", "/console/alerts?state="),
-    ("推送状态", "org", "/console/push"), ("查询留痕", "audit", "/console/audit"),
+    ("评分发布与推送", "org", "/console/scores"), ("查询留痕", "audit", "/console/audit"),
     ("JSON 总览", "org", "/console/api/overview"),
 )
 

@@ -84,6 +84,7 @@ def test_page_shows_who_is_rated_and_for_which_service(client, invitation, sessi
     assert "<legend" in html and 'aria-live="polite"' in html and "0/500" in html
     assert 'maxlength="500"' in html and 'name="followup_phone"' in html
     assert "无法评价" not in html  # this template does not allow abstaining
+    assert '<span class="brand-sub">政务服务评价</span>' in html  # a ballot says 民主测评
 
 
 def test_mini_program_scene_opens_the_same_page(client, invitation):

@@ -15,6 +15,7 @@ from flask import current_app
 from backend import wiring
 from backend.extensions import db
 from backend.services.campaigns.lifecycle import close_overdue
+from backend.services.campaigns.printing import PrintContext, run_print
 from backend.services.campaigns.progress import send_reminders
 from workers.jobs.deliveries import RELAY_JOB_ID, logged, relay_deliveries
 from workers.queues import job_queue
@@ -71,3 +72,12 @@ def close_due_campaigns() -> int:
 def close_overdue_campaigns() -> None:
     """Close campaigns past their closing time, as a manual close does (every five minutes)."""
     close_due_campaigns()
+
+
+def print_slips(print_id: int) -> None:
+    """Render a queued print of a campaign's slips, with progress (the console's 打印测评票)."""
+    config = current_app.config
+    context = PrintContext(wiring.sealer(), wiring.token_codec(), config["PUBLIC_BASE_URL"],
+                           wiring.timezone(), config.get("SLIP_FONT_PATH"))
+    status = run_print(db.session, context, print_id, wiring.now())
+    log.info("slip print %s: %s", print_id, status)

@@ -6,6 +6,7 @@ from . import (
     appeals,
     audit,
     breakdown,
+    campaign_admin,
     campaigns,
     case_evidence,
     case_notices,
@@ -19,9 +20,10 @@ from . import (
     push,
     results,
     review,
+    scores,
     units,
 )
 
-__all__ = ["accounts", "alerts", "appeals", "audit", "breakdown", "campaigns", "case_evidence",
-           "case_notices", "cases", "directory", "ledger", "officials", "overview", "personal",
-           "printing", "push", "results", "review", "units"]
+__all__ = ["accounts", "alerts", "appeals", "audit", "breakdown", "campaign_admin", "campaigns",
+           "case_evidence", "case_notices", "cases", "directory", "ledger", "officials",
+           "overview", "personal", "printing", "push", "results", "review", "scores", "units"]

@@ -13,9 +13,7 @@ from flask.typing import ResponseReturnValue
 
 from backend import errors, wiring
 from backend.console.blueprint import bp
-from backend.extensions import db
-from backend.models.appeals import APPEAL_REASONS, APPEAL_STATUSES, CONFIRMING, PENDING
-from backend.services.cases import appeals
+from backend.services.cases import APPEAL_REASONS, APPEAL_STATUSES, CONFIRMING, PENDING, appeals
 from backend.services.cases.flow import owns
 from backend.storage.transactions import begin_write
 
@@ -39,9 +37,9 @@ TABS = [("open", "待复核"), *((s, appeals.STATUS_LABELS[s]) for s in APPEAL_S
 def appeal_panel(case: dict[str, Any]) -> dict[str, Any]:
     """Return the case page's appeal section: the appeal, and what the user may do now."""
     found = visible(case["id"])
-    appeal = appeals.appeal_of(db.session, found.id)
+    appeal = appeals.appeal_of(wiring.session(), found.id)
     who = actor()
-    view = appeals.appeal_view(db.session, appeal) if appeal else None
+    view = appeals.appeal_view(wiring.session(), appeal) if appeal else None
     can_file = (appeal is None and who.role == "unit_admin" and owns(who, found)
                 and found.source == "rating" and (case.get("rating") or {}).get("status")
                 == "valid")
@@ -57,16 +55,16 @@ def appeal_panel(case: dict[str, Any]) -> dict[str, Any]:
 def appeal_file(case_id: int) -> ResponseReturnValue:
     """File an appeal on a case's rating (its unit admin, once per case); audited."""
     back = url_for("console.case", case_id=case_id)
-    begin_write(db.session)
+    begin_write(wiring.session())
     found = visible(case_id, lock=True)
     form = request.form
     try:
-        appeals.file_appeal(db.session, found, actor(), wiring.now(),
+        appeals.file_appeal(wiring.session(), found, actor(), wiring.now(),
                             reason=form.get("reason", ""), text=form.get("text", ""),
                             evidence=form.get("evidence"))
     except REFUSED as exc:
         return refused(exc, back)
-    db.session.commit()
+    wiring.session().commit()
     flash("申诉已提交，等待组织部复核", "ok")
     return redirect(back), 303
 
@@ -76,17 +74,17 @@ def appeal_file(case_id: int) -> ResponseReturnValue:
 def appeal_decide(case_id: int, decision: str) -> ResponseReturnValue:
     """Decide an appeal: reject, or approve upholding it (the second admin excludes)."""
     back = url_for("console.case", case_id=case_id)
-    begin_write(db.session)
+    begin_write(wiring.session())
     found = visible(case_id)
-    appeal = appeals.appeal_of(db.session, found.id, lock=True)
+    appeal = appeals.appeal_of(wiring.session(), found.id, lock=True)
     try:
         if appeal is None:
             raise errors.Conflict("此整改单没有申诉")
-        outcome = appeals.decide(db.session, wiring.sealer(), appeal, actor(), wiring.now(),
+        outcome = appeals.decide(wiring.session(), wiring.sealer(), appeal, actor(), wiring.now(),
                                  decision, request.form.get("note", ""))
     except REFUSED as exc:
         return refused(exc, back)
-    db.session.commit()
+    wiring.session().commit()
     if not outcome.final:
         flash("已记录您的同意；须另一名组织部管理员确认后评价才会剔除", "ok")
     else:
@@ -117,11 +115,11 @@ def build() -> Page:
     """Build the appeals list: tabs by state, those awaiting a decision first."""
     unit_scope, unit = unit_arg()
     status = status_arg()
-    counts = appeals.appeal_counts(db.session, unit_scope.units)
+    counts = appeals.appeal_counts(wiring.session(), unit_scope.units)
     waiting = counts.get(PENDING, 0) + counts.get(CONFIRMING, 0)
     limit = None if exporting() else PAGE_SIZE
     states = {"open": (PENDING, CONFIRMING), "all": ()}.get(status, (status,))
-    found = appeals.list_appeals(db.session, unit_scope.units, states,
+    found = appeals.list_appeals(wiring.session(), unit_scope.units, states,
                                  (page_arg() - 1) * PAGE_SIZE if limit else 0, limit)
     total = {"open": waiting, "all": sum(counts.values())}.get(status, counts.get(status, 0))
     role = current_user().role

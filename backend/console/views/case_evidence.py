@@ -13,7 +13,6 @@ from flask.typing import ResponseReturnValue
 
 from backend import errors, wiring
 from backend.console.blueprint import bp
-from backend.extensions import db
 from backend.services.cases import evidence
 from backend.storage.transactions import begin_write
 
@@ -26,7 +25,7 @@ from .cases import case as case_page
 @login_required(CASE_WRITERS)
 def case_evidence_upload(case_id: int) -> ResponseReturnValue:
     """Store one evidence file for a case the user handles; refusals store nothing."""
-    begin_write(db.session)
+    begin_write(wiring.session())
     found = visible(case_id, lock=True)
     settings = wiring.evidence_settings()
     upload = request.files.get("file")
@@ -34,15 +33,15 @@ def case_evidence_upload(case_id: int) -> ResponseReturnValue:
     try:
         if upload is None:
             raise errors.InvalidInput("请选择要上传的文件", {"file": ["请选择要上传的文件"]})
-        row = evidence.add_evidence(db.session, found, actor(), wiring.now(), settings,
+        row = evidence.add_evidence(wiring.session(), found, actor(), wiring.now(), settings,
                                     upload.filename, upload.stream)
-        db.session.commit()
+        wiring.session().commit()
     except (errors.Forbidden, errors.Conflict, errors.InvalidInput, errors.TooLarge) as exc:
-        db.session.rollback()
+        wiring.session().rollback()
         flash(exc.message, "warn")
         return case_page(case_id), STATUS[type(exc)]
     except Exception:
-        db.session.rollback()
+        wiring.session().rollback()
         if row is not None:
             evidence.discard(settings, row)
         raise
@@ -61,11 +60,11 @@ def case_evidence(case_id: int, file_id: int) -> ResponseReturnValue:
     """Send one evidence file as an attachment to a user who sees the case; audited."""
     found = visible(case_id)
     try:
-        row, path = evidence.open_evidence(db.session, found, file_id, actor(), wiring.now(),
+        row, path = evidence.open_evidence(wiring.session(), found, file_id, actor(), wiring.now(),
                                            wiring.evidence_settings())
     except errors.NotFound:
         abort(404)
-    db.session.commit()
+    wiring.session().commit()
     # Read whole (at most CASE_EVIDENCE_MAX_BYTES): no file handle outlives the request.
     response = send_file(io.BytesIO(path.read_bytes()), mimetype=evidence.media_type(row.kind),
                          as_attachment=True, download_name=row.filename, max_age=0,

@@ -11,7 +11,6 @@ from flask.typing import ResponseReturnValue
 
 from backend import errors, wiring
 from backend.console.blueprint import bp
-from backend.extensions import db
 from backend.services.accounts import audit
 from backend.services.cases import notices
 
@@ -23,8 +22,8 @@ from .cases import CASE_READERS
 @login_required(CASE_READERS)
 def case_notices_read() -> ResponseReturnValue:
     """Mark all of the user's case notices read."""
-    marked = notices.mark_read(db.session, current_user().id, wiring.now())
-    db.session.commit()
+    marked = notices.mark_read(wiring.session(), current_user().id, wiring.now())
+    wiring.session().commit()
     flash(f"已将 {marked} 条通知标为已读" if marked else "没有未读通知", "ok")
     return redirect(url_for("console.cases")), 303
 
@@ -42,12 +41,12 @@ def case_notices_contact() -> ResponseReturnValue:
             notices.set_contact(user, wiring.vault(), form.get("phone") or None,
                                 form.get("openid") or None)
     except errors.InvalidInput as exc:
-        db.session.rollback()
+        wiring.session().rollback()
         return render_template("console/message.html", title="通知方式未保存",
                                message=exc.message), 422
-    audit.record(db.session, user.username, "account.notice_contact", f"user:{user.id}",
+    audit.record(wiring.session(), user.username, "account.notice_contact", f"user:{user.id}",
                  wiring.now(), {"phone": bool(user.phone_enc), "openid": bool(user.openid_enc)},
                  request.remote_addr)
-    db.session.commit()
+    wiring.session().commit()
     flash("已保存通知方式", "ok")
     return redirect(url_for("console.cases")), 303

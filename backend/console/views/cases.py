@@ -13,14 +13,20 @@ from flask.typing import ResponseReturnValue
 
 from backend import errors, wiring
 from backend.console.blueprint import bp
-from backend.extensions import db
-from backend.models.cases import CALLBACK_OUTCOMES, NOTICE_KINDS, REPORT_KINDS, STATUSES
 from backend.services import cases
 from backend.services.accounts import audit
-from backend.services.cases import evidence, notices
+from backend.services.cases import (
+    CALLBACK_OUTCOMES,
+    NOTICE_KINDS,
+    REPORT_KINDS,
+    STATUSES,
+    evidence,
+    notices,
+)
 from backend.services.cases.flow import CALLBACK_LABELS, STATUS_LABELS
-from backend.services.cases.views import inbox, shown_case_detail, sla_rows, state_counts
+from backend.services.cases.views import inbox, sla_rows, state_counts
 from backend.services.privacy import mask_phone
+from backend.services.reports.comments import shown_case_detail
 from backend.storage.transactions import begin_write
 
 from ..access import READERS, WRITERS
@@ -79,8 +85,8 @@ def notice_panel() -> dict:
     items = [{"id": n.id, "label": NOTICE_KINDS.get(n.kind, n.kind), "text": n.text,
               "at": n.created_at.astimezone(tz()), "unread": n.read_at is None,
               "url": url_for("console.case", case_id=n.case_id) if n.case_id else None}
-             for n in notices.recent_notices(db.session, user.id)]
-    return {"unread": notices.unread_count(db.session, user.id), "items": items,
+             for n in notices.recent_notices(wiring.session(), user.id)]
+    return {"unread": notices.unread_count(wiring.session(), user.id), "items": items,
             "phone": mask_phone(phone) if phone else None, "has_openid": bool(user.openid_enc)}
 
 
@@ -91,11 +97,11 @@ def build() -> Page:
     now = wiring.now()
     wanted = None if status == "active" else ("" if status == "all" else status)
     limit = None if exporting() else PAGE_SIZE
-    rows = [case_row(c, now) for c in inbox(db.session, case_roles(), unit_scope.units, wanted,
-                                            (page_arg() - 1) * PAGE_SIZE if limit else 0,
-                                            limit)]
-    counts = state_counts(db.session, case_roles(), unit_scope.units)
-    sla = sla_rows(db.session, case_roles(), unit_scope.units, now)
+    found = inbox(wiring.session(), case_roles(), unit_scope.units, wanted,
+                  (page_arg() - 1) * PAGE_SIZE if limit else 0, limit)
+    rows = [case_row(c, now) for c in found]
+    counts = state_counts(wiring.session(), case_roles(), unit_scope.units)
+    sla = sla_rows(wiring.session(), case_roles(), unit_scope.units, now)
     active = sum(n for s, n in counts.items() if s != "closed")
     overdue = sum(u["overdue"] for u in sla)
     closed = sum(u["closed"] for u in sla)
@@ -119,12 +125,12 @@ def build() -> Page:
 def case(case_id: int) -> ResponseReturnValue:
     """Show a case: what was said, its state and deadline, its history, the next steps."""
     found = visible(case_id)
-    detail = shown_case_detail(db.session, found, wiring.report_settings().scheme)
+    detail = shown_case_detail(wiring.session(), found, wiring.report_settings().scheme)
     return render_template("console/case.html", case=detail,
                            steps=steps(found), labels=STATUS_LABELS, tz=tz(),
                            callbacks=[(c, CALLBACK_LABELS[c]) for c in CALLBACK_OUTCOMES],
                            callback_names=CALLBACK_LABELS,
-                           has_contact=cases.flow.has_contact(db.session, found),
+                           has_contact=cases.flow.has_contact(wiring.session(), found),
                            sources=SOURCE_LABELS, report_kinds=REPORT_KINDS,
                            masked=masked_contact(found), evidence=evidence_panel(found))
 
@@ -148,7 +154,7 @@ def masked_contact(case) -> str | None:
 def visible(case_id: int, lock: bool = False):
     """Return a case the signed-in user may see; 404 otherwise."""
     try:
-        return cases.get_case(db.session, case_id, actor(), lock=lock)
+        return cases.get_case(wiring.session(), case_id, actor(), lock=lock)
     except errors.NotFound:
         abort(404)
 
@@ -175,28 +181,28 @@ def steps(case) -> list[str]:
 @login_required(CASE_WRITERS)
 def case_step(case_id: int, step: str) -> ResponseReturnValue:
     """Take one step of a case's handling from its page; refusals change nothing."""
-    begin_write(db.session)
+    begin_write(wiring.session())
     found = visible(case_id, lock=True)
     form, now, who = request.form, wiring.now(), actor()
     try:
         if step == "accept":
-            cases.accept(db.session, found, who, now)
+            cases.accept(wiring.session(), found, who, now)
         elif step == "submit":
-            cases.submit(db.session, found, who, now, reply=form.get("reply", ""),
+            cases.submit(wiring.session(), found, who, now, reply=form.get("reply", ""),
                          measures=form.get("measures", ""), callback=form.get("callback", ""))
         elif step == "approve":
-            cases.approve(db.session, found, who, now, wiring.case_rules())
+            cases.approve(wiring.session(), found, who, now, wiring.case_rules())
         elif step == "return":
-            cases.send_back(db.session, found, who, now, note=form.get("note", ""),
+            cases.send_back(wiring.session(), found, who, now, note=form.get("note", ""),
                             tz=tz())
         else:
-            cases.set_due(db.session, found, who, now, due_day(form.get("due", "")), tz(),
+            cases.set_due(wiring.session(), found, who, now, due_day(form.get("due", "")), tz(),
                           note=form.get("note", ""))
     except (errors.Forbidden, errors.Conflict, errors.InvalidInput) as exc:
-        db.session.rollback()
+        wiring.session().rollback()
         flash(exc.message, "warn")
         return redirect(url_for("console.case", case_id=case_id)), 303
-    db.session.commit()
+    wiring.session().commit()
     flash(DONE[step], "ok")
     return redirect(url_for("console.case", case_id=case_id)), 303
 
@@ -226,9 +232,9 @@ def report_contact(case_id: int) -> ResponseReturnValue:
         return render_template("console/unmask.html", phone=None, reason=reason, back=back,
                                error=f"请填写查看原因（1–{MAX_REASON} 字）"), 422
     phone = wiring.vault().decrypt(found.contact_enc)
-    audit.record(db.session, current_user().username, "unmask.phone", f"case:{case_id}",
+    audit.record(wiring.session(), current_user().username, "unmask.phone", f"case:{case_id}",
                  wiring.now(), {"reason": reason}, request.remote_addr)
-    db.session.commit()
+    wiring.session().commit()
     return render_template("console/unmask.html", phone=phone or "（号码已清除）",
                            reason=reason, error=None, back=back), 200, \
         {"Cache-Control": "no-store"}

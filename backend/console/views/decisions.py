@@ -12,8 +12,7 @@ import logging
 from flask import flash, render_template
 from flask.typing import ResponseReturnValue
 
-from backend import errors
-from backend.extensions import db
+from backend import errors, wiring
 from backend.services.fraud import stale_periods
 from workers.jobs.scores import queue_republication
 
@@ -25,7 +24,7 @@ REFUSED = (errors.Forbidden, errors.NotFound, errors.Conflict, errors.InvalidInp
 
 def refused(exc: errors.DomainError, back: str) -> ResponseReturnValue:
     """Roll back and answer a refusal with its status and Chinese reason."""
-    db.session.rollback()
+    wiring.session().rollback()
     status = next((code for kind, code in STATUS.items() if isinstance(exc, kind)), 400)
     return render_template("console/message.html", title="未能办理", message=exc.message,
                            back=back), status
@@ -33,7 +32,7 @@ def refused(exc: errors.DomainError, back: str) -> ResponseReturnValue:
 
 def republish(months: set[str]) -> None:
     """Queue the periods whose published scores counted ratings just excluded; say so."""
-    periods = stale_periods(db.session, months)
+    periods = stale_periods(wiring.session(), months)
     if not periods:
         return
     try:

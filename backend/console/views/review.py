@@ -15,7 +15,6 @@ from flask.typing import ResponseReturnValue
 
 from backend import errors, wiring
 from backend.console.blueprint import bp
-from backend.extensions import db
 from backend.services import fraud
 from backend.services.fraud.findings import KIND_LABELS
 from backend.services.fraud.review import STATE_LABELS, STATES, count_items, get_item
@@ -46,16 +45,16 @@ def build() -> Page:
     """Build the list of review items: tabs by state, a filter by kind."""
     state, kind, cadre_id = filters()
     limit = 10_000 if exporting() else PAGE_SIZE
-    items = fraud.list_items(db.session, state, kind, limit,
+    items = fraud.list_items(wiring.session(), state, kind, limit,
                              0 if exporting() else (page_arg() - 1) * PAGE_SIZE, cadre_id)
-    rows = [row(fraud.item_view(db.session, item)) for item in items]
+    rows = [row(fraud.item_view(wiring.session(), item)) for item in items]
     return Page("防刷复核", "review", subtitle=KIND_LABELS.get(kind, "全部信号"),
                 tables=[Table("review", "复核条目", COLUMNS, rows, links={"id": "url"})],
                 notes=["复核条目只含计数、时段与截断的密钥哈希，不含评价人。放行须写明原因；"
                        "排除须两名组织部管理员先后同意（四眼原则），评价仍留存于账本。"],
                 extra={"state": state or "all", "kind": kind, "tabs": TABS,
                        "kinds": KIND_LABELS, "page_size": PAGE_SIZE,
-                       "total": count_items(db.session, state, kind, cadre_id)})
+                       "total": count_items(wiring.session(), state, kind, cadre_id)})
 
 
 def row(view: dict[str, Any]) -> dict[str, Any]:
@@ -71,10 +70,10 @@ def row(view: dict[str, Any]) -> dict[str, Any]:
 def review_item(item_id: int) -> ResponseReturnValue:
     """Show a review item: its signal explained, its figures, decisions and the forms."""
     try:
-        item = get_item(db.session, item_id)
+        item = get_item(wiring.session(), item_id)
     except errors.NotFound:
         return refused(errors.NotFound("复核条目不存在"), url_for("console.review"))
-    view = fraud.item_view(db.session, item)
+    view = fraud.item_view(wiring.session(), item)
     user = current_user()
     return render_template("console/review_item.html", item=view, tz=tz(),
                            can_decide=user.role == "org_admin" and item.state == "open",
@@ -89,10 +88,10 @@ def review_decide(item_id: int, verdict: str) -> ResponseReturnValue:
     user, now, reason = current_user(), wiring.now(), request.form.get("reason", "")
     try:
         if verdict == "clear":
-            decision = fraud.decide(db.session, wiring.sealer(), item_id, "clear", reason,
+            decision = fraud.decide(wiring.session(), wiring.sealer(), item_id, "clear", reason,
                                     user.username, now, request.remote_addr)
         else:
-            decision = fraud.approve_exclusion(db.session, wiring.sealer(), item_id, reason,
+            decision = fraud.approve_exclusion(wiring.session(), wiring.sealer(), item_id, reason,
                                                user.username, now, request.remote_addr)
     except REFUSED as exc:
         return refused(exc, back)

@@ -125,6 +125,21 @@ def find_campaign(session: Session, code: str) -> Campaign:
     return campaign
 
 
+def campaign_by_id(session: Session, campaign_id: int) -> Campaign:
+    """Return the campaign with this id or raise NotFound."""
+    campaign = session.get(Campaign, campaign_id)
+    if campaign is None:
+        raise NotFound("测评不存在")
+    return campaign
+
+
+def ballot_templates(catalogue: Catalogue) -> dict[str, str]:
+    """Return the ballot templates a campaign may use: key and title."""
+    return {key: loaded.definition.get("texts", {}).get("title", key)
+            for key, loaded in sorted(catalogue.templates.items())
+            if loaded.definition["kind"] == "ballot"}
+
+
 def list_campaigns(session: Session, status: str | None = None) -> list[Campaign]:
     """Return campaigns, newest first, optionally of one status."""
     query = select(Campaign).order_by(Campaign.created_at.desc(), Campaign.id.desc())

@@ -19,6 +19,7 @@ from datetime import datetime, timedelta, tzinfo
 from sqlalchemy import and_, exists, func, or_, select
 from sqlalchemy.orm import Session, joinedload
 
+from backend.errors import Conflict
 from backend.models import Campaign, CampaignRater, CampaignTurnout, Delivery
 from backend.models.campaigns import OPEN
 from backend.models.outbox import PENDING
@@ -143,18 +144,50 @@ def send_reminders(session: Session, sealer: Sealer, vault: Vault, now: datetime
     begin_write(session)
     messages = []
     for campaign in due_campaigns(session, now, interval):
-        for rater in unanswered(session, sealer, campaign):
-            invitation = rater.invitation
-            phone = vault.decrypt(rater.phone_enc) if rater.phone_enc else None
-            if phone is None or invitation.revoked_at is not None or invitation.expires_at <= now:
-                continue
-            messages.append({"campaign_id": campaign.id, "channel": "sms", "status": PENDING,
-                             "attempts": 0, "contact_enc": vault.encrypt(phone),
-                             "sealed_ref": sealer.seal({"invitation_id": invitation.id}),
-                             "next_attempt_at": now, "due_by": now + REMINDER_DUE,
-                             "created_at": now})
-        campaign.reminders_sent += 1
-        campaign.last_reminded_at = now
+        messages.extend(reminder_round(session, sealer, vault, campaign, now))
+    random.SystemRandom().shuffle(messages)
+    insert_rows(session, Delivery.__table__, messages)
+    session.commit()
+    return len(messages)
+
+
+def reminder_round(session: Session, sealer: Sealer, vault: Vault, campaign: Campaign,
+                   now: datetime) -> list[dict]:
+    """Count a reminder round on the campaign; return its messages (rows not yet written)."""
+    messages = []
+    for rater in unanswered(session, sealer, campaign):
+        invitation = rater.invitation
+        phone = vault.decrypt(rater.phone_enc) if rater.phone_enc else None
+        if phone is None or invitation.revoked_at is not None or invitation.expires_at <= now:
+            continue
+        messages.append({"campaign_id": campaign.id, "channel": "sms", "status": PENDING,
+                         "attempts": 0, "contact_enc": vault.encrypt(phone),
+                         "sealed_ref": sealer.seal({"invitation_id": invitation.id}),
+                         "next_attempt_at": now, "due_by": now + REMINDER_DUE,
+                         "created_at": now})
+    campaign.reminders_sent += 1
+    campaign.last_reminded_at = now
+    return messages
+
+
+def remind_now(session: Session, sealer: Sealer, vault: Vault, campaign: Campaign,
+               now: datetime) -> int:
+    """Send one reminder round of an open campaign at once (the organiser's button); commit.
+
+    Refused when the campaign is not open, has used up its rounds, or the last round's
+    messages are still waiting; return how many messages were queued.
+    """
+    begin_write(session)
+    campaign = session.get(Campaign, campaign.id, populate_existing=True,
+                           with_for_update=True)
+    if campaign.status != OPEN or campaign.closes_at <= now:
+        raise Conflict("测评未在进行中，不能发送提醒")
+    if campaign.reminders_sent >= campaign.max_reminders:
+        raise Conflict(f"提醒次数已用完（最多 {campaign.max_reminders} 轮）")
+    if session.scalar(select(exists().where(Delivery.campaign_id == campaign.id,
+                                            Delivery.status == PENDING))):
+        raise Conflict("上一轮提醒仍在发送中，请稍后再试")
+    messages = reminder_round(session, sealer, vault, campaign, now)
     random.SystemRandom().shuffle(messages)
     insert_rows(session, Delivery.__table__, messages)
     session.commit()

@@ -8,24 +8,27 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from backend.errors import ImportFileError
-from backend.models import CampaignRater
+from backend.errors import ImportFileError, InvalidInput
+from backend.models import Campaign, CampaignRater
 from backend.services.campaigns.lifecycle import (
     BallotLink,
     CampaignContext,
+    create_campaign,
     find_campaign,
     require_open,
     write_ballots,
 )
 from backend.services.campaigns.rules import (
     AssignmentInput,
+    CampaignInput,
     Planned,
     RaterInput,
+    ballot_template,
     check_assignments,
     load_cadres,
 )
@@ -59,7 +62,7 @@ class RosterResult:
     ballots: list[BallotLink] = field(default_factory=list)
 
 
-def column_indexes(header: list[str]) -> dict[str, int]:
+def column_indexes(header: list[str], required: Sequence[str] = REQUIRED) -> dict[str, int]:
     """Map field names to column indexes using the accepted header aliases."""
     cleaned = [str(h).strip().lower() for h in header]
     found = {}
@@ -67,7 +70,7 @@ def column_indexes(header: list[str]) -> dict[str, int]:
         index = next((cleaned.index(a.lower()) for a in aliases if a.lower() in cleaned), None)
         if index is not None:
             found[name] = index
-    missing = [c for c in REQUIRED if c not in found]
+    missing = [c for c in required if c not in found]
     if missing:
         hints = "；".join("/".join(COLUMNS[c]) for c in missing)
         raise ImportFileError(f"缺少列 {', '.join(missing)}（可用表头：{hints}）")
@@ -79,11 +82,16 @@ def cell(row: list[str], index: int | None) -> str:
     return str(row[index]).strip() if index is not None and index < len(row) else ""
 
 
-def to_assignment(row: list[str], columns: dict[str, int]) -> AssignmentInput:
-    """Turn one roster row into an assignment (group labels in Chinese accepted)."""
+def to_assignment(row: list[str], columns: dict[str, int],
+                  default_targets: tuple[str, ...] = ()) -> AssignmentInput:
+    """Turn one roster row into an assignment (group labels in Chinese accepted).
+
+    A row without targets rates the default targets (the campaign form's officials).
+    """
     phone = cell(row, columns.get("phone")).removesuffix(".0")  # Excel numbers
     group = cell(row, columns["group"])
-    targets = tuple(t for t in SEPARATORS.split(cell(row, columns["targets"])) if t)
+    targets = tuple(t for t in SEPARATORS.split(cell(row, columns.get("targets"))) if t)
+    targets = targets or default_targets
     return AssignmentInput(RaterInput(cell(row, columns["code"]), cell(row, columns["name"]),
                                       phone or None),
                            GROUP_ALIASES.get(group, group.lower()), targets)
@@ -100,13 +108,17 @@ def table_of(data: bytes, filename: str) -> list[list[str]]:
     raise ImportFileError("只支持 .csv 和 .xlsx 文件")
 
 
-def read_roster(data: bytes, filename: str) -> list[Row]:
-    """Return (row number, assignment) for every non-blank row; refuse an empty roster."""
+def read_roster(data: bytes, filename: str, default_targets: tuple[str, ...] = ()) -> list[Row]:
+    """Return (row number, assignment) for every non-blank row; refuse an empty roster.
+
+    With default targets the targets column may be left out.
+    """
     table = table_of(data, filename)
     if not table or not any(str(c).strip() for c in table[0]):
         raise ImportFileError("名单为空：文件中没有表头和数据")
-    columns = column_indexes(table[0])
-    rows = [(number, to_assignment(row, columns))
+    required = [c for c in REQUIRED if not (default_targets and c == "targets")]
+    columns = column_indexes(table[0], required)
+    rows = [(number, to_assignment(row, columns, default_targets))
             for number, row in enumerate(table[1:], start=2) if any(str(c).strip() for c in row)]
     if not rows:
         raise ImportFileError("名单为空：文件中只有表头，没有评价人")
@@ -142,3 +154,28 @@ def import_roster(session: Session, ctx: CampaignContext, code: str, data: bytes
     session.commit()
     report.created, report.applied = len(planned), True
     return RosterResult(report, links)
+
+
+def roster_errors(errors: Sequence[RowError]) -> dict:
+    """Render row errors as {"rows": {"<row>": {"<column>": reason}}}."""
+    rows: dict[str, dict] = {}
+    for e in errors:
+        rows.setdefault(str(e.row), {})[e.column] = e.reason
+    return {"rows": rows}
+
+
+def create_with_roster(session: Session, ctx: CampaignContext, data: CampaignInput,
+                       file: bytes, filename: str,
+                       default_targets: tuple[str, ...] = ()) -> tuple[Campaign, list[BallotLink]]:
+    """Create a campaign whose raters come from a roster file; any bad row changes nothing.
+
+    Row errors are raised as InvalidInput naming the row and column (第 N 行), the way the
+    roster import reports them; the campaign's own fields are checked by create_campaign.
+    """
+    rows = read_roster(file, filename, default_targets)
+    template = ballot_template(session, ctx.catalogue, data.template)
+    if template is not None:
+        _, errors = check_rows(session, template.definition["groups"], rows)
+        if errors:
+            raise InvalidInput("测评名单有误，未创建测评", errors=roster_errors(errors))
+    return create_campaign(session, ctx, replace(data, assignments=[a for _, a in rows]))

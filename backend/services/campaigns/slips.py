@@ -1,5 +1,9 @@
 """Printed ballot slips: an A4 PDF, eight slips a page, each with its rater's QR code and link.
 
+The ballot part names no rater: it says 测评不记名, and a name or code beside that would make
+raters doubt it. The rater's code is printed only on a tear-off stub above a dashed line, for
+the organiser to hand each slip to the right person and keep (or destroy) the stub.
+
 The QR code is drawn as vector rectangles (sharp at any printer resolution, and no image to
 encode per slip). Text uses a TrueType CJK font embedded as a subset, so the PDF prints the
 same everywhere; Debian's fonts-wqy-microhei provides it (or set SLIP_FONT_PATH).
@@ -8,7 +12,7 @@ same everywhere; Debian's fonts-wqy-microhei provides it (or set SLIP_FONT_PATH)
 from __future__ import annotations
 
 import io
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, tzinfo
 
@@ -25,14 +29,18 @@ from backend.errors import Conflict
 from backend.models import Campaign, CampaignRater, Invitation
 from backend.services.campaigns.rules import GROUP_NAMES
 from backend.services.invitations.tokens import TokenCodec
-from backend.services.reports.pdf_fonts import font_path, register_font
 from backend.services.sealing import uses
 from backend.services.sealing.seal import Sealer
+from backend.services.typesetting.fonts import font_path, register_font
 
+FONT_CANDIDATES = ("/usr/share/fonts/truetype/wqy/wqy-microhei.ttc",
+                   "/usr/share/fonts/truetype/wqy/wqy-zenhei.ttc")
+Progress = Callable[[int, int], None]  # (slips drawn, slips in all)
 COLUMNS, ROWS = 2, 4
 PAD = 5 * mm
 QR_SIZE = 40 * mm
 QUIET_GAP = 8 * mm  # from the link line: the QR code's quiet zone is 4 modules
+STUB_LABEL = "存根（发票后沿虚线撕下，由组织者留存）"
 INSTRUCTIONS = ("请用手机扫描二维码，或在浏览器中输入下方网址。",
                 "对所列人员逐一评分（{low}–{high} 分），可选标签；不了解的可选“无法评价”。",
                 "每张测评票仅可提交一次，提交后不能修改。",
@@ -44,8 +52,7 @@ INSTRUCTIONS = ("请用手机扫描二维码，或在浏览器中输入下方网
 class Slip:
     """What one slip shows about its rater."""
 
-    rater_code: str
-    rater_name: str
+    rater_code: str  # printed on the organiser's stub only
     group: str
     url: str
 
@@ -133,16 +140,30 @@ def layout(sheet: SlipSheet, font: str) -> Layout:
     return Layout(font, width, height, tuple(lines))
 
 
+def draw_stub(canvas: Canvas, box: Layout, slip: Slip, x: float, top: float) -> None:
+    """Draw the organiser's tear-off stub (the rater's code only) and its dashed tear line."""
+    canvas.setFont(box.font, 7)
+    canvas.setFillGray(0.35)
+    canvas.drawString(x + PAD, top - 7, fit(f"{STUB_LABEL}　评价人编码 {slip.rater_code}",
+                                            box.font, 7, box.width - 2 * PAD))
+    canvas.setFillGray(0)
+    canvas.saveState()
+    canvas.setDash(1, 2)
+    canvas.setLineWidth(0.4)
+    canvas.line(x + PAD, top - 11, x + box.width - PAD, top - 11)
+    canvas.restoreState()
+
+
 def draw_slip(canvas: Canvas, sheet: SlipSheet, box: Layout, slip: Slip, x: float,
               y: float) -> None:
     """Draw one slip with its lower-left corner at (x, y)."""
     f, inner = box.font, box.width - 2 * PAD
     top = y + box.height - PAD
-    canvas.setFont(f, 12)
-    canvas.drawString(x + PAD, top - 12, fit(sheet.campaign_name + " · 测评票", f, 12, inner))
-    canvas.setFont(f, 9)
-    who = f"评价人：{slip.rater_name}（{slip.rater_code}）　类别：{slip.group}"
-    canvas.drawString(x + PAD, top - 27, fit(who, f, 9, inner))
+    draw_stub(canvas, box, slip, x, top)
+    canvas.setFont(f, 11)
+    canvas.drawString(x + PAD, top - 22, fit(sheet.campaign_name + " · 测评票", f, 11, inner))
+    canvas.setFont(f, 8.5)
+    canvas.drawString(x + PAD, top - 34, fit(f"评价人类别：{slip.group}", f, 8.5, inner))
     qr_y = y + PAD + QUIET_GAP
     draw_qr(canvas, qr_matrix(slip.url), x + PAD, qr_y, QR_SIZE)
     canvas.setFont(f, 7.5)
@@ -170,8 +191,9 @@ def cut_lines(canvas: Canvas, box: Layout) -> None:
     canvas.restoreState()
 
 
-def render_slips(sheet: SlipSheet, slips: Sequence[Slip], font_file: str) -> bytes:
-    """Render slips eight to an A4 page; return the PDF bytes."""
+def render_slips(sheet: SlipSheet, slips: Sequence[Slip], font_file: str,
+                 progress: Progress | None = None) -> bytes:
+    """Render slips eight to an A4 page, reporting (done, total) per page; return the PDF."""
     out, font = io.BytesIO(), register_font(font_file)
     canvas = Canvas(out, pagesize=A4, pageCompression=1, initialFontName=font)
     canvas.setTitle(f"{sheet.campaign_name} 测评票")
@@ -181,11 +203,15 @@ def render_slips(sheet: SlipSheet, slips: Sequence[Slip], font_file: str) -> byt
     for n, slip in enumerate(slips):
         if n and n % per_page == 0:
             canvas.showPage()
+            if progress:
+                progress(n, len(slips))
         if n % per_page == 0:
             cut_lines(canvas, box)
         col, row = n % COLUMNS, (n % per_page) // COLUMNS
         draw_slip(canvas, sheet, box, slip, col * box.width, A4[1] - (row + 1) * box.height)
     canvas.save()
+    if progress:
+        progress(len(slips), len(slips))
     return out.getvalue()
 
 
@@ -201,10 +227,11 @@ def deadline_text(moment: datetime, tz: tzinfo) -> str:
 
 
 def campaign_slips(session: Session, sealer: Sealer, campaign: Campaign, codec: TokenCodec,
-                   base_url: str, tz: tzinfo, font_file: str | None = None) -> bytes:
+                   base_url: str, tz: tzinfo, font_file: str | None = None,
+                   progress: Progress | None = None) -> bytes:
     """Render a slip for each rater whose ballot is still open, in roster order."""
     rows = uses.unused(session, sealer, session.execute(
-        select(CampaignRater.code, CampaignRater.name, CampaignRater.rater_group,
+        select(CampaignRater.code, CampaignRater.rater_group,
                Invitation.token).join(Invitation, CampaignRater.invitation_id == Invitation.id)
         .where(CampaignRater.campaign_id == campaign.id, Invitation.revoked_at.is_(None))
         .order_by(CampaignRater.id)).all())
@@ -213,6 +240,6 @@ def campaign_slips(session: Session, sealer: Sealer, campaign: Campaign, codec: 
     scale = campaign.template.definition["scale"]
     sheet = SlipSheet(campaign.name, deadline_text(campaign.closes_at, tz),
                       (scale["min"], scale["max"]))
-    slips = [Slip(code, name, GROUP_NAMES.get(group, group), short_link(base_url, codec, token))
-             for code, name, group, token in rows]
-    return render_slips(sheet, slips, font_path(font_file))
+    slips = [Slip(code, GROUP_NAMES.get(group, group), short_link(base_url, codec, token))
+             for code, group, token in rows]
+    return render_slips(sheet, slips, font_path(font_file), progress)

@@ -6,11 +6,14 @@ Public use cases:
 - the clock: `watch.run` (overdue escalation, 回头看)
 - reports: `file_report` (a rater's report of retaliation or pressure, to 纪检 only)
 - views: `list_cases`, `api_case`, `case_detail`, `receipt_case`
+- the words of cases and appeals (statuses, reasons, call-back outcomes) for the entry points
 - evidence: `add_evidence`, `open_evidence` (files outside the web root, audited)
 - notices: `notify` (console notices and SMS / WeChat messages to assignees), `unread_count`,
   `recent_notices`, `mark_read`, `set_contact`
 """
 
+from backend.models.appeals import APPEAL_REASONS, APPEAL_STATUSES, CONFIRMING, PENDING
+from backend.models.cases import CALLBACK_OUTCOMES, NOTICE_KINDS, REPORT_KINDS, STATUSES
 from backend.services.cases.evidence import EvidenceSettings, add_evidence, open_evidence
 from backend.services.cases.flow import (
     Actor,
@@ -45,7 +48,9 @@ from backend.services.cases.views import (
 )
 from backend.services.cases.workdays import WorkCalendar, load_calendar
 
-__all__ = ["Actor", "CaseRules", "EvidenceSettings", "WorkCalendar", "accept", "add_evidence",
+__all__ = [
+    "APPEAL_REASONS", "APPEAL_STATUSES", "CALLBACK_OUTCOMES", "CONFIRMING", "NOTICE_KINDS",
+    "PENDING", "REPORT_KINDS", "STATUSES","Actor", "CaseRules", "EvidenceSettings", "WorkCalendar", "accept", "add_evidence",
            "api_case", "approve", "case_detail", "case_for_receipt", "file_report", "get_case",
            "list_cases", "load_calendar", "mark_read", "notify", "open_evidence",
            "open_for_flagged_alerts", "open_for_flags", "open_for_ratings", "receipt_case",

@@ -13,10 +13,8 @@ from sqlalchemy.orm import Session, joinedload
 from backend.errors import NotFound
 from backend.models import Unit
 from backend.models.cases import CLOSED, STATUSES, Case
-from backend.scoring import Scheme
 from backend.services.cases.appeals import statuses_for
 from backend.services.cases.flow import STATUS_LABELS
-from backend.services.reports.comments import mask_below_minimum
 
 MAX_PAGE = 500
 # What the rater reads: whether someone took it on, is working on it, or has answered.
@@ -55,19 +53,6 @@ def case_detail(case: Case) -> dict[str, Any]:
     out["events"] = [{"at": e.at, "actor": e.actor, "action": e.action,
                       "from_status": e.from_status, "to_status": e.to_status, "note": e.note}
                      for e in case.events]
-    return out
-
-
-def shown_case_detail(session: Session, case: Case, scheme: Scheme) -> dict[str, Any]:
-    """Return a case's detail with the rating's score, tags and comment withheld when its
-    group had fewer than its minimum of valid ratings of the official that month."""
-    out = case_detail(case)
-    if "rating" in out:
-        row = {**out["rating"], "cadre_id": case.rating.cadre_id,
-               "group": case.rating.rater_group}
-        mask_below_minimum(session, scheme, [row])
-        out["rating"].update({k: row[k] for k in ("score", "tags", "comment")},
-                             withheld=row.get("withheld", False))
     return out
 
 

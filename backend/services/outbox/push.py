@@ -207,7 +207,8 @@ def record_failures(session: Session, failed: Mapping[int, SendResult], now: dat
     if outcomes["dead"]:
         dead = session.scalar(select(func.count()).select_from(SM).where(SM.status == DEAD))
         raise_alert(session, DEAD_LETTERS, None, period,
-                    {"message": "有推送在最后一次重试后仍失败，可在推送状态中查看并重新推送",
+                    {"message": "有推送在最后一次重试后仍失败，"
+                                "可在「评分发布与推送」中查看并重新推送",
                      "dead": dead}, now)
     return outcomes
 
@@ -302,3 +303,36 @@ def checkpoint(session: Session, now: datetime, tz: tzinfo) -> WebhookMessage:
     message = queue_message(session, "checkpoint", data, identity, None, now)
     session.commit()
     return message
+
+
+def official_message_ids(session: Session, cadre_code: str) -> list[str]:
+    """Return the webhook ids of an official's score pushes, newest snapshot first.
+
+    A score push's identity is code:period:scheme:version:previous>new document hash
+    (publication.Publisher.message), so each snapshot names its message: the outbox needs
+    no column of its own to list one official's pushes.
+    """
+    rows = session.execute(
+        select(ScoreSnapshot.period, SurveyTemplate.key, SurveyTemplate.version,
+               ScoreSnapshot.document_hash)
+        .join(Cadre, ScoreSnapshot.cadre_id == Cadre.id)
+        .join(SurveyTemplate, ScoreSnapshot.scheme_id == SurveyTemplate.id)
+        .where(Cadre.code == cadre_code).order_by(ScoreSnapshot.id)).all()
+    previous: dict[tuple, str] = {}
+    ids = []
+    for period, key, version, digest in rows:
+        chain = (period, key, version)
+        identity = f"{cadre_code}:{period}:{key}:{version}:{previous.get(chain, '-')}>{digest}"
+        ids.append(message_id("score.published", identity))
+        previous[chain] = digest
+    return ids[::-1]
+
+
+def official_messages(session: Session, cadre_code: str, limit: int = 200) -> list[dict[str, Any]]:
+    """Return the delivery logs of an official's score pushes, newest first."""
+    ids = official_message_ids(session, cadre_code)[:limit]
+    if not ids:
+        return []
+    rows = {row.webhook_id: row
+            for row in session.scalars(select(SM).where(SM.webhook_id.in_(ids)))}
+    return [message_log(rows[i]) for i in ids if i in rows]

@@ -129,11 +129,13 @@ def coverage_errors(targets: list[Target], ratings: list[RatedTarget]) -> dict:
         return {}
     expected = {target.code for target in targets}
     given = [r.target for r in ratings]
+    # A repeat is named first: it is the mistake, and the official it crowded out follows.
+    repeated = sorted({str(code) for code in given if given.count(code) > 1})
+    if repeated:
+        return {"ratings": f"同一人员不能评价两次（重复：{'、'.join(repeated)}）"}
     missing = sorted(expected - set(given))
     if missing:
         return {"ratings": f"缺少对以下人员的评价：{'、'.join(missing)}"}
-    if len(given) != len(set(given)):
-        return {"ratings": "同一人员不能评价两次"}
     extra = sorted(set(given) - expected)
     return {"ratings": f"不在本次评价范围内：{'、'.join(map(str, extra))}"} if extra else {}
 

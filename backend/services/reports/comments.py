@@ -15,8 +15,9 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from backend.models import Rating
+from backend.models import Case, Rating
 from backend.scoring import Scheme
+from backend.services.cases.views import case_detail
 from backend.services.reports.figures import month_group_totals
 
 WITHHELD = "（该评价组当月有效评价未达最低样本数，意见不予显示）"
@@ -69,3 +70,16 @@ def mask_below_minimum(session: Session, scheme: Scheme, rows: list[dict[str, An
             if "comment" in fields:
                 row["comment"] = WITHHELD
     return rows
+
+
+def shown_case_detail(session: Session, case: Case, scheme: Scheme) -> dict[str, Any]:
+    """Return a case's detail with the rating's score, tags and comment withheld when its
+    group had fewer than its minimum of valid ratings of the official that month."""
+    out = case_detail(case)
+    if "rating" in out:
+        row = {**out["rating"], "cadre_id": case.rating.cadre_id,
+               "group": case.rating.rater_group}
+        mask_below_minimum(session, scheme, [row])
+        out["rating"].update({k: row[k] for k in ("score", "tags", "comment")},
+                             withheld=row.get("withheld", False))
+    return out

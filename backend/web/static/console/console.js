@@ -155,11 +155,52 @@
     });
   }
 
+  // A print of campaign slips runs as a job: poll its progress until the PDF is ready.
+  function printProgress() {
+    var box = document.querySelector(".print-box[data-print-status]");
+    if (!box || !box.dataset.printStatus) { return; }
+    var bar = document.getElementById("print-bar"), state = document.getElementById("print-state");
+    var link = document.getElementById("print-download"), error = document.getElementById("print-error");
+    function poll() {
+      fetch(box.dataset.printStatus, {headers: {"Accept": "application/json"}, credentials: "same-origin"})
+        .then(function (r) { return r.json(); })
+        .then(function (job) {
+          bar.value = job.percent || 0;
+          state.textContent = job.status_name + " " + job.done + "/" + job.total;
+          if (job.pdf_url) { link.href = job.pdf_url; link.hidden = false; }
+          if (job.error) { error.textContent = job.error; }
+          box.dataset.state = job.status;
+          if (job.status === "queued" || job.status === "running") { window.setTimeout(poll, 800); }
+        })
+        .catch(function () { window.setTimeout(poll, 3000); });
+    }
+    poll();
+  }
+
+  // An open campaign's turnout cards refresh every minute from the page's JSON twin.
+  function liveTurnout() {
+    var live = document.getElementById("live-turnout");
+    if (!live) { return; }
+    window.setInterval(function () {
+      fetch(live.dataset.liveUrl, {headers: {"Accept": "application/json"}, credentials: "same-origin"})
+        .then(function (r) { return r.json(); })
+        .then(function (page) {
+          var values = document.querySelectorAll(".cards .card .value");
+          (page.cards || []).forEach(function (card, i) {
+            if (values[i]) { values[i].textContent = card.value; }
+          });
+        })
+        .catch(function () {});
+    }, 60000);
+  }
+
   document.addEventListener("DOMContentLoaded", function () {
     checkAll();
+    liveTurnout();
     drawCharts();
     sortableTables();
     autoSubmit();
     confirmations();
+    printProgress();
   });
 })();
