@@ -8,7 +8,7 @@ from flask import current_app
 
 from backend import wiring
 from backend.extensions import db
-from backend.services.reports.pdf_fonts import font_path, register_font
+from backend.services.typesetting.fonts import font_path, register_font
 from backend.services.reports.printing import run_batch
 
 log = logging.getLogger(__name__)
