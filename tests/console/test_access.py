@@ -39,6 +39,10 @@ EXPECTED: dict[str, set[str]] = {
     **page(READERS | DISCIPLINE, "cases"),
     "console.case": READERS | DISCIPLINE, "console.case_step": WRITERS | DISCIPLINE,
     "console.report_contact": DISCIPLINE,
+    "console.case_evidence": READERS | DISCIPLINE,
+    "console.case_evidence_upload": WRITERS | DISCIPLINE,
+    "console.case_notices_read": READERS | DISCIPLINE,
+    "console.case_notices_contact": READERS | DISCIPLINE,
     **page(READERS, "appeals"),
     "console.appeal_file": {"unit_admin"}, "console.appeal_decide": ORG,
     **page(ORG | AUDITORS, "review"), "console.review_item": ORG | AUDITORS,
@@ -76,7 +80,7 @@ def url_args(rule, world: World) -> dict:
               "fmt": "csv", "action": "acknowledge", "case_id": world.case_id, "step": "accept",
               "user_id": other_user(), "client_id": some_client(), "batch_id": world.batch_id,
               "item_id": world.review_id, "decision": "reject", "verdict": "clear",
-              "print_id": 1}
+              "print_id": 1, "file_id": world.evidence_id}
     if rule.endpoint == "console.user_state":
         values["action"] = "disable"
     if rule.endpoint == "console.official_state":

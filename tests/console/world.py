@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import hashlib
 import random
 import re
+import secrets
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -20,6 +22,7 @@ from backend.models import (
     CampaignRater,
     CampaignTurnout,
     Case,
+    CaseEvidence,
     ConsoleUser,
     Delivery,
     FollowupContact,
@@ -35,6 +38,7 @@ from backend.models import (
     WebhookMessage,
 )
 from backend.services.alerts.records import raise_alert
+from backend.services.cases.evidence import write_file
 from backend.services.cases.opening import CaseRules, open_for_ratings
 from backend.services.demo.seed import seed
 from backend.services.invitations.events import EventInput, IngestContext, Result
@@ -45,7 +49,7 @@ from backend.services.reports.rollups import refresh
 from backend.services.scores import counts
 from backend.services.sealing.mac import rating_mac
 from backend.services.templates.catalogue import register
-from backend.wiring import sealer, token_codec, vault
+from backend.wiring import evidence_settings, sealer, token_codec, vault
 
 TZ = ZoneInfo("Asia/Shanghai")
 PASSWORD = "console-pass-2026"
@@ -67,6 +71,7 @@ class World:
     rater_id: int = 0
     dead_webhook: str = ""
     case_id: int = 0
+    evidence_id: int = 0  # a file of the case
     batch_id: int = 0  # a finished report batch of 城关镇
     other_batch_id: int = 0  # one of 青山乡
     month: str = ""
@@ -155,7 +160,21 @@ def add_ratings(world: World, now: datetime) -> None:
     open_for_ratings(db.session, [opened], CaseRules(bad_max=5), TZ, now)
     db.session.commit()
     world.case_id = db.session.scalar(select(Case.id).where(Case.rating_id == rating.id))
+    add_evidence_file(world, now)
     add_review_item(world, now)
+
+
+def add_evidence_file(world: World, now: datetime) -> None:
+    """Give the case one stored evidence file (a tiny PNG), as an upload would have."""
+    data = b"\x89PNG\r\n\x1a\n" + b"\0" * 24
+    stored = secrets.token_hex(16)
+    write_file(evidence_settings().directory, stored, data)
+    row = CaseEvidence(case_id=world.case_id, stored_name=stored, filename="回访记录.png",
+                       kind="png", size=len(data), sha256=hashlib.sha256(data).hexdigest(),
+                       uploaded_by="unit1", uploaded_at=now)
+    db.session.add(row)
+    db.session.commit()
+    world.evidence_id = row.id
 
 
 def add_review_item(world: World, now: datetime) -> None:
