@@ -178,7 +178,8 @@ def valid_arguments(target: Target, rule) -> dict[str, str]:
     values = {"unit_id": world.units["XZ100"], "cadre_id": world.cadres["C001"],
               "campaign_id": world.campaign_id, "alert_id": world.alerts["C001"],
               "fmt": "csv", "action": "acknowledge", "code": code, "key": "service_event",
-              "receipt": target.receipt, "case_id": 1, "step": "accept",
+              "receipt": target.receipt, "case_id": 1, "step": "accept", "user_id": 1,
+              "client_id": 1,
               "filename": "swagger-ui.css" if rule.endpoint == "ops.docs_asset" else "rating.css"}
     return {name: str(values[name]) for name in rule.arguments if name != "token"}
 
