@@ -179,6 +179,7 @@ def valid_arguments(target: Target, rule) -> dict[str, str]:
               "campaign_id": world.campaign_id, "alert_id": world.alerts["C001"],
               "fmt": "csv", "action": "acknowledge", "code": code, "key": "service_event",
               "receipt": target.receipt, "case_id": 1, "step": "accept",
+              "item_id": world.review_id, "decision": "reject", "verdict": "clear",
               "filename": "swagger-ui.css" if rule.endpoint == "ops.docs_asset" else "rating.css"}
     return {name: str(values[name]) for name in rule.arguments if name != "token"}
 
