@@ -180,6 +180,8 @@ def valid_arguments(target: Target, rule) -> dict[str, str]:
               "fmt": "csv", "action": "acknowledge", "code": code, "key": "service_event",
               "receipt": target.receipt, "case_id": 1, "step": "accept", "print_id": 1,
               "user_id": 1, "client_id": 1,
+              "item_id": world.review_id, "decision": "reject", "verdict": "clear",
+              "batch_id": world.batch_id, "file_id": world.evidence_id,
               "filename": "swagger-ui.css" if rule.endpoint == "ops.docs_asset" else "rating.css"}
     return {name: str(values[name]) for name in rule.arguments if name != "token"}
 

@@ -8,8 +8,8 @@ from flask import current_app
 
 from backend import wiring
 from backend.extensions import db
-from backend.services.typesetting.fonts import font_path, register_font
 from backend.services.reports.printing import run_batch
+from backend.services.typesetting.fonts import font_path, register_font
 
 log = logging.getLogger(__name__)
 

@@ -47,7 +47,7 @@ def build() -> Page:
     limit = 10_000 if exporting() else PAGE_SIZE
     items = fraud.list_items(wiring.session(), state, kind, limit,
                              0 if exporting() else (page_arg() - 1) * PAGE_SIZE, cadre_id)
-    rows = [row(fraud.item_view(wiring.session(), item)) for item in items]
+    rows = [row(view) for view in fraud.item_views(wiring.session(), items)]
     return Page("防刷复核", "review", subtitle=KIND_LABELS.get(kind, "全部信号"),
                 tables=[Table("review", "复核条目", COLUMNS, rows, links={"id": "url"})],
                 notes=["复核条目只含计数、时段与截断的密钥哈希，不含评价人。放行须写明原因；"

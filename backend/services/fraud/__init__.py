@@ -19,6 +19,7 @@ from backend.services.fraud.review import (
     approve_exclusion,
     decide,
     item_view,
+    item_views,
     list_items,
     stale_periods,
 )
@@ -35,6 +36,7 @@ __all__ = [
     "decide",
     "detect",
     "item_view",
+    "item_views",
     "list_items",
     "record",
     "record_findings",

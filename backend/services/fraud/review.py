@@ -24,7 +24,8 @@ from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
 from backend.errors import Conflict, InvalidInput, NotFound
-from backend.models import Cadre, Rating, ReviewItem, ScoreSnapshot
+from backend.models import Cadre, Rating, ReviewItem, ScoreSnapshot, TwoPersonDecision
+from backend.models.approvals import PENDING as APPROVAL_PENDING
 from backend.models.ledger import CLEARED, EXCLUDED, OPEN
 from backend.models.ratings import VALID
 from backend.scoring import parse_period
@@ -201,9 +202,26 @@ STATE_LABELS = {OPEN: "待复核", CLEARED: "已放行", EXCLUDED: "已排除"}
 
 def item_view(session: Session, item: ReviewItem) -> dict[str, Any]:
     """Return what the console shows of an item: its signal explained, figures, decisions."""
-    cadre = session.get(Cadre, item.cadre_id) if item.cadre_id else None
-    approval = four_eyes.pending(session, f"review:{item.id}", "exclude")
-    waiting = approval is not None and approval.state == "pending"
+    return item_views(session, [item])[0]
+
+
+def item_views(session: Session, items: list[ReviewItem]) -> list[dict[str, Any]]:
+    """Return the views of several items, reading their officials and approvals at once."""
+    cadre_ids = {i.cadre_id for i in items if i.cadre_id}
+    cadres = {c.id: c for c in session.scalars(select(Cadre).where(Cadre.id.in_(cadre_ids)))
+              } if cadre_ids else {}
+    subjects = [f"review:{i.id}" for i in items]
+    approvals = {a.subject: a for a in session.scalars(select(TwoPersonDecision).where(
+        TwoPersonDecision.subject.in_(subjects), TwoPersonDecision.action == "exclude"))
+        } if subjects else {}
+    return [view(item, cadres.get(item.cadre_id), approvals.get(f"review:{item.id}"))
+            for item in items]
+
+
+def view(item: ReviewItem, cadre: Cadre | None,
+         approval: TwoPersonDecision | None) -> dict[str, Any]:
+    """Return one item's view from its official and its two-person decision (if any)."""
+    waiting = approval is not None and approval.state == APPROVAL_PENDING
     return {"id": item.id, "kind": item.kind, "kind_label": kind_label(item.kind),
             "subject": item.subject, "window": item.window, "state": item.state,
             "state_label": "待第二名管理员确认" if waiting else STATE_LABELS.get(item.state,
