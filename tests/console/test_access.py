@@ -5,13 +5,15 @@ The routes come from the app's url_map, so a new route without an entry in EXPEC
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import pytest
 from flask import url_for
 
 from backend.extensions import db
 from backend.models import ApiClient, ConsoleUser
 from backend.services.accounts.api_clients import create_client
-from tests.console.world import USERS, World, csrf_of, https_client, sign_in
+from tests.console.world import USERS, World, add_evidence_file, csrf_of, https_client, sign_in
 
 READERS = {"org_admin", "unit_admin", "viewer"}
 ORG = {"org_admin"}
@@ -66,6 +68,13 @@ EXPECTED: dict[str, set[str]] = {
     "console.report_batch_start": READERS, "console.report_batch": READERS,
     "console.report_batch_pdf": READERS,
 }
+
+
+@pytest.fixture
+def world(world: World) -> World:
+    """The county, its case with one evidence file to fetch."""
+    add_evidence_file(world, datetime.now(UTC))
+    return world
 
 
 def console_rules(app) -> list:

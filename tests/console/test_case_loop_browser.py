@@ -97,7 +97,10 @@ def handle_as_unit_admin(browser, base: str, case_id: int, evidence, problems: l
     page.screenshot(path=ARTIFACTS / "case-inbox-notice.png", full_page=True)
     notices.get_by_role("link", name=re.compile(f"整改单 {case_id}")).click()
     expect(page.get_by_role("heading", level=1)).to_have_text(f"整改单 {case_id}：待受理")
-    expect(page.locator("main")).to_contain_text("评分：2 分")
+    # The only rating of its group this month: below the group's minimum, so its score, tags
+    # and comment are withheld from the case (they could point at the one person served).
+    expect(page.locator("main")).to_contain_text("该评价组当月有效评价未达最低样本数")
+    expect(page.locator("main")).not_to_contain_text("评分：2 分")
     page.get_by_role("button", name="受理并开始整改").click()
     expect(page.locator(".flash")).to_have_text("已受理，进入整改")
     page.set_input_files("#case-evidence input[type=file]", str(evidence))

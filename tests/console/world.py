@@ -160,12 +160,12 @@ def add_ratings(world: World, now: datetime) -> None:
     open_for_ratings(db.session, [opened], CaseRules(bad_max=5), TZ, now)
     db.session.commit()
     world.case_id = db.session.scalar(select(Case.id).where(Case.rating_id == rating.id))
-    add_evidence_file(world, now)
     add_review_item(world, now)
 
 
 def add_evidence_file(world: World, now: datetime) -> None:
-    """Give the case one stored evidence file (a tiny PNG), as an upload would have."""
+    """Give the world's case one stored evidence file (a tiny PNG), as an upload would have
+    (for the walks over every route; the evidence tests upload their own)."""
     data = b"\x89PNG\r\n\x1a\n" + b"\0" * 24
     stored = secrets.token_hex(16)
     write_file(evidence_settings().directory, stored, data)

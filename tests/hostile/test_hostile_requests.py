@@ -27,7 +27,14 @@ from backend.console.filters import FILTERS
 from backend.extensions import db
 from backend.models import Campaign
 from backend.models.clients import SCOPES
-from tests.console.world import USERS, build_world, csrf_of, https_client, sign_in
+from tests.console.world import (
+    USERS,
+    add_evidence_file,
+    build_world,
+    csrf_of,
+    https_client,
+    sign_in,
+)
 from tests.fakes import FakeWeChat
 from tests.support.hostile import (
     QUERY_VALUES,
@@ -140,6 +147,7 @@ def target(make_app, wechat) -> Iterator[Target]:
                    WECHAT_SECRET=wechat.secret)
     with app.app_context():
         world = build_world(datetime.now(UTC))
+        add_evidence_file(world, datetime.now(UTC))
         from backend.services.accounts.api_clients import create_client
 
         _, key = create_client(db.session, "hostile", list(SCOPES), ["hostile"])
