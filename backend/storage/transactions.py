@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
+from typing import TypeVar
+
 from sqlalchemy.orm import Session
+
+from backend.errors import NotFound
+
+T = TypeVar("T")
 
 
 def begin_write(session: Session) -> None:
@@ -14,3 +20,11 @@ def begin_write(session: Session) -> None:
     """
     session.commit()
     session.connection(execution_options={"sqlite_immediate": True})
+
+
+def row_or_missing(session: Session, model: type[T], ident: int, message: str) -> T:
+    """Return the row of `model` with this primary key; NotFound with `message` otherwise."""
+    row = session.get(model, ident)
+    if row is None:
+        raise NotFound(message)
+    return row

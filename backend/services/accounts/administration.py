@@ -19,6 +19,7 @@ from backend.models import ApiClient, ConsoleUser, Unit
 from backend.models.clients import ROLES, SCOPES
 from backend.services.accounts import api_clients, audit, console_sessions, console_users
 from backend.services.accounts.audit import Actor
+from backend.storage.transactions import row_or_missing
 
 USERNAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{1,63}$")
 CLIENT_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
@@ -117,10 +118,7 @@ def unit_of(session: Session, code: str) -> Unit | None:
 
 def user_row(session: Session, user_id: int) -> ConsoleUser:
     """Return a console user by id; NotFound otherwise."""
-    user = session.get(ConsoleUser, user_id)
-    if user is None:
-        raise NotFound("用户不存在")
-    return user
+    return row_or_missing(session, ConsoleUser, user_id, "用户不存在")
 
 
 def not_self(user: ConsoleUser, actor: Actor, what: str) -> None:

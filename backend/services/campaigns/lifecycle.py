@@ -36,7 +36,7 @@ from backend.services.sealing import uses
 from backend.services.sealing.seal import Sealer
 from backend.services.templates.catalogue import Catalogue
 from backend.storage.bulk import insert_rows
-from backend.storage.transactions import begin_write
+from backend.storage.transactions import begin_write, row_or_missing
 
 STATUS_NAMES = {OPEN: "进行中", CLOSED: "已关闭", CANCELLED: "已取消"}
 
@@ -127,10 +127,7 @@ def find_campaign(session: Session, code: str) -> Campaign:
 
 def campaign_by_id(session: Session, campaign_id: int) -> Campaign:
     """Return the campaign with this id or raise NotFound."""
-    campaign = session.get(Campaign, campaign_id)
-    if campaign is None:
-        raise NotFound("测评不存在")
-    return campaign
+    return row_or_missing(session, Campaign, campaign_id, "测评不存在")
 
 
 def ballot_templates(catalogue: Catalogue) -> dict[str, str]:

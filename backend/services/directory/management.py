@@ -24,6 +24,7 @@ from backend.services.directory.units import (
     upsert_cadre,
     upsert_unit,
 )
+from backend.storage.transactions import row_or_missing
 
 # record(session, action, target, details): append an audit entry in the session's transaction.
 Recorder = Callable[[Session, str, str, dict], None]
@@ -165,10 +166,7 @@ def save_official(session: Session, data: CadreInput, record: Recorder) -> bool:
 
 def cadre_row(session: Session, cadre_id: int) -> Cadre:
     """Return a cadre row; NotFound otherwise."""
-    cadre = session.get(Cadre, cadre_id)
-    if cadre is None:
-        raise NotFound("干部不存在")
-    return cadre
+    return row_or_missing(session, Cadre, cadre_id, "干部不存在")
 
 
 def transfer_official(session: Session, cadre_id: int, unit_code: str, record: Recorder) -> str:
