@@ -13,20 +13,14 @@ from sqlalchemy.orm import Session
 
 from backend.storage.engine import engine_kind
 
-SCORES = """
-WITH recount AS (
-    SELECT cadre_id, month, rater_group, score AS item, count(*) AS n
-    FROM ratings WHERE status = 'valid' GROUP BY cadre_id, month, rater_group, score
-), stored AS (
-    SELECT cadre_id, month, rater_group, score AS item, count AS n
-    FROM rating_counts WHERE count <> 0
-), missing AS (
-    SELECT * FROM recount EXCEPT SELECT * FROM stored
-), extra AS (
-    SELECT * FROM stored EXCEPT SELECT * FROM recount
-), differ AS (
-    SELECT * FROM missing UNION SELECT * FROM extra
-)
+# Counts of the valid ratings against a count table's stored counts, both ways; the first
+# difference with both figures. {recount} and {stored} yield (cadre_id, month, rater_group,
+# item, n).
+COMPARE = """
+WITH recount AS ({recount}), stored AS ({stored}),
+missing AS (SELECT * FROM recount EXCEPT SELECT * FROM stored),
+extra AS (SELECT * FROM stored EXCEPT SELECT * FROM recount),
+differ AS (SELECT * FROM missing UNION SELECT * FROM extra)
 SELECT d.cadre_id, d.month, d.rater_group, CAST(d.item AS TEXT),
        (SELECT n FROM stored s WHERE s.cadre_id = d.cadre_id AND s.month = d.month
           AND s.rater_group = d.rater_group AND s.item = d.item),
@@ -34,40 +28,29 @@ SELECT d.cadre_id, d.month, d.rater_group, CAST(d.item AS TEXT),
           AND r.rater_group = d.rater_group AND r.item = d.item)
 FROM differ AS d ORDER BY 1, 2, 3, 4 LIMIT 1
 """
-
+SCORES = COMPARE.format(
+    recount="SELECT cadre_id, month, rater_group, score AS item, count(*) AS n FROM ratings "
+            "WHERE status = 'valid' GROUP BY cadre_id, month, rater_group, score",
+    stored="SELECT cadre_id, month, rater_group, score AS item, count AS n "
+           "FROM rating_counts WHERE count <> 0")
 TAG_ELEMENTS = {
     "postgresql": "CROSS JOIN LATERAL json_array_elements_text(ratings.tags) AS t(value)",
     "sqlite": "CROSS JOIN json_each(ratings.tags) AS t",
 }
-TAGS = """
-WITH recount AS (
-    SELECT cadre_id, month, rater_group, t.value AS item, count(*) AS n
-    FROM ratings {elements} WHERE status = 'valid'
-    GROUP BY cadre_id, month, rater_group, t.value
-), stored AS (
-    SELECT cadre_id, month, rater_group, tag AS item, count AS n
-    FROM rating_tag_counts WHERE count <> 0
-), missing AS (
-    SELECT * FROM recount EXCEPT SELECT * FROM stored
-), extra AS (
-    SELECT * FROM stored EXCEPT SELECT * FROM recount
-), differ AS (
-    SELECT * FROM missing UNION SELECT * FROM extra
-)
-SELECT d.cadre_id, d.month, d.rater_group, d.item,
-       (SELECT n FROM stored s WHERE s.cadre_id = d.cadre_id AND s.month = d.month
-          AND s.rater_group = d.rater_group AND s.item = d.item),
-       (SELECT n FROM recount r WHERE r.cadre_id = d.cadre_id AND r.month = d.month
-          AND r.rater_group = d.rater_group AND r.item = d.item)
-FROM differ AS d ORDER BY 1, 2, 3, 4 LIMIT 1
-"""
+# The SQL is built from the constants above only, once, at import.
+TAGS = {dialect: COMPARE.format(
+    recount="SELECT cadre_id, month, rater_group, t.value AS item, count(*) AS n "
+            "FROM ratings " + elements + " WHERE status = 'valid' "
+            "GROUP BY cadre_id, month, rater_group, t.value",
+    stored="SELECT cadre_id, month, rater_group, tag AS item, count AS n "
+           "FROM rating_tag_counts WHERE count <> 0")
+    for dialect, elements in TAG_ELEMENTS.items()}
 
 
 def first_mismatch(session: Session) -> str | None:
     """Return the first count that differs from a recount of the valid ratings, described."""
-    dialect = engine_kind(session)
     checks = (("rating_counts", "分数", SCORES),
-              ("rating_tag_counts", "标签", TAGS.format(elements=TAG_ELEMENTS[dialect])))
+              ("rating_tag_counts", "标签", TAGS[engine_kind(session)]))
     for table, label, sql in checks:
         row = session.execute(text(sql)).first()
         if row is not None:
