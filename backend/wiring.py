@@ -18,6 +18,7 @@ from backend.extensions import db, redis_connection
 from backend.integrations import MemoryTokenCache, RedisTokenCache, SmsClient, WeChatClient
 from backend.models.types import utcnow
 from backend.scoring import scheme_from_dict
+from backend.scoring.vocabulary import Vocabulary
 from backend.services.cases import CaseRules, load_calendar
 from backend.services.cases.evidence import EvidenceSettings
 from backend.services.fraud import FraudSettings
@@ -55,6 +56,12 @@ def sample_thresholds(app: Flask | None = None) -> SampleThresholds:
     """Return the low-sample thresholds of the default scheme, read once per app."""
     return _cached(app, "thresholds",
                    lambda a: reports_thresholds(a.extensions["catalogue"]))
+
+
+def vocabulary(app: Flask | None = None) -> Vocabulary:
+    """Return the configured rater groups, unit categories and scheme rules."""
+    app = app or current_app._get_current_object()
+    return app.extensions["catalogue"].vocabulary
 
 
 def token_codec(app: Flask | None = None) -> TokenCodec:

@@ -88,7 +88,8 @@ def detail(campaign: Campaign) -> dict:
     tz = wiring.timezone()
     scheme = current_app.extensions["catalogue"].schemes.get("default")
     progress = campaign_progress.campaign_progress(db.session, campaign, tz,
-                                                   scheme.definition if scheme else None)
+                                                   scheme.definition if scheme else None,
+                                                   wiring.vocabulary())
     return summary(campaign, (progress["invited"], progress["responded"]), tz) | {
         "groups": progress["groups"]}
 
@@ -187,7 +188,7 @@ class Slips(MethodView):
         campaign = campaigns.find_campaign(db.session, code)
         pdf = campaign_slips.campaign_slips(
             db.session, sealer(), campaign, token_codec(), current_app.config["PUBLIC_BASE_URL"],
-            wiring.timezone(), current_app.config.get("SLIP_FONT_PATH"))
+            wiring.timezone(), wiring.vocabulary(), current_app.config.get("SLIP_FONT_PATH"))
         return Response(pdf, mimetype="application/pdf", headers={
             "Content-Disposition": f'attachment; filename="{campaign.code}-slips.pdf"'})
 

@@ -2,10 +2,12 @@
 
 from flask.views import MethodView
 
+from backend import wiring
 from backend.api.auth import BEARER_SECURITY, require_scope
 from backend.api.parsing import Blueprint
 from backend.extensions import db
 from backend.schemas.directory import CODE_PATH, CadreSchema, UnitSchema
+from backend.scoring.vocabulary import level_code
 from backend.services.directory import units as directory
 from backend.services.directory.units import CadreInput, UnitInput
 
@@ -21,7 +23,7 @@ def unit_body(unit) -> dict:
 def cadre_body(cadre) -> dict:
     """Render a cadre as the API shows it."""
     return {"code": cadre.code, "name": cadre.name, "unit_code": cadre.unit.code,
-            "position": cadre.position, "active": cadre.active}
+            "position": cadre.position, "active": cadre.active, "level": cadre.level}
 
 
 @blp.route("/units/<string:code>", parameters=CODE_PATH)
@@ -33,7 +35,8 @@ class UnitResource(MethodView):
     @blp.alt_response(201, schema=UnitSchema, description="已创建")
     def put(self, data, code):
         """Create or update a unit."""
-        unit, created = directory.upsert_unit(db.session, UnitInput(code=code, **data))
+        unit, created = directory.upsert_unit(db.session, UnitInput(code=code, **data),
+                                             wiring.vocabulary())
         db.session.commit()
         return unit_body(unit), 201 if created else 200
 
@@ -47,6 +50,7 @@ class CadreResource(MethodView):
     @blp.alt_response(201, schema=CadreSchema, description="已创建")
     def put(self, data, code):
         """Create or update a cadre."""
+        data["level"] = level_code(data.get("level"))
         cadre, created = directory.upsert_cadre(db.session, CadreInput(code=code, **data))
         db.session.commit()
         return cadre_body(cadre), 201 if created else 200

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from flask import current_app
 from flask.views import MethodView
 
 from backend import wiring
@@ -23,17 +22,11 @@ from backend.services.reports.reading import reading
 from backend.services.reports.results import find_official, official_report
 from backend.services.scores.publication import begun_period
 from backend.services.scores.queries import current_scores
-from backend.services.templates.catalogue import register
 from backend.wiring import now
 from workers.jobs.scores import publish_scores
 from workers.queues import job_queue
 
 blp = Blueprint("scores", __name__, url_prefix="/api/v1", description="评分发布与查询")
-
-
-def default_scheme():
-    """Return the registered current version of the default scheme."""
-    return register(db.session, current_app.extensions["catalogue"].schemes["default"])
 
 
 @blp.route("/scores/publish")
@@ -62,10 +55,8 @@ class Scores(MethodView):
     @blp.response(200, ScoreListSchema)
     def get(self, args):
         """List the current published scores of a period (with digests for reconciliation)."""
-        scheme = default_scheme()
-        db.session.commit()
-        items, after = current_scores(db.session, args["period"], scheme,
-                                      args.get("cadre_code"), args.get("after"), args["limit"])
+        items, after = current_scores(db.session, args["period"], args.get("cadre_code"),
+                                      args.get("after"), args["limit"])
         return {"items": items, "next": after}
 
 

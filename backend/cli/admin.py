@@ -140,7 +140,8 @@ def import_directory(file: Path, kind: str | None, skip_invalid: bool, dry_run: 
     """Import a CSV or XLSX roster of units or cadres."""
 
     try:
-        report = import_roster(db.session, file, kind, skip_invalid, dry_run)
+        report = import_roster(db.session, file, wiring.vocabulary(), kind, skip_invalid,
+                               dry_run)
     except DomainError as exc:
         fail(exc)
     for e in report.errors:

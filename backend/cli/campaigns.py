@@ -29,7 +29,7 @@ from backend.services.campaigns.progress import campaign_progress
 from backend.services.campaigns.progress import non_responders as list_non_responders
 from backend.services.campaigns.roster import check_rows, read_roster
 from backend.services.campaigns.roster import import_roster as import_campaign_roster
-from backend.services.campaigns.rules import CampaignInput, ballot_template
+from backend.services.campaigns.rules import CampaignInput, allowed_groups, ballot_template
 from backend.services.campaigns.slips import campaign_slips
 from backend.services.directory.roster_import import ImportReport
 from backend.wiring import now, sealer, token_codec, vault
@@ -74,8 +74,9 @@ def plan_roster(ctx, template: str, roster: Path) -> tuple[list, ImportReport]:
     found = ballot_template(db.session, ctx.catalogue, template)
     if found is None:
         raise InvalidInput(errors={"template": f"不是测评票模板：{template}"})
-    rows = read_roster(roster.read_bytes(), roster.name)
-    planned, errors = check_rows(db.session, found.definition["groups"], rows)
+    rows = read_roster(roster.read_bytes(), roster.name, ctx.catalogue.vocabulary)
+    groups = allowed_groups(found.definition["groups"], ctx.catalogue.vocabulary)
+    planned, errors = check_rows(db.session, groups, rows)
     return [p.assignment for p in planned], ImportReport(total=len(rows), errors=errors)
 
 
@@ -136,7 +137,8 @@ def slips(code: str, out: Path) -> None:
     ctx = context()
     try:
         pdf = campaign_slips(db.session, sealer(), find_campaign(db.session, code), ctx.codec,
-                             ctx.base_url, ctx.tz, current_app.config.get("SLIP_FONT_PATH"))
+                             ctx.base_url, ctx.tz, ctx.catalogue.vocabulary,
+                             current_app.config.get("SLIP_FONT_PATH"))
     except DomainError as exc:
         fail(exc)
     out.write_bytes(pdf)
@@ -154,7 +156,7 @@ def show(code: str) -> None:
         fail(exc)
     scheme = ctx.catalogue.schemes.get("default")
     progress = campaign_progress(db.session, campaign, ctx.tz,
-                                 scheme.definition if scheme else None)
+                                 scheme.definition if scheme else None, ctx.catalogue.vocabulary)
     click.echo(f"{campaign.name}（{campaign.code}，{STATUS_NAMES[campaign.status]}）："
                f"已提交 {progress['responded']}/{progress['invited']}")
     for group, figures in progress["groups"].items():

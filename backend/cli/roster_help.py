@@ -9,16 +9,17 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
-from backend.models.directory import POSITION_LEVELS, UNIT_CATEGORIES
+from backend.scoring.vocabulary import POSITION_LEVELS
 from backend.services.campaigns import roster as campaign_roster
 from backend.services.directory import roster_import as directory_import
+from backend.services.templates.catalogue import shipped_vocabulary
 
 DIRECTORY_NOTES = {
     "units": {
         "code": "单位编码：字母、数字、点、横线、下划线，至多 64 个字符",
         "name": "单位名称，至多 200 个字",
-        "category": "类别：" + "、".join(f"{k}（{v}）" for k, v in UNIT_CATEGORIES.items())
-                    + "，英文或中文均可",
+        "category": "类别（模板目录 settings/unit_categories.yaml 所配置的；随产品提供的有："
+                    + shipped_vocabulary().category_choices() + "），代码、中文名称或别名均可",
         "parent_code": "上级单位编码；可为空；上级可在同一文件中（顺序不限）",
     },
     "cadres": {
@@ -35,8 +36,9 @@ CAMPAIGN_NOTES = {
     "code": "评价人编码：字母、数字、点、横线、下划线，至多 64 个字符；同一测评中不重复",
     "name": "评价人姓名，至多 100 个字",
     "phone": "11 位手机号（可选，用于短信提醒；可带 +86、空格或横线）",
-    "group": "评价人群体：superior、peer、subordinate、representative、recipient，"
-             "或 上级、同级、下级、干部职工、两代表一委员、服务对象 等中文名（须为模板允许的）",
+    "group": "评价人群体（settings/rater_groups.yaml 所配置的；随产品提供的有："
+             + shipped_vocabulary().group_choices()
+             + "），代码、中文名称或别名均可（须为模板允许的）",
     "targets": "被评价干部编码，以顿号、逗号、分号或空格分隔；评价人本人自动去除",
 }
 

@@ -6,7 +6,7 @@ import re
 
 from flask import current_app
 
-from backend.services.campaigns.rules import GROUP_NAMES
+from backend import wiring
 from backend.services.fraud.findings import KIND_LABELS
 
 REVIEW_KINDS = KIND_LABELS  # the fraud review items' kinds, in Chinese
@@ -60,8 +60,8 @@ AUDIT_ACTIONS = {
 
 
 def group_name(code: str) -> str:
-    """Return the Chinese name of a rater group."""
-    return GROUP_NAMES.get(code, code)
+    """Return the configured Chinese name of a rater group (settings/rater_groups.yaml)."""
+    return wiring.vocabulary().group_name(code)
 
 
 def event_type_names() -> dict[str, str]:

@@ -10,22 +10,6 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from backend.models.base import db
 from backend.models.types import UTCDateTime, utcnow
 
-UNIT_CATEGORIES = {
-    "township": "乡镇（街道）",
-    "department": "县直部门",
-    "institution": "事业单位",
-    "village": "村（社区）",
-    "enterprise": "国有企业",
-    "other": "其他",
-}
-# One post, one table (一岗一表): the position levels indicators and peer standing differ by.
-POSITION_LEVELS = {
-    "principal": "正职",
-    "deputy": "副职",
-    "middle": "中层",
-    "staff": "一般干部",
-}
-
 
 class Unit(db.Model):
     __tablename__ = "units"
@@ -33,7 +17,7 @@ class Unit(db.Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     code: Mapped[str] = mapped_column(String(64), unique=True)
     name: Mapped[str] = mapped_column(String(200))
-    category: Mapped[str] = mapped_column(String(32))
+    category: Mapped[str] = mapped_column(String(32))  # settings/unit_categories.yaml
     parent_id: Mapped[int | None] = mapped_column(ForeignKey("units.id"), index=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
@@ -49,7 +33,7 @@ class Cadre(db.Model):
     name: Mapped[str] = mapped_column(String(100))
     unit_id: Mapped[int] = mapped_column(ForeignKey("units.id"), index=True)
     position: Mapped[str] = mapped_column(String(200))
-    level: Mapped[str | None] = mapped_column(String(20))  # POSITION_LEVELS; None: not set
+    level: Mapped[str | None] = mapped_column(String(20))  # POSITION_LEVELS (scoring); None: unset
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)

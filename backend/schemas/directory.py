@@ -2,7 +2,6 @@
 
 from marshmallow import fields, validate
 
-from backend.models.directory import UNIT_CATEGORIES
 from backend.schemas.base import CONTROL_CHARACTERS, Schema
 
 CODE_MAX = 64  # units.code, cadres.code, campaigns.code, campaign_raters.code
@@ -21,6 +20,7 @@ CODE_PATH = [{"in": "path", "name": "code", "required": True,
 UNIT_NAME_MAX = 200  # units.name
 CADRE_NAME_MAX = 100  # cadres.name
 POSITION_MAX = 200  # cadres.position
+CATEGORY_MAX = 32  # units.category
 
 
 def text(maximum: int, **kwargs) -> fields.String:
@@ -32,9 +32,13 @@ def text(maximum: int, **kwargs) -> fields.String:
 class UnitSchema(Schema):
     code = fields.String(dump_only=True)
     name = text(UNIT_NAME_MAX, metadata={"example": "某某县行政审批局"})
-    category = fields.String(required=True, validate=validate.OneOf(list(UNIT_CATEGORIES)),
-                             metadata={"description": "、".join(
-                                 f"{k}={v}" for k, v in UNIT_CATEGORIES.items())})
+    category = fields.String(
+        required=True, validate=validate.Length(1, CATEGORY_MAX),
+        metadata={"example": "dept_economy",
+                  "description": "单位类别：代码、中文名称或别名，须为模板目录 "
+                                 "settings/unit_categories.yaml 所配置的类别（默认为改革文件"
+                                 "的县直部门四类、乡镇三类，另有 township、department 等未细分"
+                                 "类型）"})
     parent_code = fields.String(load_default=None, allow_none=True, validate=CODE)
 
 
@@ -44,3 +48,8 @@ class CadreSchema(Schema):
     unit_code = fields.String(required=True, validate=CODE, metadata={"example": "U001"})
     position = text(POSITION_MAX, metadata={"example": "窗口科长"})
     active = fields.Boolean(load_default=True)
+    level = fields.String(
+        load_default=None, allow_none=True, validate=validate.Length(0, 20),
+        metadata={"example": "principal",
+                  "description": "职级：principal（正职）、deputy（副职）、middle（中层）、"
+                                 "staff（一般干部），也可写中文；省略则不改，空字符串清除"})

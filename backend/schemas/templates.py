@@ -4,7 +4,8 @@ from marshmallow import RAISE, ValidationError, fields, validate, validates_sche
 
 from backend.schemas.base import Schema
 
-RATER_GROUPS = ("recipient", "representative", "superior", "peer", "subordinate")
+# Which groups exist is the settings' (settings/rater_groups.yaml): the catalogue checks them.
+GROUP_CODE = r"^[a-z][a-z0-9_]{0,19}$"
 TAG_MAX = 12  # characters of a tag label
 MAX_TAGS_LIMIT = 10  # the most tags a template may let a rater choose
 SCALE_LIMITS = (0, 100)  # every scale lies within these
@@ -84,8 +85,8 @@ class TemplateFileSchema(StrictSchema):
     key = fields.String(required=True, validate=validate.Regexp(r"^[a-z][a-z0-9_]{1,63}$"))
     name = fields.String(required=True, validate=validate.Length(1, 60))
     kind = fields.String(required=True, validate=validate.OneOf(["event", "ballot"]))
-    group = fields.String(validate=validate.OneOf(RATER_GROUPS))
-    groups = fields.List(fields.String(validate=validate.OneOf(RATER_GROUPS)),
+    group = fields.String(validate=validate.Regexp(GROUP_CODE))
+    groups = fields.List(fields.String(validate=validate.Regexp(GROUP_CODE)),
                          validate=validate.Length(min=1))
     event_types = fields.Dict(keys=fields.String(validate=validate.Regexp(r"^[a-z][a-z0-9_]*$")),
                               values=fields.Nested(EventTypeSchema))

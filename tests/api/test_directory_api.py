@@ -27,11 +27,46 @@ def test_cadre_round_trips_with_chinese_names(client, auth, session):
     body = {"name": "王建国", "unit_code": "U1", "position": "党委书记"}
     created = client.put("/api/v1/cadres/C001", json=body, headers=auth)
     assert created.status_code == 201
-    assert created.json == {"code": "C001", "active": True, **body}
+    assert created.json == {"code": "C001", "active": True, "level": None, **body}
     updated = client.put("/api/v1/cadres/C001", json={**body, "active": False}, headers=auth)
     assert updated.status_code == 200 and updated.json["active"] is False
     stored = session.scalar(select(Cadre).where(Cadre.code == "C001"))
     assert (stored.name, stored.unit.code, stored.active) == ("王建国", "U1", False)
+
+
+def test_category_and_level_are_taken_by_code_or_chinese_name(client, auth, session):
+    unit = client.put("/api/v1/units/U7", json={"name": "县发改局", "category": "经济发展类"},
+                      headers=auth)
+    assert unit.status_code == 201 and unit.json["category"] == "dept_economy"
+    body = {"name": "赵敏", "unit_code": "U7", "position": "局长", "level": "正职"}
+    cadre = client.put("/api/v1/cadres/C7", json=body, headers=auth)
+    assert cadre.status_code == 201 and cadre.json["level"] == "principal"
+    kept = client.put("/api/v1/cadres/C7", json={**body, "level": None}, headers=auth)
+    assert kept.json["level"] == "principal"  # left out or null: unchanged
+    cleared = client.put("/api/v1/cadres/C7", json={**body, "level": ""}, headers=auth)
+    assert cleared.json["level"] is None
+    assert session.scalar(select(Unit.category).where(Unit.code == "U7")) == "dept_economy"
+
+
+@pytest.mark.parametrize(("field", "body"), [
+    ("category", {"name": "县某局", "category": "经济"}),
+    ("category", {"name": "县某局", "category": "x" * 33}),
+    ("category", {"name": "县某局", "category": "<script>"}),
+])
+def test_unknown_category_is_422_naming_the_choices_and_writes_nothing(client, auth, session,
+                                                                       field, body):
+    response = client.put("/api/v1/units/U8", json=body, headers=auth)
+    assert response.status_code == 422
+    assert field in response.json["errors"]
+    assert session.scalar(select(func.count()).select_from(Unit)) == 0
+
+
+def test_unknown_level_is_422_in_chinese(client, auth, session):
+    client.put("/api/v1/units/U1", json=UNIT, headers=auth)
+    body = {"name": "王建国", "unit_code": "U1", "position": "党委书记", "level": "处长"}
+    response = client.put("/api/v1/cadres/C001", json=body, headers=auth)
+    assert response.status_code == 422 and "未知职级" in response.json["errors"]["level"]
+    assert session.scalar(select(func.count()).select_from(Cadre)) == 0
 
 
 def test_unit_parent_must_exist_and_cannot_form_a_loop(client, auth):

@@ -409,3 +409,26 @@ def test_an_own_link_never_reaches_a_log_line():
 
     line = 'GET /o/eyJjIjoiQzAxMSIsInAiOiIyMDI2LTEyIiwiZCI6MzB9.aVN1bg.c2lnbmF0dXJl HTTP/1.1'
     assert mask_secrets(line) == "GET /o/*** HTTP/1.1"
+
+
+def test_the_report_follows_the_scheme_rule_of_the_officials_category_and_level(
+        app, client, make_key, world, rated, monkeypatch):
+    from dataclasses import replace
+
+    from backend.scoring.vocabulary import SchemeRule
+
+    catalogue = app.extensions["catalogue"]
+    rule = SchemeRule("one_plus_five_n", frozenset({"township"}), frozenset({"deputy"}))
+    monkeypatch.setitem(app.extensions, "catalogue", replace(
+        catalogue, vocabulary=replace(catalogue.vocabulary, rules=(rule,))))
+    assert db.session.get(Cadre, world.cadres[SUBJECT]).level == "deputy"
+    body = client.get(f"/api/v1/cadres/{SUBJECT}/report?period={rated}",
+                      headers=make_key("scores:read")).json
+    assert body["scheme"]["id"] == "one_plus_five_n"
+    assert set(body["score"]["groups"]) == {"org_department", "superior", "peer", "recipient",
+                                            "third_party", "media"}
+    # Recipients carry 35 of 105: no composite, the index as before; peers share the scheme.
+    assert body["headline"] == {"kind": "recipient_index", "score_100": 78.89}
+    assert body["standing"]["percentile"] == 50.0
+    text = str(body)
+    assert not any(secret in text for secret in (*SECRET_TAGS, *SECRET_COMMENTS))

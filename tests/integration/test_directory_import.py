@@ -35,6 +35,20 @@ def test_excel_csv_with_bom_and_chinese_headers_imports(app, runner, session, tm
     assert session.scalar(select(Cadre.active).where(Cadre.code == "C2")) is False
 
 
+def test_reform_categories_and_levels_import_by_their_chinese_names(app, runner, session,
+                                                                    tmp_path):
+    units = ("编码,名称,类别,上级编码\nX0,县委组织部,党群政务类,\n"
+             "X2,青山乡,生态功能类乡镇,X0\nX3,县执法局,执法监督,X0\n")
+    cadres = "干部编码,姓名,单位编码,职务,职级\nC5,周强,X2,乡长,正职\nC6,吴芳,X3,副局长,副职\n"
+    for name, text in (("u.csv", units), ("c.csv", cadres)):
+        result = runner.invoke(args=["directory", "import", str(write(tmp_path, name, text))])
+        assert result.exit_code == 0, result.output
+    assert dict(session.execute(select(Unit.code, Unit.category)).all()) == {
+        "X0": "dept_party_affairs", "X2": "town_ecology", "X3": "dept_enforcement"}
+    assert dict(session.execute(select(Cadre.code, Cadre.level)).all()) == {
+        "C5": "principal", "C6": "deputy"}
+
+
 def test_gb18030_csv_from_older_excel_imports(app, runner, session, tmp_path):
     path = write(tmp_path, "u.csv", UNITS_CSV, encoding="gb18030")
     assert runner.invoke(args=["directory", "import", str(path)]).exit_code == 0

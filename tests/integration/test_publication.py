@@ -14,7 +14,7 @@ from sqlalchemy import func, select
 from backend.models import Alert, ScoreSnapshot
 from backend.scoring import current_period
 from backend.services.scores.publication import publish_period
-from backend.services.templates.catalogue import register
+from backend.services.scores.schemes import scheme_book
 from tests.support.invitations import issue
 from tests.support.release import release_all
 
@@ -41,9 +41,9 @@ def rate_all(client, scores, cadre_code="C001", tags=("热情周到",)):
 
 
 def publish(session, period=None, recorder=None):
-    scheme = register(session, current_app.extensions["catalogue"].schemes["default"])
+    book = scheme_book(session, current_app.extensions["catalogue"])
     now = datetime.now(UTC)
-    return publish_period(session, period or current_period("month", now, TZ), scheme, now, TZ,
+    return publish_period(session, period or current_period("month", now, TZ), book, now, TZ,
                           recorder or Recorder())
 
 
@@ -228,11 +228,11 @@ def test_every_published_number_equals_a_recomputation_for_many_officials(app, s
                                            rater_group=group, tag=tag, count=count))
         officials.append((cadre, samples, tags))
     session.commit()
-    scheme = register(session, current_app.extensions["catalogue"].schemes["default"])
+    book = scheme_book(session, current_app.extensions["catalogue"])
     # Read in ranges of 7 officials (and 7 rows ahead), so 40 officials take several queries.
     monkeypatch.setattr("backend.services.scores.score_counts.PIVOT_CHUNK", 7)
     monkeypatch.setattr("backend.services.scores.publication.PIVOT_CHUNK", 7)
-    report = publish_period(session, "2026-Q3", scheme, datetime(2026, 10, 5, tzinfo=UTC), TZ,
+    report = publish_period(session, "2026-Q3", book, datetime(2026, 10, 5, tzinfo=UTC), TZ,
                             Recorder())
     assert report.officials >= len(officials)
     for cadre, samples, tags in officials:
@@ -283,3 +283,96 @@ def test_a_flag_that_still_holds_keeps_its_alert_open(client, session):
     publish(session)
     assert alert_of(session, "warning_talk").state == "open"
     assert alert_of(session, "low_sample").state == "open"
+
+
+ONE_PLUS_FIVE_N = {"org_department": 20, "superior": 15, "peer": 15, "recipient": 35,
+                   "third_party": 15, "media": 5}
+DEFAULT_WEIGHTS = {"recipient": 35, "representative": 20, "superior": 15, "peer": 15,
+                   "subordinate": 15}
+SAMPLES = {"org_department": [8, 9], "superior": [7], "peer": [6, 8, 9],
+           "recipient": [9, 8, 10, 7, 9, 9, 8, 10, 6, 9], "third_party": [5, 7, 6],
+           "media": [4], "subordinate": [9, 9, 8], "representative": [7, 8, 6]}
+
+
+def composite_of(weights: dict[str, int]) -> float:
+    """Recompute a composite by hand: every group here is ok and untrimmed (n < 20)."""
+    total = sum(Fraction(w) * Fraction(sum(SAMPLES[g]), len(SAMPLES[g]))
+                for g, w in weights.items()) / sum(weights.values())
+    return float((Decimal(10 * total.numerator) / Decimal(total.denominator))
+                 .quantize(Decimal("0.01"), rounding="ROUND_HALF_UP"))
+
+
+def with_rules(*rules):
+    """Return the app's catalogue with scheme rules, as settings/scheme_rules.yaml gives them."""
+    from dataclasses import replace
+
+    catalogue = current_app.extensions["catalogue"]
+    return replace(catalogue, vocabulary=replace(catalogue.vocabulary, rules=tuple(rules)))
+
+
+def test_each_official_is_scored_under_the_first_rule_that_matches(app, session):
+    from backend.models import Cadre, RatingCount, SurveyTemplate, Unit
+    from backend.scoring.vocabulary import SchemeRule
+
+    unit = Unit(code="U5", name="县发改局", category="dept_economy")
+    chief = Cadre(code="P001", name="局长", unit=unit, position="局长", level="principal")
+    deputy = Cadre(code="P002", name="副局长", unit=unit, position="副局长", level="deputy")
+    session.add_all([chief, deputy])
+    session.flush()
+    for cadre in (chief, deputy):
+        for group, scores in SAMPLES.items():
+            for score in set(scores):
+                session.add(RatingCount(cadre_id=cadre.id, month="2026-08", rater_group=group,
+                                        score=score, count=scores.count(score)))
+    session.commit()
+    rules = (SchemeRule("one_plus_five_n", frozenset({"town_ecology"})),  # not this unit
+             SchemeRule("one_plus_five_n", frozenset({"dept_economy"}), frozenset({"principal"})),
+             SchemeRule("default", frozenset({"dept_economy"})))
+    recorder = Recorder()
+    book = scheme_book(session, with_rules(*rules))
+    publish_period(session, "2026-Q3", book, datetime(2026, 10, 5, tzinfo=UTC), TZ, recorder)
+
+    chief_doc, deputy_doc = current(session, "P001"), current(session, "P002")
+    assert chief_doc["scheme"]["id"] == "one_plus_five_n"
+    composite = chief_doc["composite"]
+    assert (composite["status"], composite["score_100"]) == ("ok", composite_of(ONE_PLUS_FIVE_N))
+    # The documents' weights sum to 105: each is renormalised over the ok groups.
+    assert composite["weights"]["org_department"] == float(Fraction(20, 105))
+    assert set(chief_doc["groups"]) == set(ONE_PLUS_FIVE_N)
+    assert deputy_doc["scheme"]["id"] == "default"
+    assert deputy_doc["composite"]["score_100"] == composite_of(DEFAULT_WEIGHTS)
+    stored = dict(session.execute(select(Cadre.code, SurveyTemplate.key)
+                                  .join(ScoreSnapshot, ScoreSnapshot.cadre_id == Cadre.id)
+                                  .join(SurveyTemplate, ScoreSnapshot.scheme_id == SurveyTemplate.id)
+                                  .where(Cadre.code.in_(["P001", "P002"]))).all())
+    assert stored == {"P001": "one_plus_five_n", "P002": "default"}
+    pushed = {m[2].split(":")[0]: m[2].split(":")[2] for m in recorder.messages
+              if m[0] == "score.published" and m[2].startswith("P00")}
+    assert pushed == {"P001": "one_plus_five_n", "P002": "default"}
+
+
+def test_an_official_moved_to_another_scheme_gets_one_new_current_score(app, session):
+    from backend.models import Cadre, RatingCount, Unit
+    from backend.scoring.vocabulary import SchemeRule
+
+    unit = Unit(code="U6", name="县审批局", category="dept_public_service")
+    chief = Cadre(code="Q001", name="局长", unit=unit, position="局长", level="principal")
+    session.add(chief)
+    session.flush()
+    for group, scores in SAMPLES.items():
+        for score in set(scores):
+            session.add(RatingCount(cadre_id=chief.id, month="2026-08", rater_group=group,
+                                    score=score, count=scores.count(score)))
+    session.commit()
+    when = datetime(2026, 10, 5, tzinfo=UTC)
+    publish_period(session, "2026-Q3", scheme_book(session, with_rules()), when, TZ, Recorder())
+    moved = with_rules(SchemeRule("one_plus_five_n", levels=frozenset({"principal"})))
+    recorder = Recorder()
+    report = publish_period(session, "2026-Q3", scheme_book(session, moved), when, TZ, recorder)
+    assert report.changed_codes == ["Q001"]
+    rows = session.execute(select(ScoreSnapshot.superseded_at, ScoreSnapshot.document)
+                           .where(ScoreSnapshot.cadre_id == chief.id)).all()
+    assert len(rows) == 2
+    assert [doc["scheme"]["id"] for at, doc in rows if at is None] == ["one_plus_five_n"]
+    again = publish_period(session, "2026-Q3", scheme_book(session, moved), when, TZ, Recorder())
+    assert again.changed == 0

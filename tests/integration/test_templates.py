@@ -97,3 +97,88 @@ def test_app_refuses_to_start_with_an_invalid_template(make_app, folder):
     edit(folder / "service_event.yaml", lambda d: d.update(kind="poll"))
     with pytest.raises(TemplateError, match=r"service_event\.yaml: kind"):
         make_app(SURVEY_TEMPLATES_DIR=str(folder))
+
+
+def write(folder: Path, name: str, text: str) -> None:
+    (folder / "settings" / name).write_text(text, encoding="utf-8")
+
+
+def test_shipped_settings_name_the_groups_and_categories_of_the_reform():
+    vocabulary = load_catalogue(ROOT).vocabulary
+    assert {"recipient", "representative", "superior", "peer", "subordinate", "org_department",
+            "third_party", "media"} <= set(vocabulary.groups)
+    assert {g: vocabulary.groups[g].min_n for g in
+            ("recipient", "representative", "superior", "peer", "subordinate")} == {
+        "recipient": 10, "representative": 3, "superior": 1, "peer": 3, "subordinate": 3}
+    assert vocabulary.group_code("两代表一委员") == "representative"
+    assert vocabulary.category_code("生态功能类") == "town_ecology"
+    names = {c.name for c in vocabulary.categories.values()}
+    assert {"经济发展类部门", "党群政务类部门", "执法监督类部门", "社会事务公共服务类部门",
+            "重点建设发展类乡镇", "农业农村经济发展类乡镇", "生态功能类乡镇"} <= names
+    assert vocabulary.rules == () and vocabulary.scheme_for("dept_economy", "principal") == \
+        "default"
+
+
+def test_the_one_plus_five_n_scheme_ships_with_the_reform_weights():
+    scheme = load_catalogue(ROOT).schemes["one_plus_five_n"].definition
+    weights = {group: rule["weight"] for group, rule in scheme["groups"].items()}
+    assert weights == {"org_department": 20, "superior": 15, "peer": 15, "recipient": 35,
+                       "third_party": 15, "media": 5}
+
+
+def test_a_deployment_adds_a_group_and_a_rule(folder):
+    groups = yaml.safe_load((ROOT / "settings" / "rater_groups.yaml").read_text("utf-8"))
+    groups["villagers"] = {"name": "村民代表", "min_n": 5, "aliases": ["村民"]}
+    write(folder, "rater_groups.yaml", yaml.safe_dump(groups, allow_unicode=True))
+    write(folder, "scheme_rules.yaml", "- scheme: one_plus_five_n\n"
+                                       "  categories: [town_ecology]\n  levels: [principal]\n")
+    edit(folder / "democratic_appraisal.yaml", lambda d: d["groups"].append("villagers"))
+    vocabulary = load_catalogue(folder).vocabulary
+    assert vocabulary.group_code("村民") == "villagers" and vocabulary.groups["villagers"].min_n == 5
+    assert vocabulary.scheme_for("town_ecology", "principal") == "one_plus_five_n"
+    assert vocabulary.scheme_for("town_ecology", "deputy") == "default"
+    assert vocabulary.scheme_for("dept_economy", None) == "default"
+
+
+@pytest.mark.parametrize(("name", "text", "path"), [
+    ("rater_groups.yaml", "Peer: {name: 同级, min_n: 3}\n", "Peer"),
+    ("rater_groups.yaml", "a_very_long_group_code_x: {name: 长, min_n: 3}\n",
+     "a_very_long_group_code_x"),
+    ("rater_groups.yaml", "peer: {name: 同级, min_n: 0}\n", "peer.min_n"),
+    ("rater_groups.yaml", "peer: {name: 同级, min_n: true}\n", "peer.min_n"),
+    ("rater_groups.yaml", "peer: {name: '', min_n: 3}\n", "peer.name"),
+    ("rater_groups.yaml", "peer: {name: 同级, min_n: 3, colour: red}\n", "peer.colour"),
+    ("rater_groups.yaml", "peer: {name: 同级, min_n: 3}\nrecipient: {name: 同级, min_n: 10}\n",
+     "recipient"),
+    ("rater_groups.yaml", "[]\n", ""),
+    ("unit_categories.yaml", "town: {name: 乡镇, aliases: [1, 2]}\n", "town.aliases"),
+    ("scheme_rules.yaml", "- scheme: nowhere\n", "[0].scheme"),
+    ("scheme_rules.yaml", "- scheme: one_plus_five_n\n  categories: [moon]\n", "[0].categories"),
+    ("scheme_rules.yaml", "- scheme: one_plus_five_n\n  levels: [正职]\n", "[0].levels"),
+    ("scheme_rules.yaml", "- scheme: one_plus_five_n\n  when: always\n", "[0]"),
+    ("scheme_rules.yaml", "scheme: default\n", ""),
+])
+def test_bad_settings_are_refused_naming_file_key_and_reason(folder, name, text, path):
+    write(folder, name, text)
+    with pytest.raises(TemplateError) as info:
+        load_catalogue(folder)
+    assert info.value.source == f"settings/{name}"
+    assert info.value.path == path
+    assert info.value.reason
+
+
+@pytest.mark.parametrize(("change", "path"), [
+    (lambda d: d["groups"].update(aliens={"weight": 5, "min_n": 3}), "groups.aliens"),
+    (lambda d: d.update(scale={"min": 0, "max": 10}), "scale"),
+    (lambda d: d["flags"].update(low_sample_min=10), "flags.low_sample_min"),
+])
+def test_a_scheme_that_cannot_share_the_count_table_is_refused(folder, change, path):
+    edit(folder / "schemes" / "one_plus_five_n.yaml", change)
+    with pytest.raises(TemplateError) as info:
+        load_catalogue(folder)
+    assert (info.value.source, info.value.path) == ("schemes/one_plus_five_n.yaml", path)
+
+
+def test_a_folder_without_settings_takes_the_shipped_ones(folder):
+    shutil.rmtree(folder / "settings")
+    assert load_catalogue(folder).vocabulary.groups == load_catalogue(ROOT).vocabulary.groups

@@ -96,15 +96,15 @@ def timed_publication(app, officials: int = OFFICIALS) -> float:
     from backend.extensions import db
     from backend.services.outbox.push import queue_messages
     from backend.services.scores.publication import publish_period
-    from backend.services.templates.catalogue import register
+    from backend.services.scores.schemes import scheme_book
 
     with app.app_context():
         db.session.execute(sa.text("TRUNCATE score_snapshots, webhook_outbox, alerts"))
         db.session.commit()
-        scheme = register(db.session, app.extensions["catalogue"].schemes["default"])
+        book = scheme_book(db.session, app.extensions["catalogue"])
         db.session.commit()
         started = time.perf_counter()
-        report = publish_period(db.session, PERIOD, scheme, datetime(2026, 10, 5, tzinfo=UTC),
+        report = publish_period(db.session, PERIOD, book, datetime(2026, 10, 5, tzinfo=UTC),
                                 ZoneInfo("Asia/Shanghai"), queue_messages)
         elapsed = time.perf_counter() - started
         assert report.officials == officials, report

@@ -78,6 +78,6 @@ def print_slips(print_id: int) -> None:
     """Render a queued print of a campaign's slips, with progress (the console's 打印测评票)."""
     config = current_app.config
     context = PrintContext(wiring.sealer(), wiring.token_codec(), config["PUBLIC_BASE_URL"],
-                           wiring.timezone(), config.get("SLIP_FONT_PATH"))
+                           wiring.timezone(), wiring.vocabulary(), config.get("SLIP_FONT_PATH"))
     status = run_print(db.session, context, print_id, wiring.now())
     log.info("slip print %s: %s", print_id, status)

@@ -13,7 +13,7 @@ from backend.services.cases import open_for_flagged_alerts
 from backend.services.ledger.chain import anchor, latest_checkpoint
 from backend.services.outbox.push import queue_messages
 from backend.services.scores.publication import PublicationReport, publish_period
-from backend.services.templates.catalogue import register
+from backend.services.scores.schemes import scheme_book
 from backend.wiring import case_rules, now
 from workers.jobs.push import start_relay
 from workers.queues import job_queue
@@ -22,10 +22,10 @@ log = logging.getLogger(__name__)
 
 
 def run_publication(period: str, progress=None) -> PublicationReport:
-    """Publish one period with the current default scheme, then wake the push relay."""
-    scheme = register(db.session, current_app.extensions["catalogue"].schemes["default"])
+    """Publish one period under the current schemes, then wake the push relay."""
+    book = scheme_book(db.session, current_app.extensions["catalogue"])
     checkpoint = anchor(latest_checkpoint(db.session))  # the latest closed day's root
-    report = publish_period(db.session, period, scheme, now(),
+    report = publish_period(db.session, period, book, now(),
                             wiring.timezone(), queue_messages,
                             checkpoint=checkpoint, progress=progress)
     log.info("published %s: %d officials, %d changed, %d alerts", period, report.officials,

@@ -78,7 +78,7 @@ def build_campaign(campaign_id: int) -> Page:
         abort(404)
     scheme = current_app.extensions["catalogue"].schemes.get("default")
     progress = campaign_progress(wiring.session(), campaign, tz(),
-                                 scheme.definition if scheme else None)
+                                 scheme.definition if scheme else None, wiring.vocabulary())
     scheme = register(wiring.session(), scheme) if scheme else None
     cards = [Card("应参评", number(progress["invited"])),
              Card("已参评", number(progress["responded"])),
@@ -115,7 +115,7 @@ RESULT_COLUMNS = [Column("cadre_code", "干部编码"), Column("cadre", "姓名"
 def results_table(campaign, scheme) -> Table:
     """Return a closed campaign's results; groups below their minimum as counts only."""
     rows = campaign_results(wiring.session(), campaign, scheme_of(scheme) if scheme else Scheme(),
-                            tz())
+                            tz(), wiring.vocabulary())
     for row in rows:
         row["group_name"] = group_name(row["group"])
         row["result"] = (f"{row['trimmed_mean']:.2f}" if row["status"] == "ok"

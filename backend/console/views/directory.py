@@ -12,8 +12,8 @@ from flask.typing import ResponseReturnValue
 
 from backend import wiring
 from backend.errors import InvalidInput
-from backend.services.directory import POSITION_LEVELS, UNIT_CATEGORIES, management
-from backend.services.directory.units import CadreInput, UnitInput, normalise_category
+from backend.services.directory import POSITION_LEVELS, management
+from backend.services.directory.units import CadreInput, UnitInput
 
 from ..access import ORG
 from ..auth import login_required
@@ -46,7 +46,8 @@ def directory() -> ResponseReturnValue:
         unit_form=management.find_unit(wiring.session(), edit_unit) if edit_unit else None,
         official_form=(management.find_official(wiring.session(), edit_official)
                        if edit_official else None),
-        categories=UNIT_CATEGORIES, levels=POSITION_LEVELS)
+        categories={code: c.name for code, c in wiring.vocabulary().categories.items()},
+        levels=POSITION_LEVELS)
 
 
 @bp.route("/directory/units", methods=["POST"])
@@ -54,9 +55,9 @@ def directory() -> ResponseReturnValue:
 def save_unit() -> ResponseReturnValue:
     """Create or edit a unit (by its code)."""
     data = UnitInput(code=field("code", 64), name=field("name"),
-                     category=normalise_category(field("category", 32)),
+                     category=field("category", 32),
                      parent_code=field("parent_code", 64) or None)
-    created = management.save_unit(wiring.session(), data, recorder())
+    created = management.save_unit(wiring.session(), data, wiring.vocabulary(), recorder())
     flash(f"已{'新建' if created else '修改'}单位 {data.name}（{data.code}）", "ok")
     return redirect(url_for("console.directory"), 303)
 
@@ -113,6 +114,6 @@ def directory_import() -> ResponseReturnValue:
     if len(data) > UPLOAD_MAX:
         raise InvalidInput("文件超过 2 MB，请分批上传", {"file": "文件过大"})
     report = management.import_upload(wiring.session(), upload.filename[:200], data, mode,
-                                      recorder())
+                                      wiring.vocabulary(), recorder())
     return render_template("console/directory_import.html", report=report, modes=IMPORT_MODES,
                            mode=mode, outcomes=OUTCOMES, filename=upload.filename[:200])

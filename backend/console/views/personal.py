@@ -28,7 +28,7 @@ def build_feedback(cadre_id: int) -> Page:
     cadre = find_cadre(wiring.session(), cadre_id)
     if cadre is None:
         abort(404)
-    scheme = wiring.report_settings().scheme
+    scheme = wiring.report_settings().for_official(cadre).scheme
     rows = visible_comments(wiring.session(), scheme, cadre.id)
     for row in rows:
         row["group"], row["status"] = group_name(row["group"]), RATING_STATUSES.get(

@@ -19,7 +19,7 @@ from backend.services.accounts import audit
 from backend.services.outbox import push
 from backend.services.scores.preview import preview_period
 from backend.services.scores.publication import begun_period
-from backend.services.templates.catalogue import register
+from backend.services.scores.schemes import scheme_book
 from workers.jobs.scores import publish_scores
 from workers.queues import job_queue
 
@@ -97,14 +97,14 @@ def period_arg(name: str = "period") -> str | None:
     return label
 
 
-def scheme_row():
-    """Return the registered current default scheme."""
-    return register(wiring.session(), current_app.extensions["catalogue"].schemes["default"])
+def schemes():
+    """Return the registered current schemes and which official each scores."""
+    return scheme_book(wiring.session(), current_app.extensions["catalogue"])
 
 
 def preview_table(label: str) -> tuple[Table, str]:
     """Return the preview of publishing a period and its one-line summary."""
-    preview = preview_period(wiring.session(), label, scheme_row(), wiring.now(), tz())
+    preview = preview_period(wiring.session(), label, schemes(), wiring.now(), tz())
     summary = (f"发布 {label} 将重新计算 {number(preview.officials)} 名干部，其中 "
                f"{number(preview.changed)} 名的成绩与当前发布不同，将推送给考核核心系统。")
     note = "只列出前 200 名。" if preview.changed > len(preview.rows) else ""

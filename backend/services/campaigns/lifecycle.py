@@ -24,6 +24,7 @@ from backend.scoring.periods import month_label, parse_period
 from backend.services.campaigns.rules import (
     CampaignInput,
     Planned,
+    allowed_groups,
     assignment_errors,
     ballot_template,
     campaign_errors,
@@ -99,7 +100,8 @@ def create_campaign(session: Session, ctx: CampaignContext,
     template = ballot_template(session, ctx.catalogue, data.template)
     if errors := campaign_errors(ctx.catalogue, ctx.now, data, template):
         raise InvalidInput(errors=errors)
-    planned, issues = check_assignments(data.assignments, template.definition["groups"],
+    groups = allowed_groups(template.definition["groups"], ctx.catalogue.vocabulary)
+    planned, issues = check_assignments(data.assignments, groups,
                                         load_cadres(session, data.assignments))
     if issues:
         raise InvalidInput("测评名单有误", errors=assignment_errors(issues))

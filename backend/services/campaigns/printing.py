@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 
 from backend.errors import Conflict, DomainError, Gone, NotFound, Unavailable
 from backend.models import Campaign, SlipPrint
+from backend.scoring.vocabulary import Vocabulary
 from backend.services.campaigns.lifecycle import require_open
 from backend.services.campaigns.slips import campaign_slips
 from backend.services.invitations.tokens import TokenCodec
@@ -38,6 +39,7 @@ class PrintContext:
     codec: TokenCodec
     base_url: str
     tz: tzinfo
+    vocabulary: Vocabulary
     font_file: str | None = None
 
 
@@ -84,7 +86,7 @@ def run_print(session: Session, ctx: PrintContext, print_id: int, now: datetime)
     report_progress(session, print_id, 0, 0)
     try:
         pdf = campaign_slips(session, ctx.sealer, campaign, ctx.codec, ctx.base_url, ctx.tz,
-                             ctx.font_file,
+                             ctx.vocabulary, ctx.font_file,
                              lambda done, total: report_progress(session, print_id, done, total))
     except DomainError as exc:
         session.rollback()

@@ -23,14 +23,14 @@ from backend.errors import Conflict
 from backend.models import Campaign, CampaignRater, CampaignTurnout, Delivery
 from backend.models.campaigns import OPEN
 from backend.models.outbox import PENDING
+from backend.scoring.vocabulary import Vocabulary
 from backend.services.privacy.personal_data import Vault
 from backend.services.sealing import uses
 from backend.services.sealing.seal import Sealer
+from backend.services.templates.catalogue import shipped_vocabulary
 from backend.storage.bulk import insert_rows
 from backend.storage.transactions import begin_write
 
-DEFAULT_MIN_N = {"recipient": 10, "representative": 3, "superior": 1, "peer": 3,
-                 "subordinate": 3}
 REMINDER_INTERVAL = timedelta(hours=24)
 REMINDER_DUE = timedelta(hours=24)
 
@@ -56,10 +56,11 @@ class GroupProgress:
                 "rate": round(self.responded / self.invited, 4), "by_day": series}
 
 
-def min_sizes(scheme: Mapping | None) -> dict[str, int]:
-    """Return min_n per group from a scheme definition, SCORING.md defaults otherwise."""
+def min_sizes(scheme: Mapping | None, vocabulary: Vocabulary | None = None) -> dict[str, int]:
+    """Return min_n per group from a scheme definition, the configured groups' otherwise."""
     groups = (scheme or {}).get("groups") or {}
-    return DEFAULT_MIN_N | {g: int(v["min_n"]) for g, v in groups.items() if "min_n" in v}
+    configured = (vocabulary or shipped_vocabulary()).min_sizes()
+    return configured | {g: int(v["min_n"]) for g, v in groups.items() if "min_n" in v}
 
 
 def count_groups(session: Session, campaign_id: int) -> dict[str, GroupProgress]:
@@ -80,10 +81,11 @@ def count_groups(session: Session, campaign_id: int) -> dict[str, GroupProgress]
 
 
 def campaign_progress(session: Session, campaign: Campaign, tz: tzinfo,
-                      scheme: Mapping | None = None) -> dict:
+                      scheme: Mapping | None = None,
+                      vocabulary: Vocabulary | None = None) -> dict:
     """Return invited, responded and rate overall and per group (small groups as counts)."""
     groups = count_groups(session, campaign.id)
-    sizes = min_sizes(scheme)
+    sizes = min_sizes(scheme, vocabulary)
     invited = sum(g.invited for g in groups.values())
     responded = sum(g.responded for g in groups.values())
     return {"invited": invited, "responded": responded,

@@ -20,6 +20,7 @@ from backend.models import BallotTarget, Cadre, Campaign, Invitation, Rating
 from backend.models.campaigns import CLOSED
 from backend.models.ratings import VALID
 from backend.scoring import OK, GroupRule, Scheme, score_pairs
+from backend.scoring.vocabulary import Vocabulary
 from backend.services.campaigns.lifecycle import ballot_month
 
 Key = tuple[int, str]  # (cadre id, rater group)
@@ -61,9 +62,12 @@ def group_result(scores: Counter, tags: Counter, rule: GroupRule, scheme: Scheme
             "top_tags": [t for t, _ in Counter(scored.tags or {}).most_common(3)]}
 
 
-def campaign_results(session: Session, campaign: Campaign, scheme: Scheme,
-                     tz: tzinfo) -> list[dict]:
-    """Return one row per official and group of a closed campaign (small groups as counts)."""
+def campaign_results(session: Session, campaign: Campaign, scheme: Scheme, tz: tzinfo,
+                     vocabulary: Vocabulary) -> list[dict]:
+    """Return one row per official and group of a closed campaign (small groups as counts).
+
+    A group the scheme does not weigh is shown with its configured minimum sample.
+    """
     if campaign.status != CLOSED:
         raise Conflict("测评关闭后才能查看结果")
     targets = campaign_targets(session, campaign)
@@ -71,7 +75,9 @@ def campaign_results(session: Session, campaign: Campaign, scheme: Scheme,
                            sorted({cadre.id for cadre, _ in targets}))
     rows = []
     for cadre, group in targets:
-        rule = scheme.groups.get(group) or GroupRule(3, Decimal(0), scheme.groups["peer"].trim)
+        rule = scheme.groups.get(group) or GroupRule(
+            vocabulary.groups[group].min_n if group in vocabulary.groups else 3, Decimal(0),
+            scheme.groups["peer"].trim)
         key = (cadre.id, group)
         rows.append({"cadre_code": cadre.code, "cadre": cadre.name,
                      "unit": cadre.unit.name if cadre.unit else "", "group": group,

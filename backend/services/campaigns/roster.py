@@ -7,7 +7,7 @@ ImportReport). A file with errors changes nothing unless `skip_invalid`; `dry_ru
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
 from sqlalchemy import select
@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 
 from backend.errors import ImportFileError, InvalidInput
 from backend.models import Campaign, CampaignRater
+from backend.scoring.vocabulary import Vocabulary
 from backend.services.campaigns.lifecycle import (
     BallotLink,
     CampaignContext,
@@ -28,6 +29,7 @@ from backend.services.campaigns.rules import (
     CampaignInput,
     Planned,
     RaterInput,
+    allowed_groups,
     ballot_template,
     check_assignments,
     load_cadres,
@@ -43,13 +45,6 @@ COLUMNS = {
     "targets": ("targets", "评价对象", "被评价人", "测评对象", "被测评人"),
 }
 REQUIRED = ("code", "name", "group", "targets")
-GROUP_ALIASES = {
-    "上级": "superior", "上级领导": "superior", "同级": "peer", "同级互评": "peer",
-    "班子成员": "peer", "下级": "subordinate", "干部职工": "subordinate",
-    "职工": "subordinate", "两代表一委员": "representative", "代表": "representative",
-    "人大代表": "representative", "政协委员": "representative", "服务对象": "recipient",
-    "群众": "recipient", "公众": "recipient",
-}
 SEPARATORS = re.compile(r"[、,，;；\s]+")
 Row = tuple[int, AssignmentInput]
 
@@ -82,9 +77,9 @@ def cell(row: list[str], index: int | None) -> str:
     return str(row[index]).strip() if index is not None and index < len(row) else ""
 
 
-def to_assignment(row: list[str], columns: dict[str, int],
+def to_assignment(row: list[str], columns: dict[str, int], vocabulary: Vocabulary,
                   default_targets: tuple[str, ...] = ()) -> AssignmentInput:
-    """Turn one roster row into an assignment (group labels in Chinese accepted).
+    """Turn one roster row into an assignment (groups by code, Chinese name or alias).
 
     A row without targets rates the default targets (the campaign form's officials).
     """
@@ -94,7 +89,7 @@ def to_assignment(row: list[str], columns: dict[str, int],
     targets = targets or default_targets
     return AssignmentInput(RaterInput(cell(row, columns["code"]), cell(row, columns["name"]),
                                       phone or None),
-                           GROUP_ALIASES.get(group, group.lower()), targets)
+                           vocabulary.group_code(group) or group.lower(), targets)
 
 
 def table_of(data: bytes, filename: str) -> list[list[str]]:
@@ -108,7 +103,8 @@ def table_of(data: bytes, filename: str) -> list[list[str]]:
     raise ImportFileError("只支持 .csv 和 .xlsx 文件")
 
 
-def read_roster(data: bytes, filename: str, default_targets: tuple[str, ...] = ()) -> list[Row]:
+def read_roster(data: bytes, filename: str, vocabulary: Vocabulary,
+                default_targets: tuple[str, ...] = ()) -> list[Row]:
     """Return (row number, assignment) for every non-blank row; refuse an empty roster.
 
     With default targets the targets column may be left out.
@@ -118,14 +114,14 @@ def read_roster(data: bytes, filename: str, default_targets: tuple[str, ...] = (
         raise ImportFileError("名单为空：文件中没有表头和数据")
     required = [c for c in REQUIRED if not (default_targets and c == "targets")]
     columns = column_indexes(table[0], required)
-    rows = [(number, to_assignment(row, columns, default_targets))
+    rows = [(number, to_assignment(row, columns, vocabulary, default_targets))
             for number, row in enumerate(table[1:], start=2) if any(str(c).strip() for c in row)]
     if not rows:
         raise ImportFileError("名单为空：文件中只有表头，没有评价人")
     return rows
 
 
-def check_rows(session: Session, groups: Sequence[str], rows: Sequence[Row],
+def check_rows(session: Session, groups: Mapping[str, str], rows: Sequence[Row],
                taken: frozenset[str] = frozenset()) -> tuple[list[Planned], list[RowError]]:
     """Validate roster rows; return the valid assignments and errors by row and column."""
     items = [a for _, a in rows]
@@ -142,10 +138,11 @@ def import_roster(session: Session, ctx: CampaignContext, code: str, data: bytes
     begin_write(session)
     campaign = find_campaign(session, code)
     require_open(campaign, "导入名单")
-    rows = read_roster(data, filename)
+    rows = read_roster(data, filename, ctx.catalogue.vocabulary)
     taken = frozenset(session.scalars(select(CampaignRater.code)
                                       .where(CampaignRater.campaign_id == campaign.id)))
-    planned, errors = check_rows(session, campaign.template.definition["groups"], rows, taken)
+    groups = allowed_groups(campaign.template.definition["groups"], ctx.catalogue.vocabulary)
+    planned, errors = check_rows(session, groups, rows, taken)
     report = ImportReport(total=len(rows), errors=errors)
     if dry_run or (errors and not skip_invalid):
         session.rollback()
@@ -172,10 +169,11 @@ def create_with_roster(session: Session, ctx: CampaignContext, data: CampaignInp
     Row errors are raised as InvalidInput naming the row and column (第 N 行), the way the
     roster import reports them; the campaign's own fields are checked by create_campaign.
     """
-    rows = read_roster(file, filename, default_targets)
+    rows = read_roster(file, filename, ctx.catalogue.vocabulary, default_targets)
     template = ballot_template(session, ctx.catalogue, data.template)
     if template is not None:
-        _, errors = check_rows(session, template.definition["groups"], rows)
+        groups = allowed_groups(template.definition["groups"], ctx.catalogue.vocabulary)
+        _, errors = check_rows(session, groups, rows)
         if errors:
             raise InvalidInput("测评名单有误，未创建测评", errors=roster_errors(errors))
     return create_campaign(session, ctx, replace(data, assignments=[a for _, a in rows]))

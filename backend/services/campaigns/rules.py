@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -11,12 +11,11 @@ from sqlalchemy.orm import Session
 
 from backend.models import Cadre
 from backend.scoring.periods import PeriodError, parse_period
+from backend.scoring.vocabulary import Vocabulary
 from backend.services.directory.units import CODE_PATTERN
 from backend.services.privacy.personal_data import normalise_phone
 from backend.services.templates.catalogue import Catalogue, register
 
-GROUP_NAMES = {"superior": "上级", "peer": "同级", "subordinate": "下级",
-               "representative": "两代表一委员", "recipient": "服务对象"}
 MAX_NAME = 100
 MAX_CAMPAIGN_NAME = 200
 
@@ -65,9 +64,14 @@ class Planned:
     cadres: tuple[Cadre, ...]
 
 
-def group_choices(groups: Sequence[str]) -> str:
+def allowed_groups(groups: Sequence[str], vocabulary: Vocabulary) -> dict[str, str]:
+    """Return a template's rater groups with their configured Chinese names."""
+    return {group: vocabulary.group_name(group) for group in groups}
+
+
+def group_choices(groups: Mapping[str, str]) -> str:
     """Render allowed groups as "peer（同级）、..." for messages."""
-    return "、".join(f"{g}（{GROUP_NAMES.get(g, g)}）" for g in groups)
+    return "、".join(f"{code}（{name}）" for code, name in groups.items())
 
 
 def ballot_template(session: Session, catalogue: Catalogue, key: str):
@@ -144,7 +148,7 @@ def item_label(index: int) -> str:
     return f"第 {index + 1} 项"
 
 
-def check_assignments(items: Sequence[AssignmentInput], groups: Sequence[str],
+def check_assignments(items: Sequence[AssignmentInput], groups: Mapping[str, str],
                       cadres: dict[str, Cadre], taken: frozenset[str] = frozenset(),
                       label: Callable[[int], str] = item_label,
                       ) -> tuple[dict[int, Planned], list[Issue]]:

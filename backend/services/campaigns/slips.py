@@ -27,7 +27,7 @@ from sqlalchemy.orm import Session
 
 from backend.errors import Conflict
 from backend.models import Campaign, CampaignRater, Invitation
-from backend.services.campaigns.rules import GROUP_NAMES
+from backend.scoring.vocabulary import Vocabulary
 from backend.services.invitations.tokens import TokenCodec
 from backend.services.sealing import uses
 from backend.services.sealing.seal import Sealer
@@ -227,7 +227,8 @@ def deadline_text(moment: datetime, tz: tzinfo) -> str:
 
 
 def campaign_slips(session: Session, sealer: Sealer, campaign: Campaign, codec: TokenCodec,
-                   base_url: str, tz: tzinfo, font_file: str | None = None,
+                   base_url: str, tz: tzinfo, vocabulary: Vocabulary,
+                   font_file: str | None = None,
                    progress: Progress | None = None) -> bytes:
     """Render a slip for each rater whose ballot is still open, in roster order."""
     rows = uses.unused(session, sealer, session.execute(
@@ -240,6 +241,6 @@ def campaign_slips(session: Session, sealer: Sealer, campaign: Campaign, codec: 
     scale = campaign.template.definition["scale"]
     sheet = SlipSheet(campaign.name, deadline_text(campaign.closes_at, tz),
                       (scale["min"], scale["max"]))
-    slips = [Slip(code, GROUP_NAMES.get(group, group), short_link(base_url, codec, token))
+    slips = [Slip(code, vocabulary.group_name(group), short_link(base_url, codec, token))
              for code, group, token in rows]
     return render_slips(sheet, slips, font_path(font_file), progress)

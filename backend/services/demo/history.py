@@ -45,7 +45,7 @@ from backend.services.ratings import submission as ratings
 from backend.services.ratings.release import ReleaseContext, release
 from backend.services.ratings.rules import RatedTarget, Submission
 from backend.services.scores.publication import publish_period
-from backend.services.templates.catalogue import register
+from backend.services.scores.schemes import scheme_book
 
 FIRST_PUBLISHED = 3  # months of history before the first publication: enough for 30 ratings
 SIGNAL_DAYS, FOLLOWUP_DAYS = 90, 180  # the retention job's defaults
@@ -272,8 +272,8 @@ class History:
     def publish(self, when: datetime, period: str) -> None:
         """Publish a period as `scores publish` does: snapshots, alerts, queued pushes."""
         self.release(when)
-        scheme = register(self.session, self.ctx.catalogue.schemes["default"])
-        publish_period(self.session, period, scheme, when, self.ctx.tz, queue_messages,
+        book = scheme_book(self.session, self.ctx.catalogue)
+        publish_period(self.session, period, book, when, self.ctx.tz, queue_messages,
                        checkpoint=anchor(latest_checkpoint(self.session)))
         open_for_flagged_alerts(self.session, self.ctx.case_rules, self.ctx.tz, when)
         self.session.commit()

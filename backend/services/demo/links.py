@@ -15,7 +15,6 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from backend.models import Cadre, Campaign, CampaignRater, Invitation, ServiceEvent, Unit
-from backend.services.campaigns.rules import GROUP_NAMES
 from backend.services.demo.plan import Roles
 from backend.services.invitations.deliveries import MessageSettings, Senders, relay_due
 from backend.services.invitations.events import (
@@ -115,6 +114,6 @@ def ballot_link(session: Session, ctx, campaign_code: str) -> LiveLink | None:
     if not rows:
         return None
     row = rows[0]
-    group = GROUP_NAMES.get(row.rater_group, row.rater_group)
+    group = ctx.catalogue.vocabulary.group_name(row.rater_group)
     return LiveLink(row.name, row.rater, f"评价人（{group}）",
                     f"{ctx.base_url}/r/{ctx.codec.url_token(row.token)}")

@@ -29,6 +29,7 @@ from backend.models import (
 )
 from backend.models.alerts import OPEN
 from backend.models.ledger import OPEN as REVIEW_OPEN
+from backend.scoring.vocabulary import Vocabulary
 from backend.services.accounts import audit
 from backend.services.accounts.console_users import create_user
 from backend.services.campaigns.progress import totals
@@ -37,6 +38,7 @@ from backend.services.demo.history import History
 from backend.services.demo.links import LiveLink, ballot_link, live_links
 from backend.services.demo.plan import SOURCE, Official, Roles
 from backend.services.directory.units import CadreInput, UnitInput, upsert_cadre, upsert_unit
+from backend.services.templates.catalogue import shipped_vocabulary
 
 COUNTY = UnitInput("XZ000", "示范县委组织部", "department")
 UNITS = (
@@ -113,10 +115,14 @@ def demo_cadres(count: int = DEFAULT_CADRES) -> list[CadreInput]:
     return roster
 
 
-def seed(session: Session, cadres: int = DEFAULT_CADRES) -> tuple[str, str]:
-    """Create or refresh the demo directory and its administrator; return the credentials."""
+def seed(session: Session, cadres: int = DEFAULT_CADRES,
+         vocabulary: Vocabulary | None = None) -> tuple[str, str]:
+    """Create or refresh the demo directory and its administrator; return the credentials.
+
+    The demo's unit categories are the shipped ones unless a vocabulary is given.
+    """
     for unit in (COUNTY, *UNITS):
-        upsert_unit(session, unit)
+        upsert_unit(session, unit, vocabulary or shipped_vocabulary())
     for cadre in demo_cadres(cadres):
         upsert_cadre(session, cadre)
     session.commit()
@@ -170,7 +176,7 @@ def seed_county(session: Session, ctx: DemoContext,
     """
     entry = marker(session)
     size = (entry.details or {}).get("officials", cadres) if entry else cadres
-    seed(session, size)
+    seed(session, size, ctx.catalogue.vocabulary)
     logins = ensure_users(session)
     roster, built = officials(size), entry is None
     if entry is None:

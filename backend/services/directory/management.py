@@ -15,12 +15,11 @@ from sqlalchemy.orm import Session
 
 from backend.errors import InvalidInput, NotFound
 from backend.models import Cadre, Unit
-from backend.models.directory import POSITION_LEVELS, UNIT_CATEGORIES
+from backend.scoring.vocabulary import POSITION_LEVELS, Vocabulary, level_code
 from backend.services.directory.roster_import import ImportReport, import_roster_data
 from backend.services.directory.units import (
     CadreInput,
     UnitInput,
-    normalise_level,
     upsert_cadre,
     upsert_unit,
 )
@@ -37,7 +36,6 @@ class UnitNode:
     code: str
     name: str
     category: str
-    category_name: str
     parent_code: str | None
     depth: int
     officials: int
@@ -87,7 +85,6 @@ def unit_tree(session: Session, units: frozenset[int] | None = None) -> list[Uni
 def node(unit: Unit, depth: int, counts: dict, active: dict) -> UnitNode:
     """Return a unit's tree node."""
     return UnitNode(unit.id, unit.code, unit.name, unit.category,
-                    UNIT_CATEGORIES.get(unit.category, unit.category),
                     unit.parent.code if unit.parent else None, depth,
                     counts.get(unit.id, 0), active.get(unit.id, 0))
 
@@ -144,9 +141,10 @@ def guarded(session: Session, change: Callable[[], object]) -> object:
         raise
 
 
-def save_unit(session: Session, data: UnitInput, record: Recorder) -> bool:
+def save_unit(session: Session, data: UnitInput, vocabulary: Vocabulary,
+              record: Recorder) -> bool:
     """Create or edit a unit; audited; return whether it was created."""
-    unit, created = guarded(session, lambda: upsert_unit(session, data))
+    unit, created = guarded(session, lambda: upsert_unit(session, data, vocabulary))
     changed(session, record, "directory.unit.create" if created else "directory.unit.update",
             f"unit:{unit.code}", {"name": unit.name, "category": unit.category,
                                   "parent": data.parent_code})
@@ -156,7 +154,7 @@ def save_unit(session: Session, data: UnitInput, record: Recorder) -> bool:
 def save_official(session: Session, data: CadreInput, record: Recorder) -> bool:
     """Create or edit an official; audited; return whether it was created."""
     data = CadreInput(data.code, data.name, data.unit_code, data.position, data.active,
-                      normalise_level(data.level))
+                      level_code(data.level))
     cadre, created = guarded(session, lambda: upsert_cadre(session, data))
     changed(session, record, "directory.cadre.create" if created else "directory.cadre.update",
             f"cadre:{cadre.code}", {"unit": data.unit_code, "position": cadre.position,
@@ -196,7 +194,7 @@ def set_official_active(session: Session, cadre_id: int, active: bool, record: R
 
 
 def import_upload(session: Session, filename: str, data: bytes, mode: str,
-                  record: Recorder) -> ImportReport:
+                  vocabulary: Vocabulary, record: Recorder) -> ImportReport:
     """Preview ("preview"), import the valid rows ("valid") or all-or-nothing ("all")."""
     if mode not in ("preview", "valid", "all"):
         raise InvalidInput("未知的导入方式", {"mode": "可选：仅预览、只导入有效行、全部有效才导入"})
@@ -206,5 +204,5 @@ def import_upload(session: Session, filename: str, data: bytes, mode: str,
                {"created": report.created, "updated": report.updated,
                 "skipped": len({(e.sheet, e.row) for e in report.errors}), "mode": mode})
 
-    return import_roster_data(session, filename, data, skip_invalid=mode == "valid",
+    return import_roster_data(session, filename, data, vocabulary, skip_invalid=mode == "valid",
                               dry_run=mode == "preview", before_commit=audited)

@@ -18,11 +18,10 @@ from sqlalchemy.orm import Session
 
 from backend.errors import ImportFileError, InvalidInput
 from backend.models import Unit
+from backend.scoring.vocabulary import Vocabulary, level_code
 from backend.services.directory.units import (
     CadreInput,
     UnitInput,
-    normalise_category,
-    normalise_level,
     upsert_cadre,
     upsert_unit,
 )
@@ -194,23 +193,23 @@ def unit_order(session: Session, rows: list[tuple[int, dict]]) -> list[tuple[int
     return ordered
 
 
-def apply_row(session: Session, kind: str, values: dict) -> bool:
+def apply_row(session: Session, kind: str, values: dict, vocabulary: Vocabulary) -> bool:
     """Upsert one row; return whether it created a record."""
     if kind == "units":
-        data = UnitInput(code=values["code"], name=values["name"],
-                         category=normalise_category(values["category"]),
+        data = UnitInput(code=values["code"], name=values["name"], category=values["category"],
                          parent_code=values.get("parent_code") or None)
-        return upsert_unit(session, data)[1]
+        return upsert_unit(session, data, vocabulary)[1]
     active = parse_active(values.get("active", ""))
     if active is None:
         raise InvalidInput(errors={"active": "无法识别：请填写 是/否"})
     data = CadreInput(code=values["code"], name=values["name"], unit_code=values["unit_code"],
                       position=values["position"], active=active,
-                      level=normalise_level(values.get("level")) if "level" in values else None)
+                      level=level_code(values.get("level")) if "level" in values else None)
     return upsert_cadre(session, data)[1]
 
 
-def import_sheet(session: Session, sheet: Sheet, report: ImportReport) -> None:
+def import_sheet(session: Session, sheet: Sheet, report: ImportReport,
+                 vocabulary: Vocabulary) -> None:
     """Apply each row in its own savepoint, recording errors per row and column."""
     rows = unit_order(session, sheet.rows) if sheet.kind == "units" else sheet.rows
     seen: dict[str, int] = {}
@@ -223,7 +222,7 @@ def import_sheet(session: Session, sheet: Sheet, report: ImportReport) -> None:
         seen[code] = number
         try:
             with session.begin_nested():
-                created = apply_row(session, sheet.kind, values)
+                created = apply_row(session, sheet.kind, values, vocabulary)
         except InvalidInput as exc:
             failed(report, sheet, number, values, exc.errors)
             continue
@@ -249,27 +248,28 @@ def failed(report: ImportReport, sheet: Sheet, number: int, values: dict,
                                         for c, r in errors.items())))
 
 
-def import_roster(session: Session, path: Path, kind: str | None = None,
+def import_roster(session: Session, path: Path, vocabulary: Vocabulary, kind: str | None = None,
                   skip_invalid: bool = False, dry_run: bool = False) -> ImportReport:
     """Import a roster file; commit only when clean (or skipping invalid rows) and not dry."""
-    return import_sheets(session, read_roster(path, kind), skip_invalid, dry_run)
+    return import_sheets(session, read_roster(path, kind), vocabulary, skip_invalid, dry_run)
 
 
-def import_roster_data(session: Session, filename: str, data: bytes,
+def import_roster_data(session: Session, filename: str, data: bytes, vocabulary: Vocabulary,
                        skip_invalid: bool = False, dry_run: bool = False,
                        before_commit: Callable[[ImportReport], None] | None = None
                        ) -> ImportReport:
     """Import an uploaded roster, as `import_roster` does a file on disk."""
-    return import_sheets(session, read_roster_data(filename, data), skip_invalid, dry_run,
-                         before_commit)
+    return import_sheets(session, read_roster_data(filename, data), vocabulary, skip_invalid,
+                         dry_run, before_commit)
 
 
-def import_sheets(session: Session, sheets: list[Sheet], skip_invalid: bool, dry_run: bool,
+def import_sheets(session: Session, sheets: list[Sheet], vocabulary: Vocabulary,
+                  skip_invalid: bool, dry_run: bool,
                   before_commit: Callable[[ImportReport], None] | None = None) -> ImportReport:
     """Import read sheets; commit only when clean (or skipping invalid rows) and not dry."""
     report = ImportReport()
     for sheet in sheets:
-        import_sheet(session, sheet, report)
+        import_sheet(session, sheet, report, vocabulary)
     report.rows.sort(key=lambda r: (r.kind != "units", r.sheet, r.row))
     report.errors.sort(key=lambda e: (e.sheet, e.row, e.column))
     if dry_run or (report.errors and not skip_invalid):

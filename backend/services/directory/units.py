@@ -10,16 +10,9 @@ from sqlalchemy.orm import Session
 
 from backend.errors import InvalidInput
 from backend.models import Cadre, Unit
-from backend.models.directory import POSITION_LEVELS, UNIT_CATEGORIES
+from backend.scoring.vocabulary import POSITION_LEVELS, Vocabulary
 
 CODE_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
-CATEGORY_ALIASES = {label: key for key, label in UNIT_CATEGORIES.items()} | {
-    "乡镇": "township", "街道": "township", "部门": "department", "村": "village",
-    "社区": "village", "国企": "enterprise",
-}
-LEVEL_ALIASES = {label: key for key, label in POSITION_LEVELS.items()} | {
-    "正": "principal", "副": "deputy", "一般": "staff", "科员": "staff",
-}
 
 
 @dataclass(frozen=True)
@@ -40,20 +33,6 @@ class CadreInput:
     level: str | None = None  # a POSITION_LEVELS code; "" clears it, None keeps it
 
 
-def normalise_category(value: str) -> str:
-    """Map a category code or its Chinese label to the code."""
-    value = value.strip()
-    return value if value in UNIT_CATEGORIES else CATEGORY_ALIASES.get(value, value)
-
-
-def normalise_level(value: str | None) -> str | None:
-    """Map a position level code or its Chinese label to the code ("" stays "": cleared)."""
-    if value is None:
-        return None
-    value = value.strip()
-    return value if value in POSITION_LEVELS or not value else LEVEL_ALIASES.get(value, value)
-
-
 def code_error(code: str) -> str | None:
     """Return why a code is not acceptable, or None."""
     if not CODE_PATTERN.match(code or ""):
@@ -61,15 +40,15 @@ def code_error(code: str) -> str | None:
     return None
 
 
-def unit_errors(data: UnitInput) -> dict[str, str]:
+def unit_errors(data: UnitInput, vocabulary: Vocabulary) -> dict[str, str]:
     """Check a unit's own fields (not its parent's existence)."""
     found = {}
     if err := code_error(data.code):
         found["code"] = err
     if not data.name.strip() or len(data.name) > 200:
         found["name"] = "名称不能为空且不超过 200 个字符"
-    if data.category not in UNIT_CATEGORIES:
-        found["category"] = "未知类别；可选：" + "、".join(UNIT_CATEGORIES)
+    if vocabulary.category_code(data.category or "") is None:
+        found["category"] = "未知类别；可选：" + vocabulary.category_choices()
     if data.parent_code is not None and data.parent_code == data.code:
         found["parent_code"] = "单位不能以自身为上级"
     return found
@@ -100,9 +79,12 @@ def creates_cycle(session: Session, unit: Unit | None, parent: Unit) -> bool:
     return False
 
 
-def upsert_unit(session: Session, data: UnitInput) -> tuple[Unit, bool]:
-    """Create or update a unit; return it and whether it was created. Does not commit."""
-    if errs := unit_errors(data):
+def upsert_unit(session: Session, data: UnitInput, vocabulary: Vocabulary) -> tuple[Unit, bool]:
+    """Create or update a unit; return it and whether it was created. Does not commit.
+
+    The category may be given by its code, name or an alias (settings/unit_categories.yaml).
+    """
+    if errs := unit_errors(data, vocabulary):
         raise InvalidInput(errors=errs)
     unit = session.scalar(select(Unit).where(Unit.code == data.code))
     parent = None
@@ -116,7 +98,8 @@ def upsert_unit(session: Session, data: UnitInput) -> tuple[Unit, bool]:
     if created:
         unit = Unit(code=data.code)
         session.add(unit)
-    unit.name, unit.category, unit.parent = data.name.strip(), data.category, parent
+    unit.name, unit.parent = data.name.strip(), parent
+    unit.category = vocabulary.category_code(data.category)
     session.flush()
     return unit, created
 

@@ -318,13 +318,12 @@ def official_message_ids(session: Session, cadre_code: str) -> list[str]:
         .join(Cadre, ScoreSnapshot.cadre_id == Cadre.id)
         .join(SurveyTemplate, ScoreSnapshot.scheme_id == SurveyTemplate.id)
         .where(Cadre.code == cadre_code).order_by(ScoreSnapshot.id)).all()
-    previous: dict[tuple, str] = {}
+    previous: dict[str, str] = {}  # a period's snapshots follow each other, whatever scheme
     ids = []
     for period, key, version, digest in rows:
-        chain = (period, key, version)
-        identity = f"{cadre_code}:{period}:{key}:{version}:{previous.get(chain, '-')}>{digest}"
+        identity = f"{cadre_code}:{period}:{key}:{version}:{previous.get(period, '-')}>{digest}"
         ids.append(message_id("score.published", identity))
-        previous[chain] = digest
+        previous[period] = digest
     return ids[::-1]
 
 

@@ -27,7 +27,6 @@ from backend.services.reports.results import (
     unit_subtree,
 )
 from backend.services.reports.units import unit_officials
-from backend.services.reports.wording import group_label
 
 PROGRESS_EVERY = 10
 Bundle = tuple[dict[str, Any], list[dict[str, Any]] | None]
@@ -39,10 +38,12 @@ def feedback_bundle(session: Session, cadre: Cadre, label: str, settings: Report
     report = official_report(session, cadre, label, settings)
     if not with_comments:
         return report, None
+    settings = settings.for_official(cadre)
     period_months = report_period(label, settings).months
     comments = visible_comments(session, settings.scheme, cadre.id, period_months,
                                 valid_only=True)
-    return report, [{**c, "group_name": group_label(c["group"])} for c in comments]
+    return report, [{**c, "group_name": settings.vocabulary.group_name(c["group"])}
+                    for c in comments]
 
 
 def official_pdf(session: Session, cadre: Cadre, label: str, settings: ReportSettings,

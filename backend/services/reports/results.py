@@ -10,7 +10,7 @@ officials of the same unit category and position level, never a list of them.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, tzinfo
 from typing import Any
 
@@ -34,14 +34,13 @@ from backend.scoring import (
     sorted_counts,
     trailing_months,
 )
+from backend.scoring.vocabulary import DEFAULT_SCHEME, Vocabulary
 from backend.services.reports.figures import Counts, Figures, read_counts, score_counts
 from backend.services.reports.standing import peer_standing
 from backend.services.reports.trend import trend
 from backend.services.reports.wording import (
     FLAG_LABELS,
-    GROUP_LABELS,
     HEADLINE_LABELS,
-    category_label,
     insufficient_text,
     official_level,
     percent,
@@ -52,15 +51,24 @@ from backend.services.reports.wording import (
 class ReportSettings:
     """What a report needs besides the database: the scheme, tag polarity, clock and zone."""
 
-    scheme: Scheme
+    scheme: Scheme  # the default scheme: units' roll-ups; officials take their own
     polarity: Mapping[str, str]  # tag -> "positive" | "negative"
     tz: tzinfo
     now: datetime
+    vocabulary: Vocabulary
+    schemes: Mapping[str, Scheme] = field(default_factory=dict)  # every scheme rules name
     min_peers: int = 5
     top_tags: int = 5
     # Peer headlines per (category, level, period), kept for the settings' life: a batch of
-    # a unit's reports scores each set of peers once, not once per official.
+    # a unit's reports scores each set of peers once, not once per official. Officials of one
+    # category and level share a scheme, so their peers are scored under it.
     memo: dict = field(default_factory=dict, compare=False, hash=False)
+
+    def for_official(self, cadre: Cadre) -> ReportSettings:
+        """Return these settings under the scheme that applies to the official."""
+        key = self.vocabulary.scheme_for(cadre.unit.category, cadre.level)
+        scheme = self.schemes.get(key) if key != DEFAULT_SCHEME else None
+        return replace(self, scheme=scheme) if scheme is not None else self
 
 
 def report_period(label: str, settings: ReportSettings) -> Period:
@@ -108,12 +116,12 @@ def figures_for(session: Session, cadre_ids: list[int], period: Period,
     return score_counts(merged, settings.scheme, window_n)
 
 
-def group_views(figures: Figures, scheme: Scheme) -> list[dict[str, Any]]:
+def group_views(figures: Figures, settings: ReportSettings) -> list[dict[str, Any]]:
     """Return each group's result; an insufficient group as its n and minimum only."""
     views = []
     for name, group in figures.groups.items():
-        rule = scheme.groups[name]
-        view = {"group": name, "name": GROUP_LABELS.get(name, name), "min_n": rule.min_n,
+        rule = settings.scheme.groups[name]
+        view = {"group": name, "name": settings.vocabulary.group_name(name), "min_n": rule.min_n,
                 **group_document(group)}
         if group.status != OK:
             view["text"] = insufficient_text(group.n, rule.min_n)
@@ -140,7 +148,7 @@ def flag_views(figures: Figures, window_n: int, settings: ReportSettings) -> lis
     """Return the raised flags, each with its reason in plain Chinese and its numbers."""
     scheme = settings.scheme
     group = figures.groups.get(scheme.flag_group)
-    who = GROUP_LABELS.get(scheme.flag_group, scheme.flag_group)
+    who = settings.vocabulary.group_name(scheme.flag_group)
     sat = percent(float(group.satisfaction)) if group and group.satisfaction is not None else ""
     dis = (percent(float(group.dissatisfaction))
            if group and group.dissatisfaction is not None else "")
@@ -163,7 +171,12 @@ def flag_views(figures: Figures, window_n: int, settings: ReportSettings) -> lis
 
 def official_report(session: Session, cadre: Cadre, label: str,
                     settings: ReportSettings) -> dict[str, Any]:
-    """Return an official's results for a period: headline, groups, tags, trend, standing."""
+    """Return an official's results for a period: headline, groups, tags, trend, standing.
+
+    The official's scheme is the first of the scheme rules to match their unit's category and
+    their position level (settings/scheme_rules.yaml), else the default.
+    """
+    settings = settings.for_official(cadre)
     period = report_period(label, settings)
     window_n = window_total(session, [cadre.id], period, settings)
     figures = figures_for(session, [cadre.id], period, settings, window_n)
@@ -172,12 +185,13 @@ def official_report(session: Session, cadre: Cadre, label: str,
         "cadre": {"code": cadre.code, "name": cadre.name, "position": cadre.position,
                   "level": level, "unit": {"code": cadre.unit.code, "name": cadre.unit.name,
                                            "category": cadre.unit.category,
-                                           "category_name": category_label(cadre.unit.category)}},
+                                           "category_name": settings.vocabulary.category_name(
+                                               cadre.unit.category)}},
         "period": period.label,
         "scheme": {"id": settings.scheme.id, "version": settings.scheme.version},
         "headline": headline_document(figures.headline),
         "headline_label": HEADLINE_LABELS[figures.headline.kind],
-        "groups": group_views(figures, settings.scheme),
+        "groups": group_views(figures, settings),
         "composite": {"status": figures.composite.status},
         "tags": tag_bars(figures, settings),
         "flags": flag_views(figures, window_n, settings),

@@ -1,4 +1,4 @@
-"""Build a report's settings from the catalogue: the default scheme as registered, tag polarity."""
+"""Build a report's settings from the catalogue: the schemes as registered, tag polarity."""
 
 from __future__ import annotations
 
@@ -6,8 +6,9 @@ from datetime import datetime, tzinfo
 
 from sqlalchemy.orm import Session
 
-from backend.scoring import scheme_from_dict
+from backend.scoring.vocabulary import DEFAULT_SCHEME
 from backend.services.reports.results import ReportSettings
+from backend.services.scores.documents import scheme_of
 from backend.services.templates.catalogue import Catalogue, register
 
 
@@ -23,9 +24,12 @@ def tag_polarity(catalogue: Catalogue) -> dict[str, str]:
     return polarity
 
 
-def report_settings(session: Session, catalogue: Catalogue, tz: tzinfo, now: datetime,
-                    scheme_key: str = "default") -> ReportSettings:
-    """Return the settings of reports under a scheme's registered current version."""
-    row = register(session, catalogue.schemes[scheme_key])
-    scheme = scheme_from_dict({**row.definition, "version": row.version}, f"schemes/{row.key}")
-    return ReportSettings(scheme=scheme, polarity=tag_polarity(catalogue), tz=tz, now=now)
+def report_settings(session: Session, catalogue: Catalogue, tz: tzinfo,
+                    now: datetime) -> ReportSettings:
+    """Return the settings of reports: the registered current version of the default scheme
+    and of every scheme the scheme rules name, the vocabulary and the tags' polarity."""
+    vocabulary = catalogue.vocabulary
+    keys = {rule.scheme for rule in vocabulary.rules} | {DEFAULT_SCHEME}
+    schemes = {key: scheme_of(register(session, catalogue.schemes[key])) for key in keys}
+    return ReportSettings(scheme=schemes[DEFAULT_SCHEME], polarity=tag_polarity(catalogue),
+                          tz=tz, now=now, vocabulary=vocabulary, schemes=schemes)

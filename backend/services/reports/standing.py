@@ -18,7 +18,7 @@ from backend.models import Cadre, Rating, Unit
 from backend.scoring import Headline, Period, composite, headline, score_pairs, sorted_counts
 from backend.scoring import standing as standing_of
 from backend.services.reports.figures import read_counts
-from backend.services.reports.wording import category_label, official_level
+from backend.services.reports.wording import official_level
 
 if TYPE_CHECKING:  # only the settings' type: results imports this module
     from backend.services.reports.results import ReportSettings
@@ -83,7 +83,8 @@ def peer_standing(session: Session, cadre: Cadre, level: str, period: Period, mi
                   settings: ReportSettings) -> dict[str, Any]:
     """Return where an official's headline stands among peers of the same kind of headline."""
     out: dict[str, Any] = {"category": cadre.unit.category,
-                           "category_name": category_label(cadre.unit.category),
+                           "category_name": settings.vocabulary.category_name(
+                               cadre.unit.category),
                            "level": level, "peers": 0, "percentile": None}
     if mine.score_100 is None:
         out["note"] = "本期无得分，不参与同类比较"

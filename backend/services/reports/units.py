@@ -24,7 +24,6 @@ from backend.services.reports.results import (
 )
 from backend.services.reports.standing import peer_headlines
 from backend.services.reports.trend import trend
-from backend.services.reports.wording import category_label
 
 
 def find_unit(session: Session, code: str | None = None, unit_id: int | None = None) -> Unit:
@@ -54,12 +53,12 @@ def unit_report(session: Session, unit: Unit, label: str, settings: ReportSettin
     heads = peer_headlines(session, ids, period, settings)
     return {
         "unit": {"code": unit.code, "name": unit.name, "category": unit.category,
-                 "category_name": category_label(unit.category)},
+                 "category_name": settings.vocabulary.category_name(unit.category)},
         "period": period.label, "with_subordinates": with_subordinates,
         "officials_count": len(officials),
         "headline": headline_document(figures.headline),
         "headline_label": HEADLINE_LABELS[figures.headline.kind],
-        "groups": group_views(figures, settings.scheme),
+        "groups": group_views(figures, settings),
         "tags": tag_bars(figures, settings),
         "flags": flag_views(figures, window_n, settings),
         "trend": trend(session, ids, last_month(period, settings), settings) if ids else

@@ -1,12 +1,10 @@
-"""The Chinese words of results: group names, headline kinds, flags, position levels."""
+"""The Chinese words of results: headline kinds, flags, position levels (group and category
+names are the settings', in the report settings' vocabulary)."""
 
 from __future__ import annotations
 
-from backend.models.directory import POSITION_LEVELS, UNIT_CATEGORIES
+from backend.scoring.vocabulary import POSITION_LEVELS
 
-GROUP_LABELS = {"recipient": "服务对象", "representative": "两代表一委员", "superior": "上级",
-                "peer": "同级", "subordinate": "下级", "org_department": "组织部门",
-                "third_party": "第三方", "media": "舆论监督"}
 HEADLINE_LABELS = {"composite": "综合得分", "recipient_index": "随时评指数",
                    "insufficient": "样本不足"}
 FLAG_LABELS = {"not_excellent_eligible": "不能评为优秀", "warning_talk": "诫勉谈话提示",
@@ -15,16 +13,6 @@ LEVELS = ("正职", "副职", "中层", "一般干部")
 _CHIEF_WORDS = ("书记", "局长", "镇长", "乡长", "主任", "部长", "主席", "院长", "县长", "站长",
                 "所长", "支书", "主持工作")
 _MIDDLE_WORDS = ("科长", "股长", "负责人", "组长", "中层")
-
-
-def group_label(code: str) -> str:
-    """Return a rater group's Chinese name (the code for an unknown group)."""
-    return GROUP_LABELS.get(code, code)
-
-
-def category_label(code: str) -> str:
-    """Return a unit category's Chinese name."""
-    return UNIT_CATEGORIES.get(code, code)
 
 
 def official_level(level: str | None, position: str) -> str:

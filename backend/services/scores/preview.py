@@ -9,14 +9,18 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime, tzinfo
+from typing import TYPE_CHECKING
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from backend.models import Cadre, ScoreSnapshot, SurveyTemplate
-from backend.services.scores.documents import compute, scheme_of
+from backend.models import Cadre, ScoreSnapshot
+from backend.services.scores.documents import compute
 from backend.services.scores.publication import begun_period, current_hashes, low_sample_end
 from backend.services.scores.score_counts import official_counts
+
+if TYPE_CHECKING:  # the book is built by the callers (schemes.scheme_book)
+    from backend.services.scores.schemes import SchemeBook
 
 SHOWN = 200
 
@@ -50,15 +54,15 @@ def previous_documents(session: Session, snapshot_ids: list[int]) -> dict[int, d
                                 .where(ScoreSnapshot.id.in_(snapshot_ids[:SHOWN]))).all())
 
 
-def preview_period(session: Session, label: str, scheme_row: SurveyTemplate, now: datetime,
+def preview_period(session: Session, label: str, book: SchemeBook, now: datetime,
                    tz: tzinfo) -> Preview:
     """Compute every official's score for a period and list those a publication would change."""
     period = begun_period(label, now, tz)
-    scheme = scheme_of(scheme_row)
-    current = current_hashes(session, label, scheme_row.id)
+    current = current_hashes(session, label)
     preview, changed = Preview(label), []
-    for official in official_counts(session, period, scheme, low_sample_end(period, now, tz)):
-        computed = compute(official, period, scheme, now, None)
+    for official in official_counts(session, period, book.default,
+                                    low_sample_end(period, now, tz)):
+        computed = compute(official, period, book.scheme_for(official.cadre_id), now, None)
         preview.officials += 1
         before = current.get(computed.cadre_id)
         if before is None or before[1] != computed.document_hash:

@@ -1,5 +1,8 @@
 """Publish a period: recompute every official, store changed snapshots, raise alerts, queue pushes.
 
+Each official is scored under the scheme the scheme book assigns them (the first scheme rule
+matching their unit category and position level, else the default).
+
 Only changed documents are written: a snapshot is new when its document hash (everything but
 the computation time and ledger checkpoint) differs from the official's current one. Each
 changed snapshot and each newly raised alert becomes a webhook message in the same
@@ -13,19 +16,23 @@ import gc
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, tzinfo
+from typing import TYPE_CHECKING
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from backend.errors import InvalidInput
-from backend.models import ScoreSnapshot, SurveyTemplate
+from backend.models import ScoreSnapshot
 from backend.scoring import Period, has_begun, month_label, parse_period
-from backend.services.scores.documents import Computed, compute, scheme_of
+from backend.services.scores.documents import Computed, compute
 from backend.services.scores.score_alerts import AlertBatch
 from backend.services.scores.score_counts import PIVOT_CHUNK, official_counts, snapshot_reader
 from backend.storage.bulk import EncodedJSON, copy_rows
 from backend.storage.engine import on_postgres
 from backend.storage.session_worker import SessionWorker, run_now
+
+if TYPE_CHECKING:  # the book is built by the callers (schemes.scheme_book)
+    from backend.services.scores.schemes import SchemeBook
 
 FLUSH_EVERY = 1000
 Message = tuple[str, Mapping | EncodedJSON, str, str | None]  # type, data, identity, period
@@ -44,12 +51,13 @@ class PublicationReport:
     changed_codes: list[str] = field(default_factory=list)
 
 
-def current_hashes(session: Session, period: str, scheme_id: int) -> dict[int, tuple[int, str]]:
-    """Return each official's current snapshot (id, document hash) for the period."""
+def current_hashes(session: Session, period: str) -> dict[int, tuple[int, str]]:
+    """Return each official's current snapshot (id, document hash) for the period, under
+    whichever scheme it was computed: an official a rule moves to another scheme gets a new
+    document (it names its scheme), which supersedes the old one."""
     rows = session.execute(
         select(ScoreSnapshot.cadre_id, ScoreSnapshot.id, ScoreSnapshot.document_hash)
-        .where(ScoreSnapshot.period == period, ScoreSnapshot.scheme_id == scheme_id,
-               ScoreSnapshot.superseded_at.is_(None)))
+        .where(ScoreSnapshot.period == period, ScoreSnapshot.superseded_at.is_(None)))
     return {cadre_id: (snapshot_id, digest) for cadre_id, snapshot_id, digest in rows}
 
 
@@ -72,7 +80,7 @@ class Publisher:
     """Carries one publication through its batches."""
 
     session: Session
-    scheme_row: SurveyTemplate
+    book: SchemeBook
     period: Period
     now: datetime
     queue: QueueMany
@@ -114,27 +122,27 @@ class Publisher:
     def row(self, c: Computed) -> dict:
         """Return the snapshot row of a computed score."""
         return {"cadre_id": c.cadre_id, "period": self.period.label,
-                "scheme_id": self.scheme_row.id, "digest": c.document["digest"],
+                "scheme_id": self.book.row_for(c.cadre_id).id, "digest": c.document["digest"],
                 "document_hash": c.document_hash, "document": c.document_json,
                 "computed_at": self.now, "superseded_at": None}
 
     def message(self, c: Computed) -> Message:
         """Return the push of a changed score; its identity includes the state it replaces."""
         previous = self.current.get(c.cadre_id, (None, "-"))[1]
-        identity = (f"{c.code}:{self.period.label}:{self.scheme_row.key}:"
-                    f"{self.scheme_row.version}:{previous}>{c.document_hash}")
+        scheme = self.book.row_for(c.cadre_id)
+        identity = (f"{c.code}:{self.period.label}:{scheme.key}:"
+                    f"{scheme.version}:{previous}>{c.document_hash}")
         return ("score.published", c.document_json, identity, self.period.label)
 
 
-def publish_period(session: Session, label: str, scheme_row: SurveyTemplate, now: datetime,
+def publish_period(session: Session, label: str, book: SchemeBook, now: datetime,
                    tz: tzinfo, queue: QueueMany, checkpoint: str | None = None,
                    progress: Progress | None = None) -> PublicationReport:
     """Recompute every official's score for a period and publish what changed; commit."""
     period = begun_period(label, now, tz)
-    scheme = scheme_of(scheme_row)
-    report = PublicationReport(period=label, scheme=f"{scheme_row.key}@{scheme_row.version}")
+    report = PublicationReport(period=label, scheme=book.label())
     end = low_sample_end(period, now, tz)
-    current = current_hashes(session, label, scheme_row.id)
+    current = current_hashes(session, label)
     # PostgreSQL reads the next range of officials (one thread and connection) and writes the
     # last batch (another) while this one is scored: every database call of the loop goes
     # through one of the two workers.
@@ -142,13 +150,14 @@ def publish_period(session: Session, label: str, scheme_row: SurveyTemplate, now
     with (collector_paused(), snapshot_reader(session) as source,
           SessionWorker(threaded) as reader, SessionWorker(threaded) as worker):
         alerts = AlertBatch(session, period, end, now, queue, worker.write)
-        publisher = Publisher(session, scheme_row, period, now, queue, report, current, alerts,
+        publisher = Publisher(session, book, period, now, queue, report, current, alerts,
                               worker.write)
-        counts = official_counts(source, period, scheme, end,
+        counts = official_counts(source, period, book.default, end,
                                  fetch=lambda rows: reader.batches(rows, PIVOT_CHUNK),
                                  run=lambda job: reader.submit(job).result())
         for official in iterate(counts, progress):
-            publisher.consider(compute(official, period, scheme, now, checkpoint))
+            publisher.consider(compute(official, period, book.scheme_for(official.cadre_id),
+                                       now, checkpoint))
         publisher.flush()
         alerts.flush()
     report.alerts_raised, report.alerts_resolved = alerts.raised, alerts.resolved

@@ -5,7 +5,8 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +20,9 @@ from backend.errors import NotFound, TemplateError
 from backend.models import SurveyTemplate
 from backend.schemas.templates import TemplateFileSchema
 from backend.scoring import SchemeError, scheme_from_dict
+from backend.scoring.vocabulary import Vocabulary
 from backend.services.fraud.settings import FraudSettingsError, from_scheme
+from backend.services.templates.vocabulary_files import SHIPPED, load_vocabulary
 
 
 @dataclass(frozen=True)
@@ -38,11 +41,18 @@ class LoadedFile:
         return "sha256:" + hashlib.sha256(canonical.encode()).hexdigest()
 
 
+@cache
+def shipped_vocabulary() -> Vocabulary:
+    """Return the groups and categories shipped with the product (no scheme rules)."""
+    return load_vocabulary(SHIPPED.parent, {})
+
+
 @dataclass(frozen=True)
 class Catalogue:
-    """Every template and scheme found in the templates folder."""
+    """Every template and scheme found in the templates folder, and its settings."""
     templates: dict[str, LoadedFile]
     schemes: dict[str, LoadedFile]
+    vocabulary: Vocabulary = field(default_factory=shipped_vocabulary)
 
 
 def first_error(messages: Any, prefix: str = "") -> tuple[str, str]:
@@ -105,15 +115,46 @@ def load_folder(folder: Path, pattern: str, kind: str, check: Callable) -> dict[
 
 
 def load_catalogue(root: str | Path) -> Catalogue:
-    """Load and validate all templates and schemes under `root`."""
+    """Load and validate all templates, schemes and settings under `root`."""
     root = Path(root)
     if not root.is_dir():
         raise TemplateError(str(root), "", "模板目录不存在")
-    templates = load_folder(root, "*.yaml", "template", validate_template)
     schemes = load_folder(root / "schemes", "*.yaml", "scheme", validate_scheme)
     if "default" not in schemes:
         raise TemplateError("schemes/default.yaml", "", "缺少默认计分方案")
-    return Catalogue(templates=templates, schemes=schemes)
+    vocabulary = load_vocabulary(root, schemes)
+    for loaded in schemes.values():
+        check_scheme_fits(loaded, schemes["default"], vocabulary)
+    templates = load_folder(root, "*.yaml", "template", validate_template)
+    for loaded in templates.values():
+        check_template_groups(loaded, vocabulary)
+    return Catalogue(templates=templates, schemes=schemes, vocabulary=vocabulary)
+
+
+def check_template_groups(loaded: LoadedFile, vocabulary: Vocabulary) -> None:
+    """Refuse a template naming a rater group the settings do not define."""
+    definition = loaded.definition
+    named = [*([("group", definition["group"])] if "group" in definition else []),
+             *((f"groups.{i}", g) for i, g in enumerate(definition.get("groups", [])))]
+    for path, group in named:
+        if group not in vocabulary.groups:
+            raise TemplateError(loaded.source, path, f"未知的评价人群体 {group}；可选："
+                                + vocabulary.group_choices())
+
+
+def check_scheme_fits(loaded: LoadedFile, default: LoadedFile, vocabulary: Vocabulary) -> None:
+    """Refuse a scheme with groups not configured, or another scale or low-sample rule than
+    the default's: one publication scores every official on one count table and window."""
+    definition, base = loaded.definition, default.definition
+    for group in definition.get("groups", {}):
+        if group not in vocabulary.groups:
+            raise TemplateError(loaded.source, f"groups.{group}", "未知的评价人群体；可选："
+                                + vocabulary.group_choices())
+    if definition.get("scale") != base.get("scale"):
+        raise TemplateError(loaded.source, "scale", "量表须与默认方案相同")
+    for key in ("low_sample_min", "low_sample_months"):
+        if definition["flags"].get(key) != base["flags"].get(key):
+            raise TemplateError(loaded.source, f"flags.{key}", "样本不足规则须与默认方案相同")
 
 
 def register(session: Session, loaded: LoadedFile) -> SurveyTemplate:
