@@ -40,6 +40,7 @@ PAGES = (  # (label, role, path); {unit}, {cadre} and {campaign} are filled in
     ("告警", "org", "/console/alerts"), ("告警（单位管理员）", "town", "/console/alerts?state="),
     ("评分发布与推送", "org", "/console/scores"), ("查询留痕", "audit", "/console/audit"),
     ("JSON 总览", "org", "/console/api/overview"),
+    ("干部成绩 JSON（API）", "api", "/api/v1/cadres/{code}/report?period={quarter}"),
 )
 
 
@@ -79,6 +80,18 @@ def fill(app, sizes: Sizes) -> float:
     return time.perf_counter() - started
 
 
+def api_client(app):
+    """Return a test client that sends a `scores:read` key, as the assessment core would."""
+    from backend.extensions import db
+    from backend.services.accounts.api_clients import create_client
+
+    with app.app_context():
+        _, key = create_client(db.session, "bench-reader", ["scores:read"], [])
+    client = app.test_client()
+    client.environ_base["HTTP_AUTHORIZATION"] = f"Bearer {key}"
+    return client
+
+
 def client_for(app, username: str):
     """Return a test client signed in (https, for the Secure cookie)."""
     import re
@@ -113,9 +126,18 @@ def p95(samples: list[float]) -> float:
 
 def page_results(app, repeat: int, sizes: Sizes, warm: int = 2) -> list[Result]:
     """Time every page against the empty endpoint."""
+    from backend.extensions import db
+    from backend.models import Cadre
+    from backend.scoring import current_period
+    from backend.wiring import now, timezone
+
     clients = {name: client_for(app, name) for name in ("org", "town", "audit")}
+    clients["api"] = api_client(app)
     baseline = median(timings(clients["org"], "/bench-empty", repeat, warm))
-    ids = {"unit": 2, "cadre": 40, "campaign": 1}
+    with app.app_context():
+        code, quarter = db.session.get(Cadre, 40).code, current_period("quarter", now(),
+                                                                        timezone())
+    ids = {"unit": 2, "cadre": 40, "campaign": 1, "code": code, "quarter": quarter}
     scale = f"{sizes.ratings:,} ratings, {sizes.invitations:,} invitations"
     results = []
     for label, role, path in PAGES:

@@ -54,12 +54,12 @@ def render(app, code: str) -> bytes:
     from backend.extensions import db
     from backend.services.campaigns.lifecycle import find_campaign
     from backend.services.campaigns.slips import campaign_slips
-    from backend.wiring import sealer, token_codec
+    from backend.wiring import sealer, token_codec, vocabulary
 
     with app.app_context():
         campaign = find_campaign(db.session, code)
         return campaign_slips(db.session, sealer(app), campaign, token_codec(app),
-                              app.config["PUBLIC_BASE_URL"], TZ)
+                              app.config["PUBLIC_BASE_URL"], TZ, vocabulary(app))
 
 
 def short_links(app, code: str) -> list[str]:
