@@ -39,7 +39,8 @@ CAMPAIGN_NOTES = {
     "group": "评价人群体（settings/rater_groups.yaml 所配置的；随产品提供的有："
              + shipped_vocabulary().group_choices()
              + "），代码、中文名称或别名均可（须为模板允许的）",
-    "targets": "被评价干部编码，以顿号、逗号、分号或空格分隔；评价人本人自动去除",
+    "targets": "被评价干部编码，或单位领导班子 班子:单位编码（也可写 team:单位编码），"
+               "以顿号、逗号、分号或空格分隔；评价人本人自动去除",
 }
 
 

@@ -39,7 +39,8 @@ def publish(period: str) -> None:
     except DomainError as exc:
         click.echo(f"错误：{exc.message}", err=True)
         sys.exit(1)
-    click.echo(f"{period}（方案 {report.scheme}）：共 {report.officials} 名干部，"
+    teams = f"及 {report.teams} 个领导班子" if report.teams else ""
+    click.echo(f"{period}（方案 {report.scheme}）：共 {report.officials} 名干部{teams}，"
                f"变化 {report.changed} 个，新预警 {report.alerts_raised} 条，"
                f"自动解除 {report.alerts_resolved} 条")
 

@@ -7,6 +7,13 @@ from backend.schemas.directory import CODE, text
 from backend.schemas.events import PHONE
 from backend.schemas.scores import PeriodField
 
+# A target: an official's code, or a unit's leadership team as team:<unit code> (also
+# 班子:<unit code>, 领导班子:<unit code>) or by the team's own code T-<unit code>.
+TARGET_PATTERN = (r"^(?:(?:[Tt][Ee][Aa][Mm]|班子|领导班子)[:：])?"
+                  r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+TARGET = [validate.Length(1, 80),
+          validate.Regexp(TARGET_PATTERN,
+                          error="评价对象应为干部编码，或 team:单位编码（单位领导班子）")]
 MAX_ASSIGNMENTS = 5000
 MAX_TARGETS = 200
 STATUSES = ("open", "closed", "cancelled")
@@ -30,10 +37,12 @@ class AssignmentSchema(Schema):
                           metadata={"description": "superior、peer、subordinate、"
                                                    "representative 或 recipient（须为模板允许的）",
                                     "example": "peer"})
-    targets = fields.List(fields.String(validate=CODE), required=True,
+    targets = fields.List(fields.String(validate=TARGET), required=True,
                           validate=validate.Length(1, MAX_TARGETS),
-                          metadata={"description": "被评价干部编码；评价人本人会被自动去除",
-                                    "example": ["C001", "C002"]})
+                          metadata={"description": "被评价干部编码，或单位领导班子 team:<单位编码>"
+                                                   "（也可写 班子:<单位编码> 或 T-<单位编码>）；"
+                                                   "评价人本人会被自动去除",
+                                    "example": ["C001", "C002", "team:XZ01"]})
 
 
 class CampaignCreateSchema(Schema):

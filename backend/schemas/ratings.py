@@ -81,6 +81,7 @@ class TargetSchema(Schema):
     name = fields.String()
     unit = fields.String()
     position = fields.String()
+    kind = fields.String(metadata={"description": "official（干部）或 team（单位领导班子）"})
 
 
 class InvitationViewSchema(Schema):

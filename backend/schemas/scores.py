@@ -38,13 +38,45 @@ class JobSchema(Schema):
 
 class ScoreQueryArgsSchema(Schema):
     period = PeriodField(required=True)
-    cadre_code = fields.String(validate=CODE)
+    cadre_code = fields.String(validate=CODE, metadata={
+        "description": "只看一个对象：干部编码，或领导班子编码 T-<单位编码>"})
     after = fields.String(validate=CODE, metadata={"description": "分页：上一页最后一个干部编码"})
     limit = fields.Integer(load_default=1000, validate=validate.Range(1, 5000))
 
 
+class ScoreSchema(Schema):
+    """A published score (docs/scoring.md gives every number): of an official or a team."""
+
+    cadre_code = fields.String(metadata={
+        "description": "评价对象编码：干部编码；领导班子为 T-<单位编码>", "example": "C001"})
+    target_kind = fields.String(validate=validate.OneOf(["official", "team"]), metadata={
+        "description": "评价对象类别：official（干部）或 team（单位领导班子，整体评价）"})
+    unit_code = fields.String(metadata={"description": "领导班子所在单位编码（仅 team 有）"})
+    period = fields.String(metadata={"example": "2026-Q4"})
+    scheme = fields.Dict(metadata={"description": "id、version"})
+    groups = fields.Dict(metadata={"description": "各评价组；样本不足的组只有 status、n"})
+    composite = fields.Dict()
+    headline = fields.Dict(metadata={"description": "kind：composite / recipient_index / "
+                                                    "insufficient；score_100"})
+    flags = fields.List(fields.String())
+    digest = fields.String()
+    ledger_checkpoint = fields.String(allow_none=True)
+    computed_at = fields.String()
+
+
+class PublishedScore(fields.Nested):
+    """A stored score document, passed through as published (documented by ScoreSchema)."""
+
+    def __init__(self, **kwargs) -> None:
+        super().__init__(ScoreSchema, **kwargs)
+
+    def _serialize(self, value, attr, obj, **kwargs):
+        return value
+
+
 class ScoreListSchema(Schema):
-    items = fields.List(fields.Dict(), metadata={"description": "Score 对象，见 docs/scoring.md"})
+    items = fields.List(PublishedScore(),
+                        metadata={"description": "Score 对象，见 docs/scoring.md"})
     next = fields.String(allow_none=True, metadata={"description": "下一页的 after 参数"})
 
 

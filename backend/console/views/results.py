@@ -95,6 +95,15 @@ def headline_card(report: dict[str, Any]) -> Card:
                 "综合得分" if head["kind"] == "composite" else "服务对象评价（百分制）", "ok")
 
 
+def team_card(team: dict[str, Any]) -> Card:
+    """Return the leadership team's own headline as a card."""
+    head = team["headline"]
+    if head.get("score_100") is None:
+        return Card("领导班子", "样本不足", f"{team['name']}：有效评价未达最低样本数", "bad")
+    return Card("领导班子", f"{head['score_100']:.2f}",
+                f"{team['name']} · {team['headline_label']}", "ok")
+
+
 def build_official_results(cadre_id: int) -> Page:
     """Build an official's results page for ?period=."""
     cadre = reports.find_official(wiring.session(), cadre_id=cadre_id)
@@ -134,6 +143,12 @@ def build_unit_results(unit_id: int) -> Page:
         "url": url_for("console.official_results", cadre_id=o["id"], period=report["period"])}
         for o in report["officials"]]
     tables = result_tables({**report, "standing": {}})
+    cards = [headline_card(report)]
+    if team := report["team"]:
+        cards.append(team_card(team))
+        tables.append(Table("team_groups",
+                            f"{team['name']}（领导班子本身的测评结果，不计入干部汇总）",
+                            GROUP_COLUMNS, group_rows(team["groups"]), sortable=False))
     tables.append(Table("officials", f"干部（{len(officials)} 人，按编码排列）", [
         Column("code", "干部编码"), Column("name", "姓名"), Column("position", "职务"),
         Column("unit", "单位"), Column("kind", "口径"), Column("score", "得分")],
@@ -141,7 +156,7 @@ def build_unit_results(unit_id: int) -> Page:
     return Page(f"{unit.name} · 成绩", "unit_results",
                 subtitle=f"期间 {report['period']} · {'含' if with_sub else '不含'}下级单位 · "
                          f"{len(officials)} 名干部",
-                cards=[headline_card(report)], tables=tables, target=f"unit:{unit.code}",
+                cards=cards, tables=tables, target=f"unit:{unit.code}",
                 extra={"report": report, "period_filter": True, "sub_filter": True,
                        "with_subordinates": with_sub,
                        "batch_url": url_for("console.report_batch_start", unit_id=unit.id)})

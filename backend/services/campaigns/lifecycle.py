@@ -31,6 +31,7 @@ from backend.services.campaigns.rules import (
     check_assignments,
     load_cadres,
 )
+from backend.services.directory.teams import store_new_teams
 from backend.services.invitations.tokens import TokenCodec, new_token
 from backend.services.privacy.personal_data import Vault, normalise_phone
 from backend.services.sealing import uses
@@ -69,7 +70,11 @@ def link_for(ctx: CampaignContext, rater_code: str, token: str) -> BallotLink:
 
 def write_ballots(session: Session, ctx: CampaignContext, campaign: Campaign,
                   planned: Sequence[Planned]) -> list[BallotLink]:
-    """Insert each rater's invitation, roster row and ballot targets; return their links."""
+    """Insert each rater's invitation, roster row and ballot targets; return their links.
+
+    Leadership teams named for the first time are stored first.
+    """
+    store_new_teams(session, (cadre for p in planned for cadre in p.cadres))
     tokens = [new_token() for _ in planned]
     invitations = [{"token": t, "kind": "ballot", "template_id": campaign.template_id,
                     "campaign_id": campaign.id, "created_at": ctx.now,

@@ -6,12 +6,12 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from backend.models import Cadre
 from backend.scoring.periods import PeriodError, parse_period
 from backend.scoring.vocabulary import Vocabulary
+from backend.services.directory.teams import Resolved, resolve_targets
 from backend.services.directory.units import CODE_PATTERN
 from backend.services.privacy.personal_data import normalise_phone
 from backend.services.templates.catalogue import Catalogue, register
@@ -29,7 +29,7 @@ class RaterInput:
 
 @dataclass(frozen=True)
 class AssignmentInput:
-    """One rater, their group and the officials they rate."""
+    """One rater, their group and the targets they rate: official codes or team references."""
 
     rater: RaterInput
     group: str
@@ -58,7 +58,10 @@ class Issue:
 
 @dataclass(frozen=True)
 class Planned:
-    """A valid assignment with its officials resolved (the rater's own code dropped)."""
+    """A valid assignment with its targets resolved (the rater's own code dropped).
+
+    A leadership team named for the first time is an unsaved row until the ballots are written.
+    """
 
     assignment: AssignmentInput
     cadres: tuple[Cadre, ...]
@@ -105,12 +108,9 @@ def campaign_errors(catalogue: Catalogue, now: datetime, data: CampaignInput,
     return errors
 
 
-def load_cadres(session: Session, items: Sequence[AssignmentInput]) -> dict[str, Cadre]:
-    """Load every target named by the assignments with one query."""
-    codes = {code for a in items for code in a.targets}
-    if not codes:
-        return {}
-    return {c.code: c for c in session.scalars(select(Cadre).where(Cadre.code.in_(codes)))}
+def load_cadres(session: Session, items: Sequence[AssignmentInput]) -> Resolved:
+    """Resolve every target named by the assignments: officials and leadership teams."""
+    return resolve_targets(session, {code for a in items for code in a.targets})
 
 
 def rater_issues(rater: RaterInput) -> list[tuple[str, str]]:
@@ -125,15 +125,28 @@ def rater_issues(rater: RaterInput) -> list[tuple[str, str]]:
     return issues
 
 
-def target_issues(a: AssignmentInput, cadres: dict[str, Cadre]) -> list[tuple[str, str]]:
+def repeated_targets(a: AssignmentInput, cadres: dict[str, Cadre]) -> list[str]:
+    """Name the targets a list holds twice, also under two spellings (team:X and T-X)."""
+    seen: dict[str, list[str]] = {}
+    for ref in a.targets:
+        seen.setdefault(cadres[ref].code if ref in cadres else ref, []).append(ref)
+    return sorted(refs[0] if len(set(refs)) == 1 else f"{code}（{'、'.join(dict.fromkeys(refs))}）"
+                  for code, refs in seen.items() if len(refs) > 1)
+
+
+def target_issues(a: AssignmentInput, resolved: Resolved) -> list[tuple[str, str]]:
     """Return problems of a target list: empty, repeated, unknown, inactive, only oneself."""
-    repeated = sorted({c for c in a.targets if a.targets.count(c) > 1})
-    unknown = [c for c in a.targets if c not in cadres]
+    cadres = resolved.targets
+    repeated = repeated_targets(a, cadres)
+    teams = [resolved.problems[c] for c in a.targets if c in resolved.problems]
+    unknown = [c for c in a.targets if c not in cadres and c not in resolved.problems]
     inactive = [c for c in a.targets if c in cadres and not cadres[c].active]
     if not a.targets:
         return [("targets", "评价对象不能为空")]
     if repeated:
         return [("targets", f"评价对象重复：{'、'.join(repeated)}")]
+    if teams:
+        return [("targets", "；".join(dict.fromkeys(teams)))]
     if unknown:
         return [("targets", f"干部不存在：{'、'.join(unknown)}")]
     if inactive:
@@ -149,7 +162,7 @@ def item_label(index: int) -> str:
 
 
 def check_assignments(items: Sequence[AssignmentInput], groups: Mapping[str, str],
-                      cadres: dict[str, Cadre], taken: frozenset[str] = frozenset(),
+                      resolved: Resolved, taken: frozenset[str] = frozenset(),
                       label: Callable[[int], str] = item_label,
                       ) -> tuple[dict[int, Planned], list[Issue]]:
     """Validate each assignment on its own; return the valid ones by index and the issues."""
@@ -157,7 +170,7 @@ def check_assignments(items: Sequence[AssignmentInput], groups: Mapping[str, str
     issues: list[Issue] = []
     first: dict[str, int] = {}
     for index, a in enumerate(items):
-        found = rater_issues(a.rater) + target_issues(a, cadres)
+        found = rater_issues(a.rater) + target_issues(a, resolved)
         if a.group not in groups:
             found.append(("group", f"未知的评价人群体：{a.group}；可选：{group_choices(groups)}"))
         if a.rater.code in taken:
@@ -167,7 +180,8 @@ def check_assignments(items: Sequence[AssignmentInput], groups: Mapping[str, str
         first.setdefault(a.rater.code, index)
         issues.extend(Issue(index, f, r) for f, r in found)
         if not found:  # a rater who is also a target never rates themself
-            planned[index] = Planned(a, tuple(cadres[c] for c in a.targets if c != a.rater.code))
+            planned[index] = Planned(a, tuple(resolved.targets[c] for c in a.targets
+                                              if c != a.rater.code))
     return planned, issues
 
 

@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 
 from backend.errors import InvalidInput, NotFound
 from backend.models import Cadre, Unit
+from backend.models.directory import OFFICIAL
 from backend.scoring.vocabulary import POSITION_LEVELS, Vocabulary, level_code
 from backend.services.directory.roster_import import ImportReport, import_roster_data
 from backend.services.directory.units import (
@@ -59,10 +60,12 @@ class Official:
 def unit_tree(session: Session, units: frozenset[int] | None = None) -> list[UnitNode]:
     """Return the units depth first (children under their parent), within `units` if given."""
     rows = session.execute(select(Unit).order_by(Unit.code)).scalars().all()
-    counts = dict(session.execute(select(Cadre.unit_id, func.count())
+    officials_only = Cadre.kind == OFFICIAL  # a unit's leadership team is no official
+    counts = dict(session.execute(select(Cadre.unit_id, func.count()).where(officials_only)
                                   .group_by(Cadre.unit_id)).all())
     active = dict(session.execute(select(Cadre.unit_id, func.count())
-                                  .where(Cadre.active.is_(True)).group_by(Cadre.unit_id)).all())
+                                  .where(Cadre.active.is_(True), officials_only)
+                                  .group_by(Cadre.unit_id)).all())
     children: dict[int | None, list[Unit]] = {}
     ids = {u.id for u in rows}
     for unit in rows:
@@ -91,8 +94,11 @@ def node(unit: Unit, depth: int, counts: dict, active: dict) -> UnitNode:
 
 def officials(session: Session, unit_id: int | None = None, query: str = "",
               limit: int = 200) -> list[Official]:
-    """Return officials of a unit (or all), filtered by a code or name fragment."""
-    stmt = select(Cadre, Unit).join(Unit, Unit.id == Cadre.unit_id)
+    """Return officials of a unit (or all), filtered by a code or name fragment.
+
+    Leadership teams are not listed: they are no officials, and campaigns create them.
+    """
+    stmt = select(Cadre, Unit).join(Unit, Unit.id == Cadre.unit_id).where(Cadre.kind == OFFICIAL)
     if unit_id is not None:
         stmt = stmt.where(Cadre.unit_id == unit_id)
     if query:
@@ -111,7 +117,7 @@ def official(cadre: Cadre, unit: Unit) -> Official:
 def find_official(session: Session, cadre_id: int) -> Official:
     """Return one official; NotFound otherwise."""
     row = session.execute(select(Cadre, Unit).join(Unit, Unit.id == Cadre.unit_id)
-                          .where(Cadre.id == cadre_id)).first()
+                          .where(Cadre.id == cadre_id, Cadre.kind == OFFICIAL)).first()
     if row is None:
         raise NotFound("干部不存在")
     return official(*row)
@@ -163,8 +169,11 @@ def save_official(session: Session, data: CadreInput, record: Recorder) -> bool:
 
 
 def cadre_row(session: Session, cadre_id: int) -> Cadre:
-    """Return a cadre row; NotFound otherwise."""
-    return row_or_missing(session, Cadre, cadre_id, "干部不存在")
+    """Return an official's row; NotFound otherwise (a leadership team is not edited here)."""
+    cadre = row_or_missing(session, Cadre, cadre_id, "干部不存在")
+    if cadre.kind != OFFICIAL:
+        raise NotFound("干部不存在")
+    return cadre
 
 
 def transfer_official(session: Session, cadre_id: int, unit_code: str, record: Recorder) -> str:

@@ -10,7 +10,10 @@ from sqlalchemy.orm import Session
 
 from backend.errors import InvalidInput
 from backend.models import Cadre, Unit
+from backend.models.directory import TEAM
 from backend.scoring.vocabulary import POSITION_LEVELS, Vocabulary
+
+TEAM_PREFIX = "T-"  # a unit's leadership team is T-<unit code> (services/directory/teams)
 
 CODE_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 
@@ -68,6 +71,16 @@ def cadre_errors(data: CadreInput) -> dict[str, str]:
     return found
 
 
+def team_code_error(session: Session, code: str, cadre: Cadre | None) -> str | None:
+    """Refuse to edit a leadership team as an official, or to take a team's code (T-<unit>)."""
+    if cadre is not None and cadre.kind == TEAM:
+        return f"{code} 是单位领导班子，不能作为干部编辑"
+    if cadre is None and code.startswith(TEAM_PREFIX) and session.scalar(
+            select(Unit.id).where(Unit.code == code[len(TEAM_PREFIX):])) is not None:
+        return f"编码 {code} 留给单位 {code[len(TEAM_PREFIX):]} 的领导班子，请换一个编码"
+    return None
+
+
 def creates_cycle(session: Session, unit: Unit | None, parent: Unit) -> bool:
     """Tell whether making `parent` the parent of `unit` would close a loop."""
     node, seen = parent, set()
@@ -112,6 +125,8 @@ def upsert_cadre(session: Session, data: CadreInput) -> tuple[Cadre, bool]:
     if unit is None:
         raise InvalidInput(errors={"unit_code": f"单位不存在：{data.unit_code}"})
     cadre = session.scalar(select(Cadre).where(Cadre.code == data.code))
+    if error := team_code_error(session, data.code, cadre):
+        raise InvalidInput(errors={"code": error})
     created = cadre is None
     if created:
         cadre = Cadre(code=data.code)

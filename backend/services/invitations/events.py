@@ -18,6 +18,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy.orm import Session
 
 from backend.models import Cadre, SurveyTemplate
+from backend.services.directory.teams import is_team, referenced_unit
 from backend.services.invitations.tokens import TokenCodec
 from backend.services.privacy.personal_data import Vault, normalise_phone
 from backend.services.sealing.seal import Sealer
@@ -131,7 +132,10 @@ def check_event(ctx: IngestContext, data: EventInput, cadre: Cadre | None,
                 template: SurveyTemplate | None) -> dict:
     """Return field errors of one event against the directory and its template."""
     errors: dict = {}
-    if cadre is None:
+    if (cadre is not None and is_team(cadre)) or referenced_unit(data.cadre_code) is not None:
+        errors["cadre_code"] = (f"{data.cadre_code} 是单位领导班子：领导班子只在民主测评中评价，"
+                                "服务事件只能评价干部本人")
+    elif cadre is None:
         errors["cadre_code"] = f"干部不存在：{data.cadre_code}"
     elif not cadre.active:
         errors["cadre_code"] = f"干部已停用：{data.cadre_code}"

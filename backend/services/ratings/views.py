@@ -30,4 +30,5 @@ def invitation_view(invitation: Invitation, tz: ZoneInfo) -> dict:
             "expires_at": invitation.expires_at.astimezone(tz).isoformat(timespec="seconds"),
             "template": template_view(invitation),
             "targets": [{"code": c.code, "name": c.name, "unit": c.unit.name,
-                         "position": c.position} for c, _group in targets_of(invitation)]}
+                         "position": c.position, "kind": c.kind}
+                        for c, _group in targets_of(invitation)]}

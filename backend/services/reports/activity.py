@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 
 from backend.models import Alert, Cadre, CadreMonthly, DayTotal, Unit, UnitDaily, UnitDay
 from backend.models.alerts import RESOLVED
+from backend.models.directory import OFFICIAL
 from backend.models.rollups import MEASURES
 from backend.services.reports.common import Scope, Span, derive, rollup_sums
 
@@ -106,6 +107,6 @@ def low_sample_count(session: Session, scope: Scope, months: list[str], minimum:
              .where(CadreMonthly.month.in_(months)).group_by(CadreMonthly.cadre_id).subquery())
     return session.scalar(
         select(func.count()).select_from(Cadre).outerjoin(valid, valid.c.cadre_id == Cadre.id)
-        .where(Cadre.active.is_(True), scope.where(Cadre.unit_id),
+        .where(Cadre.active.is_(True), Cadre.kind == OFFICIAL, scope.where(Cadre.unit_id),
                func.coalesce(valid.c.n, 0) < minimum)) or 0
 

@@ -15,6 +15,7 @@ from backend.models import (
     ScoreSnapshot,
     Unit,
 )
+from backend.models.directory import OFFICIAL
 from backend.scoring import document_headline
 from backend.services.reports.common import Scope, Span, derive, sums
 
@@ -38,7 +39,7 @@ def officials_query(scope: Scope, months: list[str], q: str, below: bool, minimu
                     func.coalesce(totals.c.reached, 0).label("reached"), rated.label("rated"))
              .join(Unit, Unit.id == Cadre.unit_id)
              .outerjoin(totals, totals.c.cadre_id == Cadre.id)
-             .where(Cadre.active.is_(True), scope.where(Cadre.unit_id)))
+             .where(Cadre.active.is_(True), Cadre.kind == OFFICIAL, scope.where(Cadre.unit_id)))
     if q:
         like = f"%{q.replace('%', '').replace('_', '')}%"
         query = query.where(Cadre.name.like(like) | Cadre.code.like(like))

@@ -15,6 +15,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from backend.models import Cadre, Rating, Unit
+from backend.models.directory import OFFICIAL
 from backend.scoring import Headline, Period, composite, headline, score_pairs, sorted_counts
 from backend.scoring import standing as standing_of
 from backend.services.reports.figures import read_counts
@@ -40,7 +41,8 @@ def comparable_ids(session: Session, category: str, level: str) -> list[int]:
     """Return the active officials of a unit category and position level."""
     rows = session.execute(
         select(Cadre.id, Cadre.level, Cadre.position).join(Unit, Unit.id == Cadre.unit_id)
-        .where(Unit.category == category, Cadre.active.is_(True)).order_by(Cadre.id))
+        .where(Unit.category == category, Cadre.active.is_(True), Cadre.kind == OFFICIAL)
+        .order_by(Cadre.id))
     return [cadre_id for cadre_id, recorded, position in rows
             if official_level(recorded, position) == level]
 

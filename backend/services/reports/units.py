@@ -1,4 +1,8 @@
-"""A unit's results: the roll-up of its officials (with or without the units below it)."""
+"""A unit's results: the roll-up of its officials (with or without the units below it).
+
+The unit's leadership team (领导班子), when campaigns have rated it, has results of its own:
+shown beside the roll-up, never counted in it (a team is no official).
+"""
 
 from __future__ import annotations
 
@@ -9,6 +13,7 @@ from sqlalchemy.orm import Session
 
 from backend.errors import NotFound
 from backend.models import Cadre, Unit
+from backend.models.directory import OFFICIAL, TEAM
 from backend.scoring import headline_document
 from backend.services.reports.results import (
     HEADLINE_LABELS,
@@ -36,10 +41,28 @@ def find_unit(session: Session, code: str | None = None, unit_id: int | None = N
 
 
 def unit_officials(session: Session, unit_ids: list[int]) -> list[Cadre]:
-    """Return the active officials of the units, by code."""
+    """Return the active officials of the units, by code (their leadership teams left out)."""
     return list(session.scalars(select(Cadre).where(Cadre.unit_id.in_(unit_ids),
-                                                    Cadre.active.is_(True))
+                                                    Cadre.active.is_(True),
+                                                    Cadre.kind == OFFICIAL)
                                 .order_by(Cadre.code)))
+
+
+def unit_team(session: Session, unit_id: int) -> Cadre | None:
+    """Return the unit's leadership team, or None when no campaign has named it."""
+    return session.scalar(select(Cadre).where(Cadre.unit_id == unit_id, Cadre.kind == TEAM))
+
+
+def team_results(session: Session, team: Cadre, period, settings: ReportSettings
+                 ) -> dict[str, Any]:
+    """Return the leadership team's own results for the period, as an official's are figured."""
+    window_n = window_total(session, [team.id], period, settings)
+    figures = figures_for(session, [team.id], period, settings, window_n)
+    return {"code": team.code, "name": team.name,
+            "headline": headline_document(figures.headline),
+            "headline_label": HEADLINE_LABELS[figures.headline.kind],
+            "groups": group_views(figures, settings.scheme),
+            "tags": tag_bars(figures, settings)}
 
 
 def unit_report(session: Session, unit: Unit, label: str, settings: ReportSettings,
@@ -51,6 +74,7 @@ def unit_report(session: Session, unit: Unit, label: str, settings: ReportSettin
     window_n = window_total(session, ids, period, settings)
     figures = figures_for(session, ids, period, settings, window_n)
     heads = peer_headlines(session, ids, period, settings)
+    team = unit_team(session, unit.id)
     return {
         "unit": {"code": unit.code, "name": unit.name, "category": unit.category,
                  "category_name": settings.vocabulary.category_name(unit.category)},
@@ -67,4 +91,5 @@ def unit_report(session: Session, unit: Unit, label: str, settings: ReportSettin
                        "unit": c.unit.name, "headline": headline_document(h),
                        "headline_label": HEADLINE_LABELS[h.kind]}
                       for c, h in zip(officials, heads, strict=True)],
+        "team": team_results(session, team, period, settings) if team else None,
     }

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -26,6 +27,7 @@ from backend.scoring import (
     sorted_counts,
 )
 from backend.services.scores.score_counts import OfficialCounts
+from backend.services.scores.targets import OFFICIAL_TARGET, is_team_target
 from backend.storage.bulk import EncodedJSON
 
 
@@ -39,6 +41,7 @@ class Computed:
     document_hash: str
     flags: tuple[str, ...]
     document_json: EncodedJSON  # the document's JSON text, encoded once for every write
+    team: bool = False  # a unit's leadership team rather than an official
 
 
 def scheme_of(row: SurveyTemplate) -> Scheme:
@@ -77,8 +80,12 @@ def iso_seconds(moment: datetime) -> str:
 
 
 def compute(counts: OfficialCounts, period: Period, scheme: Scheme, now: datetime,
-            checkpoint: str | None) -> Computed:
-    """Compute one official's score document exactly as SCORING.md says."""
+            checkpoint: str | None, target: Mapping[str, str] = OFFICIAL_TARGET) -> Computed:
+    """Compute one target's score document exactly as SCORING.md says.
+
+    `target` holds the fields saying what the score is of (`target_kind`, and a team's
+    `unit_code`); they are part of the document and of its hash.
+    """
     pairs = {group: sorted_counts(hist) for group, hist in counts.histograms.items()}
     groups = {name: score_pairs(pairs.get(name, []), counts.tags.get(name, {}), rule, scheme)
               for name, rule in scheme.groups.items()}
@@ -86,5 +93,7 @@ def compute(counts: OfficialCounts, period: Period, scheme: Scheme, now: datetim
     flags = score_flags(groups, counts.six_month_n, scheme)
     document = score_document(counts.code, period.label, scheme, groups, total, flags,
                               pairs_digest(pairs), checkpoint, iso_seconds(now))
+    document.update(target)
     text, digest = encode_document(document)
-    return Computed(counts.cadre_id, counts.code, document, digest, tuple(flags), text)
+    return Computed(counts.cadre_id, counts.code, document, digest, tuple(flags), text,
+                    is_team_target(target))

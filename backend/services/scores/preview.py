@@ -18,6 +18,7 @@ from backend.models import Cadre, ScoreSnapshot
 from backend.services.scores.documents import compute
 from backend.services.scores.publication import begun_period, current_hashes, low_sample_end
 from backend.services.scores.score_counts import official_counts
+from backend.services.scores.targets import OFFICIAL_TARGET, team_targets
 
 if TYPE_CHECKING:  # the book is built by the callers (schemes.scheme_book)
     from backend.services.scores.schemes import SchemeBook
@@ -31,6 +32,7 @@ class Preview:
 
     period: str
     officials: int = 0
+    teams: int = 0  # leadership teams, scored beside the officials
     changed: int = 0
     rows: list[dict] = field(default_factory=list)
 
@@ -60,10 +62,15 @@ def preview_period(session: Session, label: str, book: SchemeBook, now: datetime
     period = begun_period(label, now, tz)
     current = current_hashes(session, label)
     preview, changed = Preview(label), []
+    teams = team_targets(session)
     for official in official_counts(session, period, book.default,
                                     low_sample_end(period, now, tz)):
-        computed = compute(official, period, book.scheme_for(official.cadre_id), now, None)
-        preview.officials += 1
+        computed = compute(official, period, book.scheme_for(official.cadre_id), now, None,
+                           teams.get(official.cadre_id, OFFICIAL_TARGET))
+        if computed.team:
+            preview.teams += 1
+        else:
+            preview.officials += 1
         before = current.get(computed.cadre_id)
         if before is None or before[1] != computed.document_hash:
             preview.changed += 1

@@ -27,6 +27,7 @@ from backend.scoring import Period, has_begun, month_label, parse_period
 from backend.services.scores.documents import Computed, compute
 from backend.services.scores.score_alerts import AlertBatch
 from backend.services.scores.score_counts import PIVOT_CHUNK, official_counts, snapshot_reader
+from backend.services.scores.targets import OFFICIAL_TARGET, team_targets
 from backend.storage.bulk import EncodedJSON, copy_rows
 from backend.storage.engine import on_postgres
 from backend.storage.session_worker import SessionWorker, run_now
@@ -45,6 +46,7 @@ class PublicationReport:
     period: str
     scheme: str
     officials: int = 0
+    teams: int = 0  # leadership teams, scored beside the officials
     changed: int = 0
     alerts_raised: int = 0
     alerts_resolved: int = 0  # resolved on their own: the flag cleared
@@ -92,7 +94,10 @@ class Publisher:
 
     def consider(self, computed: Computed) -> None:
         """Keep a computed score if it differs from the current snapshot; flush in batches."""
-        self.report.officials += 1
+        if computed.team:
+            self.report.teams += 1
+        else:
+            self.report.officials += 1
         self.alerts.consider(computed)
         previous = self.current.get(computed.cadre_id)
         if previous is None or previous[1] != computed.document_hash:
@@ -143,6 +148,7 @@ def publish_period(session: Session, label: str, book: SchemeBook, now: datetime
     report = PublicationReport(period=label, scheme=book.label())
     end = low_sample_end(period, now, tz)
     current = current_hashes(session, label)
+    teams = team_targets(session)
     # PostgreSQL reads the next range of officials (one thread and connection) and writes the
     # last batch (another) while this one is scored: every database call of the loop goes
     # through one of the two workers.
@@ -157,7 +163,8 @@ def publish_period(session: Session, label: str, book: SchemeBook, now: datetime
                                  run=lambda job: reader.submit(job).result())
         for official in iterate(counts, progress):
             publisher.consider(compute(official, period, book.scheme_for(official.cadre_id),
-                                       now, checkpoint))
+                                       now, checkpoint,
+                                       teams.get(official.cadre_id, OFFICIAL_TARGET)))
         publisher.flush()
         alerts.flush()
     report.alerts_raised, report.alerts_resolved = alerts.raised, alerts.resolved

@@ -44,8 +44,15 @@ class AlertBatch:
         self.raised = self.resolved = 0
 
     def consider(self, computed) -> None:
-        """Queue an alert for each flag of a computed score."""
+        """Queue an alert for each flag of a computed score.
+
+        A leadership team is rated in campaigns only, never by service recipients: its
+        low-sample flag stays in its score but raises no alert (more service events cannot
+        clear it).
+        """
         for flag in computed.flags:
+            if flag == LOW_SAMPLE and computed.team:
+                continue
             period = self.month if flag == LOW_SAMPLE else self.period.label
             details = {"cadre_code": computed.code, "flag": flag, "period": period,
                        "score_period": self.period.label,
