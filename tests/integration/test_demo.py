@@ -171,8 +171,9 @@ def test_past_months_are_published_with_snapshots_alerts_and_queued_pushes(count
     published = set(db.session.scalars(select(ScoreSnapshot.period).distinct()))
     assert published == set(details["published"]) and len(published) >= 4
     for period in published:
-        assert db.session.scalar(select(func.count()).where(
-            ScoreSnapshot.period == period, ScoreSnapshot.superseded_at.is_(None))) == 40
+        assert db.session.scalar(select(func.count()).select_from(ScoreSnapshot).join(Cadre).where(
+            ScoreSnapshot.period == period, ScoreSnapshot.superseded_at.is_(None),
+            Cadre.kind == "official")) == 40
     types = set(db.session.scalars(select(WebhookMessage.type).distinct()))
     assert types == {"score.published", "alert.raised", "case.closed"}  # cases are worked
     assert db.session.scalar(select(func.count()).select_from(LedgerCheckpoint)) > 150
@@ -188,6 +189,20 @@ def test_the_campaign_is_open_and_half_answered(county):
     assert campaign.closes_at > datetime.now(UTC)
     invited, answered = totals(db.session, [campaign.id])[campaign.id]
     assert answered == invited // 2 and invited >= 20
+
+
+def test_the_campaign_rates_a_leadership_team_whose_score_is_published(county):
+    team = db.session.scalar(select(Cadre).where(Cadre.kind == "team"))
+    assert (team.code, team.name) == ("T-XZ100", "城关镇人民政府领导班子")
+    quarter = db.session.scalar(select(Campaign.period))
+    document = db.session.scalar(select(ScoreSnapshot.document).where(
+        ScoreSnapshot.cadre_id == team.id, ScoreSnapshot.period == quarter,
+        ScoreSnapshot.superseded_at.is_(None)))
+    assert (document["target_kind"], document["unit_code"]) == ("team", "XZ100")
+    assert sum(g["n"] for g in document["groups"].values()) == db.session.scalar(
+        select(func.count()).select_from(Rating).where(Rating.cadre_id == team.id,
+                                                        Rating.status == "valid"))
+    assert sum(g["n"] for g in document["groups"].values()) > 0
 
 
 def test_a_burst_of_forged_top_scores_waits_in_the_review_queue(county):

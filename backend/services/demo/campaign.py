@@ -26,6 +26,8 @@ BALLOT_SCORES = {"good": (0.5, 0.5, 0.5, 1, 2, 5, 14, 32, 28, 16.5),
                  "weak": (2, 3, 6, 9, 14, 18, 20, 15, 8, 5),
                  "poor": (6, 8, 12, 15, 16, 15, 12, 8, 5, 3)}
 ABSTAIN = {"representative": 0.25, "subordinate": 0.05}
+# The campaign also rates 城关镇's leadership team as a whole (created when first named).
+TEAM = "T-XZ100"
 
 
 @dataclass(frozen=True)
@@ -63,12 +65,15 @@ def opening(now: datetime, tz: tzinfo) -> datetime:
 
 def roster(officials: Sequence[Official], roles: Roles,
            rng: random.Random) -> list[tuple[str, str, str, tuple[str, ...]]]:
-    """Return (code, name, group, targets) per rater: superiors, peers, staff, representatives."""
-    targets = tuple(roles.campaign)
+    """Return (code, name, group, targets) per rater: superiors, peers, staff, representatives.
+
+    Every rater also rates the leadership team (TEAM) as a whole.
+    """
+    targets = (*roles.campaign, TEAM)
     names = {o.code: o.name for o in officials}
     raters = [(f"SJ{n + 1:02d}", name, "superior", targets) for n, name in enumerate(SUPERIORS)]
     raters += [(code, names[code], "peer", tuple(t for t in targets if t != code))
-               for code in targets]
+               for code in roles.campaign]
     raters += [(f"XJ{n + 1:02d}", name, "subordinate", targets) for n, name in enumerate(STAFF)]
     raters += [(f"DB{n + 1:02d}", name, "representative", targets)
                for n, name in enumerate(REPRESENTATIVES)]

@@ -72,9 +72,9 @@ def resolve_targets(session: Session, references: Iterable[str]) -> Resolved:
     """Resolve target references: cadre codes, and team references of units.
 
     `team:<unit>` and `班子:<unit>` name a unit's team; so does `T-<unit>` when no cadre has
-    that code yet and the unit exists. A team not yet in the directory comes back as an unsaved row (one per
-    unit); `store_new_teams` saves those a valid request uses. Nothing is written here.
-    An unknown cadre code is left out for the caller to name.
+    that code yet and the unit exists. A team not yet in the directory comes back as an
+    unsaved row (one per unit); `store_new_teams` saves those a valid request uses. Nothing
+    is written here. An unknown cadre code is left out for the caller to name.
     """
     references = set(references)
     named = {ref: referenced_unit(ref) for ref in references}
