@@ -253,3 +253,21 @@ def test_a_roster_file_names_teams_like_the_api(app, session):
         campaign_roster.create_with_roster(session, context(app), campaign_of([], code="C2"),
                                            bad.encode(), "名单.csv")
     assert "单位不存在：NOPE" in str(refused.value.errors)
+
+
+def test_the_json_report_of_a_team_matches_its_published_score(app, session, client, make_key):
+    run_team_campaign(app, session)
+    period = current_period("month", datetime.now(UTC), TZ)
+    recorder: list = []
+    publish(session, lambda _session, messages, _now: recorder.extend(messages))
+    report = client.get(f"/api/v1/cadres/T-XZ100/report?period={period}",
+                        headers=make_key("scores:read"))
+    assert report.status_code == 200, report.json
+    body = report.json
+    assert (body["score"]["target_kind"], body["score"]["unit_code"]) == ("team", "XZ100")
+    assert Decimal(str(body["headline"]["score_100"])) == expected_composite()
+    assert body["standing"]["percentile"] is None and "领导班子" in body["standing"]["note"]
+    assert body["cadre"]["level"] == "领导班子"
+    official = client.get(f"/api/v1/cadres/G1/report?period={period}",
+                          headers=make_key("scores:read")).json
+    assert official["score"]["target_kind"] == "official" and "unit_code" not in official["score"]

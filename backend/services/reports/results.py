@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session, joinedload
 
 from backend.errors import InvalidInput, NotFound
 from backend.models import Cadre, Unit
+from backend.models.directory import TARGET_KINDS, TEAM
 from backend.scoring import (
     OK,
     Period,
@@ -45,6 +46,7 @@ from backend.services.reports.wording import (
     official_level,
     percent,
 )
+from backend.services.scores.targets import target_of
 
 
 @dataclass(frozen=True)
@@ -180,7 +182,8 @@ def official_report(session: Session, cadre: Cadre, label: str,
     period = report_period(label, settings)
     window_n = window_total(session, [cadre.id], period, settings)
     figures = figures_for(session, [cadre.id], period, settings, window_n)
-    level = official_level(cadre.level, cadre.position)
+    level = TARGET_KINDS[TEAM] if cadre.kind == TEAM else official_level(cadre.level,
+                                                                          cadre.position)
     report = {
         "cadre": {"code": cadre.code, "name": cadre.name, "position": cadre.position,
                   "level": level, "unit": {"code": cadre.unit.code, "name": cadre.unit.name,
@@ -205,6 +208,7 @@ def official_report(session: Session, cadre: Cadre, label: str,
         cadre.code, period.label, settings.scheme, figures.groups, figures.composite,
         figures.flags, pairs_digest({g: sorted_counts(h) for g, h in figures.histograms.items()}),
         None, settings.now.astimezone(settings.tz).isoformat(timespec="seconds"))
+    report["score"].update(target_of(cadre))
     return report
 
 

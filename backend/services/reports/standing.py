@@ -15,7 +15,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from backend.models import Cadre, Rating, Unit
-from backend.models.directory import OFFICIAL
+from backend.models.directory import OFFICIAL, TEAM
 from backend.scoring import Headline, Period, composite, headline, score_pairs, sorted_counts
 from backend.scoring import standing as standing_of
 from backend.services.reports.figures import read_counts
@@ -88,6 +88,9 @@ def peer_standing(session: Session, cadre: Cadre, level: str, period: Period, mi
                            "category_name": settings.vocabulary.category_name(
                                cadre.unit.category),
                            "level": level, "peers": 0, "percentile": None}
+    if cadre.kind == TEAM:
+        out["note"] = "领导班子整体评价，不与干部作同类比较"
+        return out
     if mine.score_100 is None:
         out["note"] = "本期无得分，不参与同类比较"
         return out

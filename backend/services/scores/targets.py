@@ -25,6 +25,13 @@ def team_targets(session: Session) -> dict[int, Mapping[str, str]]:
             for cadre_id, unit_code in rows}
 
 
+def target_of(cadre: Cadre) -> Mapping[str, str]:
+    """Return the target fields of one directory target (its unit loaded for a team)."""
+    if cadre.kind == TEAM:
+        return {"target_kind": TEAM, "unit_code": cadre.unit.code}
+    return OFFICIAL_TARGET
+
+
 def is_team_target(target: Mapping[str, str]) -> bool:
     """Tell whether target fields are a leadership team's."""
     return target.get("target_kind") == TEAM
