@@ -3,7 +3,7 @@
 from marshmallow import fields, validate
 
 from backend.schemas.base import Schema
-from backend.schemas.directory import CODE, text
+from backend.schemas.directory import CODE, CODE_MAX, text
 from backend.schemas.events import PHONE
 from backend.schemas.scores import PeriodField
 
@@ -11,7 +11,7 @@ from backend.schemas.scores import PeriodField
 # 班子:<unit code>, 领导班子:<unit code>) or by the team's own code T-<unit code>.
 TARGET_PATTERN = (r"^(?:(?:[Tt][Ee][Aa][Mm]|班子|领导班子)[:：])?"
                   r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
-TARGET = [validate.Length(1, 80),
+TARGET = [validate.Length(1, CODE_MAX),
           validate.Regexp(TARGET_PATTERN,
                           error="评价对象应为干部编码，或 team:单位编码（单位领导班子）")]
 MAX_ASSIGNMENTS = 5000

@@ -11,7 +11,8 @@ import pytest
 from sqlalchemy import func, select
 
 from backend.extensions import db
-from backend.models import Cadre
+from backend.models import BallotTarget, Cadre, Campaign, CampaignRater, Invitation
+from tests.console.test_quarter_console import new_campaign
 from tests.console.test_results import add, half_up, month_now
 
 # The team's ratings this month per group (k = 0 at these sizes).
@@ -76,3 +77,24 @@ def test_the_official_lists_leave_the_team_out(signed_in, world, team):
     directory = client.get(f"/console/directory?unit={world.units['XZ100']}")
     assert directory.status_code == 200 and "T-XZ100" not in directory.get_data(as_text=True)
     assert "城关镇人民政府领导班子" not in directory.get_data(as_text=True)
+
+
+def test_the_new_campaign_form_takes_a_team_as_a_default_target(signed_in, world):
+    client = signed_in("org_admin")
+    roster = ("评价人编码,姓名,手机号,评价人群体,评价对象\n"
+              "Q01,周上级,,上级,\nQ02,林同级,,同级,班子:XZ100\n")
+    response = new_campaign(client, roster, targets="班子:XZ100、C001")
+    assert response.status_code == 303, response.get_data(as_text=True)
+    team = db.session.scalar(select(Cadre).where(Cadre.kind == "team"))
+    assert (team.code, team.unit_id) == ("T-XZ100", world.units["XZ100"])
+    targets = db.session.execute(
+        select(CampaignRater.code, Cadre.code).join(Invitation, Invitation.id ==
+                                                    CampaignRater.invitation_id)
+        .join(BallotTarget, BallotTarget.invitation_id == Invitation.id)
+        .join(Cadre, Cadre.id == BallotTarget.cadre_id)
+        .join(Campaign, Campaign.id == CampaignRater.campaign_id)
+        .where(Campaign.code == "2026-Q4-NEW")).all()
+    assert sorted(targets) == [("Q01", "C001"), ("Q01", "T-XZ100"), ("Q02", "T-XZ100")]
+    refused = new_campaign(client, roster, code="2026-Q4-BAD", targets="班子:XZ999")
+    assert refused.status_code == 422
+    assert "单位不存在：XZ999" in refused.get_data(as_text=True)
