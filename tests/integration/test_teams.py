@@ -19,6 +19,7 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
 from backend.errors import InvalidInput
+from backend.extensions import db
 from backend.integrations.assessment_core import WebhookSender
 from backend.models import Alert, BallotTarget, Cadre, Unit
 from backend.scoring import current_period
@@ -26,6 +27,7 @@ from backend.services.campaigns import lifecycle as campaigns
 from backend.services.campaigns import roster as campaign_roster
 from backend.services.campaigns.rules import AssignmentInput, CampaignInput, RaterInput
 from backend.services.directory import management
+from backend.services.directory.teams import resolve_targets, store_new_teams
 from backend.services.outbox import push
 from backend.services.reports.activity import low_sample_count
 from backend.services.reports.common import Scope
@@ -271,3 +273,24 @@ def test_the_json_report_of_a_team_matches_its_published_score(app, session, cli
     official = client.get(f"/api/v1/cadres/G1/report?period={period}",
                           headers=make_key("scores:read")).json
     assert official["score"]["target_kind"] == "official" and "unit_code" not in official["score"]
+
+
+def test_a_team_another_request_stored_first_is_reused(app, session, backend_name):
+    if backend_name != "postgresql":
+        pytest.skip("SQLite takes the write lock before reading (one writer at a time)")
+    township(session)
+    resolved = resolve_targets(session, ["team:XZ200"])
+    (pending,) = resolved.targets.values()
+    assert pending.id is None
+    unit_id = session.scalar(select(Unit.id).where(Unit.code == "XZ200"))
+    with db.engine.begin() as other:  # a concurrent request creates the same team first
+        other.execute(Cadre.__table__.insert().values(
+            code="T-XZ200", name="河西镇领导班子", unit_id=unit_id, position="领导班子",
+            active=True, kind="team", created_at=datetime.now(UTC),
+            updated_at=datetime.now(UTC)))
+    store_new_teams(session, [pending])
+    session.commit()
+    stored = session.scalar(select(Cadre.id).where(Cadre.code == "T-XZ200"))
+    assert pending.id == stored
+    assert session.scalar(select(func.count()).select_from(Cadre)
+                          .where(Cadre.kind == "team")) == 1
