@@ -33,7 +33,7 @@ from backend.services.reports.activity import low_sample_count
 from backend.services.reports.common import Scope
 from backend.services.reports.units import unit_report
 from backend.services.scores.publication import publish_period
-from backend.services.templates.catalogue import register
+from backend.services.scores.schemes import scheme_book
 from backend.wiring import report_settings
 from tests.fakes import FakeAssessmentCore
 from tests.integration.test_campaigns import context, submit
@@ -102,10 +102,10 @@ def expected_composite() -> Decimal:
 
 
 def publish(session, queue) -> object:
-    """Publish the current month with the default scheme through `queue`."""
-    scheme = register(session, current_app.extensions["catalogue"].schemes["default"])
+    """Publish the current month with the configured schemes through `queue`."""
+    book = scheme_book(session, current_app.extensions["catalogue"])
     now = datetime.now(UTC)
-    return publish_period(session, current_period("month", now, TZ), scheme, now, TZ, queue)
+    return publish_period(session, current_period("month", now, TZ), book, now, TZ, queue)
 
 
 def test_a_team_named_three_ways_is_one_target_created_once(app, session):

@@ -55,13 +55,15 @@ def unit_team(session: Session, unit_id: int) -> Cadre | None:
 
 def team_results(session: Session, team: Cadre, period, settings: ReportSettings
                  ) -> dict[str, Any]:
-    """Return the leadership team's own results for the period, as an official's are figured."""
+    """Return the leadership team's own results for the period, as an official's are figured
+    (under the scheme a publication scores the team with)."""
+    settings = settings.for_official(team)
     window_n = window_total(session, [team.id], period, settings)
     figures = figures_for(session, [team.id], period, settings, window_n)
     return {"code": team.code, "name": team.name,
             "headline": headline_document(figures.headline),
             "headline_label": HEADLINE_LABELS[figures.headline.kind],
-            "groups": group_views(figures, settings.scheme),
+            "groups": group_views(figures, settings),
             "tags": tag_bars(figures, settings)}
 
 
