@@ -98,3 +98,12 @@ def test_the_new_campaign_form_takes_a_team_as_a_default_target(signed_in, world
     refused = new_campaign(client, roster, code="2026-Q4-BAD", targets="班子:XZ999")
     assert refused.status_code == 422
     assert "单位不存在：XZ999" in refused.get_data(as_text=True)
+
+
+def test_the_publication_preview_counts_the_team_apart(signed_in, world, team):
+    client = signed_in("org_admin")
+    officials = db.session.scalar(select(func.count()).select_from(Cadre).where(
+        Cadre.kind == "official", Cadre.active.is_(True)))
+    preview = client.get(f"/console/scores?preview={month_now()}").get_data(as_text=True)
+    assert f"将重新计算 {officials} 名干部及 1 个领导班子" in preview
+    assert "T-XZ100" in preview  # the team's new score is among the changes

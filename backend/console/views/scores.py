@@ -107,7 +107,7 @@ def preview_table(label: str) -> tuple[Table, str]:
     preview = preview_period(wiring.session(), label, schemes(), wiring.now(), tz())
     teams = f"及 {number(preview.teams)} 个领导班子" if preview.teams else ""
     summary = (f"发布 {label} 将重新计算 {number(preview.officials)} 名干部{teams}，其中 "
-               f"{number(preview.changed)} 个成绩与当前发布不同，将推送给考核核心系统。")
+               f"{number(preview.changed)} 名的成绩与当前发布不同，将推送给考核核心系统。")
     note = "只列出前 200 名。" if preview.changed > len(preview.rows) else ""
     return Table("preview", f"发布预览：{label}", PREVIEW_COLUMNS, preview.rows,
                  note=note), summary
