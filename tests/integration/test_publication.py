@@ -341,10 +341,11 @@ def test_each_official_is_scored_under_the_first_rule_that_matches(app, session)
     assert set(chief_doc["groups"]) == set(ONE_PLUS_FIVE_N)
     assert deputy_doc["scheme"]["id"] == "default"
     assert deputy_doc["composite"]["score_100"] == composite_of(DEFAULT_WEIGHTS)
-    stored = dict(session.execute(select(Cadre.code, SurveyTemplate.key)
-                                  .join(ScoreSnapshot, ScoreSnapshot.cadre_id == Cadre.id)
-                                  .join(SurveyTemplate, ScoreSnapshot.scheme_id == SurveyTemplate.id)
-                                  .where(Cadre.code.in_(["P001", "P002"]))).all())
+    stored = dict(session.execute(
+        select(Cadre.code, SurveyTemplate.key)
+        .join(ScoreSnapshot, ScoreSnapshot.cadre_id == Cadre.id)
+        .join(SurveyTemplate, ScoreSnapshot.scheme_id == SurveyTemplate.id)
+        .where(Cadre.code.in_(["P001", "P002"]))).all())
     assert stored == {"P001": "one_plus_five_n", "P002": "default"}
     pushed = {m[2].split(":")[0]: m[2].split(":")[2] for m in recorder.messages
               if m[0] == "score.published" and m[2].startswith("P00")}

@@ -134,7 +134,8 @@ def test_a_deployment_adds_a_group_and_a_rule(folder):
                                        "  categories: [town_ecology]\n  levels: [principal]\n")
     edit(folder / "democratic_appraisal.yaml", lambda d: d["groups"].append("villagers"))
     vocabulary = load_catalogue(folder).vocabulary
-    assert vocabulary.group_code("村民") == "villagers" and vocabulary.groups["villagers"].min_n == 5
+    assert vocabulary.group_code("村民") == "villagers"
+    assert vocabulary.groups["villagers"].min_n == 5
     assert vocabulary.scheme_for("town_ecology", "principal") == "one_plus_five_n"
     assert vocabulary.scheme_for("town_ecology", "deputy") == "default"
     assert vocabulary.scheme_for("dept_economy", None) == "default"
