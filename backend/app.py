@@ -8,7 +8,7 @@ from typing import Any
 from flask import Flask, current_app, request
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from backend import cli, http_errors, models, routing
+from backend import cli, http_errors, models, public_limits, routing
 from backend.api import (
     campaigns,
     cases,
@@ -26,7 +26,7 @@ from backend.api.openapi import OperationIds
 from backend.api.ops import DOCS_ASSETS
 from backend.config import from_environment
 from backend.console import bp as console_bp
-from backend.extensions import add_retry_after, api, db, limiter, migrate
+from backend.extensions import add_retry_after, api, db, migrate
 from backend.observability import logs as app_logging
 from backend.observability import metrics
 from backend.services.templates.catalogue import load_catalogue
@@ -99,7 +99,7 @@ def init_extensions(app: Flask) -> None:
             sqlite.configure(engine)
     migrate.init_app(app, db, directory=os.path.join(os.path.dirname(__file__), "migrations"),
                      render_as_batch=True)
-    limiter.init_app(app)
+    public_limits.init_app(app)  # Flask-Limiter, its hooks skipping self-counted endpoints
     app.after_request(add_retry_after)
     api.init_app(app, spec_kwargs={"extra_plugins": [OperationIds()]})
     http_errors.init_app(app)
