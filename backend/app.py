@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import weakref
 from typing import Any
 
 from flask import Flask, current_app, request
@@ -41,6 +42,32 @@ API_TITLE = "随时评 Suishiping API"
 API_VERSION = "v1"
 
 
+class App(Flask):
+    """Flask, asking once per function whether it is a coroutine.
+
+    Flask asks (`ensure_sync`) for every hook and view on every request, through
+    `inspect.iscoroutinefunction`; the answer never changes, so it is remembered for each
+    function (bound methods by their function), weakly so that nothing is kept alive.
+    """
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.sync_functions: weakref.WeakSet = weakref.WeakSet()
+
+    def ensure_sync(self, func):
+        """Return `func` itself when it is known to be synchronous, else ask Flask."""
+        target = getattr(func, "__func__", func)
+        try:
+            if target in self.sync_functions:
+                return func
+        except TypeError:  # not weakly referenceable: ask every time
+            return super().ensure_sync(func)
+        made = super().ensure_sync(func)
+        if made is func:
+            self.sync_functions.add(target)
+        return made
+
+
 def openapi_settings() -> dict[str, Any]:
     """Return flask-smorest settings: spec at /api/openapi.json, docs at /api/docs."""
     return {
@@ -64,7 +91,7 @@ def openapi_settings() -> dict[str, Any]:
 
 def create_app(config: dict[str, Any] | None = None) -> Flask:
     """Create the application: configuration, extensions, blueprints, errors, CLI."""
-    app = Flask("backend", instance_relative_config=True,
+    app = App("backend", instance_relative_config=True,
                 template_folder="web/templates", static_folder="web/static")
     os.makedirs(app.instance_path, exist_ok=True)
     routing.init_app(app)  # before any blueprint adds a rule

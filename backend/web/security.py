@@ -52,20 +52,28 @@ def content_security_policy() -> str:
     return "; ".join(f"{name} {value}" for name, value in policy.items())
 
 
+FIXED_HEADERS = (("X-Content-Type-Options", "nosniff"), ("X-Frame-Options", "DENY"),
+                 ("Referrer-Policy", "no-referrer"), ("Permissions-Policy", PERMISSIONS_POLICY),
+                 ("Cross-Origin-Opener-Policy", "same-origin"),
+                 ("Cross-Origin-Resource-Policy", "same-origin"))
+
+
 def add_security_headers(response: Response) -> Response:
-    """Add the security headers, keeping any a view has set for itself."""
+    """Add the security headers, keeping any a view has set for itself.
+
+    The names present are read once (each lookup of a header scans them all).
+    """
     headers = response.headers
-    headers.setdefault("Content-Security-Policy", content_security_policy())
-    headers.setdefault("X-Content-Type-Options", "nosniff")
-    headers.setdefault("X-Frame-Options", "DENY")
-    headers.setdefault("Referrer-Policy", "no-referrer")
-    headers.setdefault("Permissions-Policy", PERMISSIONS_POLICY)
-    headers.setdefault("Cross-Origin-Opener-Policy", "same-origin")
-    headers.setdefault("Cross-Origin-Resource-Policy", "same-origin")
-    if current_app.config["PUBLIC_BASE_URL"].startswith("https://"):
-        headers.setdefault("Strict-Transport-Security", HSTS)
-    if is_private(request.path):
-        headers.setdefault("Cache-Control", "no-store")
+    present = {name.lower() for name, _ in headers}
+    added = [] if "content-security-policy" in present else [
+        ("Content-Security-Policy", content_security_policy())]
+    added += [(name, value) for name, value in FIXED_HEADERS if name.lower() not in present]
+    if (current_app.config["PUBLIC_BASE_URL"].startswith("https://")
+            and "strict-transport-security" not in present):
+        added.append(("Strict-Transport-Security", HSTS))
+    if "cache-control" not in present and is_private(request.path):
+        added.append(("Cache-Control", "no-store"))
+    headers.extend(added)
     return response
 
 
