@@ -15,6 +15,7 @@ from __future__ import annotations
 import secrets
 
 from flask import Flask, Response, current_app, g, request
+from flask.sessions import SecureCookieSessionInterface
 from flask_wtf.csrf import CSRFProtect
 
 from backend.observability.masking import carries_token, mask_tokens_in_logs
@@ -97,6 +98,20 @@ def protect_forms() -> None:
         csrf.protect(apply_exemptions=True)
 
 
+class CookieSessions(SecureCookieSessionInterface):
+    """Flask's signed cookie sessions, building the signer only for a request with a cookie.
+
+    Most requests (the API's, a rater's first page) carry no session cookie: they get an
+    empty session at once, as Flask would give them after building its signer.
+    """
+
+    def open_session(self, app: Flask, request):
+        """Return an empty session without a cookie; else open the cookie as Flask does."""
+        if app.secret_key and not request.cookies.get(self.get_cookie_name(app)):
+            return self.session_class()
+        return super().open_session(app, request)
+
+
 def configure_cookies(app: Flask) -> None:
     """Derive the session secret from SECRET_KEYS and harden the session cookie."""
     keys = app.config["SECRET_KEYS"]
@@ -106,6 +121,7 @@ def configure_cookies(app: Flask) -> None:
     app.config["SESSION_COOKIE_SECURE"] = app.config["PUBLIC_BASE_URL"].startswith("https://")
     app.config["SESSION_COOKIE_HTTPONLY"] = True
     app.config["SESSION_COOKIE_SAMESITE"] = "Lax"
+    app.session_interface = CookieSessions()
 
 
 def configure_csrf(app: Flask) -> None:
