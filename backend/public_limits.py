@@ -16,6 +16,7 @@ them, so its in-memory fallback and its return to the storage hold for them as f
 from __future__ import annotations
 
 import functools
+import logging
 import math
 import time
 
@@ -27,6 +28,7 @@ from backend.extensions import client_address, limiter
 from backend.wiring import token_codec
 
 SCOPE = "rating-links"
+log = logging.getLogger("flask-limiter")  # refusals are logged where Flask-Limiter logs its own
 # The endpoints that count themselves (count_submission): Flask-Limiter's hooks skip them.
 SELF_COUNTED = frozenset({"invitations.RatingResource", "rating.submit"})
 
@@ -96,26 +98,30 @@ def count_submission() -> str | None:
     (the tightest first, stopping at the first spent); a refused request gets the same 429.
     """
     key, raw = submission_key()
+    if not limiter.enabled:  # RATELIMIT_ENABLED off: nothing is counted anywhere
+        return raw
     strategy = limiter.limiter
     if strategy.storage is not limiter.storage:  # Flask-Limiter is on its memory fallback
         counted_by_extension()
         return raw
+    keys = [prefix, key] if (prefix := current_app.config.get("RATELIMIT_KEY_PREFIX")) else [key]
     try:
         spent = next((item for item in limit_items(public_limit())
-                      if not strategy.hit(item, key, SCOPE)), None)
+                      if not strategy.hit(item, *keys, SCOPE)), None)
     except Exception:  # storage unreachable: the extension falls back and logs it
         counted_by_extension()
         return raw
     if spent is not None:
-        g.retry_after = seconds_until_reset(strategy, spent, key)
+        log.info("ratelimit %s (%s) exceeded at endpoint: %s", spent, key, SCOPE)
+        g.retry_after = seconds_until_reset(strategy, spent, keys)
         raise TooManyRequests()
     return raw
 
 
-def seconds_until_reset(strategy, item: RateLimitItem, key: str) -> int:
+def seconds_until_reset(strategy, item: RateLimitItem, keys: list[str]) -> int:
     """Return the Retry-After of a spent limit, as Flask-Limiter's window reports it."""
     try:
-        return retry_after(int(strategy.get_window_stats(item, key, SCOPE).reset_time + 1))
+        return retry_after(int(strategy.get_window_stats(item, *keys, SCOPE).reset_time + 1))
     except Exception:  # storage trouble: the default of a refused request
         return 60
 
