@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import os
+import weakref
 from typing import Any
 
 from flask import Flask, current_app, request
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from backend import cli, http_errors, models, routing
+from backend import cli, http_errors, models, public_limits, routing
 from backend.api import (
     campaigns,
     cases,
@@ -26,7 +27,7 @@ from backend.api.openapi import OperationIds
 from backend.api.ops import DOCS_ASSETS
 from backend.config import from_environment
 from backend.console import bp as console_bp
-from backend.extensions import add_retry_after, api, db, limiter, migrate
+from backend.extensions import add_retry_after, api, db, migrate
 from backend.observability import logs as app_logging
 from backend.observability import metrics
 from backend.services.templates.catalogue import load_catalogue
@@ -39,6 +40,32 @@ __all__ = ["create_app", "models"]  # importing models registers every table
 
 API_TITLE = "随时评 Suishiping API"
 API_VERSION = "v1"
+
+
+class App(Flask):
+    """Flask, asking once per function whether it is a coroutine.
+
+    Flask asks (`ensure_sync`) for every hook and view on every request, through
+    `inspect.iscoroutinefunction`; the answer never changes, so it is remembered for each
+    function (bound methods by their function), weakly so that nothing is kept alive.
+    """
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.sync_functions: weakref.WeakSet = weakref.WeakSet()
+
+    def ensure_sync(self, func):
+        """Return `func` itself when it is known to be synchronous, else ask Flask."""
+        target = getattr(func, "__func__", func)
+        try:
+            if target in self.sync_functions:
+                return func
+        except TypeError:  # not weakly referenceable: ask every time
+            return super().ensure_sync(func)
+        made = super().ensure_sync(func)
+        if made is func:
+            self.sync_functions.add(target)
+        return made
 
 
 def openapi_settings() -> dict[str, Any]:
@@ -64,7 +91,7 @@ def openapi_settings() -> dict[str, Any]:
 
 def create_app(config: dict[str, Any] | None = None) -> Flask:
     """Create the application: configuration, extensions, blueprints, errors, CLI."""
-    app = Flask("backend", instance_relative_config=True,
+    app = App("backend", instance_relative_config=True,
                 template_folder="web/templates", static_folder="web/static")
     os.makedirs(app.instance_path, exist_ok=True)
     routing.init_app(app)  # before any blueprint adds a rule
@@ -99,7 +126,7 @@ def init_extensions(app: Flask) -> None:
             sqlite.configure(engine)
     migrate.init_app(app, db, directory=os.path.join(os.path.dirname(__file__), "migrations"),
                      render_as_batch=True)
-    limiter.init_app(app)
+    public_limits.init_app(app)  # Flask-Limiter, its hooks skipping self-counted endpoints
     app.after_request(add_retry_after)
     api.init_app(app, spec_kwargs={"extra_plugins": [OperationIds()]})
     http_errors.init_app(app)

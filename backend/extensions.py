@@ -8,7 +8,7 @@ import math
 import time
 
 import redis
-from flask import request
+from flask import g, request
 from flask_limiter import Limiter
 from flask_migrate import Migrate
 from flask_smorest import Api
@@ -36,10 +36,15 @@ limiter = Limiter(key_func=client_address, default_limits=[], headers_enabled=Fa
 
 
 def add_retry_after(response):
-    """Tell a rate-limited client when to come back (Retry-After, in seconds)."""
+    """Tell a rate-limited client when to come back (Retry-After, in seconds).
+
+    The seconds come from the limit that refused the request: a self-counting endpoint left
+    them in `g.retry_after`, else Flask-Limiter's current limit tells.
+    """
     if response.status_code == 429 and "Retry-After" not in response.headers:
-        seconds = 60
-        current = limiter.current_limit
+        seconds = g.pop("retry_after", None)
+        current = limiter.current_limit if seconds is None else None
+        seconds = seconds or 60
         if current is not None:
             with contextlib.suppress(Exception):  # storage trouble: keep the default
                 seconds = max(1, math.ceil(current.reset_at - time.time()))

@@ -5,16 +5,32 @@ beacon and the invitation reads of a link are limited per link (RATELIMIT_PUBLIC
 submissions per link and address. A token whose signature does not verify counts against its
 client address instead, in the same shared scope on every endpoint, so guessing tokens stays
 limited per address however the guesses are spread over pages and the API.
+
+Submissions, the busiest public requests, are counted by `count_submission` rather than by
+Flask-Limiter's decorator: the same limits, keys and storage, with the strategy Flask-Limiter
+built called directly (one storage round trip per limit), and the extension's own hooks left
+out of these requests. While the storage is unreachable, Flask-Limiter's own path counts
+them, so its in-memory fallback and its return to the storage hold for them as for any page.
 """
 
 from __future__ import annotations
 
-from flask import current_app, request
+import functools
+import logging
+import math
+import time
+
+from flask import Flask, current_app, g, request
+from limits import RateLimitItem, parse_many
+from werkzeug.exceptions import TooManyRequests
 
 from backend.extensions import client_address, limiter
 from backend.wiring import token_codec
 
 SCOPE = "rating-links"
+log = logging.getLogger("flask-limiter")  # refusals are logged where Flask-Limiter logs its own
+# The endpoints that count themselves (count_submission): Flask-Limiter's hooks skip them.
+SELF_COUNTED = frozenset({"invitations.RatingResource", "rating.submit"})
 
 
 def public_limit() -> str:
@@ -48,3 +64,86 @@ def opening_limit():
 def submission_limit():
     """Limit submitting through a link per link and address."""
     return limiter.shared_limit(public_limit, scope=SCOPE, key_func=per_link_and_address)
+
+
+def retry_after(reset_at: float) -> int:
+    """Return the seconds until a window resets (Retry-After), at least one."""
+    return max(1, math.ceil(reset_at - time.time()))
+
+
+@functools.lru_cache(maxsize=8)
+def limit_items(text: str) -> tuple[RateLimitItem, ...]:
+    """Parse a limit setting (e.g. "60/minute;1000/hour"), the tightest first as checked."""
+    return tuple(sorted(parse_many(text)))
+
+
+def submission_key() -> tuple[str, str | None]:
+    """Return a submission's limit key and its verified raw token (None when forged)."""
+    raw = verified_link()
+    return (f"submit:{raw}:{client_address()}" if raw else f"guess:{client_address()}"), raw
+
+
+def _counted_by_extension() -> None:
+    """Flask-Limiter's own check of a submission (its storage fallback and recovery)."""
+
+
+counted_by_extension = submission_limit()(_counted_by_extension)
+
+
+def count_submission() -> str | None:
+    """Count this submission against its limits; 429 with Retry-After when one is spent.
+
+    Returns the link's verified raw token (None when forged), so the view need not verify
+    it again. The key, scope and limits are `submission_limit`'s, checked in the same order
+    (the tightest first, stopping at the first spent); a refused request gets the same 429.
+    """
+    key, raw = submission_key()
+    if not limiter.enabled:  # RATELIMIT_ENABLED off: nothing is counted anywhere
+        return raw
+    strategy = limiter.limiter
+    if strategy.storage is not limiter.storage:  # Flask-Limiter is on its memory fallback
+        counted_by_extension()
+        return raw
+    keys = [prefix, key] if (prefix := current_app.config.get("RATELIMIT_KEY_PREFIX")) else [key]
+    try:
+        spent = next((item for item in limit_items(public_limit())
+                      if not strategy.hit(item, *keys, SCOPE)), None)
+    except Exception:  # storage unreachable: the extension falls back and logs it
+        counted_by_extension()
+        return raw
+    if spent is not None:
+        log.info("ratelimit %s (%s) exceeded at endpoint: %s", spent, key, SCOPE)
+        g.retry_after = seconds_until_reset(strategy, spent, keys)
+        raise TooManyRequests()
+    return raw
+
+
+def seconds_until_reset(strategy, item: RateLimitItem, keys: list[str]) -> int:
+    """Return the Retry-After of a spent limit, as Flask-Limiter's window reports it."""
+    try:
+        return retry_after(int(strategy.get_window_stats(item, *keys, SCOPE).reset_time + 1))
+    except Exception:  # storage trouble: the default of a refused request
+        return 60
+
+
+def skip_self_counted(hook, passes_response: bool):
+    """Wrap a Flask-Limiter hook so that it leaves the self-counted endpoints alone."""
+    @functools.wraps(hook)
+    def unless_self_counted(*args):
+        if request.endpoint in SELF_COUNTED:
+            return args[0] if passes_response else None
+        return hook(*args)
+
+    return unless_self_counted
+
+
+def init_app(app: Flask) -> None:
+    """Bind Flask-Limiter; its request hooks skip the endpoints that count themselves."""
+    registries = (app.before_request_funcs, app.after_request_funcs,
+                  app.teardown_request_funcs)
+    earlier = [list(registry.get(None, ())) for registry in registries]
+    limiter.init_app(app)
+    for registry, known in zip(registries, earlier, strict=True):
+        registry[None] = [hook if hook in known else
+                          skip_self_counted(hook, registry is app.after_request_funcs)
+                          for hook in registry.get(None, ())]

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from flask import current_app, request
+from flask import current_app, jsonify, request
 from flask.views import MethodView
 
 from backend.api.mp_auth import OPTIONAL_MP_SECURITY, current_mp_session
-from backend.api.parsing import Blueprint
+from backend.api.parsing import Blueprint, documented, parse_json_body
 from backend.extensions import db
-from backend.public_limits import opening_limit, submission_limit
+from backend.public_limits import count_submission, opening_limit
 from backend.schemas.ratings import (
     TOKEN_PATH,
     ClosedInvitationSchema,
@@ -72,20 +72,32 @@ class InvitationResource(MethodView):
         return {**view, "stamp": ctx.stamps.issue(invitation.token, ctx.now)}
 
 
+RATING_BODY = RatingSubmissionSchema()
+
+
 @blp.route("/invitations/<string:token>/rating", parameters=TOKEN_PATH)
 class RatingResource(MethodView):
-    decorators = (submission_limit(),)
+    """The busiest public endpoint: it counts its own rate limit and reads its own body.
 
-    @blp.doc(security=OPTIONAL_MP_SECURITY)
-    @blp.arguments(RatingSubmissionSchema())  # an instance: webargs would build one per request
-    @blp.response(201, ReceiptSchema)
-    @blp.alt_response(404, description="链接无效")
-    @blp.alt_response(409, schema=ClosedInvitationSchema, description="已评价")
-    @blp.alt_response(410, schema=ClosedInvitationSchema, description="已过期或已撤销")
-    def post(self, data, token):
+    The limit is `submission_limit`'s (backend.public_limits.count_submission, which also
+    verifies the token once for the whole request), the body is read by the API's parser
+    with RatingSubmissionSchema, and the receipt is answered as ReceiptSchema dumps it; the
+    flask-smorest decorators only describe the operation in the OpenAPI document.
+    """
+
+    @documented(blp.doc(security=OPTIONAL_MP_SECURITY),
+                blp.arguments(RATING_BODY),
+                blp.response(201, ReceiptSchema),
+                blp.alt_response(404, description="链接无效"),
+                blp.alt_response(409, schema=ClosedInvitationSchema, description="已评价"),
+                blp.alt_response(410, schema=ClosedInvitationSchema,
+                                 description="已过期或已撤销"))
+    def post(self, token):
         """Submit the rating; the link is used up by the first successful submission."""
+        raw = count_submission()
+        data = parse_json_body(RATING_BODY)
         ctx = submit_context()
-        receipt = ratings.submit(db.session, ctx, token, to_submission(data),
-                                 signals(data.get("stamp")))
+        receipt = ratings.submit_verified(db.session, ctx, raw, to_submission(data),
+                                          signals(data.get("stamp")))
         current_app.extensions["metrics"].count_rating("ballot" if data.get("ratings") else "event")
-        return {"receipt": receipt}
+        return jsonify(receipt=receipt), 201

@@ -4,17 +4,26 @@ Imported only when the database is PostgreSQL (psycopg is a production extra; th
 demo runs without it). See backend/storage/rating_store.py for what is written and why.
 The write is a single statement, so it is atomic by itself and runs in autocommit mode:
 the read of the invitation and the write are two round trips, with no BEGIN and COMMIT.
+
+Submissions borrow their connections from a pool of their own on the same database, which
+does not ping a connection on checkout (a third round trip per submission). A connection the
+server has closed meanwhile (a restart, an idle timeout, a terminated backend) fails the
+read, which changes nothing: the pool is then replaced and the read tried once more on a
+new connection. A write that fails so is not retried (it may have been committed).
 """
 
 from __future__ import annotations
 
 import contextlib
 import functools
+import threading
+import weakref
 from collections.abc import Iterator
 
 import psycopg
-from sqlalchemy import ARRAY, Engine, String, bindparam, func, text
+from sqlalchemy import ARRAY, Engine, String, bindparam, create_engine, event, func, text
 from sqlalchemy.dialects.postgresql.psycopg import dialect as psycopg_dialect
+from sqlalchemy.exc import OperationalError
 
 from backend.models import UseTag
 from backend.storage.submission_rows import Presented, Write, presented_query
@@ -57,13 +66,23 @@ class PostgresStore:
     COMMIT travels; statements are compiled once and prepared by the driver.
     """
 
-    def __init__(self, connection: psycopg.Connection):
+    def __init__(self, connection: psycopg.Connection, reconnect=None):
         self.connection = connection
+        self.reconnect = reconnect  # gives a new connection once the server closed this one
 
     def read(self, token: str, use_tags: list[str]) -> Presented | None:
         """Return the invitation behind a token with whether it was used, or None."""
-        row = self.connection.execute(compiled(PRESENTED_PG),
-                                      {"token": token, "tags": use_tags}).fetchone()
+        params = {"token": token, "tags": use_tags}
+        try:
+            row = self.connection.execute(compiled(PRESENTED_PG), params).fetchone()
+        except psycopg.OperationalError as exc:
+            if not (self.connection.closed or self.connection.broken) or self.reconnect is None:
+                raise unavailable(PRESENTED_PG, exc) from exc
+            self.connection, self.reconnect = self.reconnect(), None
+            try:
+                row = self.connection.execute(compiled(PRESENTED_PG), params).fetchone()
+            except psycopg.OperationalError as again:
+                raise unavailable(PRESENTED_PG, again) from again
         return Presented(*row) if row is not None else None
 
     def store(self, write: Write) -> bool:
@@ -77,7 +96,14 @@ class PostgresStore:
             row = self.connection.execute(compiled(POSTGRESQL_WRITE), params).fetchone()
         except psycopg.IntegrityError:  # two submissions of one link at once: one wins
             return False
+        except psycopg.OperationalError as exc:  # not retried: it may have been committed
+            raise unavailable(POSTGRESQL_WRITE, exc) from exc
         return row[0] == 1
+
+
+def unavailable(statement, exc: psycopg.OperationalError) -> OperationalError:
+    """Wrap a driver's connection failure as SQLAlchemy's (the API answers it with 503)."""
+    return OperationalError(compiled(statement), None, exc)
 
 
 @functools.cache
@@ -86,15 +112,54 @@ def compiled(statement) -> str:
     return str(statement.compile(dialect=PG_DIALECT))
 
 
+_pools: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+_pools_lock = threading.Lock()
+
+
+def submission_engine(bind: Engine) -> Engine:
+    """Return the engine submissions borrow from: `bind`'s database and pool size, no ping."""
+    engine = _pools.get(bind)
+    if engine is None:
+        with _pools_lock:
+            engine = _pools.get(bind)
+            if engine is None:
+                engine = create_engine(bind.url, pool_pre_ping=False,
+                                       pool_size=bind.pool.size())
+                _pools[bind] = engine
+                event.listen(bind, "engine_disposed", dispose_submission_engine)
+    return engine
+
+
+def dispose_submission_engine(bind: Engine) -> None:
+    """Close the idle connections of `bind`'s submission pool (when `bind` is disposed)."""
+    engine = _pools.pop(bind, None)
+    if engine is not None:
+        engine.dispose()
+
+
 @contextlib.contextmanager
 def driver_store(bind: Engine) -> Iterator[PostgresStore]:
-    """Lend a pooled driver connection in autocommit mode for one submission."""
-    pooled = bind.raw_connection()
-    connection = pooled.driver_connection
+    """Lend a pooled driver connection in autocommit mode for one submission.
+
+    Should the server have closed it, the store's read asks for another: the pool is
+    replaced (its other connections are likely closed too) and a new connection lent.
+    """
+    engine = submission_engine(bind)
+    lent = [engine.raw_connection()]
+
+    def reconnect() -> psycopg.Connection:
+        lent[0].invalidate()
+        engine.dispose()  # the server went away: a new pool; lent connections are dropped
+        lent.append(engine.raw_connection())
+        lent[-1].driver_connection.autocommit = True
+        return lent[-1].driver_connection
+
     try:
-        connection.autocommit = True
-        yield PostgresStore(connection)
+        lent[0].driver_connection.autocommit = True
+        yield PostgresStore(lent[0].driver_connection, reconnect)
     finally:
-        with contextlib.suppress(psycopg.Error):
-            connection.autocommit = False  # as the pool hands connections out
-        pooled.close()
+        for pooled in lent:
+            with contextlib.suppress(psycopg.Error):
+                if pooled.driver_connection is not None:
+                    pooled.driver_connection.autocommit = False  # as the pool lends them
+            pooled.close()

@@ -18,7 +18,7 @@ from werkzeug.datastructures import MultiDict
 
 from backend import errors
 from backend.extensions import db
-from backend.public_limits import opening_limit, submission_limit
+from backend.public_limits import count_submission, opening_limit
 from backend.services.ratings import opens
 from backend.services.ratings import submission as ratings
 from backend.services.ratings.rules import ABSTAIN_LABEL, RatedTarget, Submission
@@ -158,15 +158,19 @@ def show(token: str) -> ResponseReturnValue:
 
 
 @bp.post("/r/<token>")
-@submission_limit()
 def submit(token: str) -> ResponseReturnValue:
-    """Submit the form; the first successful submission uses the link up."""
+    """Submit the form; the first successful submission uses the link up.
+
+    The rate limit is `submission_limit`'s, counted here (count_submission, which verifies
+    the token for the submission too) rather than by Flask-Limiter's decorator.
+    """
+    raw = count_submission()
     ctx = submit_context()
     view = open_view(token, ctx)
     state = read_form(request.form, target_codes(view))
     try:
-        receipt = ratings.submit(db.session, ctx, token, to_submission(state, view),
-                                 client_signals(state))
+        receipt = ratings.submit_verified(db.session, ctx, raw, to_submission(state, view),
+                                          client_signals(state))
     except errors.InvalidInput as exc:
         db.session.rollback()  # release the write lock before rendering
         found = field_errors(exc.errors, target_codes(view), state)
@@ -210,7 +214,7 @@ def gone_link(exc: errors.Gone) -> ResponseReturnValue:
 
 @bp.errorhandler(429)
 def too_many(_exc: Exception) -> ResponseReturnValue:
-    """Answer a rate-limited address with a page (Flask-Limiter adds Retry-After)."""
+    """Answer a rate-limited address with a page (add_retry_after adds Retry-After)."""
     return render_closed("busy")
 
 

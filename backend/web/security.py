@@ -15,6 +15,7 @@ from __future__ import annotations
 import secrets
 
 from flask import Flask, Response, current_app, g, request
+from flask.sessions import SecureCookieSessionInterface
 from flask_wtf.csrf import CSRFProtect
 
 from backend.observability.masking import carries_token, mask_tokens_in_logs
@@ -52,20 +53,28 @@ def content_security_policy() -> str:
     return "; ".join(f"{name} {value}" for name, value in policy.items())
 
 
+FIXED_HEADERS = (("X-Content-Type-Options", "nosniff"), ("X-Frame-Options", "DENY"),
+                 ("Referrer-Policy", "no-referrer"), ("Permissions-Policy", PERMISSIONS_POLICY),
+                 ("Cross-Origin-Opener-Policy", "same-origin"),
+                 ("Cross-Origin-Resource-Policy", "same-origin"))
+
+
 def add_security_headers(response: Response) -> Response:
-    """Add the security headers, keeping any a view has set for itself."""
+    """Add the security headers, keeping any a view has set for itself.
+
+    The names present are read once (each lookup of a header scans them all).
+    """
     headers = response.headers
-    headers.setdefault("Content-Security-Policy", content_security_policy())
-    headers.setdefault("X-Content-Type-Options", "nosniff")
-    headers.setdefault("X-Frame-Options", "DENY")
-    headers.setdefault("Referrer-Policy", "no-referrer")
-    headers.setdefault("Permissions-Policy", PERMISSIONS_POLICY)
-    headers.setdefault("Cross-Origin-Opener-Policy", "same-origin")
-    headers.setdefault("Cross-Origin-Resource-Policy", "same-origin")
-    if current_app.config["PUBLIC_BASE_URL"].startswith("https://"):
-        headers.setdefault("Strict-Transport-Security", HSTS)
-    if is_private(request.path):
-        headers.setdefault("Cache-Control", "no-store")
+    present = {name.lower() for name, _ in headers}
+    added = [] if "content-security-policy" in present else [
+        ("Content-Security-Policy", content_security_policy())]
+    added += [(name, value) for name, value in FIXED_HEADERS if name.lower() not in present]
+    if (current_app.config["PUBLIC_BASE_URL"].startswith("https://")
+            and "strict-transport-security" not in present):
+        added.append(("Strict-Transport-Security", HSTS))
+    if "cache-control" not in present and is_private(request.path):
+        added.append(("Cache-Control", "no-store"))
+    headers.extend(added)
     return response
 
 
@@ -89,6 +98,20 @@ def protect_forms() -> None:
         csrf.protect(apply_exemptions=True)
 
 
+class CookieSessions(SecureCookieSessionInterface):
+    """Flask's signed cookie sessions, building the signer only for a request with a cookie.
+
+    Most requests (the API's, a rater's first page) carry no session cookie: they get an
+    empty session at once, as Flask would give them after building its signer.
+    """
+
+    def open_session(self, app: Flask, request):
+        """Return an empty session without a cookie; else open the cookie as Flask does."""
+        if app.secret_key and not request.cookies.get(self.get_cookie_name(app)):
+            return self.session_class()
+        return super().open_session(app, request)
+
+
 def configure_cookies(app: Flask) -> None:
     """Derive the session secret from SECRET_KEYS and harden the session cookie."""
     keys = app.config["SECRET_KEYS"]
@@ -98,6 +121,7 @@ def configure_cookies(app: Flask) -> None:
     app.config["SESSION_COOKIE_SECURE"] = app.config["PUBLIC_BASE_URL"].startswith("https://")
     app.config["SESSION_COOKIE_HTTPONLY"] = True
     app.config["SESSION_COOKIE_SAMESITE"] = "Lax"
+    app.session_interface = CookieSessions()
 
 
 def configure_csrf(app: Flask) -> None:

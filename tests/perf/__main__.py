@@ -1,9 +1,12 @@
-"""`python -m tests.perf [--only NAME] [--quick | --smoke] [--ratings N]`: run, write the report.
+"""`python -m tests.perf [--only NAME] [--quick | --smoke] [--ratings N] [--functions N]`.
+
+Runs the benchmarks and writes the report.
 
 --quick: smaller sizes and fewer repetitions. --smoke: the smallest setup of each benchmark
 for about a second, to check it still runs against the current schema (figures meaningless;
 tests/integration/test_bench_smoke.py runs it in `make test`). --ratings N: the size of the
-benchmarks that take one (ledger_verify).
+benchmarks that take one (ledger_verify). --functions N: submission_profile also lists the N
+costliest functions of each layer.
 """
 
 from __future__ import annotations
@@ -57,6 +60,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="smallest sizes, about a second each: does every bench still run?")
     parser.add_argument("--ratings", type=int, default=None,
                         help="ratings to generate, for benchmarks that take a size")
+    parser.add_argument("--functions", type=int, default=None,
+                        help="submission_profile: list each layer's N costliest functions")
     parser.add_argument("--out", default="bench-report")
     args = parser.parse_args(argv)
     names = bench_names(args.only)
@@ -67,7 +72,7 @@ def main(argv: list[str] | None = None) -> int:
     for name in names:
         print(f"== {name}", flush=True)
         results.extend(run_one(name, args.quick, smoke=args.smoke or None,
-                               ratings=args.ratings))
+                               ratings=args.ratings, functions=args.functions))
     print(report.write(results, Path(args.out)))
     unmet = sorted({r.benchmark for r in results if r.met is False})
     if unmet:

@@ -5,7 +5,9 @@ only the SQL of a submission (the read of the invitation and its use tag, then t
 write of the use tag and the sealed pending rating: tests/perf/bare_submission.py, which takes
 the statements from the real store); the same SQL as a bare WSGI callable, without Flask, is
 reported for reference. Every request uses a token of its own; each server gets an unmeasured
-warm-up first. Targets: throughput at least 0.8 of the baseline, p99 under 100 ms.
+warm-up first; then each is loaded ROUNDS times, in turn with the others, and the median
+round reported (with the servers' CPU per request). Targets: throughput at least 0.8 of the
+baseline, p99 under 100 ms.
 Smoke mode: a few submissions to each of the three, in process (no gunicorn, no wrk).
 """
 
@@ -14,6 +16,7 @@ from __future__ import annotations
 import os
 import re
 import shutil
+import statistics
 import subprocess
 import sys
 import time
@@ -24,13 +27,14 @@ from zoneinfo import ZoneInfo
 import httpx
 import sqlalchemy as sa
 
-from tests.perf.processes import free_port, stop
+from tests.perf.processes import cpu_seconds, descendants, free_port, stop
 from tests.perf.report import Result
 from tests.perf.support import bench_app, fresh_database
 
 ROOT = Path(__file__).resolve().parents[2]
 HERE = Path(__file__).resolve().parent
 CONNECTIONS, THREADS, WARM_UP_SECONDS = 32, 2, 2
+ROUNDS = 3  # each server is loaded this many times, in turn with the others
 KEYS = "bench-submission-key-0123456789abcdef"
 SEAL_KEYS = "bench-submission-seal-key-0123456789abcdef"
 REDIS_DB = 14
@@ -100,16 +104,58 @@ def load(port: int, paths: list[str], seconds: int, folder: Path) -> dict:
             "requests": int(requests), "errors": int(bad)}
 
 
-def measure(target: str, env: dict, paths: list[str], seconds: int, folder: Path) -> dict:
-    """Serve `target`, warm it up on the first tokens, then measure on the rest."""
-    warm = len(paths) // 6
-    port = free_port()
-    process = serve(target, env, port)
+def tree_cpu(pid: int) -> float:
+    """Return the CPU seconds of a gunicorn master and its workers so far."""
+    return sum(cpu_seconds(member) or 0.0 for member in descendants(pid))
+
+
+def measure(targets: dict[str, str], env: dict, paths: dict[str, list[str]], seconds: int,
+            folder: Path, rounds: int) -> dict[str, list[dict]]:
+    """Serve every target at once; warm each up, then load them in turn, `rounds` times.
+
+    Each round loads every server for `seconds` on tokens of its own, one after the other,
+    so every target meets the machine's other work in every round; the report takes the
+    median round. Each round also records the servers' CPU seconds per request (master and
+    workers, from /proc): the work a rating costs, which contention inflates far less than
+    it does throughput.
+    """
+    servers = {}
     try:
-        load(port, paths[:warm], WARM_UP_SECONDS, folder)
-        return load(port, paths[warm:], seconds, folder)
+        for name, target in targets.items():
+            port = free_port()
+            servers[name] = (port, serve(target, env, port))
+        chunks = {name: split(paths[name], rounds + 1) for name in targets}
+        for name, (port, _) in servers.items():
+            load(port, chunks[name][0], WARM_UP_SECONDS, folder)
+        results: dict[str, list[dict]] = {name: [] for name in targets}
+        for n in range(1, rounds + 1):
+            for name, (port, process) in servers.items():
+                before = tree_cpu(process.pid)
+                result = load(port, chunks[name][n], seconds, folder)
+                result["cpu_ms"] = (tree_cpu(process.pid) - before) / result["requests"] * 1000
+                results[name].append(result)
+        return results
     finally:
-        stop(process, group=True)
+        for _, process in servers.values():
+            stop(process, group=True)
+
+
+def split(items: list, parts: int) -> list[list]:
+    """Split a list in `parts` consecutive chunks; the first (warm-up) is half the others."""
+    size = len(items) * 2 // (2 * parts - 1)
+    first = size // 2
+    return [items[:first]] + [items[first + k * size:first + (k + 1) * size]
+                              for k in range(parts - 1)]
+
+
+def median_round(rounds: list[dict]) -> dict:
+    """Return the medians of a target's rounds, with the sum of requests and errors."""
+    return {"rps": statistics.median(r["rps"] for r in rounds),
+            "p50": statistics.median(r["p50"] for r in rounds),
+            "p99": statistics.median(r["p99"] for r in rounds),
+            "cpu_ms": statistics.median(r["cpu_ms"] for r in rounds),
+            "requests": sum(r["requests"] for r in rounds),
+            "errors": sum(r["errors"] for r in rounds), "rounds": rounds}
 
 
 def paths_for(tokens: list[str]) -> dict[str, list[str]]:
@@ -162,7 +208,7 @@ def run(quick: bool = False, smoke: bool = False) -> list[Result]:
     with fresh_database() as url:
         app = bench_app(url, PUBLIC_BASE_URL="http://127.0.0.1", SECRET_KEYS=[KEYS],
                         RATING_SEAL_KEYS=[SEAL_KEYS])
-        count = 9 if smoke else 45_000 if quick else 90_000
+        count = 9 if smoke else 90_000 if quick else 180_000
         tokens = issue_tokens(app, count)
         if smoke:
             return smoke_run(app, url, tokens)
@@ -171,18 +217,25 @@ def run(quick: bool = False, smoke: bool = False) -> list[Result]:
                "RATELIMIT_PUBLIC": "100000000/minute", "EMBEDDED_SCHEDULER": "0",
                "LOG_LEVEL": "WARNING", "BARE_DSN": url.replace("postgresql+psycopg", "postgresql"),
                "PYTHONPATH": str(ROOT)}
-        paths = paths_for(tokens)
-        results = {}
         folder = Path(os.environ.get("TMPDIR", "/tmp"))
-        for name, target in (("flask", "tests.perf.bare_submission:flask_app"),
-                             ("wsgi", "tests.perf.bare_submission:app"),
-                             ("app", "backend:create_app()")):
-            results[name] = measure(target, env, paths[name], seconds, folder)
+        rounds = measure({"flask": "tests.perf.bare_submission:flask_app",
+                          "wsgi": "tests.perf.bare_submission:app",
+                          "app": "backend:create_app()"}, env, paths_for(tokens), seconds,
+                         folder, ROUNDS)
+        results = {name: median_round(r) for name, r in rounds.items()}
         from backend.extensions import db
 
         with app.app_context():
             db.session.remove()
             db.engine.dispose()
+    for name, result in results.items():
+        print(f"   {name}: " + "; ".join(
+            f"{r['rps']:.0f} req/s, p50 {r['p50']:.0f} ms, p99 {r['p99']:.0f} ms, "
+            f"{r['cpu_ms']:.2f} ms CPU/request" for r in result["rounds"]), flush=True)
+    ratios = [a["rps"] / b["rps"] for a, b in zip(results["app"]["rounds"],
+                                                   results["flask"]["rounds"], strict=True)]
+    print("   ratio to the Flask endpoint, round by round: "
+          + ", ".join(f"{r:.2f}" for r in ratios), flush=True)
     app_r, bare_r, wsgi_r = results["app"], results["flask"], results["wsgi"]
     for name, result in results.items():
         if result["errors"]:
@@ -203,4 +256,7 @@ def run(quick: bool = False, smoke: bool = False) -> list[Result]:
         Result("submission", "same SQL without Flask (bare WSGI), for reference", wsgi_r["rps"],
                "req/s", baseline=bare_r["rps"], baseline_label="Flask endpoint, req/s",
                ratio=wsgi_r["rps"] / bare_r["rps"]),
+        Result("submission", "gunicorn CPU per rating (master and workers)", app_r["cpu_ms"],
+               "ms", baseline=bare_r["cpu_ms"], baseline_label="Flask endpoint, CPU ms/request",
+               ratio=bare_r["cpu_ms"] / app_r["cpu_ms"]),
     ]

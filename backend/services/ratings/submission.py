@@ -157,7 +157,12 @@ def primary_channel(channels: str | None) -> str:
 def submit(session: Session, ctx: SubmitContext, presented: str, submission: Submission,
            signals: ClientSignals) -> str:
     """Validate, use the link and buffer the sealed rating; return the rater's receipt."""
-    token = ctx.codec.verify(presented)
+    return submit_verified(session, ctx, ctx.codec.verify(presented), submission, signals)
+
+
+def submit_verified(session: Session, ctx: SubmitContext, token: str | None,
+                    submission: Submission, signals: ClientSignals) -> str:
+    """Submit through a link whose signature the caller has verified (None: it did not)."""
     if token is None:
         raise NotFound("链接无效")  # forged: refused before any database work
     with rating_store.opened(session) as store:

@@ -1,0 +1,92 @@
+"""Submissions borrow connections that are not pinged on checkout: a closed one costs nothing.
+
+The submission store's pool skips SQLAlchemy's checkout ping (a round trip per rating). Here
+the server closes the pooled connections under it (pg_terminate_backend, as a restart or an
+idle timeout would): the next submission still gets its receipt, on a new connection, and
+its rating is stored once. A write the server cannot have committed is never retried.
+"""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import func, select, text
+
+from backend.extensions import db
+from backend.models import PendingItem, UseTag
+from tests.support.invitations import issue
+
+
+@pytest.fixture
+def pooled(app):
+    """The submission pool of the app's engine (PostgreSQL only)."""
+    if db.engine.dialect.name != "postgresql":
+        pytest.skip("the driver store and its pool are PostgreSQL's")
+    from backend.storage.rating_store_pg import submission_engine
+
+    return submission_engine(db.engine)
+
+
+def backend_pids(engine) -> set[int]:
+    """Return the server processes of the connections the pool holds now."""
+    lent = [engine.raw_connection() for _ in range(engine.pool.checkedin())]
+    try:
+        return {c.driver_connection.info.backend_pid for c in lent}
+    finally:
+        for connection in lent:
+            connection.close()
+
+
+def terminate(session, pids: set[int]) -> int:
+    """Have the server close the given connections; return how many it closed."""
+    closed = session.execute(text("SELECT count(*) FILTER (WHERE pg_terminate_backend(pid)) "
+                                  "FROM pg_stat_activity WHERE pid = ANY(:pids)"),
+                             {"pids": list(pids)}).scalar_one()
+    session.commit()
+    return closed
+
+
+def stored(session) -> tuple[int, int]:
+    """Count the use tags and the pending ratings."""
+    return (session.scalar(select(func.count()).select_from(UseTag)),
+            session.scalar(select(func.count()).select_from(PendingItem)
+                           .where(PendingItem.kind == "rating")))
+
+
+def test_a_submission_on_a_connection_the_server_closed_still_gets_its_receipt(
+        client, session, pooled):
+    first, second, third = issue(3, prefix="PC")
+    url = "/api/v1/invitations/{}/rating"
+    assert client.post(url.format(first["token"]), json={"score": 9}).status_code == 201
+    pids = backend_pids(pooled)
+    assert pids and terminate(session, pids) == len(pids)
+    response = client.post(url.format(second["token"]), json={"score": 8})
+    assert response.status_code == 201, response.get_data(as_text=True)
+    assert response.json["receipt"]
+    assert stored(session) == (2, 2)
+    assert backend_pids(pooled).isdisjoint(pids)  # the closed ones are gone from the pool
+    # The pool goes on serving: the next rating and a second use of a link as before.
+    assert client.post(url.format(third["token"]), json={"score": 7}).status_code == 201
+    assert client.post(url.format(second["token"]), json={"score": 7}).status_code == 409
+    assert stored(session) == (3, 3)
+
+
+def test_a_write_on_a_closed_connection_is_a_503_and_not_retried(client, session, pooled,
+                                                                 monkeypatch):
+    from backend.storage import rating_store_pg
+
+    (link,) = issue(1, prefix="PW")
+    read = rating_store_pg.PostgresStore.read
+
+    def read_then_lose_the_connection(store, token, use_tags):
+        presented = read(store, token, use_tags)
+        terminate(session, {store.connection.info.backend_pid})
+        return presented
+
+    monkeypatch.setattr(rating_store_pg.PostgresStore, "read", read_then_lose_the_connection)
+    response = client.post(f"/api/v1/invitations/{link['token']}/rating", json={"score": 9})
+    assert response.status_code == 503 and response.headers["Retry-After"]
+    assert response.json["message"]
+    assert stored(session) == (0, 0)
+    monkeypatch.undo()
+    again = client.post(f"/api/v1/invitations/{link['token']}/rating", json={"score": 9})
+    assert again.status_code == 201, again.get_data(as_text=True)
