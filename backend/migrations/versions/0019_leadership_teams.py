@@ -1,4 +1,3 @@
-# helper teams
 """leadership teams: cadres.kind tells an official from a unit's leadership team (one per unit)
 
 Revision ID: 0019
