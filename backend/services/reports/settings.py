@@ -9,7 +9,8 @@ from sqlalchemy.orm import Session
 from backend.scoring.vocabulary import DEFAULT_SCHEME
 from backend.services.reports.results import ReportSettings
 from backend.services.scores.documents import scheme_of
-from backend.services.templates.catalogue import Catalogue, register
+from backend.services.scores.schemes import registered_schemes
+from backend.services.templates.catalogue import Catalogue
 
 
 def tag_polarity(catalogue: Catalogue) -> dict[str, str]:
@@ -28,8 +29,6 @@ def report_settings(session: Session, catalogue: Catalogue, tz: tzinfo,
                     now: datetime) -> ReportSettings:
     """Return the settings of reports: the registered current version of the default scheme
     and of every scheme the scheme rules name, the vocabulary and the tags' polarity."""
-    vocabulary = catalogue.vocabulary
-    keys = {rule.scheme for rule in vocabulary.rules} | {DEFAULT_SCHEME}
-    schemes = {key: scheme_of(register(session, catalogue.schemes[key])) for key in keys}
+    schemes = {key: scheme_of(row) for key, row in registered_schemes(session, catalogue).items()}
     return ReportSettings(scheme=schemes[DEFAULT_SCHEME], polarity=tag_polarity(catalogue),
-                          tz=tz, now=now, vocabulary=vocabulary, schemes=schemes)
+                          tz=tz, now=now, vocabulary=catalogue.vocabulary, schemes=schemes)

@@ -51,11 +51,16 @@ class SchemeBook:
         return "、".join(f"{row.key}@{row.version}" for _key, row in sorted(self.rows.items()))
 
 
+def registered_schemes(session: Session, catalogue: Catalogue) -> dict[str, SurveyTemplate]:
+    """Register the default scheme and every scheme a rule names; return them by key."""
+    keys = {rule.scheme for rule in catalogue.vocabulary.rules} | {DEFAULT_SCHEME}
+    return {key: register(session, catalogue.schemes[key]) for key in sorted(keys)}
+
+
 def scheme_book(session: Session, catalogue: Catalogue) -> SchemeBook:
-    """Register the default scheme and every scheme a rule names; assign officials to them."""
+    """Register the schemes in use (registered_schemes); assign officials to them."""
     vocabulary = catalogue.vocabulary
-    keys = {rule.scheme for rule in vocabulary.rules} | {DEFAULT_SCHEME}
-    rows = {key: register(session, catalogue.schemes[key]) for key in sorted(keys)}
+    rows = registered_schemes(session, catalogue)
     assigned: dict[int, str] = {}
     if vocabulary.rules:
         rows_of_directory = session.execute(
