@@ -9,7 +9,7 @@ from typing import Any
 from flask import Flask, current_app, request
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from backend import cli, http_errors, models, public_limits, routing
+from backend import cli, http_errors, models, public_limits, routing, storage
 from backend.api import (
     campaigns,
     cases,
@@ -123,6 +123,7 @@ def init_extensions(app: Flask) -> None:
     db.init_app(app)
     with app.app_context():
         for engine in db.engines.values():
+            storage.choose(engine)  # refuses a database neither implementation serves
             sqlite.configure(engine)
     migrate.init_app(app, db, directory=os.path.join(os.path.dirname(__file__), "migrations"),
                      render_as_batch=True)

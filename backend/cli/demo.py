@@ -30,7 +30,8 @@ from backend.services.demo.county import DemoContext
 from backend.services.demo.seed import seed_county
 from backend.services.reports.rollups import MAX_DAYS, refresh
 from backend.services.templates.catalogue import register_all
-from backend.storage.engine import SQLITE, engine_kind
+from backend.storage import storage_of
+from backend.storage.engine import SQLITE
 from backend.wiring import case_rules, fraud_settings, now, sealer, token_codec, vault
 from workers.cron import start_background
 
@@ -61,7 +62,7 @@ def bulk_load() -> Iterator[None]:
     so their durability buys nothing; the serving process keeps SQLite's defaults.
     """
     engine = db.engine
-    if engine_kind(engine) != SQLITE:
+    if storage_of(engine).kind != SQLITE:
         yield
         return
 

@@ -1,50 +1,31 @@
-"""Which database engine a session is on: the one place in the application that asks.
+"""Which database engine a session is on: the one place in the application that reads the dialect.
 
-Everything engine-specific (COPY, pivots, advisory locks, sequences, upsert syntax) lives in
-`backend.storage`; services ask these helpers instead of reading the dialect themselves.
+The storage implementations (backend/storage/portable.py, postgres.py) are chosen by it;
+the rest of this package asks `on_postgres` for its own fast paths.
 """
 
 from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterator
-from typing import Any
 
-from sqlalchemy import Connection, Engine, create_engine, text
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import Connection, Engine, create_engine
 from sqlalchemy.orm import Session
 
 POSTGRESQL, SQLITE = "postgresql", "sqlite"
+Bind = Session | Engine | Connection
 
 
-def engine_kind(bind: Session | Engine | Connection) -> str:
+def engine_kind(bind: Bind) -> str:
     """Return the engine's dialect name ("postgresql", "sqlite") of a session or engine."""
     if isinstance(bind, Session) or hasattr(bind, "get_bind"):
         bind = bind.get_bind()
     return bind.dialect.name
 
 
-def on_postgres(bind: Session | Engine | Connection) -> bool:
-    """Return whether the session (or engine) is on PostgreSQL."""
+def on_postgres(bind: Bind) -> bool:
+    """Return whether the session (or engine) is on PostgreSQL (for this package's own use)."""
     return engine_kind(bind) == POSTGRESQL
-
-
-def upsert_insert(session: Session) -> Any:
-    """Return the engine's `insert` that offers ON CONFLICT (PostgreSQL's or SQLite's)."""
-    return postgresql.insert if on_postgres(session) else sqlite.insert
-
-
-def advisory_lock(session: Session, key: int) -> None:
-    """Hold a transaction-scoped lock on PostgreSQL; SQLite's single writer needs none."""
-    if on_postgres(session):
-        session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": key})
-
-
-def try_advisory_lock(session: Session, key: int) -> bool:
-    """Try a transaction-scoped lock; False when another transaction holds it."""
-    if not on_postgres(session):
-        return True
-    return bool(session.scalar(text("SELECT pg_try_advisory_xact_lock(:key)"), {"key": key}))
 
 
 def url_of(session: Session) -> str:

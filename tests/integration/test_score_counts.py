@@ -11,6 +11,7 @@ from backend.models import Cadre, RatingCount, RatingTagCount, Unit
 from backend.scoring import Scheme, parse_period, trailing_months
 from backend.services.scores import score_counts
 from backend.services.scores.score_counts import official_counts
+from backend.storage import pivots, storage_of
 
 PERIOD = parse_period("2026-Q3")
 WINDOW_END = "2026-09"
@@ -128,7 +129,7 @@ def test_the_portable_query_reads_what_the_postgresql_pivot_reads(app, session, 
 def test_officials_read_in_ranges_equal_one_read(app, session, monkeypatch):
     cadres = directory(session, 60)
     fill(session, cadres, seed=4, odd_scores=True)
-    ranges = score_counts.official_ranges(session, 7)
+    ranges = pivots.official_ranges(session, 7)
     assert len(ranges) == 9 and ranges[-1][1] is None
     covered = [c.id for c in cadres if any(low <= c.id and (high is None or c.id <= high)
                                            for low, high in ranges)]
@@ -150,7 +151,7 @@ def test_the_snapshot_reader_reads_committed_counts_only(app, session):
     session.commit()
     fill(session, cadres, seed=5)  # flushed, not committed
     assert session.execute(text("SELECT count(*) FROM rating_counts")).scalar() > 0
-    with score_counts.snapshot_reader(session) as reader:
+    with storage_of(session).snapshot(session) as reader:
         if session.get_bind().dialect.name != "postgresql":
             assert reader is session
             return

@@ -17,7 +17,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from backend.models.audit import AuditEntry
-from backend.storage.engine import advisory_lock
+from backend.storage import advisory_lock
 
 GENESIS = "0" * 64
 LOCK_KEY = 7_110_001

@@ -21,7 +21,7 @@ from backend.integrations import WeChatClient, WeChatInvalidCode
 from backend.models import MpSession, MpSubscription
 from backend.models.types import utcnow
 from backend.services.privacy.personal_data import Vault
-from backend.storage.engine import upsert_insert
+from backend.storage import upsert_insert
 
 SESSION_TTL = 7200
 SESSION_ID_BYTES = 18  # 24 URL-safe characters, 144 random bits

@@ -32,8 +32,8 @@ from backend.scoring.merkle import (
     receipt_hash,
 )
 from backend.services.ledger.verify import VerifyResult, verify
+from backend.storage import advisory_lock
 from backend.storage.bulk import copy_rows
-from backend.storage.engine import advisory_lock
 from backend.storage.transactions import begin_write
 
 __all__ = ["VerifyResult", "append_entries", "checkpoint_days", "inclusion_proof", "verify"]

@@ -11,7 +11,7 @@ from __future__ import annotations
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
-from backend.storage.engine import engine_kind
+from backend.storage import STORAGES, storage_of
 
 # Counts of the valid ratings against a count table's stored counts, both ways; the first
 # difference with both figures. {recount} and {stored} yield (cadre_id, month, rater_group,
@@ -33,24 +33,21 @@ SCORES = COMPARE.format(
             "WHERE status = 'valid' GROUP BY cadre_id, month, rater_group, score",
     stored="SELECT cadre_id, month, rater_group, score AS item, count AS n "
            "FROM rating_counts WHERE count <> 0")
-TAG_ELEMENTS = {
-    "postgresql": "CROSS JOIN LATERAL json_array_elements_text(ratings.tags) AS t(value)",
-    "sqlite": "CROSS JOIN json_each(ratings.tags) AS t",
-}
-# The SQL is built from the constants above only, once, at import.
-TAGS = {dialect: COMPARE.format(
+# The SQL is built from the constants above and each storage's own, once, at import.
+TAGS = {kind: COMPARE.format(
     recount="SELECT cadre_id, month, rater_group, t.value AS item, count(*) AS n "
-            "FROM ratings " + elements + " WHERE status = 'valid' "
+            "FROM ratings " + storage.json_elements.format(column="ratings.tags") +
+            " WHERE status = 'valid' "
             "GROUP BY cadre_id, month, rater_group, t.value",
     stored="SELECT cadre_id, month, rater_group, tag AS item, count AS n "
            "FROM rating_tag_counts WHERE count <> 0")
-    for dialect, elements in TAG_ELEMENTS.items()}
+    for kind, storage in STORAGES.items()}
 
 
 def first_mismatch(session: Session) -> str | None:
     """Return the first count that differs from a recount of the valid ratings, described."""
     checks = (("rating_counts", "分数", SCORES),
-              ("rating_tag_counts", "标签", TAGS[engine_kind(session)]))
+              ("rating_tag_counts", "标签", TAGS[storage_of(session).kind]))
     for table, label, sql in checks:
         row = session.execute(text(sql)).first()
         if row is not None:

@@ -28,8 +28,7 @@ as many processes (spans.py), each verifying its part as the single walk would.
 from __future__ import annotations
 
 import multiprocessing
-import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import date
@@ -44,7 +43,7 @@ from backend.scoring.merkle import GENESIS, MerkleBuilder, chain_hash, leaf_hash
 from backend.services.ledger import recount, spans
 from backend.services.sealing.mac import mac_ok
 from backend.services.sealing.seal import Sealer
-from backend.storage.engine import on_postgres, session_for, url_of
+from backend.storage import session_for, storage_of, url_of
 from backend.storage.streaming import stream_rows
 
 STREAM = 5000
@@ -225,38 +224,6 @@ def entries(session: Session, span: spans.Span) -> Iterator[Any]:
     yield from stream_rows(session, statement, STREAM, "ledger_verify")
 
 
-def in_background(session: Session, check: Callable[[Session], Any]) -> Callable[[], Any]:
-    """Start a check on a connection of its own; return what waits for its result.
-
-    On PostgreSQL the database's own checks (grouped scans and joins of every rating, work of
-    the database server) run while this process walks the ledger. Each statement reads a
-    snapshot of its own, as it does in sequence (the walk's statements too). Elsewhere
-    (SQLite, one writer) the check runs when its result is asked for.
-    """
-    bind = session.get_bind()
-    if not on_postgres(bind):
-        return lambda: check(session)
-    outcome: dict[str, Any] = {}
-
-    def work() -> None:
-        try:
-            with Session(bind) as own:
-                outcome["value"] = check(own)
-        except BaseException as exc:  # re-raised in the caller's thread
-            outcome["error"] = exc
-
-    thread = threading.Thread(target=work, name="ledger-verify-recount", daemon=True)
-    thread.start()
-
-    def result() -> Any:
-        thread.join()
-        if "error" in outcome:
-            raise outcome["error"]
-        return outcome["value"]
-
-    return result
-
-
 def verify(session: Session, sealer: Sealer, workers: int = 1,
            min_entries: int = spans.PARALLEL_MIN) -> VerifyResult:
     """Recompute everything; return the first entry or count that does not verify, if any.
@@ -267,9 +234,12 @@ def verify(session: Session, sealer: Sealer, workers: int = 1,
     exactly as it always does.
     """
     checkpoints = recorded_checkpoints(session)
-    checked = in_background(session, database_checks)
+    storage = storage_of(session)
+    # The database's own checks (grouped scans and joins of every rating, work of the
+    # database server) run beside the walk where the storage allows it.
+    checked = storage.beside(session, database_checks)
     walk = walk_in_parallel(session, sealer, checkpoints, workers, min_entries) if (
-        workers > 1 and on_postgres(session)) else None
+        workers > 1 and storage.concurrent) else None
     if walk is None:
         walk = walk_span(session, sealer, spans.Span(1, None, GENESIS, tuple(checkpoints)))
     failure = classify(session, walk.failure, walk.recomputed)

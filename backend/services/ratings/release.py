@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, tzinfo
 from typing import Any
 
-from sqlalchemy import func, select, text
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from backend.models import (
@@ -46,8 +46,8 @@ from backend.services.privacy.personal_data import Vault
 from backend.services.scores import counts
 from backend.services.sealing.mac import rating_mac
 from backend.services.sealing.seal import Sealer, SealError
+from backend.storage import storage_of
 from backend.storage.bulk import copy_rows, delete_ids
-from backend.storage.engine import on_postgres
 
 log = logging.getLogger(__name__)
 MAX_BATCH = 5000
@@ -186,14 +186,7 @@ class RatingRow:
 
 def allocate_ids(session: Session, n: int) -> list[int]:
     """Draw n rating ids (the caller holds the write lock); they follow the shuffled order."""
-    if n == 0:
-        return []
-    if on_postgres(session):
-        return list(session.scalars(text(
-            "SELECT nextval(pg_get_serial_sequence('ratings', 'id')) "
-            "FROM generate_series(1, :n)"), {"n": n}))
-    top = session.scalar(select(func.max(Rating.id))) or 0
-    return list(range(top + 1, top + 1 + n))
+    return storage_of(session).next_ids(session, Rating.__table__.c.id, n)
 
 
 def add_counts(session: Session, stored: Sequence[dict]) -> None:

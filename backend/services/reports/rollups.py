@@ -32,7 +32,7 @@ from backend.models import (
 from backend.models.rollups import MEASURES, MONTHLY_MEASURES
 from backend.scoring.periods import trailing_months
 from backend.services.reports.rollup_sources import Key, day_counts
-from backend.storage.engine import try_advisory_lock, upsert_insert
+from backend.storage import try_advisory_lock, upsert_insert
 from backend.storage.transactions import begin_write
 
 STATE = "console"

@@ -7,8 +7,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from sqlalchemy.orm import Session
 
 from backend.models import RatingCount, RatingTagCount
-from backend.storage.bulk import add_counts_as_json
-from backend.storage.engine import on_postgres, upsert_insert
+from backend.storage import storage_of, upsert_insert
 
 
 def upsert(session: Session, model, key: dict, delta: int) -> None:
@@ -40,13 +39,5 @@ def add_many(session: Session, model, keys: Sequence[str], rows: Mapping[tuple, 
     measures = sorted({m for deltas in rows.values() for m in deltas})
     values = [{**dict(zip(keys, key, strict=True)), **{m: deltas.get(m, 0) for m in measures}}
               for key, deltas in sorted(rows.items())]
-    if on_postgres(session):  # one statement, rows as one JSON parameter
-        add_counts_as_json(session, model, keys, measures, values)
-        return
-    insert = upsert_insert(session)
-    statement = insert(model)
-    statement = statement.on_conflict_do_update(
-        index_elements=list(keys),
-        set_={m: getattr(model, m) + getattr(statement.excluded, m) for m in measures})
-    session.execute(statement, values)
+    storage_of(session).add_counts(session, model, keys, measures, values)
 

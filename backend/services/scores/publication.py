@@ -26,10 +26,10 @@ from backend.models import ScoreSnapshot
 from backend.scoring import Period, has_begun, month_label, parse_period
 from backend.services.scores.documents import Computed, compute
 from backend.services.scores.score_alerts import AlertBatch
-from backend.services.scores.score_counts import PIVOT_CHUNK, official_counts, snapshot_reader
+from backend.services.scores.score_counts import PIVOT_CHUNK, official_counts
 from backend.services.scores.targets import OFFICIAL_TARGET, team_targets
+from backend.storage import storage_of
 from backend.storage.bulk import EncodedJSON, copy_rows
-from backend.storage.engine import on_postgres
 from backend.storage.session_worker import SessionWorker, run_now
 
 if TYPE_CHECKING:  # the book is built by the callers (schemes.scheme_book)
@@ -149,11 +149,12 @@ def publish_period(session: Session, label: str, book: SchemeBook, now: datetime
     end = low_sample_end(period, now, tz)
     current = current_hashes(session, label)
     teams = team_targets(session)
-    # PostgreSQL reads the next range of officials (one thread and connection) and writes the
-    # last batch (another) while this one is scored: every database call of the loop goes
-    # through one of the two workers.
-    threaded = on_postgres(session)
-    with (collector_paused(), snapshot_reader(session) as source,
+    # Where the storage allows work beside the caller (PostgreSQL), the next range of officials
+    # is read (one thread and connection) and the last batch written (another) while this one
+    # is scored: every database call of the loop goes through one of the two workers.
+    storage = storage_of(session)
+    threaded = storage.concurrent
+    with (collector_paused(), storage.snapshot(session) as source,
           SessionWorker(threaded) as reader, SessionWorker(threaded) as worker):
         alerts = AlertBatch(session, period, end, now, queue, worker.write)
         publisher = Publisher(session, book, period, now, queue, report, current, alerts,

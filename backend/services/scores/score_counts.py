@@ -8,27 +8,24 @@ On PostgreSQL one pass over the period's months pivots each (official, group) in
 array of counts per score of the scheme's scale: one small hash aggregate instead of one per
 (official, group, score) cell. Scores outside the scale come back apart, so the result is the
 same as summing every cell. The low-sample window's other months are read only for officials
-the period leaves short of its minimum. The pivot runs per range of officials, in a read-only
-transaction of its own (`snapshot_reader`), so scoring starts after the first range instead
-of after all of them. Elsewhere (SQLite) portable SQL sums the cells and lists them per
-official.
+the period leaves short of its minimum. The pivot (backend/storage/pivots.py) runs per range of
+officials, in the storage's read-only snapshot, so scoring starts after the first range
+instead of after all of them. Elsewhere (SQLite) portable SQL sums the cells and lists them
+per official.
 """
 
 from __future__ import annotations
 
-import contextlib
-import itertools
-import re
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import TypeVar
 
-from sqlalchemy import JSON, Result, bindparam, func, select, text, type_coerce
+from sqlalchemy import Result, bindparam, func, select, text
 from sqlalchemy.orm import Session
 
 from backend.models import Cadre, RatingCount, RatingTagCount
 from backend.scoring import Period, Scheme, trailing_months
-from backend.storage.engine import engine_kind, on_postgres
+from backend.storage import Storage, storage_of
 from backend.storage.session_worker import run_now
 
 STREAM = {"yield_per": 2000}
@@ -66,35 +63,14 @@ def official_counts(session: Session, period: Period, scheme: Scheme, six_months
     """
     window = trailing_months(six_months_end, scheme.low_sample_months)
     scale = range(scheme.scale_min, scheme.scale_max + 1)
-    dialect = engine_kind(session)
-    if dialect == "postgresql" and len(scale) <= MAX_PIVOT:
-        rows = fetch(pivot_rows(session, scale, period.months, window,
-                                scheme.low_sample_min))
+    storage = storage_of(session)
+    if storage.pivots and len(scale) <= MAX_PIVOT:
+        rows = fetch(storage.pivot_rows(session, scale, period.months, window,
+                                        scheme.low_sample_min, PIVOT_CHUNK))
         return pivoted(rows, scale, lambda cadre_id: run(
             lambda: odd_cells(session, cadre_id, scale, period.months)))
     return listed(fetch(streamed(lambda: session.execute(
-        portable_query(dialect, period, window), execution_options=STREAM))))
-
-
-@contextlib.contextmanager
-def snapshot_reader(session: Session) -> Iterator[Session]:
-    """Yield a session to read the counts with: on PostgreSQL, a second connection.
-
-    Its own read-only REPEATABLE READ transaction sees every range of officials as of one
-    moment, and its own server process pivots the next range while the caller's connection
-    writes results. Elsewhere (SQLite, one writer) it is the caller's session.
-    """
-    if not on_postgres(session):
-        yield session
-        return
-    with session.get_bind().connect() as connection:
-        connection.execute(text("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY"))
-        reader = Session(bind=connection)
-        try:
-            yield reader
-        finally:
-            reader.close()
-            connection.rollback()
+        portable_query(storage, period, window), execution_options=STREAM))))
 
 
 def streamed(execute: Callable[[], Result]) -> Iterator[tuple]:
@@ -104,114 +80,6 @@ def streamed(execute: Callable[[], Result]) -> Iterator[tuple]:
         yield from result
     finally:
         result.close()  # an unfinished cursor would keep SQLite's read lock
-
-
-def pivot_rows(session: Session, scale: range, months: Sequence[str], window: Sequence[str],
-               enough: int) -> Iterator[tuple]:
-    """Yield the pivot's rows in official order, one range of about PIVOT_CHUNK officials at a time.
-
-    Each range is one query (the count rows of a few thousand officials, hash-aggregated), so
-    the first officials can be scored while the database pivots the next ones: one query over
-    every official could return nothing before all were aggregated.
-
-    The query reads the period's months only. The low-sample window's other months are summed
-    afterwards, and only for the officials whose window months inside the period hold fewer
-    than `enough` ratings: for the others the rule is decided, and a well-rated period skips
-    the rest of the window's rows.
-    """
-    outside = [m for m in window if m not in months]  # the window's months not in the period
-    # Each range's hash aggregate holds one entry per (official, group): keep it in memory.
-    session.execute(text("SET LOCAL work_mem = '64MB'"))
-    for number, (low, high) in enumerate(official_ranges(session, PIVOT_CHUNK)):
-        # Nothing else runs until the first range arrives: it may take parallel workers. The
-        # later ones run beside scoring and writing, which need the cores more.
-        workers = "DEFAULT" if number == 0 else "0"
-        session.execute(text(f"SET LOCAL max_parallel_workers_per_gather = {workers}"))
-        rows = session.execute(text(pivot_sql(scale, months, window, low, high))).all()
-        short = [row[0] for row in rows if (row[WINDOW_N] or 0) < enough] if outside else []
-        rest = window_totals(session, short, outside) if short else {}
-        for row in rows:
-            yield (*row[:WINDOW_N], (row[WINDOW_N] or 0) + rest.get(row[0], 0),
-                   *row[WINDOW_N + 1:])
-
-
-WINDOW_N = 5  # position of the window total in the pivot's rows
-MONTHS_TOTAL = text("SELECT cadre_id, sum(count) FROM rating_counts "
-                    "WHERE cadre_id = ANY(:ids) AND month = ANY(:months) GROUP BY cadre_id")
-
-
-def window_totals(session: Session, ids: list[int], months: Sequence[str]) -> dict[int, int]:
-    """Return each official's count over the months (the primary key finds each one's rows)."""
-    return dict(session.execute(MONTHS_TOTAL, {"ids": ids, "months": list(months)}).all())
-
-
-def official_ranges(session: Session, size: int) -> list[tuple[int, int | None]]:
-    """Split the officials' ids into ranges of `size` officials: (first id, last id or None)."""
-    starts = session.execute(text(
-        "SELECT id FROM (SELECT id, row_number() OVER (ORDER BY id) AS n FROM cadres) AS c "
-        "WHERE n % :size = 1 ORDER BY id"), {"size": size}).scalars().all()
-    return [(low, high - 1) for low, high in itertools.pairwise(starts)] + (
-        [(starts[-1], None)] if starts else [])
-
-
-MONTH = re.compile(r"^\d{4}-\d{2}$")
-
-
-def months_between(months: Sequence[str]) -> str:
-    """Return the SQL condition "month in these contiguous months" with literal bounds."""
-    if not all(MONTH.match(m) for m in (months[0], months[-1])):
-        raise ValueError(f"not month labels: {months[0]!r}, {months[-1]!r}")
-    # "YYYY-MM" labels order as text, in any collation: the column's own, so that the index by
-    # month serves the range.
-    return f"month BETWEEN '{months[0]}' AND '{months[-1]}'"
-
-
-def pivot_sql(scale: range, months: Sequence[str], window: Sequence[str], low: int,
-              high: int | None) -> str:
-    """Return the PostgreSQL query of one row per official to score, for ids low..high.
-
-    Over the period's count rows only. Per group: the counts per score of the scale (a dense
-    array, so the groups make a 2-D array), and per official: how many rows hold a score off
-    the scale (fetched apart, see odd_cells), the total over the low-sample window's months
-    inside the period, and the tag counts. Officials are the active ones and any rated in the
-    period; `high` None means no upper bound. Built from integers and checked month labels
-    only, so each range is planned for its own bounds.
-    """
-    inside = [m for m in window if m in months]  # the window's months inside the period
-    if inside == list(months):
-        window_n = "sum(count)"
-    else:
-        window_n = (f"sum(count) FILTER (WHERE {months_between(inside)})" if inside
-                    else "0")
-    ids = f"BETWEEN {int(low)} AND {int(high)}" if high is not None else f">= {int(low)}"
-    dense = ", ".join(f"sum(count) FILTER (WHERE score = {int(s)})" for s in scale)
-    odd = f"score < {int(scale[0])} OR score > {int(scale[-1])}"
-    in_period = months_between(months)
-    return f"""
-WITH cells AS (
-    SELECT cadre_id, rater_group, ARRAY[{dense}] AS dense,
-           count(*) FILTER (WHERE {odd}) AS odd_rows, {window_n} AS window_n
-    FROM rating_counts WHERE cadre_id {ids} AND {in_period}
-    GROUP BY cadre_id, rater_group
-), officials AS (
-    SELECT cadre_id, array_agg(rater_group) AS groups, array_agg(dense) AS dense,
-           sum(odd_rows) AS odd_rows, sum(window_n) AS window_n
-    FROM cells GROUP BY cadre_id
-), tags AS (
-    SELECT cadre_id, array_agg(rater_group) AS groups, array_agg(tag) AS tags,
-           array_agg(n) AS counts
-    FROM (SELECT cadre_id, rater_group, tag, sum(count) AS n
-          FROM rating_tag_counts WHERE cadre_id {ids} AND {in_period}
-          GROUP BY cadre_id, rater_group, tag) AS tag_cells
-    GROUP BY cadre_id
-)
-SELECT c.id, c.code, o.groups, o.dense, o.odd_rows, o.window_n, t.groups AS tag_groups,
-       t.tags, t.counts AS tag_counts
-FROM cadres AS c
-LEFT JOIN officials AS o ON o.cadre_id = c.id
-LEFT JOIN tags AS t ON t.cadre_id = c.id
-WHERE c.id {ids} AND (c.active OR o.cadre_id IS NOT NULL)
-ORDER BY c.id"""  # noqa: S608
 
 
 ODD_CELLS = text(
@@ -241,14 +109,7 @@ def pivoted(rows: Iterable, scale: range,
                              int(window_n or 0))
 
 
-def collect(dialect: str, column):
-    """Aggregate a column into a list per group: an array on PostgreSQL, JSON on SQLite."""
-    if dialect == "postgresql":
-        return func.array_agg(column)
-    return type_coerce(func.json_group_array(column), JSON)
-
-
-def cell_lists(dialect: str, model, key, months: Sequence[str]):
+def cell_lists(storage: Storage, model, key, months: Sequence[str]):
     """Return a subquery of (cadre_id, groups, keys, counts): one row per official.
 
     The counts are summed over the months per (official, group, key) cell and come back as
@@ -259,16 +120,16 @@ def cell_lists(dialect: str, model, key, months: Sequence[str]):
              .where(model.month.in_(months))
              .group_by(model.cadre_id, model.rater_group, key).subquery())
     # The three aggregates read the same rows in the same order, so the lists stay aligned.
-    return (select(cells.c.cadre_id, collect(dialect, cells.c.rater_group).label("cell_groups"),
-                   collect(dialect, cells.c.key).label("cell_keys"),
-                   collect(dialect, cells.c.n).label("cell_counts"))
+    return (select(cells.c.cadre_id, storage.collect(cells.c.rater_group).label("cell_groups"),
+                   storage.collect(cells.c.key).label("cell_keys"),
+                   storage.collect(cells.c.n).label("cell_counts"))
             .group_by(cells.c.cadre_id).subquery())
 
 
-def portable_query(dialect: str, period: Period, window: Sequence[str]):
+def portable_query(storage: Storage, period: Period, window: Sequence[str]):
     """Select one row per official to score: its histograms, tags and six-month total."""
-    hist = cell_lists(dialect, RatingCount, RatingCount.score, period.months)
-    tags = cell_lists(dialect, RatingTagCount, RatingTagCount.tag, period.months)
+    hist = cell_lists(storage, RatingCount, RatingCount.score, period.months)
+    tags = cell_lists(storage, RatingTagCount, RatingTagCount.tag, period.months)
     totals = (select(RatingCount.cadre_id, func.sum(RatingCount.count).label("n"))
               .where(RatingCount.month.in_(window))
               .group_by(RatingCount.cadre_id).subquery())
