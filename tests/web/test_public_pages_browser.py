@@ -19,7 +19,7 @@ from backend.wiring import token_codec
 from tests.support.browser import chromium, require_chromium, served_app
 from tests.support.invitations import issue
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 
 @pytest.fixture(scope="module")
