@@ -167,7 +167,7 @@ def now() -> datetime:
 def submit_context() -> SubmitContext:
     """Build the submission context from the app's configuration."""
     return SubmitContext(codec=token_codec(), sealer=sealer(), tz=timezone(), now=now(),
-                         stamps=stamp_codec())
+                         stamps=stamp_codec(), engine=db.engine)
 
 
 def report_settings() -> ReportSettings:

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
+from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
 from backend.errors import Conflict, Gone, NotFound
@@ -64,6 +64,7 @@ class SubmitContext:
     tz: ZoneInfo
     now: datetime
     stamps: StampCodec | None = None  # without it, no stamp verifies: all count unstamped
+    engine: Engine | None = None  # the database's, so a request need not make a session for it
 
 
 # Template versions never change once stored (a version is named by its content digest).
@@ -165,7 +166,7 @@ def submit_verified(session: Session, ctx: SubmitContext, token: str | None,
     """Submit through a link whose signature the caller has verified (None: it did not)."""
     if token is None:
         raise NotFound("链接无效")  # forged: refused before any database work
-    with rating_store.opened(session) as store:
+    with rating_store.opened(session, ctx.engine) as store:
         invitation = presented_invitation(store, ctx.sealer, token)
         raise_for_status(status_of(invitation.revoked_at, invitation.expires_at,
                                    invitation.used, ctx.now))
