@@ -24,7 +24,7 @@ class PortableStorage:
     # Whether other connections (threads, worker processes) may work beside the caller's:
     # SQLite has one writer, and a reader beside it would only wait for the same file.
     concurrent = False
-    # Whether the count tables can be pivoted into dense arrays (pivot_rows).
+    # Whether the count tables can be pivoted into dense arrays (storage/pivots.py).
     pivots = False
     # The join that turns a JSON list column into rows with a `value` column, named t.
     json_elements = "CROSS JOIN json_each({column}) AS t"
@@ -74,8 +74,3 @@ class PortableStorage:
         Here the work runs on the caller's session when its result is asked for.
         """
         return lambda: work(session)
-
-    def pivot_rows(self, session: Session, scale: range, months: Sequence[str],
-                   window: Sequence[str], enough: int, chunk: int) -> Iterator[tuple]:
-        """Yield the count tables pivoted per official (only where `pivots` is true)."""
-        raise NotImplementedError(f"{self.kind} cannot pivot the count tables")

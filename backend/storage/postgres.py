@@ -1,9 +1,9 @@
 """The PostgreSQL storage: the portable interface with PostgreSQL's fast paths.
 
-Sequences, advisory locks, counts sent as one JSON parameter, the count tables' pivot
-(pivots.py), a second connection that reads a snapshot while the first writes, and work in
-threads and processes beside the caller's connection. COPY, the one-statement submission and
-SKIP LOCKED sit in this package's bulk.py, rating_store_pg.py and the outbox's claim.
+Sequences, advisory locks, counts sent as one JSON parameter, a second connection that reads
+a snapshot while the first writes, and work in threads and processes beside the caller's
+connection. COPY, the one-statement submission, the count tables' pivot and SKIP LOCKED sit
+in this package's bulk.py, rating_store_pg.py, pivots.py and the outbox's claim.
 """
 
 from __future__ import annotations
@@ -17,7 +17,6 @@ from sqlalchemy import func, text
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import Session
 
-from backend.storage import pivots
 from backend.storage.bulk import add_counts_as_json
 from backend.storage.engine import POSTGRESQL
 from backend.storage.portable import PortableStorage
@@ -104,8 +103,3 @@ class PostgresStorage(PortableStorage):
             return outcome["value"]
 
         return result
-
-    def pivot_rows(self, session: Session, scale: range, months: Sequence[str],
-                   window: Sequence[str], enough: int, chunk: int) -> Iterator[tuple]:
-        """Yield the count tables pivoted per official, `chunk` officials per query."""
-        return pivots.pivot_rows(session, scale, months, window, enough, chunk)

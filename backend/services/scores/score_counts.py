@@ -25,7 +25,7 @@ from sqlalchemy.orm import Session
 
 from backend.models import Cadre, RatingCount, RatingTagCount
 from backend.scoring import Period, Scheme, trailing_months
-from backend.storage import Storage, storage_of
+from backend.storage import Storage, pivots, storage_of
 from backend.storage.session_worker import run_now
 
 STREAM = {"yield_per": 2000}
@@ -65,8 +65,8 @@ def official_counts(session: Session, period: Period, scheme: Scheme, six_months
     scale = range(scheme.scale_min, scheme.scale_max + 1)
     storage = storage_of(session)
     if storage.pivots and len(scale) <= MAX_PIVOT:
-        rows = fetch(storage.pivot_rows(session, scale, period.months, window,
-                                        scheme.low_sample_min, PIVOT_CHUNK))
+        rows = fetch(pivots.pivot_rows(session, scale, period.months, window,
+                                       scheme.low_sample_min, PIVOT_CHUNK))
         return pivoted(rows, scale, lambda cadre_id: run(
             lambda: odd_cells(session, cadre_id, scale, period.months)))
     return listed(fetch(streamed(lambda: session.execute(
