@@ -59,6 +59,15 @@ SELECT count(*) FROM used
 """)
 
 
+# The statements are prepared (psycopg prepares what a connection runs often), and a prepared
+# statement keeps the plan made when the tag tables were small: a sequential scan of each, run
+# on every submission while the tables grow, until an analyze happens to replace the plan (a
+# new deployment's first thousands of ratings got slower by the minute). Without sequential
+# scans the plan is index lookups whatever the tables' size: every table these statements
+# touch is reached by a key or an index.
+SESSION_OPTIONS = "-c enable_seqscan=off"
+
+
 class PostgresStore:
     """Reads and writes a submission on a pooled psycopg connection in autocommit mode.
 
@@ -123,8 +132,12 @@ def submission_engine(bind: Engine) -> Engine:
         with _pools_lock:
             engine = _pools.get(bind)
             if engine is None:
+                # Its connections stay in autocommit mode: nothing to switch on lending them,
+                # nothing to roll back on their return.
                 engine = create_engine(bind.url, pool_pre_ping=False,
-                                       pool_size=bind.pool.size())
+                                       pool_size=bind.pool.size(),
+                                       isolation_level="AUTOCOMMIT", pool_reset_on_return=None,
+                                       connect_args={"options": SESSION_OPTIONS})
                 _pools[bind] = engine
                 event.listen(bind, "engine_disposed", dispose_submission_engine)
     return engine
@@ -151,15 +164,10 @@ def driver_store(bind: Engine) -> Iterator[PostgresStore]:
         lent[0].invalidate()
         engine.dispose()  # the server went away: a new pool; lent connections are dropped
         lent.append(engine.raw_connection())
-        lent[-1].driver_connection.autocommit = True
         return lent[-1].driver_connection
 
     try:
-        lent[0].driver_connection.autocommit = True
         yield PostgresStore(lent[0].driver_connection, reconnect)
     finally:
         for pooled in lent:
-            with contextlib.suppress(psycopg.Error):
-                if pooled.driver_connection is not None:
-                    pooled.driver_connection.autocommit = False  # as the pool lends them
             pooled.close()

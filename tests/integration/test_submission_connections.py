@@ -8,6 +8,8 @@ its rating is stored once. A write the server cannot have committed is never ret
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from sqlalchemy import func, select, text
 
@@ -90,3 +92,62 @@ def test_a_write_on_a_closed_connection_is_a_503_and_not_retried(client, session
     monkeypatch.undo()
     again = client.post(f"/api/v1/invitations/{link['token']}/rating", json={"score": 9})
     assert again.status_code == 201, again.get_data(as_text=True)
+
+
+def test_lent_connections_are_in_autocommit_mode_and_leave_nothing_open(client, session,
+                                                                        pooled):
+    from backend.storage.rating_store_pg import driver_store
+
+    links = issue(3, prefix="PA")
+    for link in links:
+        response = client.post(f"/api/v1/invitations/{link['token']}/rating", json={"score": 9})
+        assert response.status_code == 201
+    with driver_store(db.engine) as store:
+        assert store.connection.autocommit
+        pids = {store.connection.info.backend_pid}
+    pids |= backend_pids(pooled)
+    states = session.execute(text("SELECT state FROM pg_stat_activity WHERE pid = ANY(:pids)"),
+                             {"pids": list(pids)}).scalars().all()
+    session.commit()
+    assert states and set(states) == {"idle"}  # no transaction left open on any of them
+
+
+def positional(statement) -> str:
+    """Return a compiled statement with $1, $2, ... for psycopg's %(name)s placeholders."""
+    from backend.storage.rating_store_pg import compiled
+
+    names: list[str] = []
+
+    def number(match) -> str:
+        if match.group(1) not in names:
+            names.append(match.group(1))
+        return f"${names.index(match.group(1)) + 1}"
+
+    text_ = re.sub(r"%\((\w+)\)s", number, compiled(statement))
+    return text_, len(names)
+
+
+def test_the_plans_kept_for_the_tag_tables_use_their_keys_while_they_are_small(pooled):
+    """A prepared statement's plan outlives the table size it was made for.
+
+    A plan made while the tag tables are empty (a new deployment) would scan them whole on
+    every submission as they grow. The submission connections plan with their keys whatever
+    the size: the generic plan, the one kept, holds no sequential scan.
+    """
+    from backend.storage.rating_store_pg import POSTGRESQL_WRITE, PRESENTED_PG
+
+    connection = pooled.raw_connection()
+    try:
+        driver = connection.driver_connection
+        driver.execute("SET plan_cache_mode = force_generic_plan")
+        for name, statement in (("read_plan", PRESENTED_PG), ("write_plan", POSTGRESQL_WRITE)):
+            sql, count = positional(statement)
+            driver.execute(f"PREPARE {name} AS {sql}")
+            nulls = ", ".join(["NULL"] * count)
+            plan = "\n".join(row[0] for row in driver.execute(f"EXPLAIN EXECUTE {name}({nulls})"))
+            driver.execute(f"DEALLOCATE {name}")
+            assert "Seq Scan" not in plan, plan
+            assert "invitation_use_tags" in plan
+    finally:
+        connection.driver_connection.execute("RESET plan_cache_mode")
+        connection.close()

@@ -22,7 +22,12 @@ from datetime import UTC, datetime
 import psycopg
 from flask import Flask, request
 
-from backend.storage.rating_store_pg import POSTGRESQL_WRITE, PRESENTED_PG, compiled
+from backend.storage.rating_store_pg import (
+    POSTGRESQL_WRITE,
+    PRESENTED_PG,
+    SESSION_OPTIONS,
+    compiled,
+)
 
 _local = threading.local()
 READ, WRITE = compiled(PRESENTED_PG), compiled(POSTGRESQL_WRITE)
@@ -32,9 +37,10 @@ SEALED_OPENING = "s1.abcd." + base64.urlsafe_b64encode(os.urandom(114)).decode()
 
 
 def connection() -> psycopg.Connection:
-    """Return this thread's connection, in autocommit mode as the real store's."""
+    """Return this thread's connection, in autocommit mode and set up as the real store's."""
     if getattr(_local, "conn", None) is None:
-        _local.conn = psycopg.connect(os.environ["BARE_DSN"], autocommit=True)
+        _local.conn = psycopg.connect(os.environ["BARE_DSN"], autocommit=True,
+                                      options=SESSION_OPTIONS)
     return _local.conn
 
 
