@@ -14,6 +14,9 @@ def network_range(address: str | None) -> str | None:
     """
     if not address:
         return None
+    octets = address.strip().split(".")
+    if len(octets) == 4 and all(plain_octet(octet) for octet in octets):  # the common case
+        return f"{octets[0]}.{octets[1]}.{octets[2]}.0/{IPV4_PREFIX}"
     try:
         ip = ipaddress.ip_address(address.strip())
     except ValueError:
@@ -22,3 +25,9 @@ def network_range(address: str | None) -> str | None:
         ip = ip.ipv4_mapped
     prefix = IPV4_PREFIX if ip.version == 4 else IPV6_PREFIX
     return str(ipaddress.ip_network(f"{ip}/{prefix}", strict=False))
+
+
+def plain_octet(text: str) -> bool:
+    """Tell whether `text` is a decimal octet as ipaddress reads one (0-255, no leading 0)."""
+    return (0 < len(text) <= 3 and text.isascii() and text.isdigit() and int(text) <= 255
+            and (text == "0" or text[0] != "0"))

@@ -112,10 +112,10 @@ class Sealer:
     def tags(self, kind: str, token: str) -> list[str]:
         """Return an invitation's use or open tags under every key, the newest first."""
         message = f"{kind}:{token}".encode()
-        return [hmac.new(key, message, hashlib.sha256).hexdigest() for key in self.tag_keys.keys]
+        return [hmac.digest(key, message, "sha256").hex() for key in self.tag_keys.keys]
 
     def signal(self, kind: str, value: str | None) -> str | None:
         """Return the keyed hash of a client signal (address, agent, openid) for fraud review."""
         if not value:
             return None
-        return hmac.new(self.signal_key, f"{kind}:{value}".encode(), hashlib.sha256).hexdigest()
+        return hmac.digest(self.signal_key, f"{kind}:{value}".encode(), "sha256").hex()
