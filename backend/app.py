@@ -9,7 +9,7 @@ from typing import Any
 from flask import Flask, current_app, request
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from backend import cli, http_errors, models, public_limits, routing, storage
+from backend import cli, http_errors, lean_submission, models, public_limits, routing, storage
 from backend.api import (
     campaigns,
     cases,
@@ -104,11 +104,12 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         if app.config["REDIS_URL"] and app.config[f"{name}_GENERATED"]:
             raise RuntimeError(f"REDIS_URL 已设置（生产模式）但缺少 {name}：各进程会生成"
                                f"不同的密钥。请设置 {name}（逗号分隔，最新的在前）")
+    init_extensions(app)
+    register_blueprints(app)
+    lean_submission.install(app)  # in front of Flask, behind the proxy fix
     if app.config["TRUSTED_PROXIES"]:
         n = app.config["TRUSTED_PROXIES"]
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n)
-    init_extensions(app)
-    register_blueprints(app)
     cli.init_app(app)
     start_embedded_scheduler(app)
     return app

@@ -19,6 +19,7 @@ import functools
 import logging
 import math
 import time
+from dataclasses import dataclass
 
 from flask import Flask, current_app, g, request
 from limits import RateLimitItem, parse_many
@@ -90,32 +91,63 @@ def _counted_by_extension() -> None:
 counted_by_extension = submission_limit()(_counted_by_extension)
 
 
+# Where the lean path (backend/api/lean_submission.py) leaves the count it took of a request
+# it hands on to the view: a WSGI environ key, which no client header can set.
+COUNTED = "suishiping.submission_counted"
+
+
+@dataclass(frozen=True)
+class Counted:
+    """A submission counted in the limiter's storage: its raw token and the limit it spent."""
+
+    raw: str | None
+    key: str
+    keys: tuple[str, ...] = ()
+    spent: RateLimitItem | None = None
+
+
+def count_in_storage(key: str, raw: str | None, prefix: str | None,
+                     setting: str) -> Counted | None:
+    """Count a submission's key against `setting` in the limiter's storage, the tightest first.
+
+    None when Flask-Limiter must count it itself: its storage is on the memory fallback, or
+    unreachable now (the extension then falls back and logs it).
+    """
+    strategy = limiter.limiter
+    if strategy.storage is not limiter.storage:  # Flask-Limiter is on its memory fallback
+        return None
+    keys = (prefix, key) if prefix else (key,)
+    try:
+        spent = next((item for item in limit_items(setting)
+                      if not strategy.hit(item, *keys, SCOPE)), None)
+    except Exception:  # storage unreachable
+        return None
+    return Counted(raw, key, keys, spent)
+
+
 def count_submission() -> str | None:
     """Count this submission against its limits; 429 with Retry-After when one is spent.
 
     Returns the link's verified raw token (None when forged), so the view need not verify
     it again. The key, scope and limits are `submission_limit`'s, checked in the same order
     (the tightest first, stopping at the first spent); a refused request gets the same 429.
+    A request the lean path has counted already is not counted again.
     """
-    key, raw = submission_key()
-    if not limiter.enabled:  # RATELIMIT_ENABLED off: nothing is counted anywhere
-        return raw
-    strategy = limiter.limiter
-    if strategy.storage is not limiter.storage:  # Flask-Limiter is on its memory fallback
-        counted_by_extension()
-        return raw
-    keys = [prefix, key] if (prefix := current_app.config.get("RATELIMIT_KEY_PREFIX")) else [key]
-    try:
-        spent = next((item for item in limit_items(public_limit())
-                      if not strategy.hit(item, *keys, SCOPE)), None)
-    except Exception:  # storage unreachable: the extension falls back and logs it
-        counted_by_extension()
-        return raw
-    if spent is not None:
-        log.info("ratelimit %s (%s) exceeded at endpoint: %s", spent, key, SCOPE)
-        g.retry_after = seconds_until_reset(strategy, spent, keys)
+    counted = request.environ.get(COUNTED)
+    if counted is None:
+        key, raw = submission_key()
+        if not limiter.enabled:  # RATELIMIT_ENABLED off: nothing is counted anywhere
+            return raw
+        counted = count_in_storage(key, raw, current_app.config.get("RATELIMIT_KEY_PREFIX"),
+                                   public_limit())
+        if counted is None:
+            counted_by_extension()
+            return raw
+    if counted.spent is not None:
+        log.info("ratelimit %s (%s) exceeded at endpoint: %s", counted.spent, counted.key, SCOPE)
+        g.retry_after = seconds_until_reset(limiter.limiter, counted.spent, list(counted.keys))
         raise TooManyRequests()
-    return raw
+    return counted.raw
 
 
 def seconds_until_reset(strategy, item: RateLimitItem, keys: list[str]) -> int:

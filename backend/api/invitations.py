@@ -33,9 +33,15 @@ def signals(stamp: str | None) -> ratings.ClientSignals:
     accepted for compatibility and ignored.
     """
     mp_session = current_mp_session()
-    return ratings.ClientSignals(ip=request.remote_addr, agent=request.user_agent.string or None,
-                                 openid_hash=mp_session.openid_hash if mp_session else None,
-                                 stamp=stamp)
+    return signals_of(request.environ, stamp, mp_session.openid_hash if mp_session else None)
+
+
+def signals_of(environ: dict, stamp: str | None,
+               openid_hash: str | None = None) -> ratings.ClientSignals:
+    """Collect the abuse signals of a request from its WSGI environ (address, user agent)."""
+    return ratings.ClientSignals(ip=environ.get("REMOTE_ADDR"),
+                                 agent=environ.get("HTTP_USER_AGENT") or None,
+                                 openid_hash=openid_hash, stamp=stamp)
 
 
 def to_submission(data: dict) -> Submission:

@@ -53,10 +53,23 @@ def content_security_policy() -> str:
     return "; ".join(f"{name} {value}" for name, value in policy.items())
 
 
+PLAIN_POLICY = "; ".join(f"{name} {value}" for name, value in POLICY.items())
 FIXED_HEADERS = (("X-Content-Type-Options", "nosniff"), ("X-Frame-Options", "DENY"),
                  ("Referrer-Policy", "no-referrer"), ("Permissions-Policy", PERMISSIONS_POLICY),
                  ("Cross-Origin-Opener-Policy", "same-origin"),
                  ("Cross-Origin-Resource-Policy", "same-origin"))
+
+
+def token_answer_headers(public_base_url: str) -> list[tuple[str, str]]:
+    """Return the headers `add_security_headers` gives an answer to a link's request.
+
+    That is a response with no header of its own and no nonce, to a request whose path holds
+    a token and which carries no credentials: what the lean submission path answers with.
+    """
+    headers = [("Content-Security-Policy", PLAIN_POLICY), *FIXED_HEADERS]
+    if public_base_url.startswith("https://"):
+        headers.append(("Strict-Transport-Security", HSTS))
+    return [*headers, ("Cache-Control", "no-store")]
 
 
 def add_security_headers(response: Response) -> Response:
