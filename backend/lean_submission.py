@@ -32,6 +32,7 @@ from backend.api.parsing import nesting_exceeds
 from backend.extensions import db, limiter
 from backend.observability import logs
 from backend.public_limits import COUNTED, count_in_storage, public_limit
+from backend.schemas.ratings import plain_rating
 from backend.services.ratings import submission as ratings
 from backend.web.security import token_answer_headers
 from backend.wiring import submit_context, token_codec
@@ -148,7 +149,8 @@ def loaded(body: bytes) -> dict | None:
     if nesting_exceeds(body):
         return None
     try:
-        return RATING_BODY.load(core.parse_json(body))
+        data = core.parse_json(body)
+        return plain_rating(data) or RATING_BODY.load(data)
     except (ValueError, ValidationError):  # invalid JSON or a refused field
         return None
 

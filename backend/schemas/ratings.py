@@ -100,3 +100,35 @@ class ClosedInvitationSchema(Schema):
     code = fields.Integer()
     message = fields.String()
     status = fields.String()
+
+
+PLAIN_KEYS = frozenset({"score", "tags", "comment", "stamp"})
+
+
+def plain_rating(data: object) -> dict | None:
+    """Return what RatingSubmissionSchema loads from a plain event rating; None for any other.
+
+    Plain: an object of an integer score in range, tags, a comment and a stamp, each of its
+    type and within its length, every text printable. It is what nearly every rater sends,
+    and its load needs none of the schema's machinery; anything else (a ballot, a follow-up,
+    a null, a control character, a wrong type) is for the schema to load or refuse.
+    """
+    if type(data) is not dict or not data.keys() <= PLAIN_KEYS:
+        return None
+    score, tags = data.get("score"), data.get("tags", [])
+    if type(score) is not int or not SCALE_LIMITS[0] <= score <= SCALE_LIMITS[1]:
+        return None
+    if type(tags) is not list or len(tags) > MAX_TAGS_LIMIT or not all(
+            type(tag) is str and 1 <= len(tag) <= TAG_MAX and tag.isprintable() for tag in tags):
+        return None
+    loaded = {"score": score, "tags": list(tags)}
+    for name, longest in (("comment", COMMENT_MAX), ("stamp", MAX_STAMP_LENGTH)):
+        if name in data:
+            text = data[name]
+            if name == "comment" and text is None:
+                loaded[name] = None
+                continue
+            if type(text) is not str or len(text) > longest or not text.isprintable():
+                return None
+            loaded[name] = text
+    return loaded

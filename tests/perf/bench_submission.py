@@ -208,7 +208,7 @@ def run(quick: bool = False, smoke: bool = False) -> list[Result]:
     with fresh_database() as url:
         app = bench_app(url, PUBLIC_BASE_URL="http://127.0.0.1", SECRET_KEYS=[KEYS],
                         RATING_SEAL_KEYS=[SEAL_KEYS])
-        count = 9 if smoke else 90_000 if quick else 180_000
+        count = 9 if smoke else 150_000 if quick else 300_000
         tokens = issue_tokens(app, count)
         if smoke:
             return smoke_run(app, url, tokens)
