@@ -118,15 +118,26 @@ access_log_format = (
     '"request_id": "%({x-request-id}o)s"}'
 )
 
+MASKED_ATOMS = frozenset({"r", "U", "f"})  # request line, path, referer: they carry tokens
+
+
 class JsonSafeAtoms(glogging.SafeAtoms):
-    """Atoms escaped as JSON string content, so a quote or backslash cannot break a line."""
+    """Atoms read as JSON string content, so a quote or backslash cannot break a line.
+
+    An atom is masked (tokens, receipts, phones) and escaped when the format reads it: a
+    request has some fifty atoms (every header and environ entry), the format reads a dozen.
+    """
 
     def __init__(self, atoms):
-        dict.__init__(self)
-        for key, value in atoms.items():
-            if isinstance(value, str):
-                value = json.dumps(value, ensure_ascii=False)[1:-1]
-            self[key] = value
+        dict.__init__(self, atoms)
+
+    def __getitem__(self, key):
+        value = super().__getitem__(key)
+        if not isinstance(value, str):
+            return value
+        if key in MASKED_ATOMS:
+            value = mask_secrets(value)
+        return json.dumps(value, ensure_ascii=False)[1:-1]
 
 
 class AccessLogger(glogging.Logger):
@@ -146,9 +157,6 @@ class AccessLogger(glogging.Logger):
 
     def atoms(self, resp, req, environ, request_time):
         atoms = super().atoms(resp, req, environ, request_time)
-        for key in ("r", "U", "f"):
-            if isinstance(atoms.get(key), str):
-                atoms[key] = mask_secrets(atoms[key])
         atoms["q"] = "-"
         return atoms
 

@@ -243,6 +243,10 @@ def test_gunicorn_access_lines_are_json_with_rating_tokens_masked(monkeypatch, t
     assert record["status"] == 201 and record["forwarded_for"] == "1.2.3.4"
     assert record["user_agent"] == 'Mozilla "quoted" \\ back'
     assert record["request_id"] == "r-7f3a"  # joins the line to the app's own log lines
+    # A format naming the request line, or any header, reads it masked and escaped too.
+    wrapped = logger.atoms_wrapper_class(atoms)
+    assert token not in wrapped["r"] and wrapped["r"].startswith("POST /api/v1/invitations/***")
+    assert wrapped["{user-agent}i"] == "-" and wrapped["{x-forwarded-for}i"] == "1.2.3.4"
     assert dt.datetime.fromisoformat(record["time"]).tzinfo is not None
 
 
