@@ -17,6 +17,11 @@ def network_range(address: str | None) -> str | None:
     octets = address.strip().split(".")
     if len(octets) == 4 and all(plain_octet(octet) for octet in octets):  # the common case
         return f"{octets[0]}.{octets[1]}.{octets[2]}.0/{IPV4_PREFIX}"
+    return parsed_range(address)
+
+
+def parsed_range(address: str) -> str | None:
+    """Return an address's range as the ipaddress module reads it (any form it accepts)."""
     try:
         ip = ipaddress.ip_address(address.strip())
     except ValueError:
