@@ -77,10 +77,11 @@ class LeanSubmission:
         environ["HTTP_X_REQUEST_ID"] = request_id  # the view adopts it, should it answer
         with logs.bound(request_id), self.app.app_context():
             answer = self.submit(environ, match.group(1), body)
-            if answer is None:
-                return self.then(environ, start_response)
-            payload, kind = answer
-            self.count(kind, time.perf_counter() - started)
+            if answer is not None:
+                self.count(answer[1], time.perf_counter() - started)
+        if answer is None:  # the view answers in contexts of its own, as any request
+            return self.then(environ, start_response)
+        payload = answer[0]
         start_response(CREATED, [("Content-Type", "application/json"),
                                  ("Content-Length", str(len(payload))), *self.headers,
                                  ("X-Request-ID", request_id)])
