@@ -23,7 +23,12 @@ BROKER_ERRORS = (redis_errors.ConnectionError, redis_errors.TimeoutError)
 
 def client_address() -> str:
     """Return the client address (ProxyFix has already applied TRUSTED_PROXIES)."""
-    return request.remote_addr or "unknown"
+    return address_of(request.environ)
+
+
+def address_of(environ: dict) -> str:
+    """Return the client address of a WSGI request (what `request.remote_addr` reads)."""
+    return environ.get("REMOTE_ADDR") or "unknown"
 
 
 migrate = Migrate()

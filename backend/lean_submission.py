@@ -29,9 +29,14 @@ from webargs import core
 
 from backend.api.invitations import RATING_BODY, signals_of, to_submission
 from backend.api.parsing import nesting_exceeds
-from backend.extensions import db, limiter
+from backend.extensions import address_of, db, limiter
 from backend.observability import logs
-from backend.public_limits import COUNTED, count_in_storage, public_limit
+from backend.public_limits import (
+    COUNTED,
+    count_in_storage,
+    link_and_address_key,
+    public_limit,
+)
 from backend.schemas.ratings import plain_rating
 from backend.services.ratings import submission as ratings
 from backend.web.security import token_answer_headers
@@ -109,8 +114,7 @@ class LeanSubmission:
         if data is None:
             return None
         if limiter.enabled:
-            address = environ.get("REMOTE_ADDR") or "unknown"
-            counted = count_in_storage(f"submit:{raw}:{address}", raw,
+            counted = count_in_storage(link_and_address_key(raw, address_of(environ)), raw,
                                        self.app.config.get("RATELIMIT_KEY_PREFIX"),
                                        public_limit())
             if counted is None:  # Flask-Limiter must count it on its own path
@@ -125,17 +129,7 @@ class LeanSubmission:
         except Exception:  # the view answers it: the same error, body and headers
             return None
         kind = "ballot" if data.get("ratings") else "event"
-        return json_body(self.app, {"receipt": receipt}), kind
-
-
-def json_body(app: Flask, value: dict) -> bytes:
-    """Return `value` encoded as Flask's `jsonify` encodes it (compact unless debugging)."""
-    provider = app.json
-    if (provider.compact is None and app.debug) or provider.compact is False:
-        text = provider.dumps(value, indent=2)
-    else:
-        text = provider.dumps(value, separators=(",", ":"))
-    return f"{text}\n".encode()
+        return self.app.json.response(receipt=receipt).get_data(), kind  # as jsonify encodes
 
 
 def read_body(environ) -> bytes:

@@ -19,6 +19,7 @@ import functools
 import logging
 import math
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from flask import Flask, current_app, g, request
@@ -53,8 +54,12 @@ def per_link() -> str:
 
 def per_link_and_address() -> str:
     """Key a submission by link and address; a forged link by the client address."""
-    raw = verified_link()
-    return f"submit:{raw}:{client_address()}" if raw else f"guess:{client_address()}"
+    return submission_key()[0]
+
+
+def link_and_address_key(raw: str | None, address: str) -> str:
+    """Return a submission's limit key: its link and address; a forged link's, its address."""
+    return f"submit:{raw}:{address}" if raw else f"guess:{address}"
 
 
 def opening_limit():
@@ -81,7 +86,7 @@ def limit_items(text: str) -> tuple[RateLimitItem, ...]:
 def submission_key() -> tuple[str, str | None]:
     """Return a submission's limit key and its verified raw token (None when forged)."""
     raw = verified_link()
-    return (f"submit:{raw}:{client_address()}" if raw else f"guess:{client_address()}"), raw
+    return link_and_address_key(raw, client_address()), raw
 
 
 def _counted_by_extension() -> None:
@@ -91,7 +96,7 @@ def _counted_by_extension() -> None:
 counted_by_extension = submission_limit()(_counted_by_extension)
 
 
-# Where the lean path (backend/api/lean_submission.py) leaves the count it took of a request
+# Where the lean path (backend/lean_submission.py) leaves the count it took of a request
 # it hands on to the view: a WSGI environ key, which no client header can set.
 COUNTED = "suishiping.submission_counted"
 
@@ -101,8 +106,7 @@ class Counted:
     """A submission counted in the limiter's storage: its raw token and the limit it spent."""
 
     raw: str | None
-    key: str
-    keys: tuple[str, ...] = ()
+    keys: tuple[str, ...]  # the storage's key parts: the key prefix, if any, and the key
     spent: RateLimitItem | None = None
 
 
@@ -122,7 +126,7 @@ def count_in_storage(key: str, raw: str | None, prefix: str | None,
                       if not strategy.hit(item, *keys, SCOPE)), None)
     except Exception:  # storage unreachable
         return None
-    return Counted(raw, key, keys, spent)
+    return Counted(raw, keys, spent)
 
 
 def count_submission() -> str | None:
@@ -144,13 +148,14 @@ def count_submission() -> str | None:
             counted_by_extension()
             return raw
     if counted.spent is not None:
-        log.info("ratelimit %s (%s) exceeded at endpoint: %s", counted.spent, counted.key, SCOPE)
-        g.retry_after = seconds_until_reset(limiter.limiter, counted.spent, list(counted.keys))
+        log.info("ratelimit %s (%s) exceeded at endpoint: %s", counted.spent, counted.keys[-1],
+                 SCOPE)
+        g.retry_after = seconds_until_reset(limiter.limiter, counted.spent, counted.keys)
         raise TooManyRequests()
     return counted.raw
 
 
-def seconds_until_reset(strategy, item: RateLimitItem, keys: list[str]) -> int:
+def seconds_until_reset(strategy, item: RateLimitItem, keys: Sequence[str]) -> int:
     """Return the Retry-After of a spent limit, as Flask-Limiter's window reports it."""
     try:
         return retry_after(int(strategy.get_window_stats(item, *keys, SCOPE).reset_time + 1))

@@ -60,16 +60,23 @@ FIXED_HEADERS = (("X-Content-Type-Options", "nosniff"), ("X-Frame-Options", "DEN
                  ("Cross-Origin-Resource-Policy", "same-origin"))
 
 
+def security_headers(policy: str, public_base_url: str, private: bool) -> list[tuple[str, str]]:
+    """Return the security headers of an answer with this CSP, site and privacy."""
+    headers = [("Content-Security-Policy", policy), *FIXED_HEADERS]
+    if public_base_url.startswith("https://"):
+        headers.append(("Strict-Transport-Security", HSTS))
+    if private:
+        headers.append(("Cache-Control", "no-store"))
+    return headers
+
+
 def token_answer_headers(public_base_url: str) -> list[tuple[str, str]]:
     """Return the headers `add_security_headers` gives an answer to a link's request.
 
     That is a response with no header of its own and no nonce, to a request whose path holds
     a token and which carries no credentials: what the lean submission path answers with.
     """
-    headers = [("Content-Security-Policy", PLAIN_POLICY), *FIXED_HEADERS]
-    if public_base_url.startswith("https://"):
-        headers.append(("Strict-Transport-Security", HSTS))
-    return [*headers, ("Cache-Control", "no-store")]
+    return security_headers(PLAIN_POLICY, public_base_url, private=True)
 
 
 def add_security_headers(response: Response) -> Response:
@@ -79,15 +86,10 @@ def add_security_headers(response: Response) -> Response:
     """
     headers = response.headers
     present = {name.lower() for name, _ in headers}
-    added = [] if "content-security-policy" in present else [
-        ("Content-Security-Policy", content_security_policy())]
-    added += [(name, value) for name, value in FIXED_HEADERS if name.lower() not in present]
-    if (current_app.config["PUBLIC_BASE_URL"].startswith("https://")
-            and "strict-transport-security" not in present):
-        added.append(("Strict-Transport-Security", HSTS))
-    if "cache-control" not in present and is_private(request.path):
-        added.append(("Cache-Control", "no-store"))
-    headers.extend(added)
+    private = "cache-control" not in present and is_private(request.path)
+    policy = "" if "content-security-policy" in present else content_security_policy()
+    headers.extend((name, value) for name, value in security_headers(
+        policy, current_app.config["PUBLIC_BASE_URL"], private) if name.lower() not in present)
     return response
 
 

@@ -112,8 +112,9 @@ def test_lent_connections_are_in_autocommit_mode_and_leave_nothing_open(client, 
     assert states and set(states) == {"idle"}  # no transaction left open on any of them
 
 
-def positional(statement) -> str:
-    """Return a compiled statement with $1, $2, ... for psycopg's %(name)s placeholders."""
+def positional(statement) -> tuple[str, int]:
+    """Return a compiled statement with $1, $2, ... for psycopg's %(name)s placeholders, and
+    how many parameters it takes."""
     from backend.storage.rating_store_pg import compiled
 
     names: list[str] = []
@@ -123,8 +124,8 @@ def positional(statement) -> str:
             names.append(match.group(1))
         return f"${names.index(match.group(1)) + 1}"
 
-    text_ = re.sub(r"%\((\w+)\)s", number, compiled(statement))
-    return text_, len(names)
+    numbered = re.sub(r"%\((\w+)\)s", number, compiled(statement))
+    return numbered, len(names)
 
 
 def test_the_plans_kept_for_the_tag_tables_use_their_keys_while_they_are_small(pooled):

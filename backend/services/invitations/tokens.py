@@ -42,12 +42,11 @@ class TokenCodec:
         # itsdangerous signs with the last key and verifies with all of them.
         ordered = list(reversed(secret_keys))
         self.url_signer = Signer(ordered, salt=URL_SALT)
-        self.url_verifiers = [Signer(key, salt=URL_SALT) for key in secret_keys]
-        self.scene_signers = [Signer(key, salt=SCENE_SALT) for key in secret_keys]
-        # The keys itsdangerous derives for each signer, derived once: verifying computes the
-        # signatures it would (HMAC-SHA1, unpadded URL-safe base64) without deriving again.
-        self.url_keys = [signer.derive_key() for signer in self.url_verifiers]
-        self.scene_keys = [signer.derive_key() for signer in self.scene_signers]
+        # The keys itsdangerous derives for each key and salt, derived once: scenes and
+        # verifying compute the signatures its Signer would (HMAC-SHA1, unpadded URL-safe
+        # base64) without deriving again, newest key first.
+        self.url_keys = [Signer(key, salt=URL_SALT).derive_key() for key in secret_keys]
+        self.scene_keys = [Signer(key, salt=SCENE_SALT).derive_key() for key in secret_keys]
 
     def url_token(self, token: str) -> str:
         """Return the signed form carried in /r/<url_token>."""
@@ -55,7 +54,7 @@ class TokenCodec:
 
     def scene(self, token: str) -> str:
         """Return the compact mini-program scene (at most 32 characters)."""
-        mac = self.scene_signers[0].get_signature(token).decode()[:SCENE_MAC_LENGTH]
+        mac = signature_of(self.scene_keys[0], token)[:SCENE_MAC_LENGTH]
         return f"{token}.{mac}"
 
     def verify(self, presented: str) -> str | None:
