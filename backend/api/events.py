@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import current_app, g
+from flask import current_app, g, jsonify
 from flask.views import MethodView
 from marshmallow import ValidationError
 
@@ -17,6 +17,7 @@ from backend.schemas.events import (
     EventBatchSchema,
     EventResultSchema,
     EventSchema,
+    plain_event,
 )
 from backend.services.accounts.api_clients import check_source
 from backend.services.invitations.events import EventInput, IngestContext, Outcome, Result
@@ -92,7 +93,9 @@ def batch_item(index: int, raw) -> EventInput | Outcome:
         return Outcome(Result.INVALID, errors={"_schema": "每个事件必须是 JSON 对象"},
                        message="请求内容无效")
     try:
-        data = EVENT_SCHEMA.load(raw)
+        data = plain_event(raw)
+        if data is None:
+            data = EVENT_SCHEMA.load(raw)
         check_source(g.api_client, data["source"])
     except ValidationError as exc:
         return Outcome(Result.INVALID, errors=exc.normalized_messages(), message="请求内容无效")
@@ -125,4 +128,6 @@ class EventBatch(MethodView):
         valid = [p for p in parsed if isinstance(p, EventInput)]
         written = iter(run(valid) if valid else [])
         outcomes = [p if isinstance(p, Outcome) else next(written) for p in parsed]
-        return {"results": [item_body(i, o) for i, o in enumerate(outcomes)]}
+        # The results are built in the schema's own shape (tests hold the schema's dump of
+        # them equal to them), so the thousand items go out without being dumped again.
+        return jsonify({"results": [item_body(i, o) for i, o in enumerate(outcomes)]})

@@ -1,9 +1,12 @@
 """Schemas of the service-event API."""
 
+import re
+from datetime import datetime
+
 from marshmallow import fields, validate
 
 from backend.schemas.base import Schema
-from backend.schemas.directory import CODE, PRINTABLE
+from backend.schemas.directory import CODE, CODE_PATTERN, PRINTABLE
 
 CHANNELS = ("sms", "wechat", "qr")
 MAX_BATCH = 1000
@@ -43,6 +46,59 @@ class EventSchema(Schema):
     recipient = fields.Nested(RecipientSchema, load_default=dict)
     channels = fields.List(fields.String(validate=validate.OneOf(CHANNELS)), required=True,
                            validate=validate.Length(1, 3), metadata={"example": ["sms", "qr"]})
+
+
+EVENT_KEYS = frozenset(EventSchema().fields)
+REQUIRED_KEYS = frozenset(("source", "external_id", "cadre_code", "event_type", "occurred_at",
+                           "channels"))
+_code = re.compile(CODE_PATTERN).fullmatch
+_phone = re.compile(PHONE_PATTERN).fullmatch
+_openid = re.compile(rf"[A-Za-z0-9_-]{{1,{OPENID_MAX}}}").fullmatch
+
+
+def _text(value: object, longest: int) -> bool:
+    """A printable text of 1 to `longest` characters with a visible one (no control, no
+    line break, no lone surrogate, no space but U+0020)."""
+    return (type(value) is str and 0 < len(value) <= longest and value.isprintable()
+            and not value.isspace())
+
+
+def plain_event(data: object) -> dict | None:
+    """Return what EventSchema loads from a plain event; None for any other.
+
+    Plain: an object of the event's fields, each of its type, within its length and pattern,
+    every text printable, the time ISO 8601 with an offset, the recipient an object of a
+    mainland phone and an openid. It is what business systems send, a thousand to a batch,
+    and its load needs none of the schema's machinery; anything else (a missing field, a
+    null, a control character, a wrong type) is for the schema to load or refuse.
+    """
+    if type(data) is not dict or not REQUIRED_KEYS <= data.keys() <= EVENT_KEYS:
+        return None
+    if not (type(data["source"]) is str and _code(data["source"])
+            and type(data["cadre_code"]) is str and _code(data["cadre_code"])
+            and _text(data["external_id"], EXTERNAL_ID_MAX)
+            and _text(data["event_type"], EVENT_TYPE_MAX)):
+        return None
+    occurred_at, channels = data["occurred_at"], data["channels"]
+    if type(channels) is not list or not 0 < len(channels) <= len(CHANNELS) or not all(
+            type(channel) is str and channel in CHANNELS for channel in channels):
+        return None
+    recipient = data.get("recipient", {})
+    if type(recipient) is not dict or not recipient.keys() <= {"phone", "openid"}:
+        return None
+    phone, openid = recipient.get("phone"), recipient.get("openid")
+    if "phone" in recipient and not (type(phone) is str and _phone(phone)):
+        return None
+    if "openid" in recipient and not (type(openid) is str and _openid(openid)):
+        return None
+    try:
+        moment = datetime.fromisoformat(occurred_at) if type(occurred_at) is str else None
+    except ValueError:
+        return None
+    if moment is None or moment.tzinfo is None or moment.utcoffset() is None:
+        return None
+    return {**data, "occurred_at": moment, "recipient": dict(recipient),
+            "channels": list(channels)}
 
 
 class InvitationLinkSchema(Schema):

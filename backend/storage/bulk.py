@@ -12,12 +12,25 @@ its own text format, so the server parses no JSON around them (about half the se
 
 from __future__ import annotations
 
+import contextlib
 import json
-from collections.abc import Sequence
+from collections.abc import Collection, Iterator, Sequence
 from datetime import date, datetime
 from decimal import Decimal
 
-from sqlalchemy import JSON, Column, Table, delete, insert, select, text
+from sqlalchemy import (
+    ARRAY,
+    JSON,
+    Column,
+    ColumnElement,
+    Table,
+    any_,
+    bindparam,
+    delete,
+    insert,
+    select,
+    text,
+)
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
@@ -275,6 +288,36 @@ def add_counts_as_json(session: Session, model, keys: Sequence[str], measures: S
            f"FROM json_to_recordset(CAST(:rows AS json)) AS x({record})"
            f" ON CONFLICT ({', '.join(keys)}) DO UPDATE SET {added}")
     session.execute(text(sql), {"rows": rows_json(table, columns, values, dialect)})
+
+
+def one_of(session: Session, column, values: Collection) -> ColumnElement[bool]:
+    """`column IN values`; on PostgreSQL `= ANY` of one array parameter.
+
+    A thousand IN placeholders cost the driver and SQLAlchemy more to build (and psycopg
+    more to split) than the database to answer; one array travels as one value.
+    """
+    if not on_postgres(session):
+        return column.in_(values)
+    return column == any_(bindparam(None, list(values), type_=ARRAY(column.type)))
+
+
+@contextlib.contextmanager
+def custom_plans(session: Session) -> Iterator[None]:
+    """Run the statements inside without prepared statements: each is planned for its values.
+
+    psycopg prepares a statement a connection runs often, and PostgreSQL may then keep a
+    generic plan made while a table was small: a plan that scans it whole, every batch, as it
+    grows. Lookups of a batch's keys are planned with the keys and the table's size instead.
+    """
+    if not on_postgres(session):
+        yield
+        return
+    driver = session.connection().connection.driver_connection
+    threshold, driver.prepare_threshold = driver.prepare_threshold, None
+    try:
+        yield
+    finally:
+        driver.prepare_threshold = threshold
 
 
 def delete_ids(session: Session, column: Column, ids: Sequence[int]) -> None:

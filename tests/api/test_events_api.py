@@ -198,6 +198,22 @@ def test_batch_reports_each_item_and_one_bad_item_fails_nothing_else(client, aut
     assert count(session, ServiceEvent) == 2
 
 
+def test_batch_results_are_already_in_the_documented_shape(client, auth, session):
+    """The batch answers without dumping its results through the schema: they must be what
+    the schema's dump would make of them, for every kind of result."""
+    from backend.schemas.events import EventBatchResultSchema
+
+    client.post("/api/v1/events", json=event(external_id="D-0"), headers=auth)
+    items = [event(external_id="D-1"), event(external_id="D-0"),
+             event(external_id="D-0", cadre_code="C002"), event(external_id="D-2",
+                                                                 cadre_code="NOBODY"),
+             event(external_id="D-3", source="tax-system"), 7, {"source": None},
+             event(external_id="D-4", recipient={"openid": "o_1"}, channels=["wechat"])]
+    body = client.post("/api/v1/events/batch", json={"events": items}, headers=auth).json
+    assert [r["status"] for r in body["results"]] == [201, 200, 409, 422, 403, 422, 422, 201]
+    assert EventBatchResultSchema().dump(body) == body
+
+
 def test_batch_repeats_and_throttles_within_itself(client, auth, session):
     items = [event(external_id="R-1"), event(external_id="R-1"),
              event(external_id="R-1", cadre_code="C002"), event(external_id="R-2")]

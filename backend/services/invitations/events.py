@@ -13,11 +13,12 @@ import enum
 import json
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import NamedTuple
 from zoneinfo import ZoneInfo
 
 from sqlalchemy.orm import Session
 
-from backend.models import Cadre, SurveyTemplate
+from backend.models import SurveyTemplate
 from backend.services.directory.teams import is_team, referenced_unit
 from backend.services.invitations.tokens import TokenCodec
 from backend.services.privacy.personal_data import Vault, normalise_phone
@@ -37,6 +38,15 @@ class EventInput:
     phone: str | None = None
     openid: str | None = None
     channels: tuple[str, ...] = ("qr",)
+
+
+class EventCadre(NamedTuple):
+    """What ingestion reads of an official: a directory target, its kind and whether active."""
+
+    id: int
+    code: str
+    kind: str
+    active: bool
 
 
 class Result(enum.Enum):
@@ -80,7 +90,7 @@ class Prepared:
 
     index: int
     data: EventInput
-    cadre: Cadre
+    cadre: EventCadre
     template: SurveyTemplate
     content_hash: str
     phone_hash: str | None
@@ -128,7 +138,7 @@ def content_hash(vault: Vault, data: EventInput, phone: str | None) -> str:
     return vault.lookup_hash("event", canonical)
 
 
-def check_event(ctx: IngestContext, data: EventInput, cadre: Cadre | None,
+def check_event(ctx: IngestContext, data: EventInput, cadre: EventCadre | None,
                 template: SurveyTemplate | None) -> dict:
     """Return field errors of one event against the directory and its template."""
     errors: dict = {}

@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 
 from backend.models import Cadre, Delivery, Invitation, ServiceEvent
 from backend.services.invitations.events import (
+    EventCadre,
     EventInput,
     IngestContext,
     Outcome,
@@ -24,7 +25,7 @@ from backend.services.invitations.events import (
 from backend.services.invitations.tokens import new_token
 from backend.services.privacy.personal_data import normalise_phone
 from backend.services.sealing import uses
-from backend.storage.bulk import insert_rows
+from backend.storage.bulk import custom_plans, insert_rows, one_of
 
 
 def ingest_events(session: Session, ctx: IngestContext,
@@ -57,21 +58,29 @@ def ingest_single(session: Session, ctx: IngestContext,
     raise RuntimeError("event could not be written after a retry")
 
 
-def load_cadres(session: Session, items: Sequence[EventInput]) -> dict[str, Cadre]:
-    """Load the batch's cadres with one query."""
+def load_cadres(session: Session, items: Sequence[EventInput]) -> dict[str, EventCadre]:
+    """Load what ingestion needs of the batch's cadres, with one query."""
     codes = {i.cadre_code for i in items}
-    return {c.code: c for c in session.scalars(select(Cadre).where(Cadre.code.in_(codes)))}
+    query = (select(Cadre.id, Cadre.code, Cadre.kind, Cadre.active)
+             .where(one_of(session, Cadre.code, codes)))
+    return {row.code: EventCadre(*row) for row in session.execute(query)}
+
+
+def existing_query(session: Session, items: Sequence[EventInput]):
+    """The lookup of a batch's stored events by both columns of their (source, external_id)
+    key, so that it is a scan of that unique index however large the table."""
+    sources, ids = {i.source for i in items}, {i.external_id for i in items}
+    return (select(ServiceEvent.source, ServiceEvent.external_id, ServiceEvent.id,
+                   ServiceEvent.content_hash, ServiceEvent.throttled, Invitation.token,
+                   Invitation.expires_at)
+            .join(Invitation, ServiceEvent.invitation_id == Invitation.id)
+            .where(one_of(session, ServiceEvent.source, sources),
+                   one_of(session, ServiceEvent.external_id, ids)))
 
 
 def load_existing(session: Session, items: Sequence[EventInput]) -> dict[tuple, tuple]:
     """Load already-stored events of the batch: (source, external_id) -> stored facts."""
-    ids = {i.external_id for i in items}
-    rows = session.execute(
-        select(ServiceEvent.source, ServiceEvent.external_id, ServiceEvent.id,
-               ServiceEvent.content_hash, ServiceEvent.throttled, Invitation.token,
-               Invitation.expires_at)
-        .join(Invitation, ServiceEvent.invitation_id == Invitation.id)
-        .where(ServiceEvent.external_id.in_(ids)))
+    rows = session.execute(existing_query(session, items))
     return {(r.source, r.external_id): tuple(r)[2:] for r in rows}
 
 
@@ -83,11 +92,13 @@ def load_open_invitations(session: Session, ctx: IngestContext,
     if not phones and not openids:
         return {}
     window = max(p.template.definition["invitation"]["throttle_hours"] for p in prepared)
+    contacts = [one_of(session, column, values) for column, values in (
+        (Invitation.phone_hash, phones), (Invitation.openid_hash, openids)) if values]
     query = (select(Invitation.id, Invitation.cadre_id, Invitation.phone_hash,
                     Invitation.openid_hash, Invitation.token, Invitation.expires_at,
                     Invitation.created_at)
-             .where(Invitation.cadre_id.in_({p.cadre.id for p in prepared}),
-                    or_(Invitation.phone_hash.in_(phones), Invitation.openid_hash.in_(openids)),
+             .where(one_of(session, Invitation.cadre_id, {p.cadre.id for p in prepared}),
+                    or_(*contacts),
                     Invitation.revoked_at.is_(None),
                     Invitation.expires_at > ctx.now,
                     Invitation.created_at >= ctx.now - timedelta(hours=window))
@@ -102,7 +113,7 @@ def load_open_invitations(session: Session, ctx: IngestContext,
 
 
 def prepare(session: Session, ctx: IngestContext, index: int, item: EventInput,
-            cadres: dict[str, Cadre]) -> Prepared | Outcome:
+            cadres: dict[str, EventCadre]) -> Prepared | Outcome:
     """Validate one event and derive its hashes; return an error outcome when invalid."""
     cadre = cadres.get(item.cadre_code)
     template = template_for(session, ctx, item.event_type)
@@ -144,17 +155,22 @@ def new_invitation(ctx: IngestContext, p: Prepared) -> dict:
 
 
 def plan(session: Session, ctx: IngestContext, items: Sequence[EventInput]):
-    """Decide each item's fate: an outcome now, or a prepared event to write."""
-    cadres, existing = load_cadres(session, items), load_existing(session, items)
-    decided: dict[int, Outcome] = {}
-    prepared: list[Prepared] = []
-    for index, item in enumerate(items):
-        result = prepare(session, ctx, index, item, cadres)
-        if isinstance(result, Outcome):
-            decided[index] = result
-        else:
-            prepared.append(result)
-    return decided, prepared, existing, load_open_invitations(session, ctx, prepared)
+    """Decide each item's fate: an outcome now, or a prepared event to write.
+
+    The batch's lookups are planned for its keys (`custom_plans`), never from a plan kept
+    since the tables were small.
+    """
+    with custom_plans(session):
+        cadres, existing = load_cadres(session, items), load_existing(session, items)
+        decided: dict[int, Outcome] = {}
+        prepared: list[Prepared] = []
+        for index, item in enumerate(items):
+            result = prepare(session, ctx, index, item, cadres)
+            if isinstance(result, Outcome):
+                decided[index] = result
+            else:
+                prepared.append(result)
+        return decided, prepared, existing, load_open_invitations(session, ctx, prepared)
 
 
 def write_batch(session: Session, ctx: IngestContext,
