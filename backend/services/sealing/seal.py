@@ -24,6 +24,7 @@ import os
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+import orjson
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
@@ -48,6 +49,16 @@ def canonical(value: Any) -> bytes:
     return _CANONICAL.encode(value).encode()
 
 
+def sealed_json(value: Mapping[str, Any]) -> bytes:
+    """Return a payload's JSON bytes to seal: keys sorted, no spaces, UTF-8 (orjson's).
+
+    What is sealed is only ever opened and decoded, never compared byte for byte (MACs are
+    of `canonical`), so the faster encoder serves; a tenth of `canonical`'s time.
+    """
+    return orjson.dumps(value, default=str,
+                        option=orjson.OPT_SORT_KEYS | orjson.OPT_NON_STR_KEYS)
+
+
 class KeyRing:
     """One purpose's keys, newest first, each with a short id that names it in stored values."""
 
@@ -70,27 +81,30 @@ class Sealer:
         if not secrets:
             raise ValueError("RATING_SEAL_KEYS needs at least one key")
         self.seal_keys = KeyRing(secrets, "seal")
+        # AES-GCM ciphers are stateless between calls: one per key serves every thread.
+        self.ciphers = {key_id: AESGCM(key) for key_id, key in
+                        zip(self.seal_keys.ids, self.seal_keys.keys, strict=True)}
         self.mac_keys = KeyRing(secrets, "mac")
         self.tag_keys = KeyRing(secrets, "tag")
         self.signal_key = derive_key(secrets[0], "rating-signal")
 
     def seal(self, payload: Mapping[str, Any]) -> str:
         """Encrypt a payload with the newest key: "s1.<key id>.<nonce + ciphertext>"."""
-        nonce = os.urandom(NONCE_BYTES)
-        body = AESGCM(self.seal_keys.keys[0]).encrypt(nonce, canonical(payload), None)
+        nonce, key_id = os.urandom(NONCE_BYTES), self.seal_keys.ids[0]
+        body = self.ciphers[key_id].encrypt(nonce, sealed_json(payload), None)
         encoded = base64.urlsafe_b64encode(nonce + body).decode()
-        return f"{SEAL_VERSION}.{self.seal_keys.ids[0]}.{encoded}"
+        return f"{SEAL_VERSION}.{key_id}.{encoded}"
 
     def open(self, sealed: str) -> dict[str, Any]:
         """Decrypt a sealed payload; SealError when no key opens it or it was altered."""
         version, _, rest = sealed.partition(".")
         key_id, _, encoded = rest.partition(".")
-        key = self.seal_keys.by_id(key_id)
-        if version != SEAL_VERSION or key is None:
+        cipher = self.ciphers.get(key_id)
+        if version != SEAL_VERSION or cipher is None:
             raise SealError("密封数据的密钥不在 RATING_SEAL_KEYS 中")
         try:
             raw = base64.urlsafe_b64decode(encoded)
-            plain = AESGCM(key).decrypt(raw[:NONCE_BYTES], raw[NONCE_BYTES:], None)
+            plain = cipher.decrypt(raw[:NONCE_BYTES], raw[NONCE_BYTES:], None)
         except (InvalidTag, ValueError) as exc:
             raise SealError("密封数据被改动或已损坏") from exc
         return json.loads(plain)
