@@ -165,9 +165,11 @@ def now() -> datetime:
 
 
 def submit_context() -> SubmitContext:
-    """Build the submission context from the app's configuration."""
-    return SubmitContext(codec=token_codec(), sealer=sealer(), tz=timezone(), now=now(),
-                         stamps=stamp_codec(), engine=db.engine)
+    """Build the submission context: the app's keys and zone (looked up once), now, the engine."""
+    codec, keys, tz, stamps = _cached(None, "submit", lambda a: (
+        token_codec(a), sealer(a), timezone(a), stamp_codec(a)))
+    return SubmitContext(codec=codec, sealer=keys, tz=tz, now=now(), stamps=stamps,
+                         engine=db.engine)
 
 
 def report_settings() -> ReportSettings:

@@ -1,15 +1,17 @@
-"""The PostgreSQL reads and write of one submission: ONE statement on a pooled driver connection.
+"""The PostgreSQL reads and write of one submission: ONE statement on a thread's own connection.
 
 Imported only when the database is PostgreSQL (psycopg is a production extra; the embedded
 demo runs without it). See backend/storage/rating_store.py for what is written and why.
 The write is a single statement, so it is atomic by itself and runs in autocommit mode:
 the read of the invitation and the write are two round trips, with no BEGIN and COMMIT.
 
-Submissions borrow their connections from a pool of their own on the same database, which
-does not ping a connection on checkout (a third round trip per submission). A connection the
-server has closed meanwhile (a restart, an idle timeout, a terminated backend) fails the
-read, which changes nothing: the pool is then replaced and the read tried once more on a
-new connection. A write that fails so is not retried (it may have been committed).
+Each thread of the server keeps a connection of its own for submissions (made by an engine of
+their own on the same database), never pinged before use (a third round trip per submission)
+nor lent and taken back per submission. A connection the server has closed meanwhile (a
+restart, an idle timeout, a terminated backend) fails the read, which changes nothing: every
+thread's connection is then retired and the read tried once more on a new one. A write that
+fails so is not retried (it may have been committed); the broken connection is replaced
+before the thread's next submission.
 """
 
 from __future__ import annotations
@@ -121,53 +123,109 @@ def compiled(statement) -> str:
     return str(statement.compile(dialect=PG_DIALECT))
 
 
-_pools: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
-_pools_lock = threading.Lock()
+class Source:
+    """Where a database's submission connections come from: an engine of their own, and the
+    generation current connections must be of (a retired generation's are replaced)."""
+
+    def __init__(self, bind: Engine) -> None:
+        # Its connections stay in autocommit mode: nothing to switch, nothing to roll back.
+        self.engine = create_engine(bind.url, pool_pre_ping=False, pool_size=bind.pool.size(),
+                                    isolation_level="AUTOCOMMIT", pool_reset_on_return=None,
+                                    connect_args={"options": SESSION_OPTIONS})
+        self.generation = 0
+
+
+_sources: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+_sources_lock = threading.Lock()
+
+
+def source_of(bind: Engine) -> Source:
+    """Return the source of `bind`'s submission connections, made on first use."""
+    source = _sources.get(bind)
+    if source is None:
+        with _sources_lock:
+            source = _sources.get(bind)
+            if source is None:
+                source = _sources[bind] = Source(bind)
+                event.listen(bind, "engine_disposed", dispose_submission_engine)
+    return source
 
 
 def submission_engine(bind: Engine) -> Engine:
-    """Return the engine submissions borrow from: `bind`'s database and pool size, no ping."""
-    engine = _pools.get(bind)
-    if engine is None:
-        with _pools_lock:
-            engine = _pools.get(bind)
-            if engine is None:
-                # Its connections stay in autocommit mode: nothing to switch on lending them,
-                # nothing to roll back on their return.
-                engine = create_engine(bind.url, pool_pre_ping=False,
-                                       pool_size=bind.pool.size(),
-                                       isolation_level="AUTOCOMMIT", pool_reset_on_return=None,
-                                       connect_args={"options": SESSION_OPTIONS})
-                _pools[bind] = engine
-                event.listen(bind, "engine_disposed", dispose_submission_engine)
-    return engine
+    """Return the engine submission connections are made by: `bind`'s database, no ping."""
+    return source_of(bind).engine
 
 
 def dispose_submission_engine(bind: Engine) -> None:
-    """Close the idle connections of `bind`'s submission pool (when `bind` is disposed)."""
-    engine = _pools.pop(bind, None)
-    if engine is not None:
-        engine.dispose()
+    """Retire `bind`'s submission connections (when `bind` is disposed)."""
+    source = _sources.pop(bind, None)
+    if source is not None:
+        retire(source)
+        source.engine.dispose()
+
+
+class Kept:
+    """A thread's own submission connection; closed when the thread ends (or it is replaced)."""
+
+    __slots__ = ("connection", "generation", "source")
+
+    def __init__(self, source: Source) -> None:
+        pooled = source.engine.raw_connection()
+        self.connection: psycopg.Connection = pooled.driver_connection
+        pooled.detach()  # the thread's own from now on: not the pool's to lend or count
+        self.source, self.generation = source, source.generation
+
+    def usable(self, source: Source) -> bool:
+        """Tell whether it is of this source's current generation and not known closed."""
+        return (self.source is source and self.generation == source.generation
+                and not (self.connection.closed or self.connection.broken))
+
+    def close(self) -> None:
+        with contextlib.suppress(Exception):
+            self.connection.close()
+
+    __del__ = close
+
+
+_kept = threading.local()
+
+
+def kept_connection(source: Source) -> psycopg.Connection:
+    """Return this thread's submission connection, made (or remade) when it has none usable.
+
+    A pool lends a connection per submission and takes it back (a tenth of the submission's
+    own CPU, with the context around it); each thread keeps one instead, as many as the
+    server's threads. One known closed or broken, or of a retired generation (the engine
+    disposed, or the server found gone), is replaced before use.
+    """
+    kept = getattr(_kept, "kept", None)
+    if kept is None or not kept.usable(source):
+        if kept is not None:
+            kept.close()
+        kept = _kept.kept = Kept(source)
+    return kept.connection
+
+
+def retire(source: Source) -> None:
+    """Have every thread make a new connection before its next submission (this one's now)."""
+    source.generation += 1
+    kept = getattr(_kept, "kept", None)
+    if kept is not None and kept.source is source:
+        _kept.kept = None
+        kept.close()
 
 
 @contextlib.contextmanager
 def driver_store(bind: Engine) -> Iterator[PostgresStore]:
-    """Lend a pooled driver connection in autocommit mode for one submission.
+    """Lend this thread's connection in autocommit mode for one submission.
 
-    Should the server have closed it, the store's read asks for another: the pool is
-    replaced (its other connections are likely closed too) and a new connection lent.
+    Should the server have closed it, the store's read asks for another: every thread's
+    connection is retired (the others are likely closed too) and this one made anew.
     """
-    engine = submission_engine(bind)
-    lent = [engine.raw_connection()]
+    source = source_of(bind)
 
     def reconnect() -> psycopg.Connection:
-        lent[0].invalidate()
-        engine.dispose()  # the server went away: a new pool; lent connections are dropped
-        lent.append(engine.raw_connection())
-        return lent[-1].driver_connection
+        retire(source)
+        return kept_connection(source)
 
-    try:
-        yield PostgresStore(lent[0].driver_connection, reconnect)
-    finally:
-        for pooled in lent:
-            pooled.close()
+    yield PostgresStore(kept_connection(source), reconnect)

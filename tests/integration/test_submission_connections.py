@@ -1,9 +1,9 @@
-"""Submissions borrow connections that are not pinged on checkout: a closed one costs nothing.
+"""Submissions run on a connection each thread keeps, never pinged: a closed one costs nothing.
 
-The submission store's pool skips SQLAlchemy's checkout ping (a round trip per rating). Here
-the server closes the pooled connections under it (pg_terminate_backend, as a restart or an
-idle timeout would): the next submission still gets its receipt, on a new connection, and
-its rating is stored once. A write the server cannot have committed is never retried.
+The submission store skips a ping before use (a round trip per rating). Here the server
+closes the kept connections under it (pg_terminate_backend, as a restart or an idle timeout
+would): the next submission still gets its receipt, on a new connection, and its rating is
+stored once. A write the server cannot have committed is never retried.
 """
 
 from __future__ import annotations
@@ -20,22 +20,22 @@ from tests.support.invitations import issue
 
 @pytest.fixture
 def pooled(app):
-    """The submission pool of the app's engine (PostgreSQL only)."""
+    """The submission engine of the app's engine (PostgreSQL only)."""
     if db.engine.dialect.name != "postgresql":
-        pytest.skip("the driver store and its pool are PostgreSQL's")
+        pytest.skip("the driver store and its connections are PostgreSQL's")
     from backend.storage.rating_store_pg import submission_engine
 
     return submission_engine(db.engine)
 
 
 def backend_pids(engine) -> set[int]:
-    """Return the server processes of the connections the pool holds now."""
-    lent = [engine.raw_connection() for _ in range(engine.pool.checkedin())]
-    try:
-        return {c.driver_connection.info.backend_pid for c in lent}
-    finally:
-        for connection in lent:
-            connection.close()
+    """Return the server process of the connection this thread keeps for submissions."""
+    from backend.storage.rating_store_pg import _kept
+
+    kept = getattr(_kept, "kept", None)
+    if kept is None or kept.source.engine is not engine or kept.connection.closed:
+        return set()
+    return {kept.connection.info.backend_pid}
 
 
 def terminate(session, pids: set[int]) -> int:
@@ -65,8 +65,8 @@ def test_a_submission_on_a_connection_the_server_closed_still_gets_its_receipt(
     assert response.status_code == 201, response.get_data(as_text=True)
     assert response.json["receipt"]
     assert stored(session) == (2, 2)
-    assert backend_pids(pooled).isdisjoint(pids)  # the closed ones are gone from the pool
-    # The pool goes on serving: the next rating and a second use of a link as before.
+    assert backend_pids(pooled) and backend_pids(pooled).isdisjoint(pids)  # a new one
+    # The new connection goes on serving: the next rating and a second use of a link.
     assert client.post(url.format(third["token"]), json={"score": 7}).status_code == 201
     assert client.post(url.format(second["token"]), json={"score": 7}).status_code == 409
     assert stored(session) == (3, 3)
@@ -152,3 +152,51 @@ def test_the_plans_kept_for_the_tag_tables_use_their_keys_while_they_are_small(p
     finally:
         connection.driver_connection.execute("RESET plan_cache_mode")
         connection.close()
+
+
+def open_pids(session, pids: set[int]) -> set[int]:
+    """Return which of the server processes still serve a connection."""
+    found = session.execute(text("SELECT pid FROM pg_stat_activity WHERE pid = ANY(:pids)"),
+                            {"pids": list(pids)}).scalars().all()
+    session.commit()
+    return set(found)
+
+
+def test_each_thread_keeps_its_own_connection_and_it_closes_when_the_thread_ends(
+        app, session, pooled):
+    import gc
+    import threading
+
+    from backend.storage.rating_store_pg import driver_store
+
+    engine, pids, barrier = db.engine, [], threading.Barrier(3)
+
+    def submit_twice() -> None:
+        seen = set()
+        for _ in range(2):
+            with driver_store(engine) as store:
+                seen.add(store.connection.info.backend_pid)
+        barrier.wait()  # all three hold theirs at once
+        pids.append(seen)
+
+    threads = [threading.Thread(target=submit_twice) for _ in range(3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert all(len(seen) == 1 for seen in pids)  # one connection per thread, kept
+    kept = set().union(*pids)
+    assert len(kept) == 3 and not kept & backend_pids(pooled)
+    gc.collect()
+    assert open_pids(session, kept) == set()  # each went with its thread
+
+
+def test_a_disposed_engine_retires_the_kept_connections(client, session, pooled):
+    first, second = issue(2, prefix="PD")
+    url = "/api/v1/invitations/{}/rating"
+    assert client.post(url.format(first["token"]), json={"score": 9}).status_code == 201
+    (before,) = backend_pids(pooled)
+    db.engine.dispose()
+    assert open_pids(session, {before}) == set()
+    assert client.post(url.format(second["token"]), json={"score": 8}).status_code == 201
+    assert stored(session) == (2, 2)

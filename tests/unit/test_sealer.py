@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import base64
+import pickle
 from datetime import date
 
 import pytest
 
-from backend.services.sealing.seal import SealError, Sealer
+from backend.services.sealing.seal import Sealer, SealError
 
 RATING = {"kind": "event", "rows": [{"cadre_id": 12, "score": 8, "tags": ["热情周到"],
                                      "comment": "窗口\"排队\"\\快", "receipt_hash": "a" * 64}],
@@ -50,3 +51,10 @@ def test_values_json_lacks_are_sealed_as_their_text():
     sealer = Sealer(["first-key-0123456789abcdef"])
     assert sealer.open(sealer.seal({"day": date(2026, 12, 6), 3: "x"})) == {
         "day": "2026-12-06", "3": "x"}
+
+
+def test_a_sealer_sent_to_a_worker_process_seals_and_opens_as_before():
+    sealer = Sealer(["first-key-0123456789abcdef", "old-key-0123456789abcdef"])
+    copy = pickle.loads(pickle.dumps(sealer))  # noqa: S301 (our own bytes)
+    assert copy.open(sealer.seal(RATING)) == sealer.open(copy.seal(RATING)) == RATING
+    assert copy.tags("use", "t") == sealer.tags("use", "t")

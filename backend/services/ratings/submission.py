@@ -120,11 +120,13 @@ def template_definition(session: Session, template_id: int, digest: str) -> dict
     return definition
 
 
-def rating_month(session: Session, ctx: SubmitContext, invitation: Presented) -> str:
-    """Return the month a rating counts in: the submission's, a ballot's campaign's."""
+def rating_month(session: Session, ctx: SubmitContext, invitation: Presented,
+                 day: date) -> str:
+    """Return the month a rating counts in: the submission's (its local `day`'s), a ballot's
+    campaign's."""
     if invitation.kind == "ballot":
         return ballot_month(session.get(Campaign, invitation.campaign_id), ctx.tz)
-    return ctx.now.astimezone(ctx.tz).strftime("%Y-%m")
+    return f"{day.year:04d}-{day.month:02d}"
 
 
 def signal_hashes(sealer: Sealer, signals: ClientSignals, stamp: StampCheck) -> dict:
@@ -199,7 +201,7 @@ def prepare(session: Session, ctx: SubmitContext, token: str, invitation: Presen
     stamp = check_stamp(ctx, token, signals)
     payload = {"kind": invitation.kind, "rows": rows, "template_id": invitation.template_id,
                "event_type": invitation.event_type, "month": rating_month(session, ctx,
-                                                                          invitation),
+                                                                          invitation, day),
                "day": day.isoformat(), "channel": channel, "cadre_id": invitation.cadre_id,
                "campaign_id": invitation.campaign_id, "group": items[0].group if items else None,
                "extremes": [definition["scale"]["min"], definition["scale"]["max"]],

@@ -74,6 +74,12 @@ class KeyRing:
         return None
 
 
+def ciphers(ring: KeyRing) -> dict[str, AESGCM]:
+    """Return an AES-GCM cipher per key, by key id: stateless between calls, so one per key
+    serves every thread."""
+    return {key_id: AESGCM(key) for key_id, key in zip(ring.ids, ring.keys, strict=True)}
+
+
 class Sealer:
     """Seal and open pending items, MAC ratings, tag invitations, key client signals."""
 
@@ -81,12 +87,18 @@ class Sealer:
         if not secrets:
             raise ValueError("RATING_SEAL_KEYS needs at least one key")
         self.seal_keys = KeyRing(secrets, "seal")
-        # AES-GCM ciphers are stateless between calls: one per key serves every thread.
-        self.ciphers = {key_id: AESGCM(key) for key_id, key in
-                        zip(self.seal_keys.ids, self.seal_keys.keys, strict=True)}
+        self.ciphers = ciphers(self.seal_keys)
         self.mac_keys = KeyRing(secrets, "mac")
         self.tag_keys = KeyRing(secrets, "tag")
         self.signal_key = derive_key(secrets[0], "rating-signal")
+
+    def __getstate__(self) -> dict[str, Any]:
+        """Pickle the keys, not the ciphers (to a worker process; they are rebuilt there)."""
+        return {name: value for name, value in vars(self).items() if name != "ciphers"}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        vars(self).update(state)
+        self.ciphers = ciphers(self.seal_keys)
 
     def seal(self, payload: Mapping[str, Any]) -> str:
         """Encrypt a payload with the newest key: "s1.<key id>.<nonce + ciphertext>"."""
