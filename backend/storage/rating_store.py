@@ -14,8 +14,6 @@ in through the session under BEGIN IMMEDIATE.
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Iterator
 from typing import Protocol
 
 from sqlalchemy import Engine, exists, select
@@ -65,12 +63,12 @@ class SessionStore:
             return False
 
 
-@contextlib.contextmanager
-def opened(session: Session, engine: Engine | None = None) -> Iterator[Store]:
+def opened(session: Session, engine: Engine | None = None) -> Store:
     """Give the store one submission reads and writes through; end any open transaction.
 
     With the `engine`, a request that has not used its scoped session yet gets none made for
-    it on PostgreSQL (making and removing one costs more than the write's SQL).
+    it on PostgreSQL (making and removing one costs more than the write's SQL). Nothing is
+    to be given back afterwards: on PostgreSQL the store runs on its thread's own connection.
     """
     if isinstance(session, scoped_session) and engine is not None and (
             not session.registry.has()):
@@ -81,13 +79,11 @@ def opened(session: Session, engine: Engine | None = None) -> Iterator[Store]:
             current.commit()
         bind = session.get_bind()
     if not on_postgres(bind) or not isinstance(bind, Engine):
-        yield SessionStore(session)
-        return
+        return SessionStore(session)
     # psycopg is a production extra: imported only where PostgreSQL is in use.
     from backend.storage.rating_store_pg import driver_store
 
-    with driver_store(bind) as store:
-        yield store
+    return driver_store(bind)
 
 
 def still_open(session: Session, write: Write) -> bool:

@@ -20,7 +20,6 @@ import contextlib
 import functools
 import threading
 import weakref
-from collections.abc import Iterator
 
 import psycopg
 from sqlalchemy import ARRAY, Engine, String, bindparam, create_engine, event, func, text
@@ -215,9 +214,8 @@ def retire(source: Source) -> None:
         kept.close()
 
 
-@contextlib.contextmanager
-def driver_store(bind: Engine) -> Iterator[PostgresStore]:
-    """Lend this thread's connection in autocommit mode for one submission.
+def driver_store(bind: Engine) -> PostgresStore:
+    """Return the store of one submission, on this thread's connection in autocommit mode.
 
     Should the server have closed it, the store's read asks for another: every thread's
     connection is retired (the others are likely closed too) and this one made anew.
@@ -228,4 +226,4 @@ def driver_store(bind: Engine) -> Iterator[PostgresStore]:
         retire(source)
         return kept_connection(source)
 
-    yield PostgresStore(kept_connection(source), reconnect)
+    return PostgresStore(kept_connection(source), reconnect)

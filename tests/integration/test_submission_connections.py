@@ -102,9 +102,9 @@ def test_lent_connections_are_in_autocommit_mode_and_leave_nothing_open(client, 
     for link in links:
         response = client.post(f"/api/v1/invitations/{link['token']}/rating", json={"score": 9})
         assert response.status_code == 201
-    with driver_store(db.engine) as store:
-        assert store.connection.autocommit
-        pids = {store.connection.info.backend_pid}
+    store = driver_store(db.engine)
+    assert store.connection.autocommit
+    pids = {store.connection.info.backend_pid}
     pids |= backend_pids(pooled)
     states = session.execute(text("SELECT state FROM pg_stat_activity WHERE pid = ANY(:pids)"),
                              {"pids": list(pids)}).scalars().all()
@@ -174,8 +174,7 @@ def test_each_thread_keeps_its_own_connection_and_it_closes_when_the_thread_ends
     def submit_twice() -> None:
         seen = set()
         for _ in range(2):
-            with driver_store(engine) as store:
-                seen.add(store.connection.info.backend_pid)
+            seen.add(driver_store(engine).connection.info.backend_pid)
         barrier.wait()  # all three hold theirs at once
         pids.append(seen)
 

@@ -168,16 +168,16 @@ def submit_verified(session: Session, ctx: SubmitContext, token: str | None,
     """Submit through a link whose signature the caller has verified (None: it did not)."""
     if token is None:
         raise NotFound("链接无效")  # forged: refused before any database work
-    with rating_store.opened(session, ctx.engine) as store:
-        invitation = presented_invitation(store, ctx.sealer, token)
-        raise_for_status(status_of(invitation.revoked_at, invitation.expires_at,
-                                   invitation.used, ctx.now))
-        write, receipt = prepare(session, ctx, token, invitation, submission, signals)
-        if not store.store(write):
-            # Someone was first (or the link closed meanwhile): say which, from a fresh read.
-            again = presented_invitation(store, ctx.sealer, token)
-            raise_for_status(status_of(again.revoked_at, again.expires_at, again.used, ctx.now))
-            raise Conflict("该链接已评价", body={"status": "used"})
+    store = rating_store.opened(session, ctx.engine)
+    invitation = presented_invitation(store, ctx.sealer, token)
+    raise_for_status(status_of(invitation.revoked_at, invitation.expires_at, invitation.used,
+                               ctx.now))
+    write, receipt = prepare(session, ctx, token, invitation, submission, signals)
+    if not store.store(write):
+        # Someone was first (or the link closed meanwhile): say which, from a fresh read.
+        again = presented_invitation(store, ctx.sealer, token)
+        raise_for_status(status_of(again.revoked_at, again.expires_at, again.used, ctx.now))
+        raise Conflict("该链接已评价", body={"status": "used"})
     return receipt
 
 
