@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from marshmallow import ValidationError
 
 from backend.schemas.ratings import RatingSubmissionSchema, plain_rating
+from tests.support.quick_loads import check_quick_load
 
 SCHEMA = RatingSubmissionSchema()
 TEXT = st.one_of(st.text(max_size=14), st.text(min_size=190, max_size=210),
@@ -24,19 +24,10 @@ BODIES = st.one_of(
     VALUES)
 
 
-def schema_load(body):
-    try:
-        return SCHEMA.load(body)
-    except ValidationError:
-        return None
-
-
 @settings(max_examples=600)
 @given(BODIES)
 def test_the_quick_load_is_the_schemas_or_declines(body):
-    quick = plain_rating(body)
-    if quick is not None:
-        assert quick == schema_load(body)
+    check_quick_load(plain_rating, SCHEMA, body)
 
 
 def test_what_raters_send_is_plain():
