@@ -8,9 +8,10 @@ limited per address however the guesses are spread over pages and the API.
 
 Submissions, the busiest public requests, are counted by `count_submission` rather than by
 Flask-Limiter's decorator: the same limits, keys and storage, with the strategy Flask-Limiter
-built called directly (one storage round trip per limit), and the extension's own hooks left
-out of these requests. While the storage is unreachable, Flask-Limiter's own path counts
-them, so its in-memory fallback and its return to the storage hold for them as for any page.
+built called directly (one storage round trip per limit; in Redis, limits' own script on a
+connection the thread keeps, `hit`), and the extension's own hooks left out of these
+requests. While the storage is unreachable, Flask-Limiter's own path counts them, so its
+in-memory fallback and its return to the storage hold for them as for any page.
 """
 
 from __future__ import annotations
