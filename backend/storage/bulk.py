@@ -294,7 +294,9 @@ def one_of(session: Session, column, values: Collection) -> ColumnElement[bool]:
     """`column IN values`; on PostgreSQL `= ANY` of one array parameter.
 
     A thousand IN placeholders cost the driver and SQLAlchemy more to build (and psycopg
-    more to split) than the database to answer; one array travels as one value.
+    more to split) than the database to answer; one array travels as one value. Run it
+    under `custom_plans`: a generic plan kept from a small table would compare every row
+    with every element; a plan made for the array uses the table's index.
     """
     if not on_postgres(session):
         return column.in_(values)
